@@ -1,0 +1,159 @@
+// Package adapters holds the contract between agentbridge's server and the code that carries
+// out a method against a legacy backend, the registry of backend kinds, the shared HTTP
+// transport, and the one table that turns backend outcomes into gRPC statuses.
+//
+// A kind (soap, and later rest, xmlhttp, xmlrpc) registers a Factory in init. The runtime
+// config names backends and their kind; the proto's agentbridge.v1.binding option names, per
+// method, the backend and the operation. Bind joins the two.
+package adapters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	agentbridgev1 "github.com/agentbridge/agentbridge/gen/agentbridge/v1"
+)
+
+// Unary carries out one method call. The request has the method's input type; the response
+// must have its output type. Errors should be gRPC statuses (see Outcome).
+type Unary func(ctx context.Context, req proto.Message) (proto.Message, error)
+
+// Backend is one legacy system from the runtime config: where it is and how to reach it. The
+// proto says what to call; this says where.
+type Backend struct {
+	// Name is how bindings refer to the backend.
+	Name string `yaml:"-"`
+	// Kind selects the adapter: soap.
+	Kind string `yaml:"kind"`
+	// Endpoint is the URL calls are sent to.
+	Endpoint string `yaml:"endpoint"`
+	// Timeout bounds one call when the caller's deadline is later or absent. Default 30s.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxReplyBytes bounds a reply body; a larger reply fails with REPLY_TOO_LARGE.
+	// Default 4 MiB.
+	MaxReplyBytes int64 `yaml:"max_reply_bytes"`
+	// Headers are sent with every call (for example a fixed API key header). Values are never
+	// logged.
+	Headers map[string]string `yaml:"headers"`
+}
+
+// Defaults for Backend fields left zero.
+const (
+	DefaultTimeout       = 30 * time.Second
+	DefaultMaxReplyBytes = 4 << 20
+)
+
+// WithDefaults returns b with zero fields set to their defaults.
+func (b Backend) WithDefaults() Backend {
+	if b.Timeout <= 0 {
+		b.Timeout = DefaultTimeout
+	}
+	if b.MaxReplyBytes <= 0 {
+		b.MaxReplyBytes = DefaultMaxReplyBytes
+	}
+	return b
+}
+
+// Adapter serves the methods bound to one backend.
+type Adapter interface {
+	// Bind returns the implementation of a method whose binding names this adapter's backend.
+	// It fails when the method's options cannot be carried out (a missing element name, a
+	// message with no XML mapping), so mistakes surface at start, not at the first call.
+	Bind(method protoreflect.MethodDescriptor, binding *agentbridgev1.Binding) (Unary, error)
+}
+
+// Factory makes an adapter for one configured backend of its kind.
+type Factory func(backend Backend) (Adapter, error)
+
+var (
+	kindsMu sync.RWMutex
+	kinds   = map[string]Factory{}
+)
+
+// Register makes a kind of backend available by name. It panics when the name is taken, as
+// two packages claiming one kind is a build mistake.
+func Register(kind string, f Factory) {
+	kindsMu.Lock()
+	defer kindsMu.Unlock()
+	if _, dup := kinds[kind]; dup {
+		panic(fmt.Sprintf("adapters: kind %q registered twice", kind))
+	}
+	kinds[kind] = f
+}
+
+// Kinds lists the registered kinds, sorted.
+func Kinds() []string {
+	kindsMu.RLock()
+	defer kindsMu.RUnlock()
+	names := make([]string, 0, len(kinds))
+	for k := range kinds {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// New makes the adapter for a configured backend.
+func New(b Backend) (Adapter, error) {
+	kindsMu.RLock()
+	f, ok := kinds[b.Kind]
+	kindsMu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("backend %q: unknown kind %q (registered: %v)", b.Name, b.Kind, Kinds())
+	}
+	if b.Endpoint == "" {
+		return nil, fmt.Errorf("backend %q: endpoint is required", b.Name)
+	}
+	return f(b.WithDefaults())
+}
+
+// BindingOf returns a method's agentbridge.v1.binding option, or nil.
+func BindingOf(method protoreflect.MethodDescriptor) *agentbridgev1.Binding {
+	opts := method.Options()
+	if opts == nil {
+		return nil
+	}
+	b, _ := proto.GetExtension(opts, agentbridgev1.E_Binding).(*agentbridgev1.Binding)
+	if b == nil || b.GetBackend() == "" {
+		return nil
+	}
+	return b
+}
+
+// ErrUnbound is returned by BindService for a method without a binding option.
+var ErrUnbound = errors.New("method has no agentbridge.v1.binding option")
+
+// BindService binds every method of a service to the adapters of the backends its options name.
+// backends maps a backend name to its adapter.
+func BindService(service protoreflect.ServiceDescriptor, backends map[string]Adapter) (map[protoreflect.Name]Unary, error) {
+	methods := service.Methods()
+	out := make(map[protoreflect.Name]Unary, methods.Len())
+	var errs []error
+	for i := range methods.Len() {
+		md := methods.Get(i)
+		b := BindingOf(md)
+		if b == nil {
+			errs = append(errs, fmt.Errorf("%s: %w", md.FullName(), ErrUnbound))
+			continue
+		}
+		a, ok := backends[b.GetBackend()]
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: backend %q is not in the config", md.FullName(), b.GetBackend()))
+			continue
+		}
+		u, err := a.Bind(md, b)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", md.FullName(), err))
+			continue
+		}
+		out[md.Name()] = u
+	}
+	return out, errors.Join(errs...)
+}

@@ -1,0 +1,156 @@
+// Package soap carries out methods bound to SOAP 1.1 and 1.2 document/literal wrapped
+// operations. The binding comes from the method's agentbridge.v1.binding option; the request
+// message becomes the body element's content and the reply's body element becomes the
+// response, by descriptor through xmlcodec. Faults, HTTP errors and transport failures become
+// statuses through the adapters' mapping table.
+package soap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/agentbridge/agentbridge/adapters"
+	"github.com/agentbridge/agentbridge/adapters/xmlcodec"
+	agentbridgev1 "github.com/agentbridge/agentbridge/gen/agentbridge/v1"
+)
+
+// Kind is the backend kind this package registers.
+const Kind = "soap"
+
+func init() {
+	adapters.Register(Kind, func(b adapters.Backend) (adapters.Adapter, error) { return New(b, nil), nil })
+}
+
+// Adapter calls the SOAP operations of one backend.
+type Adapter struct {
+	backend   adapters.Backend
+	transport *adapters.Transport
+}
+
+var _ adapters.Adapter = (*Adapter)(nil)
+
+// New returns an adapter for a backend. A nil client gets a pooled default (see
+// adapters.NewTransport).
+func New(b adapters.Backend, client *http.Client) *Adapter {
+	b = b.WithDefaults()
+	return &Adapter{backend: b, transport: adapters.NewTransport(b, client)}
+}
+
+// Operation is a planned SOAP operation: names, version and the XML plans of its messages.
+type Operation struct {
+	version  Version
+	action   string
+	request  xmlcodec.Name
+	response xmlcodec.Name
+	in, out  *xmlcodec.Plan
+	newOut   func() proto.Message
+}
+
+// NewOperation plans an operation for a request and response message type.
+func NewOperation(op *agentbridgev1.SoapOperation, in, out protoreflect.MessageDescriptor) (*Operation, error) {
+	if op.GetRequest().GetName() == "" || op.GetResponse().GetName() == "" {
+		return nil, errors.New("soap binding needs request.name and response.name")
+	}
+	inPlan, err := xmlcodec.For(in)
+	if err != nil {
+		return nil, err
+	}
+	outPlan, err := xmlcodec.For(out)
+	if err != nil {
+		return nil, err
+	}
+	mt, err := protoregistry.GlobalTypes.FindMessageByName(out.FullName())
+	if err != nil {
+		return nil, fmt.Errorf("response type %s is not linked into the binary: %w", out.FullName(), err)
+	}
+	return &Operation{
+		version:  versionOf(op.GetVersion()),
+		action:   op.GetAction(),
+		request:  xmlcodec.Name{Space: op.GetRequest().GetNamespace(), Local: op.GetRequest().GetName()},
+		response: xmlcodec.Name{Space: op.GetResponse().GetNamespace(), Local: op.GetResponse().GetName()},
+		in:       inPlan,
+		out:      outPlan,
+		newOut:   func() proto.Message { return mt.New().Interface() },
+	}, nil
+}
+
+// Bind implements adapters.Adapter.
+func (a *Adapter) Bind(method protoreflect.MethodDescriptor, binding *agentbridgev1.Binding) (adapters.Unary, error) {
+	if binding.GetSoap() == nil {
+		return nil, fmt.Errorf("backend %q is of kind soap but the binding has no soap operation", a.backend.Name)
+	}
+	if method.IsStreamingClient() || method.IsStreamingServer() {
+		return nil, errors.New("soap operations are unary; the method streams")
+	}
+	op, err := NewOperation(binding.GetSoap(), method.Input(), method.Output())
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, req proto.Message) (proto.Message, error) {
+		resp := op.newOut()
+		if err := a.Call(ctx, op, req, resp); err != nil {
+			return nil, err
+		}
+		return resp, nil
+	}, nil
+}
+
+// Call performs op with req and decodes the reply into resp. Go implementations of methods use
+// it to get the same transport, bounds and error mapping as declarative bindings.
+func (a *Adapter) Call(ctx context.Context, op *Operation, req, resp proto.Message) error {
+	name := a.backend.Name
+	body, err := appendEnvelope(make([]byte, 0, 1024), op.version, op.request, op.in, req)
+	if err != nil {
+		return adapters.Errorf(name, adapters.ReasonRequestNotEncodable, nil, "the request cannot be sent to backend %s: %v", name, err)
+	}
+	reply, err := a.transport.Post(ctx, op.version.Header(op.action), body)
+	if err != nil {
+		return err
+	}
+	return op.decodeReply(name, reply, resp)
+}
+
+// decodeReply reads a reply: a fault wins whatever the HTTP status (servers send faults with
+// 200, 400 and 500); otherwise an error status or a body that is not an envelope is classified
+// by status; otherwise the body element is decoded into resp.
+func (op *Operation) decodeReply(backend string, reply *adapters.Reply, resp proto.Message) error {
+	httpStatus := strconv.Itoa(reply.StatusCode)
+	md := map[string]string{"http_status": httpStatus}
+	d, start, err := openBody(reply.Body)
+	if err == nil && start.Name.Local == "Fault" && (start.Name.Space == NamespaceSOAP11 || start.Name.Space == NamespaceSOAP12) {
+		f, ferr := readFault(d, start)
+		if ferr != nil {
+			return adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s sent a malformed SOAP fault (HTTP %s)", backend, httpStatus)
+		}
+		return f.Err(backend, httpStatus)
+	}
+	switch code := reply.StatusCode; {
+	case code == http.StatusTooManyRequests:
+		return adapters.Errorf(backend, adapters.ReasonBackendRateLimited, md, "backend %s is rate limiting calls (HTTP 429); retry later", backend)
+	case code >= 400 && code < 500:
+		return adapters.Errorf(backend, adapters.ReasonBackendRejected, md, "backend %s refused the call with HTTP %d and no SOAP fault", backend, code)
+	case code >= 500 || code < 200 || code >= 300:
+		return adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s answered HTTP %d without a SOAP fault", backend, code)
+	}
+	if err != nil {
+		if errors.Is(err, errNotEnvelope) {
+			md["content_type"] = reply.Header.Get("Content-Type")
+			return adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s did not answer with a SOAP envelope (Content-Type %q)", backend, reply.Header.Get("Content-Type"))
+		}
+		return adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s sent a malformed envelope: %v", backend, err)
+	}
+	if start.Name.Local != op.response.Local {
+		return adapters.Errorf(backend, adapters.ReasonBackendReplyInvalid, md, "backend %s answered with element %s, expected %s", backend, start.Name.Local, op.response.Local)
+	}
+	if err := op.out.Decode(d, start, resp); err != nil {
+		return adapters.Errorf(backend, adapters.ReasonBackendReplyInvalid, md, "backend %s sent a reply that does not fit %s: %v", backend, resp.ProtoReflect().Descriptor().FullName(), err)
+	}
+	return nil
+}

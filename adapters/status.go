@@ -1,0 +1,142 @@
+package adapters
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Reason is the google.rpc.ErrorInfo reason of a backend outcome: a stable UPPER_SNAKE name
+// agents and dashboards can match on.
+type Reason string
+
+// The reasons, one per row of the table below.
+const (
+	ReasonSOAPClientFault     Reason = "SOAP_CLIENT_FAULT"
+	ReasonSOAPServerFault     Reason = "SOAP_SERVER_FAULT"
+	ReasonSOAPVersionMismatch Reason = "SOAP_VERSION_MISMATCH"
+	ReasonSOAPMustUnderstand  Reason = "SOAP_MUST_UNDERSTAND"
+	ReasonSOAPFault           Reason = "SOAP_FAULT"
+	ReasonBackendRateLimited  Reason = "BACKEND_RATE_LIMITED"
+	ReasonBackendRejected     Reason = "BACKEND_REJECTED"
+	ReasonBackendBadReply     Reason = "BACKEND_BAD_REPLY"
+	ReasonBackendReplyInvalid Reason = "BACKEND_REPLY_INVALID"
+	ReasonBackendUnreachable  Reason = "BACKEND_UNREACHABLE"
+	ReasonBackendTimeout      Reason = "BACKEND_TIMEOUT"
+	ReasonReplyTooLarge       Reason = "REPLY_TOO_LARGE"
+	ReasonRequestNotEncodable Reason = "REQUEST_NOT_ENCODABLE"
+	ReasonCanceled            Reason = "CANCELED"
+)
+
+// outcomes is the one table from backend outcomes to gRPC codes. Every surface (gRPC, Connect,
+// gRPC-Web, REST, MCP) renders the status made from it, so the same failure looks the same
+// everywhere. Deliberate choices are commented, as grpc-gateway does in HTTPStatusFromCode.
+var outcomes = map[Reason]codes.Code{
+	// A SOAP Client (1.1) or Sender (1.2) fault says the request was wrong: the agent can fix
+	// it, so InvalidArgument, not FailedPrecondition (the backend does not say which state).
+	ReasonSOAPClientFault: codes.InvalidArgument,
+	// A Server/Receiver fault is the backend failing on a valid request. Internal, not
+	// Unavailable: retrying the same call is not known to help.
+	ReasonSOAPServerFault: codes.Internal,
+	// VersionMismatch and MustUnderstand mean the bridge and the backend disagree on the
+	// protocol: a configuration problem on our side, which the agent cannot fix.
+	ReasonSOAPVersionMismatch: codes.Internal,
+	ReasonSOAPMustUnderstand:  codes.Internal,
+	// Any other fault code (DataEncodingUnknown, or a custom one) is treated as the backend's
+	// failure.
+	ReasonSOAPFault: codes.Internal,
+	// HTTP 429: the backend's own limit; the agent should slow down.
+	ReasonBackendRateLimited: codes.ResourceExhausted,
+	// Another HTTP 4xx without a fault: the backend refused the call for a reason it did not
+	// explain in SOAP terms (401, 403, 404 on the endpoint...). FailedPrecondition rather than
+	// InvalidArgument: the arguments were well formed; the system is not in a state to serve.
+	ReasonBackendRejected: codes.FailedPrecondition,
+	// HTTP 5xx, or a body that is not a SOAP envelope (an HTML error page from a proxy):
+	// Unavailable, because such replies are usually transient and safe methods may be retried.
+	ReasonBackendBadReply: codes.Unavailable,
+	// A well-formed envelope whose content does not fit the response message (a value that is
+	// not a number, a missing body element): the proto and the backend disagree, so Internal.
+	ReasonBackendReplyInvalid: codes.Internal,
+	// Connection refused, reset, or a name that does not resolve.
+	ReasonBackendUnreachable: codes.Unavailable,
+	// The backend did not answer before the caller's deadline or the backend's timeout.
+	ReasonBackendTimeout: codes.DeadlineExceeded,
+	// The reply exceeded the configured bound; it was not read further.
+	ReasonReplyTooLarge: codes.ResourceExhausted,
+	// The request holds a value the backend's format cannot carry (a control character in
+	// XML): the caller's to fix.
+	ReasonRequestNotEncodable: codes.InvalidArgument,
+	// The caller went away.
+	ReasonCanceled: codes.Canceled,
+}
+
+// Outcome is a backend failure, described once and rendered as a gRPC status with
+// google.rpc.ErrorInfo{reason, domain: backend name, metadata}.
+type Outcome struct {
+	Reason  Reason
+	Backend string
+	// Message is what the agent reads. It must be actionable and must not carry secrets or
+	// stack traces; Err builds it from these fields.
+	Message string
+	// Metadata lands in ErrorInfo.metadata (fault code, fault string, detail, HTTP status).
+	Metadata map[string]string
+}
+
+// Code is the gRPC code the table gives the outcome.
+func (o Outcome) Code() codes.Code {
+	if c, ok := outcomes[o.Reason]; ok {
+		return c
+	}
+	return codes.Unknown
+}
+
+// Err renders the outcome as a gRPC status error.
+func (o Outcome) Err() error {
+	md := make(map[string]string, len(o.Metadata))
+	for k, v := range o.Metadata {
+		md[k] = Sanitize(v, maxMetadataValue)
+	}
+	st := status.New(o.Code(), Sanitize(o.Message, maxMessage))
+	if ds, err := st.WithDetails(&errdetails.ErrorInfo{Reason: string(o.Reason), Domain: o.Backend, Metadata: md}); err == nil {
+		st = ds
+	}
+	return st.Err()
+}
+
+// Errorf is shorthand for an Outcome's error with a formatted message.
+func Errorf(backend string, reason Reason, metadata map[string]string, format string, args ...any) error {
+	return Outcome{Reason: reason, Backend: backend, Message: fmt.Sprintf(format, args...), Metadata: metadata}.Err()
+}
+
+const (
+	maxMessage       = 1024
+	maxMetadataValue = 2048
+)
+
+// Sanitize makes backend text safe to show an agent: the first line only when the text looks
+// like a stack trace (Java "at ...", Node "    at ...", Python "Traceback"), valid UTF-8, and at
+// most limit bytes.
+func Sanitize(s string, limit int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if looksLikeTrace(s) {
+		s, _, _ = strings.Cut(s, "\n")
+		s = strings.TrimSpace(s) + " (stack trace removed)"
+	}
+	if len(s) > limit {
+		cut := limit
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}
+
+func looksLikeTrace(s string) bool {
+	return strings.Contains(s, "\n    at ") || strings.Contains(s, "\n\tat ") ||
+		strings.Contains(s, "Traceback (most recent call last)") || strings.Contains(s, "goroutine ")
+}

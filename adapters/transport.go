@@ -1,0 +1,112 @@
+package adapters
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Transport sends one request to a backend over HTTP and reads its reply within the bounds the
+// backend's config sets. It turns transport failures into Outcomes; reading the reply's meaning
+// (faults, HTTP statuses) is the adapter's job.
+type Transport struct {
+	backend Backend
+	client  *http.Client
+}
+
+// NewTransport returns a transport for a backend. A nil client means a client with a private
+// connection pool and no overall timeout (deadlines come from the context).
+func NewTransport(b Backend, client *http.Client) *Transport {
+	if client == nil {
+		client = &http.Client{Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConnsPerHost:   64,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		}}
+	}
+	return &Transport{backend: b.WithDefaults(), client: client}
+}
+
+// Reply is a backend's answer, read in full up to the size bound.
+type Reply struct {
+	StatusCode int
+	Header     http.Header
+	Body       []byte
+}
+
+// Post sends body to the backend's endpoint. The call ends at the earlier of the context's
+// deadline and the backend's timeout. Failures come back as Outcome errors.
+func (t *Transport) Post(ctx context.Context, header http.Header, body []byte) (*Reply, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.backend.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.backend.Endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, Errorf(t.backend.Name, ReasonBackendUnreachable, nil, "backend %s has an unusable endpoint", t.backend.Name)
+	}
+	for k, v := range t.backend.Headers {
+		req.Header.Set(k, v)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return nil, t.transportError(ctx, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	limit := t.backend.MaxReplyBytes
+	if resp.ContentLength > limit {
+		return nil, t.tooLarge(resp.StatusCode)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, t.transportError(ctx, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, t.tooLarge(resp.StatusCode)
+	}
+	return &Reply{StatusCode: resp.StatusCode, Header: resp.Header, Body: data}, nil
+}
+
+func (t *Transport) tooLarge(status int) error {
+	return Errorf(t.backend.Name, ReasonReplyTooLarge, map[string]string{"http_status": strconv.Itoa(status), "limit_bytes": strconv.FormatInt(t.backend.MaxReplyBytes, 10)},
+		"backend %s replied with more than %d bytes, the configured max_reply_bytes", t.backend.Name, t.backend.MaxReplyBytes)
+}
+
+// transportError classifies a failed exchange. The message names the backend and the kind of
+// failure, never the endpoint URL (it may carry credentials) or Go's internal error text.
+func (t *Transport) transportError(ctx context.Context, err error) error {
+	name := t.backend.Name
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return Errorf(name, ReasonBackendTimeout, nil, "backend %s did not answer in time (deadline or the backend's %s timeout)", name, t.backend.Timeout)
+	case errors.Is(ctx.Err(), context.Canceled):
+		return Errorf(name, ReasonCanceled, nil, "call to backend %s canceled by the caller", name)
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return Errorf(name, ReasonBackendTimeout, nil, "backend %s timed out", name)
+	}
+	var cause string
+	var dnsErr *net.DNSError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		cause = "refused the connection"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		cause = "closed the connection mid-call"
+	case errors.As(err, &dnsErr):
+		cause = "has a host name that does not resolve"
+	default:
+		cause = "could not be reached"
+	}
+	return Errorf(name, ReasonBackendUnreachable, nil, "backend %s %s; try again later", name, cause)
+}

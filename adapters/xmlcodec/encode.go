@@ -1,0 +1,345 @@
+package xmlcodec
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Name is a qualified XML name: a namespace URI (empty for none) and a local name.
+type Name struct {
+	Space, Local string
+}
+
+// EncodeError says which field could not be written as XML and why. It is the caller's fault:
+// the value cannot be carried by XML 1.0 or by the XSD type it maps to.
+type EncodeError struct {
+	Field protoreflect.FullName
+	Err   error
+}
+
+func (e *EncodeError) Error() string { return fmt.Sprintf("field %s: %v", e.Field, e.Err) }
+func (e *EncodeError) Unwrap() error { return e.Err }
+
+// AppendElement appends m as the element name, with the message's fields as its attributes,
+// text or children, to dst. Namespaces get prefixes declared where first used. Every value is
+// escaped; a string holding a character XML 1.0 cannot carry is an *EncodeError.
+func (p *Plan) AppendElement(dst []byte, name Name, m proto.Message) ([]byte, error) {
+	e := encoder{buf: dst}
+	if err := e.element(p, xmlName{name.Space, name.Local}, m.ProtoReflect()); err != nil {
+		return dst, err
+	}
+	return e.buf, nil
+}
+
+type scope struct{ space, prefix string }
+
+type encoder struct {
+	buf    []byte
+	scopes []scope
+	next   int // the number of the next namespace prefix, ns0, ns1, ...
+}
+
+// open writes the start of a tag (without the closing '>') and returns where its qualified name
+// sits in buf, for the end tag, and the scope depth to restore after the element.
+func (e *encoder) open(name xmlName) (qstart, qend, mark int) {
+	mark = len(e.scopes)
+	e.buf = append(e.buf, '<')
+	qstart = len(e.buf)
+	var declare string
+	if name.space != "" {
+		prefix, ok := e.prefix(name.space)
+		if !ok {
+			prefix = e.declare(name.space)
+			declare = prefix
+		}
+		e.buf = append(e.buf, prefix...)
+		e.buf = append(e.buf, ':')
+	}
+	e.buf = append(e.buf, name.local...)
+	qend = len(e.buf)
+	if declare != "" {
+		e.appendXmlns(declare, name.space)
+	}
+	return qstart, qend, mark
+}
+
+func (e *encoder) close(qstart, qend, mark int) {
+	e.buf = append(e.buf, '<', '/')
+	e.buf = append(e.buf, e.buf[qstart:qend]...)
+	e.buf = append(e.buf, '>')
+	e.scopes = e.scopes[:mark]
+}
+
+func (e *encoder) prefix(space string) (string, bool) {
+	for i := len(e.scopes) - 1; i >= 0; i-- {
+		if e.scopes[i].space == space {
+			return e.scopes[i].prefix, true
+		}
+	}
+	return "", false
+}
+
+func (e *encoder) declare(space string) string {
+	prefix := "ns" + strconv.Itoa(e.next)
+	e.next++
+	e.scopes = append(e.scopes, scope{space, prefix})
+	return prefix
+}
+
+func (e *encoder) appendXmlns(prefix, space string) {
+	e.buf = append(e.buf, " xmlns:"...)
+	e.buf = append(e.buf, prefix...)
+	e.buf = append(e.buf, '=', '"')
+	e.buf, _ = appendEscaped(e.buf, space, true) // namespace URIs come from descriptors, not callers
+	e.buf = append(e.buf, '"')
+}
+
+func (e *encoder) element(p *Plan, name xmlName, m protoreflect.Message) error {
+	qs, qe, mark := e.open(name)
+	for _, space := range p.spaces {
+		if _, ok := e.prefix(space); !ok {
+			e.appendXmlns(e.declare(space), space)
+		}
+	}
+	for _, fp := range p.attrs {
+		if !m.Has(fp.fd) || !writesZero(fp, m) { // attributes are optional in XSD unless required
+			continue
+		}
+		e.buf = append(e.buf, ' ')
+		if fp.name.space != "" {
+			prefix, _ := e.prefix(fp.name.space) // declared above from p.spaces
+			e.buf = append(e.buf, prefix...)
+			e.buf = append(e.buf, ':')
+		}
+		e.buf = append(e.buf, fp.name.local...)
+		e.buf = append(e.buf, '=', '"')
+		if err := e.value(fp, m.Get(fp.fd), true); err != nil {
+			return err
+		}
+		e.buf = append(e.buf, '"')
+	}
+	e.buf = append(e.buf, '>')
+	if fp := p.text; fp != nil && isSet(m, fp) {
+		if err := e.value(fp, m.Get(fp.fd), false); err != nil {
+			return err
+		}
+	}
+	for _, fp := range p.fields {
+		if err := e.field(fp, m); err != nil {
+			return err
+		}
+	}
+	e.close(qs, qe, mark)
+	return nil
+}
+
+// isSet reports whether a field is written: fields with presence when set, repeated fields when
+// not empty, and proto3 scalars always (an XSD element with minOccurs=1 needs its zero value),
+// except as writesZero says.
+func isSet(m protoreflect.Message, fp *fieldPlan) bool {
+	if fp.fd.HasPresence() || fp.fd.IsList() {
+		return m.Has(fp.fd)
+	}
+	return writesZero(fp, m)
+}
+
+// writesZero is false for an enum left at its zero value without an xml_value of its own: by
+// proto convention that value means "not given", and no legacy system knows it as UNSPECIFIED.
+func writesZero(fp *fieldPlan, m protoreflect.Message) bool {
+	if fp.kind != kindEnum || fp.fd.IsList() || m.Get(fp.fd).Enum() != 0 {
+		return true
+	}
+	return fp.zeroHasText
+}
+
+func (e *encoder) field(fp *fieldPlan, m protoreflect.Message) error {
+	if !isSet(m, fp) {
+		return nil
+	}
+	v := m.Get(fp.fd)
+	if !fp.fd.IsList() {
+		return e.single(fp, fp.name, v)
+	}
+	list := v.List()
+	if fp.item == "" {
+		for i := range list.Len() {
+			if err := e.single(fp, fp.name, list.Get(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	qs, qe, mark := e.open(fp.name)
+	e.buf = append(e.buf, '>')
+	item := xmlName{fp.name.space, fp.item}
+	for i := range list.Len() {
+		if err := e.single(fp, item, list.Get(i)); err != nil {
+			return err
+		}
+	}
+	e.close(qs, qe, mark)
+	return nil
+}
+
+func (e *encoder) single(fp *fieldPlan, name xmlName, v protoreflect.Value) error {
+	if fp.kind == kindMessage {
+		return e.element(fp.msg, name, v.Message())
+	}
+	qs, qe, mark := e.open(name)
+	e.buf = append(e.buf, '>')
+	if err := e.value(fp, v, false); err != nil {
+		return err
+	}
+	e.close(qs, qe, mark)
+	return nil
+}
+
+// value appends the XSD lexical form of a non-message value.
+func (e *encoder) value(fp *fieldPlan, v protoreflect.Value, attr bool) error {
+	var err error
+	switch fp.kind {
+	case kindEnum:
+		text, ok := fp.enumText[v.Enum()]
+		if !ok {
+			return &EncodeError{fp.fd.FullName(), fmt.Errorf("%d is not a value of %s", v.Enum(), fp.fd.Enum().FullName())}
+		}
+		e.buf, _ = appendEscaped(e.buf, text, attr)
+	case kindTimestamp:
+		e.buf, err = appendTimestamp(e.buf, v.Message())
+	case kindDuration:
+		e.buf, err = appendDuration(e.buf, v.Message())
+	case kindWrapper:
+		e.buf, err = appendScalar(e.buf, fp.valueFD, v.Message().Get(fp.valueFD), attr)
+	default:
+		e.buf, err = appendScalar(e.buf, fp.fd, v, attr)
+	}
+	if err != nil {
+		return &EncodeError{fp.fd.FullName(), err}
+	}
+	return nil
+}
+
+func appendScalar(b []byte, fd protoreflect.FieldDescriptor, v protoreflect.Value, attr bool) ([]byte, error) {
+	switch fd.Kind() {
+	case protoreflect.StringKind:
+		return appendEscaped(b, v.String(), attr)
+	case protoreflect.BoolKind:
+		return strconv.AppendBool(b, v.Bool()), nil
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
+		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		return strconv.AppendInt(b, v.Int(), 10), nil
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return strconv.AppendUint(b, v.Uint(), 10), nil
+	case protoreflect.FloatKind:
+		return appendFloat(b, v.Float(), 32), nil
+	case protoreflect.DoubleKind:
+		return appendFloat(b, v.Float(), 64), nil
+	case protoreflect.BytesKind:
+		return base64.StdEncoding.AppendEncode(b, v.Bytes()), nil
+	}
+	return b, fmt.Errorf("kind %s has no XML form", fd.Kind())
+}
+
+// appendFloat writes XSD float and double lexical forms (INF, -INF and NaN are spelled so).
+func appendFloat(b []byte, f float64, bits int) []byte {
+	switch {
+	case math.IsInf(f, 1):
+		return append(b, "INF"...)
+	case math.IsInf(f, -1):
+		return append(b, "-INF"...)
+	case math.IsNaN(f):
+		return append(b, "NaN"...)
+	}
+	return strconv.AppendFloat(b, f, 'g', -1, bits)
+}
+
+// minTime and maxTime bound the timestamps that xsd:dateTime and protojson both carry.
+var (
+	minTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix()
+)
+
+func appendTimestamp(b []byte, m protoreflect.Message) ([]byte, error) {
+	fields := m.Descriptor().Fields()
+	secs, nanos := m.Get(fields.ByNumber(1)).Int(), m.Get(fields.ByNumber(2)).Int()
+	if secs < minTime || secs > maxTime || nanos < 0 || nanos > 999_999_999 {
+		return b, fmt.Errorf("timestamp %d.%09d is outside 0001-01-01 to 9999-12-31", secs, nanos)
+	}
+	return time.Unix(secs, nanos).UTC().AppendFormat(b, time.RFC3339Nano), nil
+}
+
+func appendDuration(b []byte, m protoreflect.Message) ([]byte, error) {
+	fields := m.Descriptor().Fields()
+	secs, nanos := m.Get(fields.ByNumber(1)).Int(), m.Get(fields.ByNumber(2)).Int()
+	if (secs > 0 && nanos < 0) || (secs < 0 && nanos > 0) || nanos <= -1e9 || nanos >= 1e9 {
+		return b, fmt.Errorf("duration %ds %dns has mixed signs or too many nanoseconds", secs, nanos)
+	}
+	if secs < 0 || nanos < 0 {
+		b = append(b, '-')
+		secs, nanos = -secs, -nanos
+	}
+	b = append(b, "PT"...)
+	b = strconv.AppendInt(b, secs, 10)
+	if nanos != 0 {
+		frac := strconv.AppendInt(nil, nanos+1e9, 10)[1:] // nine digits with leading zeros
+		for len(frac) > 0 && frac[len(frac)-1] == '0' {
+			frac = frac[:len(frac)-1]
+		}
+		b = append(b, '.')
+		b = append(b, frac...)
+	}
+	return append(b, 'S'), nil
+}
+
+// appendEscaped writes s as XML character data or an attribute value. Characters that XML 1.0
+// cannot carry at all are an error rather than being replaced: a value must not change silently.
+func appendEscaped(b []byte, s string, attr bool) ([]byte, error) {
+	last := 0
+	for i := 0; i < len(s); {
+		r, width := utf8.DecodeRuneInString(s[i:])
+		var esc string
+		switch {
+		case r == '&':
+			esc = "&amp;"
+		case r == '<':
+			esc = "&lt;"
+		case r == '>':
+			esc = "&gt;"
+		case r == '"' && attr:
+			esc = "&quot;"
+		case r == '\r':
+			esc = "&#xD;"
+		case r == '\n' && attr:
+			esc = "&#xA;"
+		case r == '\t' && attr:
+			esc = "&#x9;"
+		case r == utf8.RuneError && width == 1:
+			return b, fmt.Errorf("invalid UTF-8 at byte %d", i)
+		case !isXMLChar(r):
+			return b, fmt.Errorf("character U+%04X at byte %d cannot be carried by XML 1.0", r, i)
+		default:
+			i += width
+			continue
+		}
+		b = append(b, s[last:i]...)
+		b = append(b, esc...)
+		i += width
+		last = i
+	}
+	return append(b, s[last:]...), nil
+}
+
+// isXMLChar reports whether r is in XML 1.0's Char production.
+func isXMLChar(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D ||
+		r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD ||
+		r >= 0x10000 && r <= 0x10FFFF
+}

@@ -1,0 +1,156 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// box carries a request or response of a type known only at run time through connect's
+// generic handler. Each method's codecs fill it with that method's request type.
+type box struct {
+	msg proto.Message
+}
+
+// boxCodec is a connect codec for one method: binary protobuf or the shared JSON form.
+type boxCodec struct {
+	name     string
+	json     bool
+	newInput func() proto.Message
+}
+
+func (c *boxCodec) Name() string { return c.name }
+
+func (c *boxCodec) Marshal(v any) ([]byte, error) {
+	b := v.(*box)
+	if c.json {
+		return jsonMarshal.Marshal(b.msg)
+	}
+	return proto.MarshalOptions{}.Marshal(b.msg)
+}
+
+func (c *boxCodec) Unmarshal(data []byte, v any) error {
+	b := v.(*box)
+	if b.msg == nil {
+		b.msg = c.newInput()
+	}
+	if c.json {
+		if err := jsonUnmarshal.Unmarshal(data, b.msg); err != nil {
+			return jsonError(b.msg, err)
+		}
+		return nil
+	}
+	if err := proto.Unmarshal(data, b.msg); err != nil {
+		return errors.New("malformed protobuf request for " + string(b.msg.ProtoReflect().Descriptor().FullName()))
+	}
+	return nil
+}
+
+// connectHandler serves one method over Connect, gRPC and gRPC-Web.
+func (s *Server) connectHandler(m *method) http.Handler {
+	opts := []connect.HandlerOption{
+		connect.WithCodec(&boxCodec{name: "proto", newInput: m.newInput}),
+		connect.WithCodec(&boxCodec{name: "json", json: true, newInput: m.newInput}),
+		connect.WithCodec(&boxCodec{name: "json; charset=utf-8", json: true, newInput: m.newInput}),
+		connect.WithReadMaxBytes(int(s.opts.maxBody)),
+		connect.WithSchema(m.desc),
+	}
+	if m.desc.Options() != nil && idempotencyOf(m.desc) == protoreflect.Name("NO_SIDE_EFFECTS") {
+		opts = append(opts, connect.WithIdempotency(connect.IdempotencyNoSideEffects))
+	}
+	return connect.NewUnaryHandler(m.procedure, func(ctx context.Context, req *connect.Request[box]) (*connect.Response[box], error) {
+		surface := SurfaceConnect
+		switch req.Peer().Protocol {
+		case connect.ProtocolGRPC:
+			surface = SurfaceGRPC
+		case connect.ProtocolGRPCWeb:
+			surface = SurfaceGRPCWeb
+		}
+		ctx, st := incomingContext(ctx, surface, m.procedure, req.Header())
+		if req.Msg.msg == nil { // an empty body decodes to no call of Unmarshal
+			req.Msg.msg = m.newInput()
+		}
+		resp, err := s.call(ctx, m, req.Msg.msg)
+		if err != nil {
+			cerr := connectError(err)
+			copyMetadata(cerr.Meta(), st.header)
+			copyMetadata(cerr.Meta(), st.trail)
+			return nil, cerr
+		}
+		out := connect.NewResponse(&box{msg: resp})
+		copyMetadata(out.Header(), st.header)
+		copyMetadata(out.Trailer(), st.trail)
+		return out, nil
+	}, opts...)
+}
+
+// connectError renders a gRPC status as a connect error with the same code, message and
+// details, so every surface reports a failure identically.
+func connectError(err error) *connect.Error {
+	st, _ := status.FromError(err)
+	cerr := connect.NewError(connect.Code(st.Code()), errors.New(st.Message()))
+	for _, d := range st.Proto().GetDetails() {
+		if ed, derr := connect.NewErrorDetail(d); derr == nil {
+			cerr.AddDetail(ed)
+		}
+	}
+	return cerr
+}
+
+// idempotencyOf returns the method's idempotency_level as its enum value name.
+func idempotencyOf(md protoreflect.MethodDescriptor) protoreflect.Name {
+	opts := md.Options().ProtoReflect()
+	fd := opts.Descriptor().Fields().ByName("idempotency_level")
+	if fd == nil {
+		return ""
+	}
+	ev := fd.Enum().Values().ByNumber(opts.Get(fd).Enum())
+	if ev == nil {
+		return ""
+	}
+	return ev.Name()
+}
+
+// registerConnect mounts every method, plus gRPC health and reflection, on mux.
+func (s *Server) registerConnect(mux *http.ServeMux) {
+	names := make([]string, 0, len(s.services))
+	for _, svc := range s.services {
+		names = append(names, string(svc.Desc.FullName()))
+	}
+	for _, m := range s.methods {
+		mux.Handle(m.procedure, s.connectHandler(m))
+	}
+	checker := &readinessChecker{s: s, names: names}
+	mux.Handle(grpchealth.NewHandler(checker))
+	reflector := grpcreflect.NewStaticReflector(names...)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+}
+
+// readinessChecker answers gRPC health checks on the HTTP listener: SERVING until shutdown
+// starts, for the server ("") and each service.
+type readinessChecker struct {
+	s     *Server
+	names []string
+}
+
+func (c *readinessChecker) Check(_ context.Context, req *grpchealth.CheckRequest) (*grpchealth.CheckResponse, error) {
+	known := req.Service == ""
+	for _, n := range c.names {
+		known = known || n == req.Service
+	}
+	if !known {
+		return nil, connect.NewError(connect.CodeNotFound, errors.New("unknown service "+req.Service))
+	}
+	if !c.s.ready.Load() {
+		return &grpchealth.CheckResponse{Status: grpchealth.StatusNotServing}, nil
+	}
+	return &grpchealth.CheckResponse{Status: grpchealth.StatusServing}, nil
+}

@@ -1,0 +1,91 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// inprocConn is the grpc.ClientConnInterface the gateway's generated clients call through. It
+// does not dial: Invoke enters the same call path as every other surface, with the gateway's
+// outgoing metadata as incoming metadata, and hands back headers and trailers through the
+// grpc.Header and grpc.Trailer call options the gateway passes.
+type inprocConn struct {
+	s *Server
+}
+
+var _ grpc.ClientConnInterface = (*inprocConn)(nil)
+
+func (c *inprocConn) Invoke(ctx context.Context, procedure string, args, reply any, opts ...grpc.CallOption) error {
+	m := c.s.methods[procedure]
+	if m == nil {
+		return status.Errorf(codes.Unimplemented, "method %s is not served", procedure)
+	}
+	md, _ := metadata.FromOutgoingContext(ctx)
+	ctx = metadata.NewIncomingContext(ctx, md)
+	st := &transportStream{method: procedure}
+	ctx = grpc.NewContextWithServerTransportStream(ctx, st)
+	resp, err := c.s.call(withSurface(ctx, SurfaceREST), m, args.(proto.Message))
+	for _, o := range opts {
+		switch o := o.(type) {
+		case grpc.HeaderCallOption:
+			*o.HeaderAddr = st.header
+		case grpc.TrailerCallOption:
+			*o.TrailerAddr = st.trail
+		}
+	}
+	if err != nil {
+		return err
+	}
+	proto.Merge(reply.(proto.Message), resp)
+	return nil
+}
+
+func (c *inprocConn) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+	return nil, status.Error(codes.Unimplemented, "streaming is not served over REST")
+}
+
+// newGateway builds the REST/JSON surface from the services' google.api.http routes.
+func (s *Server) newGateway(ctx context.Context) (http.Handler, error) {
+	mux := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, newGatewayJSON()),
+		runtime.WithErrorHandler(func(ctx context.Context, mux *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+			runtime.DefaultHTTPErrorHandler(ctx, mux, errorJSON, w, r, err)
+		}),
+	)
+	conn := &inprocConn{s: s}
+	for _, svc := range s.services {
+		if svc.Gateway == nil {
+			continue
+		}
+		if err := svc.Gateway(ctx, mux, conn); err != nil {
+			return nil, fmt.Errorf("server: REST routes of %s: %w", svc.Desc.FullName(), err)
+		}
+	}
+	limit := s.opts.maxBody
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > limit {
+			writeStatus(w, r, status.New(codes.ResourceExhausted, "request body is "+strconv.FormatInt(r.ContentLength, 10)+" bytes; the limit is "+strconv.FormatInt(limit, 10)))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		mux.ServeHTTP(w, r)
+	}), nil
+}
+
+// writeStatus writes a status as grpc-gateway does, so errors raised outside the gateway look
+// like the gateway's own.
+func writeStatus(w http.ResponseWriter, r *http.Request, st *status.Status) {
+	runtime.DefaultHTTPErrorHandler(r.Context(), runtime.NewServeMux(), errorJSON, w, r, st.Err())
+}
+
+// errorJSON writes error statuses without zero values: an error body shows only what is set.
+var errorJSON = &runtime.JSONPb{}

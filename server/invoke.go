@@ -1,0 +1,158 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/agentbridge/agentbridge/adapters"
+)
+
+// Surface names the protocol a call arrived on.
+type Surface string
+
+// The surfaces.
+const (
+	SurfaceGRPC    Surface = "grpc"    // gRPC, on the gRPC listener or the HTTP listener
+	SurfaceConnect Surface = "connect" // the Connect protocol
+	SurfaceGRPCWeb Surface = "grpcweb" // gRPC-Web
+	SurfaceREST    Surface = "rest"    // REST/JSON through grpc-gateway
+)
+
+type surfaceKey struct{}
+
+// SurfaceFromContext returns the surface of the call being served.
+func SurfaceFromContext(ctx context.Context) Surface {
+	s, _ := ctx.Value(surfaceKey{}).(Surface)
+	return s
+}
+
+func withSurface(ctx context.Context, s Surface) context.Context {
+	return context.WithValue(ctx, surfaceKey{}, s)
+}
+
+// method is one RPC as every surface calls it: the same request type, the same interceptor
+// chain and the same implementation.
+type method struct {
+	desc      protoreflect.MethodDescriptor
+	procedure string // /package.Service/Method
+	newInput  func() proto.Message
+	info      *grpc.UnaryServerInfo
+	handler   grpc.UnaryHandler
+}
+
+func newMethod(md protoreflect.MethodDescriptor, input protoreflect.MessageType, impl adapters.Unary) *method {
+	procedure := "/" + string(md.Parent().FullName()) + "/" + string(md.Name())
+	return &method{
+		desc:      md,
+		procedure: procedure,
+		newInput:  func() proto.Message { return input.New().Interface() },
+		info:      &grpc.UnaryServerInfo{FullMethod: procedure},
+		handler: func(ctx context.Context, req any) (any, error) {
+			return impl(ctx, req.(proto.Message))
+		},
+	}
+}
+
+// call runs one request through the chain. Every surface ends here.
+func (s *Server) call(ctx context.Context, m *method, req proto.Message) (proto.Message, error) {
+	resp, err := s.chain(ctx, req, m.info, m.handler)
+	if err != nil {
+		return nil, toStatusError(err)
+	}
+	msg, ok := resp.(proto.Message)
+	if !ok || msg == nil {
+		return nil, status.Errorf(codes.Internal, "%s returned no response message", m.procedure)
+	}
+	return msg, nil
+}
+
+// toStatusError keeps gRPC statuses and turns anything else into Internal without its text,
+// which may hold internals an agent must not see.
+func toStatusError(err error) error {
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	if err == context.DeadlineExceeded {
+		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	}
+	if err == context.Canceled {
+		return status.Error(codes.Canceled, "canceled")
+	}
+	return status.Error(codes.Internal, "internal error")
+}
+
+// chainUnary composes interceptors, the first outermost, as grpc.ChainUnaryInterceptor does.
+func chainUnary(interceptors []grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		return chainStep(interceptors, 0, info, handler)(ctx, req)
+	}
+}
+
+func chainStep(interceptors []grpc.UnaryServerInterceptor, i int, info *grpc.UnaryServerInfo, final grpc.UnaryHandler) grpc.UnaryHandler {
+	if i == len(interceptors) {
+		return final
+	}
+	return func(ctx context.Context, req any) (any, error) {
+		return interceptors[i](ctx, req, info, chainStep(interceptors, i+1, info, final))
+	}
+}
+
+// transportStream gives non-gRPC surfaces what grpc.SetHeader, grpc.SendHeader and
+// grpc.SetTrailer need, so interceptors and implementations use one API on every surface.
+type transportStream struct {
+	method string
+	mu     sync.Mutex
+	header metadata.MD
+	trail  metadata.MD
+}
+
+var _ grpc.ServerTransportStream = (*transportStream)(nil)
+
+func (t *transportStream) Method() string { return t.method }
+
+func (t *transportStream) SetHeader(md metadata.MD) error {
+	t.mu.Lock()
+	t.header = metadata.Join(t.header, md)
+	t.mu.Unlock()
+	return nil
+}
+
+func (t *transportStream) SendHeader(md metadata.MD) error { return t.SetHeader(md) }
+
+func (t *transportStream) SetTrailer(md metadata.MD) error {
+	t.mu.Lock()
+	t.trail = metadata.Join(t.trail, md)
+	t.mu.Unlock()
+	return nil
+}
+
+// incomingContext prepares a context for a call arriving over HTTP: the surface, the request
+// headers as incoming metadata (lower-case keys, as gRPC has them) and a transport stream.
+func incomingContext(ctx context.Context, surface Surface, procedure string, h http.Header) (context.Context, *transportStream) {
+	md := make(metadata.MD, len(h))
+	for k, vs := range h {
+		md[strings.ToLower(k)] = vs
+	}
+	st := &transportStream{method: procedure}
+	ctx = metadata.NewIncomingContext(ctx, md)
+	ctx = grpc.NewContextWithServerTransportStream(ctx, st)
+	return withSurface(ctx, surface), st
+}
+
+// copyMetadata writes gRPC metadata into HTTP headers; binary (-bin) values stay as set.
+func copyMetadata(dst http.Header, md metadata.MD) {
+	for k, vs := range md {
+		for _, v := range vs {
+			dst.Add(k, v)
+		}
+	}
+}

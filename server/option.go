@@ -1,0 +1,66 @@
+package server
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc"
+)
+
+// Option configures a Server.
+type Option func(*options)
+
+type options struct {
+	grpcAddr     string
+	httpAddr     string
+	tls          *tls.Config
+	grace        time.Duration
+	maxBody      int64
+	interceptors []grpc.UnaryServerInterceptor
+	logger       *slog.Logger
+}
+
+// Defaults of the options.
+const (
+	DefaultGRPCAddr     = "127.0.0.1:9090"
+	DefaultHTTPAddr     = "127.0.0.1:8080"
+	DefaultGrace        = 15 * time.Second
+	DefaultMaxBodyBytes = 4 << 20
+)
+
+func defaultOptions() options {
+	return options{
+		grpcAddr: DefaultGRPCAddr,
+		httpAddr: DefaultHTTPAddr,
+		grace:    DefaultGrace,
+		maxBody:  DefaultMaxBodyBytes,
+		logger:   slog.Default(),
+	}
+}
+
+// WithGRPCAddr sets the gRPC listener's address. Default 127.0.0.1:9090; empty turns the gRPC
+// listener off (the HTTP listener still speaks gRPC).
+func WithGRPCAddr(addr string) Option { return func(o *options) { o.grpcAddr = addr } }
+
+// WithHTTPAddr sets the HTTP listener's address. Default 127.0.0.1:8080; empty turns it off.
+func WithHTTPAddr(addr string) Option { return func(o *options) { o.httpAddr = addr } }
+
+// WithTLS serves the HTTP listener over TLS (HTTP/1.1 and HTTP/2 by ALPN) instead of
+// cleartext HTTP/1.1 and h2c. Default: no TLS.
+func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }
+
+// WithShutdownGrace sets how long calls in flight may run after a shutdown starts. Default 15s.
+func WithShutdownGrace(d time.Duration) Option { return func(o *options) { o.grace = d } }
+
+// WithMaxBodyBytes bounds request bodies and messages on every surface. Default 4 MiB.
+func WithMaxBodyBytes(n int64) Option { return func(o *options) { o.maxBody = n } }
+
+// WithInterceptors adds interceptors to the chain every surface calls through, outermost
+// first, ahead of request validation. Default: none.
+func WithInterceptors(i ...grpc.UnaryServerInterceptor) Option {
+	return func(o *options) { o.interceptors = append(o.interceptors, i...) }
+}
+
+// WithLogger sets the logger. Default slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
