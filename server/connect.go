@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"connectrpc.com/connect"
@@ -28,16 +29,34 @@ type boxCodec struct {
 
 func (c *boxCodec) Name() string { return c.name }
 
+// Marshal writes a boxed response, or a plain message (connect marshals error statuses with
+// the "proto" codec too).
 func (c *boxCodec) Marshal(v any) ([]byte, error) {
-	b := v.(*box)
-	if c.json {
-		return jsonMarshal.Marshal(b.msg)
+	msg, ok := v.(proto.Message)
+	if b, isBox := v.(*box); isBox {
+		msg, ok = b.msg, true
 	}
-	return proto.MarshalOptions{}.Marshal(b.msg)
+	if !ok {
+		return nil, fmt.Errorf("cannot marshal %T", v)
+	}
+	if c.json {
+		return jsonMarshal.Marshal(msg)
+	}
+	return proto.MarshalOptions{}.Marshal(msg)
 }
 
 func (c *boxCodec) Unmarshal(data []byte, v any) error {
-	b := v.(*box)
+	b, isBox := v.(*box)
+	if !isBox {
+		msg, ok := v.(proto.Message)
+		if !ok {
+			return fmt.Errorf("cannot unmarshal into %T", v)
+		}
+		if c.json {
+			return jsonUnmarshal.Unmarshal(data, msg)
+		}
+		return proto.Unmarshal(data, msg)
+	}
 	if b.msg == nil {
 		b.msg = c.newInput()
 	}

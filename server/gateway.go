@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -57,6 +58,7 @@ func (c *inprocConn) NewStream(context.Context, *grpc.StreamDesc, string, ...grp
 func (s *Server) newGateway(ctx context.Context) (http.Handler, error) {
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, newGatewayJSON()),
+		runtime.WithIncomingHeaderMatcher(restHeaderToMetadata),
 		runtime.WithErrorHandler(func(ctx context.Context, mux *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 			runtime.DefaultHTTPErrorHandler(ctx, mux, errorJSON, w, r, err)
 		}),
@@ -79,6 +81,23 @@ func (s *Server) newGateway(ctx context.Context) (http.Handler, error) {
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		mux.ServeHTTP(w, r)
 	}), nil
+}
+
+// restHeaderToMetadata passes REST request headers to the chain as metadata under the same
+// lower-case names gRPC and Connect calls have, so an interceptor reads "authorization" or
+// "x-request-id" the same way on every surface. Grpc-Metadata-K arrives as k, as grpc-gateway
+// has always done. Hop-by-hop headers, and gRPC's own reserved names, are not passed.
+func restHeaderToMetadata(key string) (string, bool) {
+	k := strings.ToLower(key)
+	k = strings.TrimPrefix(k, "grpc-metadata-")
+	switch k {
+	case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "content-length", "host":
+		return "", false
+	}
+	if strings.HasPrefix(k, "grpc-") || strings.HasPrefix(k, ":") {
+		return "", false
+	}
+	return k, true
 }
 
 // writeStatus writes a status as grpc-gateway does, so errors raised outside the gateway look

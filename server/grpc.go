@@ -2,13 +2,16 @@ package server
 
 import (
 	"context"
+	"fmt"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
+	"google.golang.org/grpc/mem"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // newGRPCServer registers every service on a grpc-go server with a service description built
@@ -16,6 +19,7 @@ import (
 func (s *Server) newGRPCServer() *grpc.Server {
 	gs := grpc.NewServer(
 		grpc.MaxRecvMsgSize(int(s.opts.maxBody)),
+		grpc.ForceServerCodecV2(grpcCodec{}),
 	)
 	hs := health.NewServer()
 	for _, svc := range s.services {
@@ -43,14 +47,47 @@ func (s *Server) newGRPCServer() *grpc.Server {
 
 func (s *Server) grpcHandler(m *method) func(any, context.Context, func(any) error, grpc.UnaryServerInterceptor) (any, error) {
 	return func(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
-		req := m.newInput()
-		if err := dec(req); err != nil {
-			// grpc-go reports undecodable bytes as Internal; they are the caller's to fix.
-			if st, _ := status.FromError(err); st.Code() == codes.Internal {
-				return nil, status.Errorf(codes.InvalidArgument, "malformed protobuf request for %s: %s", m.desc.Input().FullName(), st.Message())
-			}
+		var raw rawMessage
+		if err := dec(&raw); err != nil {
 			return nil, err
+		}
+		req := m.newInput()
+		if err := proto.Unmarshal(raw, req); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "malformed protobuf request for %s", m.desc.Input().FullName())
 		}
 		return s.call(withSurface(ctx, SurfaceGRPC), m, req)
 	}
+}
+
+// rawMessage receives a request's bytes undecoded: grpc-go reports a message its codec cannot
+// decode as Internal, but malformed input is the caller's to fix, so the handler decodes it.
+type rawMessage []byte
+
+// grpcCodec is protobuf, except that it hands rawMessage the bytes as they are.
+type grpcCodec struct{}
+
+func (grpcCodec) Name() string { return "proto" }
+
+func (grpcCodec) Marshal(v any) (mem.BufferSlice, error) {
+	msg, ok := v.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("cannot marshal %T", v)
+	}
+	b, err := proto.Marshal(msg)
+	if err != nil {
+		return nil, err
+	}
+	return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+}
+
+func (grpcCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if raw, ok := v.(*rawMessage); ok {
+		*raw = data.Materialize()
+		return nil
+	}
+	msg, ok := v.(proto.Message)
+	if !ok {
+		return fmt.Errorf("cannot unmarshal into %T", v)
+	}
+	return proto.Unmarshal(data.Materialize(), msg)
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -81,10 +82,10 @@ func toStatusError(err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
-	if err == context.DeadlineExceeded {
+	if errors.Is(err, context.DeadlineExceeded) {
 		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
 	}
-	if err == context.Canceled {
+	if errors.Is(err, context.Canceled) {
 		return status.Error(codes.Canceled, "canceled")
 	}
 	return status.Error(codes.Internal, "internal error")

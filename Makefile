@@ -1,0 +1,81 @@
+# agentbridge. Every tool is pinned by a Go module under tools/ and built into bin/ on first
+# use, so nothing needs installing by hand beyond Go (and Node.js for the SOAP peer tests).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+GO      ?= go
+BIN     := $(CURDIR)/bin
+GENERATORS := $(addprefix $(BIN)/,protoc-gen-go protoc-gen-go-grpc protoc-gen-connect-go protoc-gen-grpc-gateway protoc-gen-openapiv2)
+NODESOAP := adapters/soap/testdata/nodesoap
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(GENERATORS) &: tools/go.mod tools/go.sum
+	cd tools && GOBIN=$(BIN) $(GO) install tool
+
+$(BIN)/buf: tools/buf/go.mod tools/buf/go.sum
+	cd tools/buf && GOBIN=$(BIN) $(GO) install tool
+
+$(BIN)/grpcurl: tools/grpcurl/go.mod tools/grpcurl/go.sum
+	cd tools/grpcurl && GOBIN=$(BIN) $(GO) install tool
+
+$(BIN)/golangci-lint: tools/lint/go.mod tools/lint/go.sum
+	cd tools/lint && GOBIN=$(BIN) $(GO) install tool
+
+.PHONY: tools
+tools: $(GENERATORS) $(BIN)/buf $(BIN)/grpcurl ## build the pinned tools into bin/
+
+.PHONY: generate
+generate: $(GENERATORS) $(BIN)/buf ## regenerate gen/ from proto/
+	rm -rf gen
+	PATH="$(BIN):$$PATH" $(BIN)/buf generate
+	mkdir -p gen/descriptorset
+	$(BIN)/buf build proto --path proto/agentbridge --exclude-imports -o gen/descriptorset/agentbridge.binpb
+	cp tools/embed/openapi.go.txt gen/openapi/embed.go
+	cp tools/embed/descriptorset.go.txt gen/descriptorset/embed.go
+
+.PHONY: check-generate
+check-generate: generate check-versions ## regenerate and fail on any difference in gen/
+	@git add -N gen >/dev/null 2>&1 || true
+	@if ! git diff --quiet --exit-code -- gen; then \
+		echo "gen/ is out of date with proto/ or the pinned generators; run make generate and commit:"; \
+		git status --short -- gen; exit 1; fi
+	@echo "gen/ is up to date"
+
+.PHONY: check-versions
+check-versions: ## fail when a generator's version differs from the runtime library it pairs with
+	@set -e; pair() { \
+		main=$$($(GO) list -m -f '{{.Version}}' $$1); tool=$$(cd tools && $(GO) list -m -f '{{.Version}}' $$1); \
+		if [ "$$main" != "$$tool" ]; then echo "version skew: $$1 is $$main in go.mod but the generator is $$tool in tools/go.mod"; exit 1; fi; \
+		echo "$$1 $$main: runtime and generator agree"; }; \
+	pair google.golang.org/protobuf; \
+	pair github.com/grpc-ecosystem/grpc-gateway/v2; \
+	pair connectrpc.com/connect
+
+.PHONY: lint
+lint: $(BIN)/buf $(BIN)/golangci-lint ## buf lint, go vet and golangci-lint
+	$(BIN)/buf lint
+	$(GO) vet ./...
+	$(BIN)/golangci-lint run ./...
+
+.PHONY: build
+build: ## build bin/agentbridge
+	$(GO) build -o $(BIN)/agentbridge ./cmd/agentbridge
+
+$(NODESOAP)/node_modules: $(NODESOAP)/package.json $(NODESOAP)/package-lock.json
+	npm ci --prefix $(NODESOAP) --no-audit --no-fund
+	touch $@
+
+.PHONY: test
+test: $(NODESOAP)/node_modules $(BIN)/grpcurl ## run every test, the real-peer ones included
+	AGENTBRIDGE_GRPCURL=$(BIN)/grpcurl $(GO) test -race -count=1 ./...
+
+.PHONY: run
+run: build $(BIN)/grpcurl ## run the embedded demo (legacy SOAP system + bridge)
+	$(BIN)/agentbridge demo
+
+.PHONY: bench
+bench: ## run the benchmarks (see docs/benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
