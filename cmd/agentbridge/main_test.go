@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestSignalsStopCleanly builds the binary, starts the demo, and sends SIGTERM and SIGINT: the
+// process must drain and exit 0.
+func TestSignalsStopCleanly(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "agentbridge")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			httpAddr, grpcAddr := freeAddr(t), freeAddr(t)
+			cmd := exec.CommandContext(t.Context(), bin, "demo", "-http-addr", httpAddr, "-grpc-addr", grpcAddr)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitReady(t, "http://"+httpAddr+"/readyz")
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				var exit *exec.ExitError
+				if errors.As(err, &exit) || err != nil {
+					t.Fatalf("exit after %v: %v\n%s", sig, err, stderr.String())
+				}
+			case <-time.After(20 * time.Second):
+				_ = cmd.Process.Kill()
+				t.Fatalf("still running 20s after %v", sig)
+			}
+			if !strings.Contains(stderr.String(), "shutting down") {
+				t.Errorf("no shutdown in the log:\n%s", stderr.String())
+			}
+			if !strings.Contains(stdout.String(), "http://"+httpAddr) {
+				t.Errorf("the demo did not print its address:\n%s", stdout.String())
+			}
+		})
+	}
+	_ = os.Remove(bin)
+}
