@@ -86,7 +86,9 @@ func TestReadmeCalls(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout bytes.Buffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"demo", "-http-addr", httpAddr, "-grpc-addr", grpcAddr}, &stdout, io.Discard) }()
+	go func() {
+		done <- run(ctx, []string{"demo", "-http-addr", httpAddr, "-grpc-addr", grpcAddr}, &stdout, io.Discard)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
