@@ -152,6 +152,9 @@ func (s *Server) ServeListeners(ctx context.Context, grpcLis, httpLis net.Listen
 			protocols.SetUnencryptedHTTP2(true) // h2c, so gRPC works on this listener too
 		} else {
 			httpSrv.TLSConfig = s.opts.tls.Clone()
+			if len(httpSrv.TLSConfig.NextProtos) == 0 {
+				httpSrv.TLSConfig.NextProtos = []string{"h2", "http/1.1"} // ALPN: gRPC needs h2
+			}
 			httpLis = tls.NewListener(httpLis, httpSrv.TLSConfig)
 		}
 		httpSrv.Protocols = protocols
