@@ -54,9 +54,15 @@ var outcomes = map[Reason]codes.Code{
 	// Another HTTP 4xx without a fault: the backend refused the call for a reason it did not
 	// explain in SOAP terms (401, 403, 404 on the endpoint...). FailedPrecondition rather than
 	// InvalidArgument: the arguments were well formed; the system is not in a state to serve.
+	// A redirect (3xx) lands here too: the transport does not follow redirects (see
+	// NewTransport), and retrying will not help until the endpoint is corrected, so not
+	// Unavailable.
 	ReasonBackendRejected: codes.FailedPrecondition,
-	// HTTP 5xx, or a body that is not a SOAP envelope (an HTML error page from a proxy):
-	// Unavailable, because such replies are usually transient and safe methods may be retried.
+	// HTTP 5xx, or a body that is not a SOAP envelope (an HTML error page from a proxy, even
+	// with 200) or not well-formed XML (a reply cut off, a DOCTYPE): Unavailable, because such
+	// replies are usually transient and safe methods may be retried. Malformed XML is not
+	// BACKEND_REPLY_INVALID even when the break is inside the response element: the cause is
+	// the transfer, not a disagreement between the proto and the backend.
 	ReasonBackendBadReply: codes.Unavailable,
 	// A well-formed envelope whose content does not fit the response message (a value that is
 	// not a number, a missing body element): the proto and the backend disagree, so Internal.
@@ -118,13 +124,17 @@ const (
 )
 
 // Sanitize makes backend text safe to show an agent: the first line only when the text looks
-// like a stack trace (Java "at ...", Node "    at ...", Python "Traceback"), valid UTF-8, and at
-// most limit bytes.
+// like a stack trace (Java "at ...", Node "    at ...", Go "goroutine"), valid UTF-8, and at
+// most limit bytes. Python prints the exception after its traceback, so for a Python trace the
+// text before "Traceback" is joined with the last line instead.
 func Sanitize(s string, limit int) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	if looksLikeTrace(s) {
-		s, _, _ = strings.Cut(s, "\n")
-		s = strings.TrimSpace(s) + " (stack trace removed)"
+		first, rest, _ := strings.Cut(s, "\n")
+		if before, _, ok := strings.Cut(first, pythonTrace); ok {
+			first = before + lastLine(rest)
+		}
+		s = strings.TrimSpace(first) + " (stack trace removed)"
 	}
 	if len(s) > limit {
 		cut := limit
@@ -136,7 +146,18 @@ func Sanitize(s string, limit int) string {
 	return s
 }
 
+const pythonTrace = "Traceback (most recent call last)"
+
 func looksLikeTrace(s string) bool {
 	return strings.Contains(s, "\n    at ") || strings.Contains(s, "\n\tat ") ||
-		strings.Contains(s, "Traceback (most recent call last)") || strings.Contains(s, "goroutine ")
+		strings.Contains(s, pythonTrace) || strings.Contains(s, "goroutine ")
+}
+
+// lastLine returns the last line of s that is not blank, trimmed.
+func lastLine(s string) string {
+	s = strings.TrimRight(s, " \t\r\n")
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return strings.TrimSpace(s)
 }

@@ -21,17 +21,23 @@ type Transport struct {
 }
 
 // NewTransport returns a transport for a backend. A nil client means a client with a private
-// connection pool and no overall timeout (deadlines come from the context).
+// connection pool, no overall timeout (deadlines come from the context) and no redirects
+// followed: Go would turn a redirected POST into a GET without the envelope (301 to 303) and
+// would send the backend's fixed headers, API keys included, to whatever host the redirect
+// names. A redirect reaches the adapter as its 3xx status instead.
 func NewTransport(b Backend, client *http.Client) *Transport {
 	if client == nil {
-		client = &http.Client{Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConnsPerHost:   64,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		}}
+		client = &http.Client{
+			Transport: &http.Transport{
+				Proxy:                 http.ProxyFromEnvironment,
+				DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+				MaxIdleConnsPerHost:   64,
+				IdleConnTimeout:       90 * time.Second,
+				TLSHandshakeTimeout:   10 * time.Second,
+				ExpectContinueTimeout: time.Second,
+			},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	return &Transport{backend: b.WithDefaults(), client: client}
 }

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strings"
 
@@ -46,22 +46,50 @@ func (v Version) Namespace() string {
 }
 
 // Header returns the HTTP headers of a request: text/xml and SOAPAction for 1.1,
-// application/soap+xml with the action as a media type parameter for 1.2.
+// application/soap+xml with the action as a media type parameter for 1.2 (and no SOAPAction).
+// The action is always a quoted string, as SOAP stacks that split on quotes expect even for
+// a token such as sayHiAction; see quoteAction for how odd characters are kept out of it.
 func (v Version) Header(action string) http.Header {
 	h := http.Header{}
 	if v == V12 {
-		params := map[string]string{"charset": "utf-8"}
+		ct := "application/soap+xml; charset=utf-8"
 		if action != "" {
-			params["action"] = action
+			ct += "; action=" + quoteAction(action)
 		}
-		h.Set("Content-Type", mime.FormatMediaType("application/soap+xml", params))
+		h.Set("Content-Type", ct)
 		h.Set("Accept", "application/soap+xml, multipart/related")
 		return h
 	}
 	h.Set("Content-Type", "text/xml; charset=utf-8")
 	h.Set("Accept", "text/xml, multipart/related")
-	h.Set("SOAPAction", `"`+strings.ReplaceAll(action, `"`, `%22`)+`"`)
+	h.Set("SOAPAction", quoteAction(action))
 	return h
+}
+
+// quoteAction returns the action as a quoted string. An action is a URI, which cannot hold a
+// quote, a backslash, a control character, a space or a non-ASCII byte, so those are
+// percent-encoded, as a URI would carry them: no backslash escapes (which many SOAP stacks do
+// not undo) and nothing that could end the header or the parameter early.
+// mime.FormatMediaType is not used: it leaves tokens unquoted and switches to the RFC 2231
+// form (action*=utf-8 followed by the encoded value) for non-ASCII, which SOAP servers do not
+// read.
+func quoteAction(action string) string {
+	var b strings.Builder
+	b.Grow(len(action) + 2)
+	b.WriteByte('"')
+	for i := 0; i < len(action); i++ {
+		c := action[i]
+		if c <= ' ' || c >= 0x7f || c == '"' || c == '\\' {
+			const hex = "0123456789ABCDEF"
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&0xf])
+			continue
+		}
+		b.WriteByte(c)
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // appendEnvelope writes a complete envelope whose body is msg written as the element name.
@@ -114,9 +142,38 @@ func openBody(body []byte) (*xml.Decoder, xml.StartElement, error) {
 		case xml.EndElement:
 			return nil, xml.StartElement{}, errEmptyBody
 		case xml.Directive:
+			if depth == 0 { // an HTML5 page's <!DOCTYPE html>, or a DTD declaring entities
+				return nil, xml.StartElement{}, errDoctype
+			}
 			return nil, xml.StartElement{}, errors.New("document type declarations are not allowed in SOAP")
 		}
 	}
 }
 
+// errEmptyBody marks an envelope without a body element: well-formed SOAP whose content does
+// not fit the response, unlike errNotEnvelope.
 var errEmptyBody = errors.New("the envelope's Body holds no element")
+
+// errDoctype is a document type declaration before any element. SOAP forbids them, and they
+// are how HTML pages start and how entity expansion attacks are declared; the reply is not a
+// SOAP envelope. (Entities are never expanded: the decoder knows only XML's five.)
+var errDoctype = fmt.Errorf("%w: it starts with a document type declaration", errNotEnvelope)
+
+// checkWellFormed reads a whole reply and returns its first syntax error, or an error for a
+// document type declaration anywhere, which SOAP forbids. It runs only after decoding failed,
+// to tell a malformed reply from one that does not fit the proto.
+func checkWellFormed(body []byte) error {
+	d := xmlcodec.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, ok := tok.(xml.Directive); ok {
+			return errors.New("a document type declaration inside the envelope")
+		}
+	}
+}

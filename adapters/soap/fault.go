@@ -73,6 +73,15 @@ func readFault(d *xml.Decoder, start xml.StartElement) (*Fault, error) {
 	return f, nil
 }
 
+// redact applies r, which hides the backend's endpoint, to every text of the fault.
+func (f *Fault) redact(r *strings.Replacer) {
+	if r == nil {
+		return
+	}
+	f.Code, f.Subcode, f.String = r.Replace(f.Code), r.Replace(f.Subcode), r.Replace(f.String)
+	f.Actor, f.Detail = r.Replace(f.Actor), r.Replace(f.Detail)
+}
+
 // Reason classifies the fault by its code's local part (soap:Client.Auth → Client).
 func (f *Fault) Reason() adapters.Reason {
 	code := f.Code

@@ -10,7 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"sort"
 	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -32,6 +35,7 @@ func init() {
 type Adapter struct {
 	backend   adapters.Backend
 	transport *adapters.Transport
+	redact    *strings.Replacer // hides the endpoint in backend text
 }
 
 var _ adapters.Adapter = (*Adapter)(nil)
@@ -40,7 +44,7 @@ var _ adapters.Adapter = (*Adapter)(nil)
 // adapters.NewTransport).
 func New(b adapters.Backend, client *http.Client) *Adapter {
 	b = b.WithDefaults()
-	return &Adapter{backend: b, transport: adapters.NewTransport(b, client)}
+	return &Adapter{backend: b, transport: adapters.NewTransport(b, client), redact: endpointRedactor(b.Endpoint)}
 }
 
 // Operation is a planned SOAP operation: names, version and the XML plans of its messages.
@@ -114,13 +118,19 @@ func (a *Adapter) Call(ctx context.Context, op *Operation, req, resp proto.Messa
 	if err != nil {
 		return err
 	}
-	return op.decodeReply(name, reply, resp)
+	return op.decodeReplyRedacting(name, a.redact, reply, resp)
 }
 
 // decodeReply reads a reply: a fault wins whatever the HTTP status (servers send faults with
 // 200, 400 and 500); otherwise an error status or a body that is not an envelope is classified
 // by status; otherwise the body element is decoded into resp.
 func (op *Operation) decodeReply(backend string, reply *adapters.Reply, resp proto.Message) error {
+	return op.decodeReplyRedacting(backend, nil, reply, resp)
+}
+
+// decodeReplyRedacting is decodeReply with backend text that reaches the status passed through
+// redact (see endpointRedactor); nil redacts nothing.
+func (op *Operation) decodeReplyRedacting(backend string, redact *strings.Replacer, reply *adapters.Reply, resp proto.Message) error {
 	httpStatus := strconv.Itoa(reply.StatusCode)
 	md := map[string]string{"http_status": httpStatus}
 	d, start, err := openBody(reply.Body)
@@ -129,6 +139,7 @@ func (op *Operation) decodeReply(backend string, reply *adapters.Reply, resp pro
 		if ferr != nil {
 			return adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s sent a malformed SOAP fault (HTTP %s)", backend, httpStatus)
 		}
+		f.redact(redact)
 		return f.Err(backend, httpStatus)
 	}
 	switch code := reply.StatusCode; {
@@ -136,21 +147,100 @@ func (op *Operation) decodeReply(backend string, reply *adapters.Reply, resp pro
 		return adapters.Errorf(backend, adapters.ReasonBackendRateLimited, md, "backend %s is rate limiting calls (HTTP 429); retry later", backend)
 	case code >= 400 && code < 500:
 		return adapters.Errorf(backend, adapters.ReasonBackendRejected, md, "backend %s refused the call with HTTP %d and no SOAP fault", backend, code)
+	case code >= 300 && code < 400:
+		return adapters.Errorf(backend, adapters.ReasonBackendRejected, md, "backend %s redirected the call (HTTP %d), which the bridge does not follow; the backend's endpoint needs updating", backend, code)
 	case code >= 500 || code < 200 || code >= 300:
 		return adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s answered HTTP %d without a SOAP fault", backend, code)
 	}
-	if err != nil {
-		if errors.Is(err, errNotEnvelope) {
-			md["content_type"] = reply.Header.Get("Content-Type")
-			return adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s did not answer with a SOAP envelope (Content-Type %q)", backend, reply.Header.Get("Content-Type"))
+	switch {
+	case errors.Is(err, errNotEnvelope):
+		ct := reply.Header.Get("Content-Type")
+		md["content_type"] = ct
+		why := ""
+		if errors.Is(err, errDoctype) {
+			why = "; it starts with a document type declaration, as HTML pages do"
 		}
+		return adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s did not answer with a SOAP envelope (Content-Type %q%s)", backend, ct, why)
+	case errors.Is(err, errEmptyBody):
+		// A well-formed envelope without the expected element: the backend and the proto
+		// disagree, as with a wrong element.
+		md["element"] = op.response.Local
+		return adapters.Errorf(backend, adapters.ReasonBackendReplyInvalid, md, "backend %s answered with an empty SOAP Body, expected element %s", backend, op.response.Local)
+	case err != nil:
 		return adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s sent a malformed envelope: %v", backend, err)
 	}
 	if start.Name.Local != op.response.Local {
 		return adapters.Errorf(backend, adapters.ReasonBackendReplyInvalid, md, "backend %s answered with element %s, expected %s", backend, start.Name.Local, op.response.Local)
 	}
 	if err := op.out.Decode(d, start, resp); err != nil {
-		return adapters.Errorf(backend, adapters.ReasonBackendReplyInvalid, md, "backend %s sent a reply that does not fit %s: %v", backend, resp.ProtoReflect().Descriptor().FullName(), err)
+		// A reply that is cut off or not well-formed XML is a bad reply (usually transient: a
+		// proxy or a crashed worker), not a disagreement between backend and proto. Checking
+		// only on failure keeps the successful path to one pass.
+		if werr := checkWellFormed(reply.Body); werr != nil {
+			return adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s sent malformed XML: %v", backend, werr)
+		}
+		path, cause := op.response.Local, err
+		var de *xmlcodec.DecodeError
+		if errors.As(err, &de) {
+			if de.Path != "" {
+				path += "/" + de.Path
+			}
+			cause = de.Err
+		}
+		md["element"] = path
+		return adapters.Errorf(backend, adapters.ReasonBackendReplyInvalid, md, "backend %s sent a reply that does not fit %s: element %s: %s",
+			backend, resp.ProtoReflect().Descriptor().FullName(), path, redactWith(redact, cause.Error()))
 	}
 	return nil
+}
+
+// endpointRedactor hides the endpoint in backend text shown to agents (fault strings, actors,
+// details, values quoted in decode errors): backends echo their own URL, and the URL may carry
+// credentials in its user info or query. It replaces the URL as configured, without user info,
+// without query, and its origin, longest first, and the password and query on their own.
+func endpointRedactor(endpoint string) *strings.Replacer {
+	type pair struct{ old, new string }
+	var pairs []pair
+	add := func(old, new string) {
+		if old == "" {
+			return
+		}
+		for _, p := range pairs {
+			if p.old == old {
+				return
+			}
+		}
+		pairs = append(pairs, pair{old, new})
+	}
+	const hidden = "[endpoint]"
+	add(endpoint, hidden)
+	if u, err := url.Parse(endpoint); err == nil && u.Host != "" {
+		bare := *u
+		bare.User = nil
+		add(bare.String(), hidden)
+		bare.RawQuery, bare.ForceQuery, bare.Fragment, bare.RawFragment = "", false, "", ""
+		add(bare.String(), hidden)
+		add(strings.TrimSuffix(bare.String(), "/"), hidden)
+		add(u.Scheme+"://"+u.Host, hidden)
+		// Credentials on their own; short ones would match ordinary words.
+		if pw, ok := u.User.Password(); ok && len(pw) >= 6 {
+			add(pw, "[redacted]")
+		}
+		if len(u.RawQuery) >= 6 {
+			add(u.RawQuery, "[redacted]")
+		}
+	}
+	sort.SliceStable(pairs, func(i, j int) bool { return len(pairs[i].old) > len(pairs[j].old) })
+	args := make([]string, 0, 2*len(pairs))
+	for _, p := range pairs {
+		args = append(args, p.old, p.new)
+	}
+	return strings.NewReplacer(args...)
+}
+
+func redactWith(r *strings.Replacer, s string) string {
+	if r == nil {
+		return s
+	}
+	return r.Replace(s)
 }

@@ -1,0 +1,305 @@
+package adapters_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/agentbridge/agentbridge/adapters"
+)
+
+// slowHandler answers after delay, or gives up when the client goes away, so that closing the
+// test server never waits for the full delay.
+func slowHandler(delay time.Duration) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		// Reading the body to its end lets net/http notice the client hanging up.
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(delay):
+			_, _ = io.WriteString(w, "late")
+		}
+	}
+}
+
+// hijackClose takes over the connection, writes raw (possibly nothing), and closes the
+// connection with a TCP reset.
+func hijackClose(raw string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			panic(err)
+		}
+		_, _ = buf.WriteString(raw)
+		_ = buf.Flush()
+		if tc, ok := conn.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0) // close with RST, not FIN
+		}
+		_ = conn.Close()
+	}
+}
+
+// refusedEndpoint returns a loopback URL nothing listens on.
+func refusedEndpoint(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return "http://" + addr + "/svc"
+}
+
+func errorInfoOf(t *testing.T, err error) (*status.Status, *errdetails.ErrorInfo) {
+	t.Helper()
+	st, ok := status.FromError(err)
+	if !ok {
+		t.Fatalf("%v (%T) is not a gRPC status", err, err)
+	}
+	for _, d := range st.Details() {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok {
+			return st, ei
+		}
+	}
+	t.Fatalf("status %v has no ErrorInfo", st)
+	return nil, nil
+}
+
+func TestTransportSendsRequest(t *testing.T) {
+	t.Parallel()
+	type seen struct {
+		method string
+		header http.Header
+		body   string
+	}
+	got := make(chan seen, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- seen{r.Method, r.Header.Clone(), string(b)}
+		w.Header().Set("X-Reply", "yes")
+		w.WriteHeader(http.StatusInternalServerError) // the transport does not judge statuses
+		_, _ = io.WriteString(w, "<reply/>")
+	}))
+	t.Cleanup(srv.Close)
+	tr := adapters.NewTransport(adapters.Backend{Name: "calc", Endpoint: srv.URL + "/svc", Headers: map[string]string{"X-Api-Key": "k1", "Content-Type": "overridden"}}, nil)
+	reply, err := tr.Post(context.Background(), http.Header{"Content-Type": {"text/xml; charset=utf-8"}, "Soapaction": {`"a"`}}, []byte("<req/>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply.StatusCode != http.StatusInternalServerError || string(reply.Body) != "<reply/>" || reply.Header.Get("X-Reply") != "yes" {
+		t.Errorf("reply = %d %v %q", reply.StatusCode, reply.Header, reply.Body)
+	}
+	s := <-got
+	if s.method != http.MethodPost || s.body != "<req/>" {
+		t.Errorf("backend got %s %q, want POST <req/>", s.method, s.body)
+	}
+	if s.header.Get("X-Api-Key") != "k1" {
+		t.Errorf("backend header X-Api-Key = %q, want the configured k1", s.header.Get("X-Api-Key"))
+	}
+	if s.header.Get("Content-Type") != "text/xml; charset=utf-8" {
+		t.Errorf("Content-Type = %q: the call's header must win over the backend's fixed headers", s.header.Get("Content-Type"))
+	}
+	if s.header.Get("Soapaction") != `"a"` {
+		t.Errorf("SOAPAction = %q", s.header.Get("Soapaction"))
+	}
+}
+
+func TestTransportReplySizeBound(t *testing.T) {
+	t.Parallel()
+	const limit = 1024
+	tests := []struct {
+		name    string
+		size    int
+		chunked bool
+		wantErr bool
+	}{
+		{"exactly the bound", limit, false, false},
+		{"exactly the bound, chunked", limit, true, false},
+		{"one byte over", limit + 1, false, true},
+		{"one byte over, chunked", limit + 1, true, true},
+		{"a megabyte, declared", 1 << 20, false, true},
+		{"a megabyte, chunked", 1 << 20, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body := strings.Repeat("x", tt.size)
+				if tt.chunked {
+					w.(http.Flusher).Flush() // headers out without Content-Length
+				} else {
+					w.Header().Set("Content-Length", strconv.Itoa(tt.size))
+				}
+				_, _ = io.WriteString(w, body)
+			}))
+			t.Cleanup(srv.Close)
+			tr := adapters.NewTransport(adapters.Backend{Name: "calc", Endpoint: srv.URL, MaxReplyBytes: limit}, nil)
+			reply, err := tr.Post(context.Background(), nil, nil)
+			if !tt.wantErr {
+				if err != nil || len(reply.Body) != tt.size {
+					t.Fatalf("Post() = %v, want the %d-byte body", err, tt.size)
+				}
+				return
+			}
+			st, ei := errorInfoOf(t, err)
+			if st.Code() != codes.ResourceExhausted || ei.GetReason() != string(adapters.ReasonReplyTooLarge) {
+				t.Fatalf("got %v %v, want ResourceExhausted REPLY_TOO_LARGE", st.Code(), ei.GetReason())
+			}
+			if ei.GetMetadata()["limit_bytes"] != "1024" || ei.GetDomain() != "calc" {
+				t.Errorf("ErrorInfo = %v", ei)
+			}
+		})
+	}
+}
+
+func TestTransportFailures(t *testing.T) {
+	t.Parallel()
+	const delay = 5 * time.Second
+	tests := []struct {
+		name       string
+		handler    http.HandlerFunc // nil: nothing listens
+		timeout    time.Duration    // the backend's configured timeout; 0 for the default
+		ctxTimeout time.Duration    // the caller's deadline; 0 for none
+		cancel     bool             // the caller cancels right away
+		wantCode   codes.Code
+		wantReason adapters.Reason
+	}{
+		{name: "caller deadline before the reply", handler: slowHandler(delay), ctxTimeout: 100 * time.Millisecond,
+			wantCode: codes.DeadlineExceeded, wantReason: adapters.ReasonBackendTimeout},
+		{name: "backend timeout before the reply", handler: slowHandler(delay), timeout: 100 * time.Millisecond,
+			wantCode: codes.DeadlineExceeded, wantReason: adapters.ReasonBackendTimeout},
+		{name: "caller deadline while the body trickles", handler: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "100")
+			_, _ = io.WriteString(w, "<soap:Envelope")
+			w.(http.Flusher).Flush()
+			slowHandler(delay)(w, r)
+		}, ctxTimeout: 100 * time.Millisecond, wantCode: codes.DeadlineExceeded, wantReason: adapters.ReasonBackendTimeout},
+		{name: "caller cancels", handler: slowHandler(delay), cancel: true,
+			wantCode: codes.Canceled, wantReason: adapters.ReasonCanceled},
+		{name: "connection refused", wantCode: codes.Unavailable, wantReason: adapters.ReasonBackendUnreachable},
+		{name: "connection reset before the reply", handler: hijackClose(""),
+			wantCode: codes.Unavailable, wantReason: adapters.ReasonBackendUnreachable},
+		{name: "connection reset mid-reply", handler: hijackClose("HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 5000\r\n\r\n<soap:Envelope xmlns:soap="),
+			wantCode: codes.Unavailable, wantReason: adapters.ReasonBackendUnreachable},
+		{name: "garbage instead of HTTP", handler: hijackClose("SSH-2.0-OpenSSH_9.6\r\n"),
+			wantCode: codes.Unavailable, wantReason: adapters.ReasonBackendUnreachable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			endpoint := ""
+			if tt.handler == nil {
+				endpoint = refusedEndpoint(t)
+			} else {
+				srv := httptest.NewServer(tt.handler)
+				t.Cleanup(srv.Close)
+				endpoint = srv.URL
+			}
+			// The endpoint carries credentials, which must never reach an agent.
+			u, _ := url.Parse(endpoint)
+			u.User = url.UserPassword("svc", "hunter2")
+			u.RawQuery = "apikey=s3cr3t"
+			tr := adapters.NewTransport(adapters.Backend{Name: "calc", Endpoint: u.String(), Timeout: tt.timeout}, nil)
+			ctx := context.Background()
+			if tt.ctxTimeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.ctxTimeout)
+				t.Cleanup(cancel)
+			}
+			if tt.cancel {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithCancel(ctx)
+				time.AfterFunc(50*time.Millisecond, cancel)
+			}
+			start := time.Now()
+			_, err := tr.Post(ctx, nil, []byte("<req/>"))
+			elapsed := time.Since(start)
+			st, ei := errorInfoOf(t, err)
+			if st.Code() != tt.wantCode || ei.GetReason() != string(tt.wantReason) {
+				t.Errorf("got %v %s (%q), want %v %s", st.Code(), ei.GetReason(), st.Message(), tt.wantCode, tt.wantReason)
+			}
+			if ei.GetDomain() != "calc" {
+				t.Errorf("domain = %q, want the backend name", ei.GetDomain())
+			}
+			if elapsed > delay/5 {
+				t.Errorf("Post took %v; it must return promptly, well before the backend's %v", elapsed, delay)
+			}
+			for _, secret := range []string{"hunter2", "s3cr3t", u.Host, "127.0.0.1", "http://"} {
+				if strings.Contains(st.Message(), secret) {
+					t.Errorf("message %q reveals %q from the endpoint", st.Message(), secret)
+				}
+			}
+			if !strings.Contains(st.Message(), "calc") {
+				t.Errorf("message %q does not name the backend", st.Message())
+			}
+		})
+	}
+}
+
+// TestTransportHonoursEarlierDeadline checks that the backend's timeout still bounds a call whose
+// caller allows more time, and the caller's deadline one whose backend allows more.
+func TestTransportHonoursEarlierDeadline(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(slowHandler(5 * time.Second))
+	t.Cleanup(srv.Close)
+	tr := adapters.NewTransport(adapters.Backend{Name: "calc", Endpoint: srv.URL, Timeout: 150 * time.Millisecond}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	_, err := tr.Post(ctx, nil, nil)
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("got %v, want DeadlineExceeded", err)
+	}
+	if e := time.Since(start); e < 100*time.Millisecond || e > 2*time.Second {
+		t.Errorf("call ended after %v, want about the backend's 150ms timeout", e)
+	}
+}
+
+// TestTransportDoesNotFollowRedirects checks that a redirect comes back as it is: following it
+// would turn the POST into a GET (301-303) and send the backend's fixed headers, API keys
+// included, to the host the redirect names.
+func TestTransportDoesNotFollowRedirects(t *testing.T) {
+	t.Parallel()
+	for _, code := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			t.Parallel()
+			elsewhere := make(chan http.Header, 1)
+			other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				elsewhere <- r.Header.Clone()
+			}))
+			t.Cleanup(other.Close)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, other.URL+"/collect", code)
+			}))
+			t.Cleanup(srv.Close)
+			tr := adapters.NewTransport(adapters.Backend{Name: "calc", Endpoint: srv.URL, Headers: map[string]string{"X-Api-Key": "k1"}}, nil)
+			reply, err := tr.Post(context.Background(), nil, []byte("<req/>"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reply.StatusCode != code {
+				t.Errorf("status %d, want the redirect's %d", reply.StatusCode, code)
+			}
+			select {
+			case h := <-elsewhere:
+				t.Errorf("the redirect was followed, with X-Api-Key %q", h.Get("X-Api-Key"))
+			default:
+			}
+		})
+	}
+}
