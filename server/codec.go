@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -49,7 +50,7 @@ func (j *gatewayJSON) NewDecoder(r io.Reader) runtime.Decoder {
 	inner := j.JSONPb.NewDecoder(r)
 	return runtime.DecoderFunc(func(v any) error {
 		if err := inner.Decode(v); err != nil {
-			if m, ok := v.(proto.Message); ok && err != io.EOF {
+			if m, ok := v.(proto.Message); ok && !errors.Is(err, io.EOF) {
 				return jsonError(m, err)
 			}
 			return err

@@ -31,8 +31,7 @@ func TestEmbeddedCommentsDescribeTheDemo(t *testing.T) {
 		}
 	}
 	var missing []protoreflect.FullName
-	var walk func(md protoreflect.MessageDescriptor)
-	walk = func(md protoreflect.MessageDescriptor) {
+	walk := func(md protoreflect.MessageDescriptor) {
 		if c.Describe(md.FullName()) == "" {
 			missing = append(missing, md.FullName())
 		}

@@ -116,13 +116,14 @@ func (s *Server) GRPCServer() *grpc.Server { return s.grpc }
 func (s *Server) Serve(ctx context.Context) error {
 	var grpcLis, httpLis net.Listener
 	var err error
+	var lc net.ListenConfig
 	if s.opts.grpcAddr != "" {
-		if grpcLis, err = net.Listen("tcp", s.opts.grpcAddr); err != nil {
+		if grpcLis, err = lc.Listen(ctx, "tcp", s.opts.grpcAddr); err != nil {
 			return fmt.Errorf("gRPC listener: %w", err)
 		}
 	}
 	if s.opts.httpAddr != "" {
-		if httpLis, err = net.Listen("tcp", s.opts.httpAddr); err != nil {
+		if httpLis, err = lc.Listen(ctx, "tcp", s.opts.httpAddr); err != nil {
 			if grpcLis != nil {
 				_ = grpcLis.Close()
 			}

@@ -520,7 +520,7 @@ func TestHealthAndOpenAPI(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		_ = resp.Body.Close()
-		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
 			t.Errorf("GET %s: %d %s, want 200 containing %s", path, resp.StatusCode, body, want)
 		}
 	}

@@ -125,17 +125,17 @@ func nodeSOAP(t *testing.T) *nodeSOAPPeer {
 func startNodeSOAP() (*nodeSOAPPeer, error) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		return nil, fmt.Errorf("node is not installed (%v); install Node.js 18 or later, then run `%s`", err, nodeSOAPInstall)
+		return nil, fmt.Errorf("node is not installed (%w); install Node.js 18 or later, then run `%s`", err, nodeSOAPInstall)
 	}
 	if _, err := os.Stat(filepath.Join(nodeSOAPDir, "node_modules", "soap", "package.json")); err != nil {
-		return nil, fmt.Errorf("npm package soap is not installed in %s (%v); run `%s` from the module root", nodeSOAPDir, err, nodeSOAPInstall)
+		return nil, fmt.Errorf("npm package soap is not installed in %s (%w); run `%s` from the module root", nodeSOAPDir, err, nodeSOAPInstall)
 	}
 	corpus, err := filepath.Abs(nodeSOAPCorpus)
 	if err != nil {
 		return nil, err
 	}
 	if st, err := os.Stat(corpus); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("WSDL corpus %s not found: %v", corpus, err)
+		return nil, fmt.Errorf("WSDL corpus %s not found: %w", corpus, err)
 	}
 
 	cmd := exec.Command(node, "server.js", corpus)

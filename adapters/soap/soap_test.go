@@ -3,6 +3,7 @@ package soap_test
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -332,7 +333,7 @@ func wellFormed(data []byte) error {
 	d := xml.NewDecoder(strings.NewReader(string(data)))
 	d.Strict = true
 	for {
-		if _, err := d.Token(); err == io.EOF {
+		if _, err := d.Token(); errors.Is(err, io.EOF) {
 			return nil
 		} else if err != nil {
 			return err

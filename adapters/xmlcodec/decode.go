@@ -345,7 +345,7 @@ func parseScalar(kind protoreflect.Kind, text string) (protoreflect.Value, error
 	case protoreflect.BytesKind:
 		b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(t), ""))
 		if err != nil {
-			return protoreflect.Value{}, fmt.Errorf("not xsd:base64Binary: %v", err)
+			return protoreflect.Value{}, fmt.Errorf("not xsd:base64Binary: %w", err)
 		}
 		return protoreflect.ValueOfBytes(b), nil
 	}

@@ -142,7 +142,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	legacyLis, err := net.Listen("tcp", "127.0.0.1:0")
+	legacyLis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
