@@ -25,7 +25,7 @@ $(BIN)/golangci-lint: tools/lint/go.mod tools/lint/go.sum
 	cd tools/lint && GOBIN=$(BIN) $(GO) install tool
 
 .PHONY: tools
-tools: $(GENERATORS) $(BIN)/buf $(BIN)/grpcurl ## build the pinned tools into bin/
+tools: $(GENERATORS) $(BIN)/buf $(BIN)/grpcurl $(BIN)/golangci-lint ## build the pinned tools into bin/
 
 .PHONY: generate
 generate: $(GENERATORS) $(BIN)/buf ## regenerate gen/ from proto/
