@@ -11,11 +11,12 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// The one JSON form every JSON surface (Connect, REST) speaks: protojson with lowerCamel names,
-// zero values written (an agent should see a 0, not guess at a missing field), and unknown
-// fields rejected (an agent's typo must not be silently dropped).
+// The one JSON form every JSON surface (Connect, REST, MCP) speaks: protojson with lowerCamel
+// names, zero values and empty lists written (an agent should see a 0, not guess at a missing
+// field) but no nulls for unset messages (so results validate against their schemas), and
+// unknown fields rejected (an agent's typo must not be silently dropped).
 var (
-	jsonMarshal   = protojson.MarshalOptions{EmitUnpopulated: true}
+	jsonMarshal   = protojson.MarshalOptions{EmitDefaultValues: true}
 	jsonUnmarshal = protojson.UnmarshalOptions{DiscardUnknown: false}
 )
 

@@ -157,6 +157,64 @@ type Binding_Soap struct {
 
 func (*Binding_Soap) isBinding_Operation() {}
 
+// McpTool changes how a method is offered as an MCP tool. Without it the tool is named
+// Service_Method and its hints come from the method's idempotency_level.
+type McpTool struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Tool name: letters, digits, '_', '.' and '-', at most 64 characters, unique among the
+	// served tools.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Calling the tool may delete or overwrite data, so hosts should ask before calling it
+	// (MCP's destructiveHint).
+	Destructive   bool `protobuf:"varint,2,opt,name=destructive,proto3" json:"destructive,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *McpTool) Reset() {
+	*x = McpTool{}
+	mi := &file_agentbridge_v1_options_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *McpTool) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*McpTool) ProtoMessage() {}
+
+func (x *McpTool) ProtoReflect() protoreflect.Message {
+	mi := &file_agentbridge_v1_options_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use McpTool.ProtoReflect.Descriptor instead.
+func (*McpTool) Descriptor() ([]byte, []int) {
+	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *McpTool) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *McpTool) GetDestructive() bool {
+	if x != nil {
+		return x.Destructive
+	}
+	return false
+}
+
 // SoapOperation binds a method to a document/literal wrapped SOAP operation: the request message
 // becomes the content of the request body element, the response body element's content becomes
 // the response message.
@@ -176,7 +234,7 @@ type SoapOperation struct {
 
 func (x *SoapOperation) Reset() {
 	*x = SoapOperation{}
-	mi := &file_agentbridge_v1_options_proto_msgTypes[1]
+	mi := &file_agentbridge_v1_options_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -188,7 +246,7 @@ func (x *SoapOperation) String() string {
 func (*SoapOperation) ProtoMessage() {}
 
 func (x *SoapOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_agentbridge_v1_options_proto_msgTypes[1]
+	mi := &file_agentbridge_v1_options_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -201,7 +259,7 @@ func (x *SoapOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SoapOperation.ProtoReflect.Descriptor instead.
 func (*SoapOperation) Descriptor() ([]byte, []int) {
-	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{1}
+	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *SoapOperation) GetAction() string {
@@ -245,7 +303,7 @@ type XmlName struct {
 
 func (x *XmlName) Reset() {
 	*x = XmlName{}
-	mi := &file_agentbridge_v1_options_proto_msgTypes[2]
+	mi := &file_agentbridge_v1_options_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -257,7 +315,7 @@ func (x *XmlName) String() string {
 func (*XmlName) ProtoMessage() {}
 
 func (x *XmlName) ProtoReflect() protoreflect.Message {
-	mi := &file_agentbridge_v1_options_proto_msgTypes[2]
+	mi := &file_agentbridge_v1_options_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -270,7 +328,7 @@ func (x *XmlName) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use XmlName.ProtoReflect.Descriptor instead.
 func (*XmlName) Descriptor() ([]byte, []int) {
-	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{2}
+	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *XmlName) GetName() string {
@@ -299,7 +357,7 @@ type XmlMessage struct {
 
 func (x *XmlMessage) Reset() {
 	*x = XmlMessage{}
-	mi := &file_agentbridge_v1_options_proto_msgTypes[3]
+	mi := &file_agentbridge_v1_options_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -311,7 +369,7 @@ func (x *XmlMessage) String() string {
 func (*XmlMessage) ProtoMessage() {}
 
 func (x *XmlMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_agentbridge_v1_options_proto_msgTypes[3]
+	mi := &file_agentbridge_v1_options_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -324,7 +382,7 @@ func (x *XmlMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use XmlMessage.ProtoReflect.Descriptor instead.
 func (*XmlMessage) Descriptor() ([]byte, []int) {
-	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{3}
+	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *XmlMessage) GetNamespace() string {
@@ -355,7 +413,7 @@ type XmlField struct {
 
 func (x *XmlField) Reset() {
 	*x = XmlField{}
-	mi := &file_agentbridge_v1_options_proto_msgTypes[4]
+	mi := &file_agentbridge_v1_options_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -367,7 +425,7 @@ func (x *XmlField) String() string {
 func (*XmlField) ProtoMessage() {}
 
 func (x *XmlField) ProtoReflect() protoreflect.Message {
-	mi := &file_agentbridge_v1_options_proto_msgTypes[4]
+	mi := &file_agentbridge_v1_options_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -380,7 +438,7 @@ func (x *XmlField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use XmlField.ProtoReflect.Descriptor instead.
 func (*XmlField) Descriptor() ([]byte, []int) {
-	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{4}
+	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *XmlField) GetName() string {
@@ -428,6 +486,14 @@ var file_agentbridge_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 		Filename:      "agentbridge/v1/options.proto",
 	},
 	{
+		ExtendedType:  (*descriptorpb.MethodOptions)(nil),
+		ExtensionType: (*McpTool)(nil),
+		Field:         51235,
+		Name:          "agentbridge.v1.mcp_tool",
+		Tag:           "bytes,51235,opt,name=mcp_tool",
+		Filename:      "agentbridge/v1/options.proto",
+	},
+	{
 		ExtendedType:  (*descriptorpb.MessageOptions)(nil),
 		ExtensionType: (*XmlMessage)(nil),
 		Field:         51234,
@@ -460,6 +526,10 @@ var (
 	//
 	// optional agentbridge.v1.Binding binding = 51234;
 	E_Binding = &file_agentbridge_v1_options_proto_extTypes[0]
+	// How the method is offered to agents as an MCP tool.
+	//
+	// optional agentbridge.v1.McpTool mcp_tool = 51235;
+	E_McpTool = &file_agentbridge_v1_options_proto_extTypes[1]
 )
 
 // Extension fields to descriptorpb.MessageOptions.
@@ -467,7 +537,7 @@ var (
 	// How the message maps to an XML element's content.
 	//
 	// optional agentbridge.v1.XmlMessage xml_message = 51234;
-	E_XmlMessage = &file_agentbridge_v1_options_proto_extTypes[1]
+	E_XmlMessage = &file_agentbridge_v1_options_proto_extTypes[2]
 )
 
 // Extension fields to descriptorpb.EnumValueOptions.
@@ -476,7 +546,7 @@ var (
 	// enum's prefix (ITEM_STATUS_IN_STOCK is written IN_STOCK). Decoding accepts either.
 	//
 	// optional string xml_value = 51234;
-	E_XmlValue = &file_agentbridge_v1_options_proto_extTypes[2]
+	E_XmlValue = &file_agentbridge_v1_options_proto_extTypes[3]
 )
 
 // Extension fields to descriptorpb.FieldOptions.
@@ -485,7 +555,7 @@ var (
 	// JSON name, in the namespace its message's xml_message gives (none by default).
 	//
 	// optional agentbridge.v1.XmlField xml = 51234;
-	E_Xml = &file_agentbridge_v1_options_proto_extTypes[3]
+	E_Xml = &file_agentbridge_v1_options_proto_extTypes[4]
 )
 
 var File_agentbridge_v1_options_proto protoreflect.FileDescriptor
@@ -496,7 +566,10 @@ const file_agentbridge_v1_options_proto_rawDesc = "" +
 	"\aBinding\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x123\n" +
 	"\x04soap\x18\x02 \x01(\v2\x1d.agentbridge.v1.SoapOperationH\x00R\x04soapB\v\n" +
-	"\toperation\"\xc6\x01\n" +
+	"\toperation\"?\n" +
+	"\aMcpTool\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdestructive\x18\x02 \x01(\bR\vdestructive\"\xc6\x01\n" +
 	"\rSoapOperation\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\tR\x06action\x125\n" +
 	"\aversion\x18\x02 \x01(\x0e2\x1b.agentbridge.v1.SoapVersionR\aversion\x121\n" +
@@ -518,7 +591,8 @@ const file_agentbridge_v1_options_proto_rawDesc = "" +
 	"\x18SOAP_VERSION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SOAP_VERSION_1_1\x10\x01\x12\x14\n" +
 	"\x10SOAP_VERSION_1_2\x10\x02:S\n" +
-	"\abinding\x12\x1e.google.protobuf.MethodOptions\x18\xa2\x90\x03 \x01(\v2\x17.agentbridge.v1.BindingR\abinding:^\n" +
+	"\abinding\x12\x1e.google.protobuf.MethodOptions\x18\xa2\x90\x03 \x01(\v2\x17.agentbridge.v1.BindingR\abinding:T\n" +
+	"\bmcp_tool\x12\x1e.google.protobuf.MethodOptions\x18\xa3\x90\x03 \x01(\v2\x17.agentbridge.v1.McpToolR\amcpTool:^\n" +
 	"\vxml_message\x12\x1f.google.protobuf.MessageOptions\x18\xa2\x90\x03 \x01(\v2\x1a.agentbridge.v1.XmlMessageR\n" +
 	"xmlMessage:@\n" +
 	"\txml_value\x12!.google.protobuf.EnumValueOptions\x18\xa2\x90\x03 \x01(\tR\bxmlValue:K\n" +
@@ -537,35 +611,38 @@ func file_agentbridge_v1_options_proto_rawDescGZIP() []byte {
 }
 
 var file_agentbridge_v1_options_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_agentbridge_v1_options_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_agentbridge_v1_options_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_agentbridge_v1_options_proto_goTypes = []any{
 	(SoapVersion)(0),                      // 0: agentbridge.v1.SoapVersion
 	(*Binding)(nil),                       // 1: agentbridge.v1.Binding
-	(*SoapOperation)(nil),                 // 2: agentbridge.v1.SoapOperation
-	(*XmlName)(nil),                       // 3: agentbridge.v1.XmlName
-	(*XmlMessage)(nil),                    // 4: agentbridge.v1.XmlMessage
-	(*XmlField)(nil),                      // 5: agentbridge.v1.XmlField
-	(*descriptorpb.MethodOptions)(nil),    // 6: google.protobuf.MethodOptions
-	(*descriptorpb.MessageOptions)(nil),   // 7: google.protobuf.MessageOptions
-	(*descriptorpb.EnumValueOptions)(nil), // 8: google.protobuf.EnumValueOptions
-	(*descriptorpb.FieldOptions)(nil),     // 9: google.protobuf.FieldOptions
+	(*McpTool)(nil),                       // 2: agentbridge.v1.McpTool
+	(*SoapOperation)(nil),                 // 3: agentbridge.v1.SoapOperation
+	(*XmlName)(nil),                       // 4: agentbridge.v1.XmlName
+	(*XmlMessage)(nil),                    // 5: agentbridge.v1.XmlMessage
+	(*XmlField)(nil),                      // 6: agentbridge.v1.XmlField
+	(*descriptorpb.MethodOptions)(nil),    // 7: google.protobuf.MethodOptions
+	(*descriptorpb.MessageOptions)(nil),   // 8: google.protobuf.MessageOptions
+	(*descriptorpb.EnumValueOptions)(nil), // 9: google.protobuf.EnumValueOptions
+	(*descriptorpb.FieldOptions)(nil),     // 10: google.protobuf.FieldOptions
 }
 var file_agentbridge_v1_options_proto_depIdxs = []int32{
-	2,  // 0: agentbridge.v1.Binding.soap:type_name -> agentbridge.v1.SoapOperation
+	3,  // 0: agentbridge.v1.Binding.soap:type_name -> agentbridge.v1.SoapOperation
 	0,  // 1: agentbridge.v1.SoapOperation.version:type_name -> agentbridge.v1.SoapVersion
-	3,  // 2: agentbridge.v1.SoapOperation.request:type_name -> agentbridge.v1.XmlName
-	3,  // 3: agentbridge.v1.SoapOperation.response:type_name -> agentbridge.v1.XmlName
-	6,  // 4: agentbridge.v1.binding:extendee -> google.protobuf.MethodOptions
-	7,  // 5: agentbridge.v1.xml_message:extendee -> google.protobuf.MessageOptions
-	8,  // 6: agentbridge.v1.xml_value:extendee -> google.protobuf.EnumValueOptions
-	9,  // 7: agentbridge.v1.xml:extendee -> google.protobuf.FieldOptions
-	1,  // 8: agentbridge.v1.binding:type_name -> agentbridge.v1.Binding
-	4,  // 9: agentbridge.v1.xml_message:type_name -> agentbridge.v1.XmlMessage
-	5,  // 10: agentbridge.v1.xml:type_name -> agentbridge.v1.XmlField
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	8,  // [8:11] is the sub-list for extension type_name
-	4,  // [4:8] is the sub-list for extension extendee
+	4,  // 2: agentbridge.v1.SoapOperation.request:type_name -> agentbridge.v1.XmlName
+	4,  // 3: agentbridge.v1.SoapOperation.response:type_name -> agentbridge.v1.XmlName
+	7,  // 4: agentbridge.v1.binding:extendee -> google.protobuf.MethodOptions
+	7,  // 5: agentbridge.v1.mcp_tool:extendee -> google.protobuf.MethodOptions
+	8,  // 6: agentbridge.v1.xml_message:extendee -> google.protobuf.MessageOptions
+	9,  // 7: agentbridge.v1.xml_value:extendee -> google.protobuf.EnumValueOptions
+	10, // 8: agentbridge.v1.xml:extendee -> google.protobuf.FieldOptions
+	1,  // 9: agentbridge.v1.binding:type_name -> agentbridge.v1.Binding
+	2,  // 10: agentbridge.v1.mcp_tool:type_name -> agentbridge.v1.McpTool
+	5,  // 11: agentbridge.v1.xml_message:type_name -> agentbridge.v1.XmlMessage
+	6,  // 12: agentbridge.v1.xml:type_name -> agentbridge.v1.XmlField
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	9,  // [9:13] is the sub-list for extension type_name
+	4,  // [4:9] is the sub-list for extension extendee
 	0,  // [0:4] is the sub-list for field type_name
 }
 
@@ -583,8 +660,8 @@ func file_agentbridge_v1_options_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentbridge_v1_options_proto_rawDesc), len(file_agentbridge_v1_options_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
-			NumExtensions: 4,
+			NumMessages:   6,
+			NumExtensions: 5,
 			NumServices:   0,
 		},
 		GoTypes:           file_agentbridge_v1_options_proto_goTypes,
