@@ -118,19 +118,14 @@ func (a *Adapter) Call(ctx context.Context, op *Operation, req, resp proto.Messa
 	if err != nil {
 		return err
 	}
-	return op.decodeReplyRedacting(name, a.redact, reply, resp)
+	return op.decodeReply(name, a.redact, reply, resp)
 }
 
 // decodeReply reads a reply: a fault wins whatever the HTTP status (servers send faults with
 // 200, 400 and 500); otherwise an error status or a body that is not an envelope is classified
-// by status; otherwise the body element is decoded into resp.
-func (op *Operation) decodeReply(backend string, reply *adapters.Reply, resp proto.Message) error {
-	return op.decodeReplyRedacting(backend, nil, reply, resp)
-}
-
-// decodeReplyRedacting is decodeReply with backend text that reaches the status passed through
-// redact (see endpointRedactor); nil redacts nothing.
-func (op *Operation) decodeReplyRedacting(backend string, redact *strings.Replacer, reply *adapters.Reply, resp proto.Message) error {
+// by status; otherwise the body element is decoded into resp. Backend text that reaches the
+// status passes through redact (see endpointRedactor); nil redacts nothing.
+func (op *Operation) decodeReply(backend string, redact *strings.Replacer, reply *adapters.Reply, resp proto.Message) error {
 	httpStatus := strconv.Itoa(reply.StatusCode)
 	md := map[string]string{"http_status": httpStatus}
 	d, start, err := openBody(reply.Body)
