@@ -1,0 +1,383 @@
+package xmlcodec_test
+
+// Benchmarks of the codec beside encoding/xml, on the demo's real replies. Run them with
+//
+//	go test ./adapters/xmlcodec/ -run '^$' -bench . -benchmem -count 10 > bench.txt
+//	benchstat -col '/impl@(encoding_xml xmlcodec)' bench.txt
+//
+// The sub-benchmark names carry reply= and impl= keys so that benchstat pairs xmlcodec with
+// its encoding/xml baseline and prints the ratio; impl=tokens_only is encoding/xml's tokenizer
+// alone, the floor under both decoders. docs/benchmarks.md records a run.
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/agentbridge/agentbridge/adapters/xmlcodec"
+	"github.com/agentbridge/agentbridge/cmd/agentbridge/demo"
+	demov1 "github.com/agentbridge/agentbridge/gen/agentbridge/demo/v1"
+)
+
+const (
+	soapNS = "http://schemas.xmlsoap.org/soap/envelope/"
+	invNS  = "urn:acme:inventory"
+)
+
+// demoReplies calls the demo's legacy system once per operation and keeps the reply bodies, so
+// the benchmarks decode what the real backend sends, byte for byte.
+var demoReplies = sync.OnceValues(func() (map[string][]byte, error) {
+	clock := func() time.Time { return time.Date(2026, 11, 3, 12, 0, 0, 0, time.UTC) }
+	legacy := demo.NewLegacy(clock)
+	calls := map[string]string{
+		"GetItem":   `<inv:GetItem xmlns:inv="urn:acme:inventory"><sku>A-100</sku></inv:GetItem>`,
+		"ListItems": `<inv:ListItems xmlns:inv="urn:acme:inventory"><category>tools</category></inv:ListItems>`,
+	}
+	out := map[string][]byte{}
+	for op, body := range calls {
+		env := `<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="` + soapNS + `"><soap:Body>` + body + `</soap:Body></soap:Envelope>`
+		req := httptest.NewRequest(http.MethodPost, "/inventory", strings.NewReader(env))
+		req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+		req.Header.Set("SOAPAction", `"urn:acme:inventory#`+op+`"`)
+		rec := httptest.NewRecorder()
+		legacy.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			return nil, fmt.Errorf("demo %s: HTTP %d: %s", op, rec.Code, rec.Body)
+		}
+		out[op] = rec.Body.Bytes()
+	}
+	return out, nil
+})
+
+func demoReply(b *testing.B, op string) []byte {
+	b.Helper()
+	replies, err := demoReplies()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return replies[op]
+}
+
+// ---- the xmlcodec path: walk to the body element as the SOAP adapter's openBody does, then
+// decode it by plan ----
+
+func codecDecode(plan *xmlcodec.Plan, reply []byte, into proto.Message) error {
+	d := xmlcodec.NewDecoder(bytes.NewReader(reply))
+	depth := 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			switch {
+			case depth == 0 && t.Name.Space == soapNS && t.Name.Local == "Envelope":
+				depth = 1
+			case depth == 1 && t.Name.Space == soapNS && t.Name.Local == "Body":
+				depth = 2
+			case depth == 1:
+				if err := d.Skip(); err != nil {
+					return err
+				}
+			case depth == 2:
+				return plan.Decode(d, t, into)
+			default:
+				return fmt.Errorf("unexpected element %s", t.Name.Local)
+			}
+		case xml.EndElement:
+			return io.ErrUnexpectedEOF
+		}
+	}
+}
+
+// ---- the encoding/xml baseline: structs written by hand for the same envelopes, then the
+// same proto message built from them ----
+
+type xItem struct {
+	SKU            string      `xml:"sku,attr"`
+	Name           string      `xml:"name"`
+	Category       string      `xml:"category"`
+	UnitPrice      string      `xml:"unitPrice"`
+	QuantityOnHand int32       `xml:"quantityOnHand"`
+	Status         string      `xml:"status"`
+	UpdatedAt      string      `xml:"updatedAt"`
+	Tags           []string    `xml:"tag"`
+	Warehouse      *xWarehouse `xml:"warehouse"`
+}
+
+type xWarehouse struct {
+	Code string `xml:"code"`
+	City string `xml:"city"`
+}
+
+type xGetItemEnvelope struct {
+	XMLName xml.Name `xml:"http://schemas.xmlsoap.org/soap/envelope/ Envelope"`
+	Body    struct {
+		Response struct {
+			Item *xItem `xml:"item"`
+		} `xml:"urn:acme:inventory GetItemResponse"`
+	} `xml:"http://schemas.xmlsoap.org/soap/envelope/ Body"`
+}
+
+type xListItemsEnvelope struct {
+	XMLName xml.Name `xml:"http://schemas.xmlsoap.org/soap/envelope/ Envelope"`
+	Body    struct {
+		Response struct {
+			Items []*xItem `xml:"items>item"`
+		} `xml:"urn:acme:inventory ListItemsResponse"`
+	} `xml:"http://schemas.xmlsoap.org/soap/envelope/ Body"`
+}
+
+var xStatus = map[string]demov1.ItemStatus{
+	"InStock":      demov1.ItemStatus_ITEM_STATUS_IN_STOCK,
+	"Backordered":  demov1.ItemStatus_ITEM_STATUS_BACKORDERED,
+	"Discontinued": demov1.ItemStatus_ITEM_STATUS_DISCONTINUED,
+}
+
+func (x *xItem) proto() (*demov1.Item, error) {
+	status, ok := xStatus[strings.TrimSpace(x.Status)]
+	if !ok {
+		return nil, fmt.Errorf("status %q", x.Status)
+	}
+	it := &demov1.Item{
+		Sku:            x.SKU,
+		Name:           x.Name,
+		Category:       x.Category,
+		UnitPrice:      x.UnitPrice,
+		QuantityOnHand: x.QuantityOnHand,
+		Status:         status,
+		Tags:           x.Tags,
+	}
+	if x.UpdatedAt != "" {
+		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(x.UpdatedAt))
+		if err != nil {
+			return nil, err
+		}
+		it.UpdatedAt = timestamppb.New(t)
+	}
+	if x.Warehouse != nil {
+		it.Warehouse = &demov1.Warehouse{Code: x.Warehouse.Code, City: x.Warehouse.City}
+	}
+	return it, nil
+}
+
+func stdDecodeGetItem(reply []byte) (*demov1.GetItemResponse, error) {
+	var env xGetItemEnvelope
+	if err := xml.Unmarshal(reply, &env); err != nil {
+		return nil, err
+	}
+	resp := &demov1.GetItemResponse{}
+	if x := env.Body.Response.Item; x != nil {
+		it, err := x.proto()
+		if err != nil {
+			return nil, err
+		}
+		resp.Item = it
+	}
+	return resp, nil
+}
+
+func stdDecodeListItems(reply []byte) (*demov1.ListItemsResponse, error) {
+	var env xListItemsEnvelope
+	if err := xml.Unmarshal(reply, &env); err != nil {
+		return nil, err
+	}
+	resp := &demov1.ListItemsResponse{Items: make([]*demov1.Item, 0, len(env.Body.Response.Items))}
+	for _, x := range env.Body.Response.Items {
+		it, err := x.proto()
+		if err != nil {
+			return nil, err
+		}
+		resp.Items = append(resp.Items, it)
+	}
+	return resp, nil
+}
+
+// BenchmarkDecode decodes each demo reply, envelope included, into its response message.
+func BenchmarkDecode(b *testing.B) {
+	cases := []struct {
+		reply  string
+		newMsg func() proto.Message
+		std    func([]byte) (proto.Message, error)
+	}{
+		{"GetItem", func() proto.Message { return &demov1.GetItemResponse{} },
+			func(r []byte) (proto.Message, error) { return stdDecodeGetItem(r) }},
+		{"ListItems", func() proto.Message { return &demov1.ListItemsResponse{} },
+			func(r []byte) (proto.Message, error) { return stdDecodeListItems(r) }},
+	}
+	for _, c := range cases {
+		reply := demoReply(b, c.reply)
+		plan, err := xmlcodec.For(c.newMsg().ProtoReflect().Descriptor())
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Both paths must produce the same message, and a complete one, before either is timed.
+		viaCodec := c.newMsg()
+		if err := codecDecode(plan, reply, viaCodec); err != nil {
+			b.Fatal(err)
+		}
+		viaStd, err := c.std(reply)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !proto.Equal(viaCodec, viaStd) {
+			b.Fatalf("%s: xmlcodec and encoding/xml disagree:\n%v\n%v", c.reply, viaCodec, viaStd)
+		}
+		if err := checkComplete(viaCodec); err != nil {
+			b.Fatalf("%s: %v", c.reply, err)
+		}
+
+		b.Run("reply="+c.reply+"/impl=xmlcodec", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(reply)))
+			for b.Loop() {
+				if err := codecDecode(plan, reply, c.newMsg()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("reply="+c.reply+"/impl=encoding_xml", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(reply)))
+			for b.Loop() {
+				if _, err := c.std(reply); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		// The floor under both: encoding/xml's tokenizer alone, reading every token of the
+		// reply and building nothing.
+		b.Run("reply="+c.reply+"/impl=tokens_only", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(reply)))
+			for b.Loop() {
+				if err := tokenize(reply); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func tokenize(reply []byte) error {
+	d := xmlcodec.NewDecoder(bytes.NewReader(reply))
+	for {
+		if _, err := d.Token(); errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+}
+
+// checkComplete guards against both decoders agreeing on an empty or partial message: every
+// item must have every field the demo fills.
+func checkComplete(m proto.Message) error {
+	var items []*demov1.Item
+	switch r := m.(type) {
+	case *demov1.GetItemResponse:
+		items = []*demov1.Item{r.GetItem()}
+	case *demov1.ListItemsResponse:
+		items = r.GetItems()
+		if len(items) != 4 {
+			return fmt.Errorf("%d items, want the 4 tools", len(items))
+		}
+	}
+	for _, it := range items {
+		if it.GetSku() == "" || it.GetName() == "" || it.GetUnitPrice() == "" || it.GetStatus() == 0 ||
+			it.GetUpdatedAt() == nil || len(it.GetTags()) == 0 || it.GetWarehouse().GetCity() == "" {
+			return fmt.Errorf("incomplete item %v", it)
+		}
+	}
+	return nil
+}
+
+// ---- encoding: the ReserveItem request element ----
+
+type xReserveItem struct {
+	XMLName     xml.Name `xml:"inv:ReserveItem"`
+	XMLNS       string   `xml:"xmlns:inv,attr"` // encoding/xml's way to a prefixed root with unqualified children
+	SKU         string   `xml:"sku"`
+	Quantity    int32    `xml:"quantity"`
+	CustomerRef string   `xml:"customerRef"`
+}
+
+func stdEncodeReserveItem(m *demov1.ReserveItemRequest) ([]byte, error) {
+	return xml.Marshal(&xReserveItem{XMLNS: invNS, SKU: m.GetSku(), Quantity: m.GetQuantity(), CustomerRef: m.GetCustomerRef()})
+}
+
+// BenchmarkEncode writes a ReserveItem request element from its proto message.
+func BenchmarkEncode(b *testing.B) {
+	req := &demov1.ReserveItemRequest{Sku: "A-100", Quantity: 2, CustomerRef: "PO-1001"}
+	plan, err := xmlcodec.For(req.ProtoReflect().Descriptor())
+	if err != nil {
+		b.Fatal(err)
+	}
+	name := xmlcodec.Name{Space: invNS, Local: "ReserveItem"}
+	viaCodec, err := plan.AppendElement(nil, name, req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	viaStd, err := stdEncodeReserveItem(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The prefixes differ (ns0 against inv); what they say must not.
+	for _, out := range [][]byte{viaCodec, viaStd} {
+		got := &demov1.ReserveItemRequest{}
+		if err := decodeElement(plan, out, got); err != nil {
+			b.Fatalf("%s: %v", out, err)
+		}
+		if !proto.Equal(got, req) {
+			b.Fatalf("%s decodes to %v, want %v", out, got, req)
+		}
+	}
+	size := int64(len(viaCodec))
+
+	b.Run("msg=ReserveItemRequest/impl=xmlcodec", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(size)
+		for b.Loop() {
+			if _, err := plan.AppendElement(nil, name, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("msg=ReserveItemRequest/impl=encoding_xml", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(size)
+		for b.Loop() {
+			if _, err := stdEncodeReserveItem(req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func decodeElement(plan *xmlcodec.Plan, data []byte, into proto.Message) error {
+	d := xmlcodec.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return err
+		}
+		if start, ok := tok.(xml.StartElement); ok {
+			if start.Name.Space != invNS || start.Name.Local != "ReserveItem" {
+				return fmt.Errorf("root is {%s}%s", start.Name.Space, start.Name.Local)
+			}
+			return plan.Decode(d, start, into)
+		}
+	}
+}
