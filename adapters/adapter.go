@@ -25,6 +25,11 @@ import (
 // must have its output type. Errors should be gRPC statuses (see Outcome).
 type Unary func(ctx context.Context, req proto.Message) (proto.Message, error)
 
+// ServerStream carries out one call of a server-streaming method: it calls send once per
+// response message, in order, and returns when the stream is complete. send fails when the
+// caller has gone or wants no more; the implementation should then return.
+type ServerStream func(ctx context.Context, req proto.Message, send func(proto.Message) error) error
+
 // Backend is one legacy system from the runtime config: where it is and how to reach it. The
 // proto says what to call; this says where.
 type Backend struct {

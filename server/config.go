@@ -33,6 +33,8 @@ type Config struct {
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 	// MaxBodyBytes bounds request bodies on every surface. Default 4 MiB.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MCP configures the MCP surface (toolsets, allowed origins).
+	MCP MCPOptions `yaml:"mcp"`
 	// Services lists the full names of the proto services to serve.
 	Services []string `yaml:"services"`
 	// Backends names the legacy systems that method bindings refer to.
@@ -105,6 +107,7 @@ func (c *Config) Options() ([]Option, error) {
 	if c.MaxBodyBytes > 0 {
 		opts = append(opts, WithMaxBodyBytes(c.MaxBodyBytes))
 	}
+	opts = append(opts, WithMCP(c.MCP))
 	if c.TLS != nil {
 		cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
 		if err != nil {

@@ -81,18 +81,14 @@ func (s *Server) connectHandler(m *method) http.Handler {
 		connect.WithReadMaxBytes(int(s.opts.maxBody)),
 		connect.WithSchema(m.desc),
 	}
+	if m.stream != nil {
+		return s.connectStreamHandler(m, opts)
+	}
 	if m.desc.Options() != nil && idempotencyOf(m.desc) == protoreflect.Name("NO_SIDE_EFFECTS") {
 		opts = append(opts, connect.WithIdempotency(connect.IdempotencyNoSideEffects))
 	}
 	return connect.NewUnaryHandler(m.procedure, func(ctx context.Context, req *connect.Request[box]) (*connect.Response[box], error) {
-		surface := SurfaceConnect
-		switch req.Peer().Protocol {
-		case connect.ProtocolGRPC:
-			surface = SurfaceGRPC
-		case connect.ProtocolGRPCWeb:
-			surface = SurfaceGRPCWeb
-		}
-		ctx, st := incomingContext(ctx, surface, m.procedure, req.Header())
+		ctx, st := incomingContext(ctx, surfaceOf(req.Peer().Protocol), m.procedure, req.Header())
 		if req.Msg.msg == nil { // an empty body decodes to no call of Unmarshal
 			req.Msg.msg = m.newInput()
 		}
@@ -108,6 +104,39 @@ func (s *Server) connectHandler(m *method) http.Handler {
 		copyMetadata(out.Trailer(), st.trail)
 		return out, nil
 	}, opts...)
+}
+
+// connectStreamHandler serves one server-streaming method over Connect, gRPC and gRPC-Web.
+func (s *Server) connectStreamHandler(m *method, opts []connect.HandlerOption) http.Handler {
+	return connect.NewServerStreamHandler(m.procedure, func(ctx context.Context, req *connect.Request[box], stream *connect.ServerStream[box]) error {
+		ctx, st := incomingContext(ctx, surfaceOf(req.Peer().Protocol), m.procedure, req.Header())
+		if req.Msg.msg == nil {
+			req.Msg.msg = m.newInput()
+		}
+		sentHeader := false
+		err := s.callStream(ctx, m, req.Msg.msg, func(msg proto.Message) error {
+			if !sentHeader {
+				copyMetadata(stream.ResponseHeader(), st.header)
+				sentHeader = true
+			}
+			return stream.Send(&box{msg: msg})
+		})
+		copyMetadata(stream.ResponseTrailer(), st.trail)
+		if err != nil {
+			return connectError(err)
+		}
+		return nil
+	}, opts...)
+}
+
+func surfaceOf(protocol string) Surface {
+	switch protocol {
+	case connect.ProtocolGRPC:
+		return SurfaceGRPC
+	case connect.ProtocolGRPCWeb:
+		return SurfaceGRPCWeb
+	}
+	return SurfaceConnect
 }
 
 // connectError renders a gRPC status as a connect error with the same code, message and

@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -50,9 +52,90 @@ func (c *inprocConn) Invoke(ctx context.Context, procedure string, args, reply a
 	return nil
 }
 
-func (c *inprocConn) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc.CallOption) (grpc.ClientStream, error) {
-	return nil, status.Error(codes.Unimplemented, "streaming is not served over REST")
+// NewStream serves the gateway's server-streaming calls in process: the request arrives with
+// SendMsg, CloseSend starts the call, and RecvMsg hands out the responses as they come.
+func (c *inprocConn) NewStream(ctx context.Context, _ *grpc.StreamDesc, procedure string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+	m := c.s.methods[procedure]
+	if m == nil || m.stream == nil {
+		return nil, status.Errorf(codes.Unimplemented, "streaming method %s is not served", procedure)
+	}
+	md, _ := metadata.FromOutgoingContext(ctx)
+	ctx, cancel := context.WithCancel(metadata.NewIncomingContext(ctx, md))
+	ts := &transportStream{method: procedure}
+	return &inprocStream{
+		ctx:       grpc.NewContextWithServerTransportStream(withSurface(ctx, SurfaceREST), ts),
+		cancel:    cancel,
+		s:         c.s,
+		m:         m,
+		ts:        ts,
+		msgs:      make(chan proto.Message),
+		headerSet: make(chan struct{}),
+		done:      make(chan struct{}),
+	}, nil
 }
+
+type inprocStream struct {
+	ctx       context.Context
+	cancel    context.CancelFunc
+	s         *Server
+	m         *method
+	ts        *transportStream
+	req       proto.Message
+	msgs      chan proto.Message
+	headerSet chan struct{} // closed when the first message is sent or the call ends
+	once      sync.Once
+	done      chan struct{} // closed when the call has ended; err is then set
+	err       error
+}
+
+func (st *inprocStream) SendMsg(m any) error {
+	st.req = m.(proto.Message)
+	return nil
+}
+
+func (st *inprocStream) CloseSend() error {
+	go func() {
+		err := st.s.callStream(st.ctx, st.m, st.req, func(msg proto.Message) error {
+			st.once.Do(func() { close(st.headerSet) })
+			select {
+			case st.msgs <- msg:
+				return nil
+			case <-st.ctx.Done():
+				return st.ctx.Err()
+			}
+		})
+		st.err = err
+		st.once.Do(func() { close(st.headerSet) })
+		close(st.done)
+	}()
+	return nil
+}
+
+func (st *inprocStream) RecvMsg(m any) error {
+	select {
+	case msg := <-st.msgs:
+		proto.Merge(m.(proto.Message), msg)
+		return nil
+	case <-st.done:
+		if st.err != nil {
+			return st.err
+		}
+		return io.EOF
+	}
+}
+
+func (st *inprocStream) Header() (metadata.MD, error) {
+	<-st.headerSet
+	return st.ts.header, nil
+}
+
+func (st *inprocStream) Trailer() metadata.MD {
+	<-st.done
+	st.cancel()
+	return st.ts.trail
+}
+
+func (st *inprocStream) Context() context.Context { return st.ctx }
 
 // newGateway builds the REST/JSON surface from the services' google.api.http routes.
 func (s *Server) newGateway(ctx context.Context) (http.Handler, error) {

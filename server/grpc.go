@@ -32,6 +32,14 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		methods := svc.Desc.Methods()
 		for i := range methods.Len() {
 			m := s.methods["/"+name+"/"+string(methods.Get(i).Name())]
+			if m.stream != nil {
+				sd.Streams = append(sd.Streams, grpc.StreamDesc{
+					StreamName:    string(m.desc.Name()),
+					Handler:       s.grpcStreamHandler(m),
+					ServerStreams: true,
+				})
+				continue
+			}
 			sd.Methods = append(sd.Methods, grpc.MethodDesc{
 				MethodName: string(m.desc.Name()),
 				Handler:    s.grpcHandler(m),
@@ -56,6 +64,22 @@ func (s *Server) grpcHandler(m *method) func(any, context.Context, func(any) err
 			return nil, status.Errorf(codes.InvalidArgument, "malformed protobuf request for %s", m.desc.Input().FullName())
 		}
 		return s.call(withSurface(ctx, SurfaceGRPC), m, req)
+	}
+}
+
+func (s *Server) grpcStreamHandler(m *method) grpc.StreamHandler {
+	return func(_ any, ss grpc.ServerStream) error {
+		var raw rawMessage
+		if err := ss.RecvMsg(&raw); err != nil {
+			return err
+		}
+		req := m.newInput()
+		if err := proto.Unmarshal(raw, req); err != nil {
+			return status.Errorf(codes.InvalidArgument, "malformed protobuf request for %s", m.desc.Input().FullName())
+		}
+		return s.callStream(withSurface(ss.Context(), SurfaceGRPC), m, req, func(msg proto.Message) error {
+			return ss.SendMsg(msg)
+		})
 	}
 }
 

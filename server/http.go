@@ -32,6 +32,9 @@ func (s *Server) newHTTPHandler(ctx context.Context) (http.Handler, error) {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	mcpHandler := s.mcpHandler(s.mcp)
+	mux.Handle("/mcp", mcpHandler)
+	mux.Handle("/mcp/{toolset}", mcpHandler)
 	gateway, err := s.newGateway(ctx)
 	if err != nil {
 		return nil, err

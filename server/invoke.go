@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/agentbridge/agentbridge/adapters"
 )
@@ -48,6 +49,7 @@ type method struct {
 	newInput  func() proto.Message
 	info      *grpc.UnaryServerInfo
 	handler   grpc.UnaryHandler
+	stream    adapters.ServerStream // set for server-streaming methods, instead of handler
 }
 
 func newMethod(md protoreflect.MethodDescriptor, input protoreflect.MessageType, impl adapters.Unary) *method {
@@ -61,6 +63,32 @@ func newMethod(md protoreflect.MethodDescriptor, input protoreflect.MessageType,
 			return impl(ctx, req.(proto.Message))
 		},
 	}
+}
+
+func newStreamMethod(md protoreflect.MethodDescriptor, input protoreflect.MessageType, impl adapters.ServerStream) *method {
+	m := newMethod(md, input, nil)
+	m.handler = nil
+	m.stream = impl
+	return m
+}
+
+// streamDone is what interceptors see as the response of a server-streaming call that ended
+// without an error; the messages themselves went to the caller as they came.
+var streamDone = &emptypb.Empty{}
+
+// callStream runs a server-streaming request through the same chain as unary calls:
+// interceptors see the request, and the error if the stream fails.
+func (s *Server) callStream(ctx context.Context, m *method, req proto.Message, send func(proto.Message) error) error {
+	_, err := s.chain(ctx, req, m.info, func(ctx context.Context, req any) (any, error) {
+		if err := m.stream(ctx, req.(proto.Message), send); err != nil {
+			return nil, err
+		}
+		return streamDone, nil
+	})
+	if err != nil {
+		return toStatusError(err)
+	}
+	return nil
 }
 
 // call runs one request through the chain. Every surface ends here.

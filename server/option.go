@@ -19,6 +19,7 @@ type options struct {
 	maxBody      int64
 	interceptors []grpc.UnaryServerInterceptor
 	logger       *slog.Logger
+	mcp          MCPOptions
 }
 
 // Defaults of the options.
@@ -61,6 +62,10 @@ func WithMaxBodyBytes(n int64) Option { return func(o *options) { o.maxBody = n 
 func WithInterceptors(i ...grpc.UnaryServerInterceptor) Option {
 	return func(o *options) { o.interceptors = append(o.interceptors, i...) }
 }
+
+// WithMCP configures the MCP surface: toolsets and allowed origins. Default: every tool at
+// /mcp, loopback origins only.
+func WithMCP(o MCPOptions) Option { return func(opts *options) { opts.mcp = o } }
 
 // WithLogger sets the logger. Default slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }

@@ -20,6 +20,7 @@ import (
 
 	"buf.build/go/protovalidate"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -31,9 +32,11 @@ import (
 type Service struct {
 	// Desc describes the service; it must be linked into the binary (generated Go code).
 	Desc protoreflect.ServiceDescriptor
-	// Methods implements each method, by name. Declarative bindings come from
-	// adapters.BindService; Go implementations from Implementation.
+	// Methods implements each unary method, by name. Declarative bindings come from
+	// adapters.BindService.
 	Methods map[protoreflect.Name]adapters.Unary
+	// Streams implements each server-streaming method, by name.
+	Streams map[protoreflect.Name]adapters.ServerStream
 	// Gateway registers the service's REST routes on the gateway mux: wrap grpc-gateway's
 	// generated RegisterXHandlerClient with the generated client over cc. Nil serves no REST
 	// routes for the service.
@@ -50,6 +53,8 @@ type Server struct {
 	chain    grpc.UnaryServerInterceptor
 	grpc     *grpc.Server
 	http     http.Handler
+	mcp      map[string]*mcp.Server // by toolset, "" for all tools
+	comments Comments
 	ready    atomic.Bool
 }
 
@@ -75,23 +80,42 @@ func New(services []Service, opts ...Option) (*Server, error) {
 		methods := svc.Desc.Methods()
 		for i := range methods.Len() {
 			md := methods.Get(i)
-			if md.IsStreamingClient() || md.IsStreamingServer() {
-				return nil, fmt.Errorf("server: %s streams; only unary methods are served", md.FullName())
-			}
-			impl := svc.Methods[md.Name()]
-			if impl == nil {
-				return nil, fmt.Errorf("server: %s has no implementation", md.FullName())
+			if md.IsStreamingClient() {
+				return nil, fmt.Errorf("server: %s streams requests; only unary and server-streaming methods are served", md.FullName())
 			}
 			input, err := protoregistry.GlobalTypes.FindMessageByName(md.Input().FullName())
 			if err != nil {
 				return nil, fmt.Errorf("server: %s: request type not linked into the binary: %w", md.FullName(), err)
 			}
-			m := newMethod(md, input, impl)
+			var m *method
+			if md.IsStreamingServer() {
+				impl := svc.Streams[md.Name()]
+				if impl == nil {
+					return nil, fmt.Errorf("server: %s has no implementation in Streams", md.FullName())
+				}
+				m = newStreamMethod(md, input, impl)
+			} else {
+				impl := svc.Methods[md.Name()]
+				if impl == nil {
+					return nil, fmt.Errorf("server: %s has no implementation", md.FullName())
+				}
+				m = newMethod(md, input, impl)
+			}
 			if _, dup := s.methods[m.procedure]; dup {
 				return nil, fmt.Errorf("server: %s served twice", md.Parent().FullName())
 			}
 			s.methods[m.procedure] = m
 		}
+	}
+	if s.comments, err = EmbeddedComments(); err != nil {
+		return nil, err
+	}
+	tools, err := s.buildTools()
+	if err != nil {
+		return nil, err
+	}
+	if s.mcp, err = s.newMCPServers(tools); err != nil {
+		return nil, err
 	}
 	s.grpc = s.newGRPCServer()
 	h, err := s.newHTTPHandler(context.Background())
@@ -103,8 +127,8 @@ func New(services []Service, opts ...Option) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the HTTP surface: Connect, gRPC and gRPC-Web, REST/JSON, /openapi.json,
-// /healthz and /readyz. Serve it over HTTP/2 (h2c or TLS) for gRPC.
+// Handler returns the HTTP surface: Connect, gRPC and gRPC-Web, REST/JSON, MCP (/mcp),
+// /openapi.json, /healthz and /readyz. Serve it over HTTP/2 (h2c or TLS) for gRPC.
 func (s *Server) Handler() http.Handler { return s.http }
 
 // GRPCServer returns the grpc-go server with the services, reflection and health registered.

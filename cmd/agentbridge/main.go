@@ -5,6 +5,7 @@
 //
 //	agentbridge serve -config agentbridge.yaml   serve the services a config names
 //	agentbridge demo                             serve the embedded demo
+//	agentbridge mcp -stdio [-config FILE|-demo]  serve the MCP tools over stdio (desktop hosts)
 //	agentbridge config validate -config FILE     check a config and its bindings
 package main
 
@@ -39,6 +40,7 @@ func main() {
 const usage = `usage:
   agentbridge serve -config FILE [-grpc-addr ADDR] [-http-addr ADDR]
   agentbridge demo [-grpc-addr ADDR] [-http-addr ADDR]
+  agentbridge mcp -stdio [-config FILE | -demo] [-toolset NAME]
   agentbridge config validate -config FILE
 `
 
@@ -53,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args[1:], logger)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, logger)
+	case "mcp":
+		return serveMCP(ctx, args[1:], logger)
 	case "config":
 		if len(args) < 2 || args[1] != "validate" {
 			fmt.Fprint(stderr, usage)
@@ -142,14 +146,11 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	legacyLis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	endpoint, stop, err := startLegacy(ctx)
 	if err != nil {
 		return err
 	}
-	legacy := &http.Server{Handler: demo.NewLegacy(nil), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = legacy.Serve(legacyLis) }()
-	defer func() { _ = legacy.Close() }()
-	endpoint := "http://" + legacyLis.Addr().String() + "/inventory"
+	defer stop()
 
 	cfg := demo.Config(endpoint)
 	overrideAddrs(cfg, *grpcAddr, *httpAddr)
@@ -173,4 +174,55 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.
 	}
 	fmt.Fprintf(stdout, "\nTry:\n%s\nCtrl-C stops.\n", demo.Calls(hAddr, gAddr))
 	return srv.Serve(ctx)
+}
+
+// startLegacy serves the demo's legacy SOAP system on a loopback port.
+func startLegacy(ctx context.Context) (endpoint string, stop func(), err error) {
+	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	legacy := &http.Server{Handler: demo.NewLegacy(nil), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = legacy.Serve(lis) }()
+	return "http://" + lis.Addr().String() + "/inventory", func() { _ = legacy.Close() }, nil
+}
+
+// serveMCP serves the MCP surface over stdio, for desktop hosts that start the bridge as a
+// subprocess. Logs go to stderr; stdout carries only the protocol.
+func serveMCP(ctx context.Context, args []string, logger *slog.Logger) error {
+	fs := flag.NewFlagSet("mcp", flag.ContinueOnError)
+	stdio := fs.Bool("stdio", false, "serve MCP over standard input and output")
+	path := fs.String("config", "", "config file")
+	withDemo := fs.Bool("demo", false, "serve the embedded demo (its legacy system runs in this process)")
+	toolset := fs.String("toolset", "", "serve only this toolset from the config")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if !*stdio {
+		return errors.New("mcp: only -stdio is supported here; the HTTP transport is served by serve and demo at /mcp")
+	}
+	var cfg *server.Config
+	switch {
+	case *withDemo && *path != "":
+		return errors.New("mcp: give -config or -demo, not both")
+	case *withDemo:
+		endpoint, stop, err := startLegacy(ctx)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		cfg = demo.Config(endpoint)
+	case *path != "":
+		var err error
+		if cfg, err = server.LoadConfig(*path); err != nil {
+			return err
+		}
+	default:
+		return errors.New("mcp: give -config FILE or -demo")
+	}
+	srv, err := build(cfg, logger)
+	if err != nil {
+		return err
+	}
+	return srv.ServeMCPStdio(ctx, *toolset)
 }

@@ -1,0 +1,469 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	agentbridgev1 "github.com/agentbridge/agentbridge/gen/agentbridge/v1"
+	"github.com/agentbridge/agentbridge/server/toolschema"
+)
+
+// SurfaceMCP is an MCP tools/call.
+const SurfaceMCP Surface = "mcp"
+
+// Toolset selects the tools a host sees: methods whose full name (package.Service.Method)
+// matches an Include glob and no Exclude glob. Globs are path.Match patterns over the full name
+// with '.' as an ordinary character, such as "agentbridge.demo.v1.InventoryService.*".
+type Toolset struct {
+	Include []string `yaml:"include"`
+	Exclude []string `yaml:"exclude"`
+}
+
+// MCPOptions configures the MCP surface.
+type MCPOptions struct {
+	// Toolsets are served at /mcp/{name}; /mcp serves every tool.
+	Toolsets map[string]Toolset `yaml:"toolsets"`
+	// MaxStreamItems bounds how many messages a tool for a server-streaming method collects
+	// before it stops the stream and says so in its result. Default 100.
+	MaxStreamItems int `yaml:"max_stream_items"`
+	// AllowedOrigins lists the browser origins (scheme://host[:port]) allowed to call /mcp, in
+	// addition to loopback origins. A request with any other Origin header is refused, against
+	// DNS rebinding.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+}
+
+// toolNamePattern is what MCP clients accept in a tool name.
+var toolNamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// mcpTool is one RPC offered as an MCP tool.
+type mcpTool struct {
+	tool       *mcp.Tool
+	method     *method
+	input      *jsonschema.Resolved
+	wrapInput  bool
+	wrapOutput bool
+}
+
+// buildTools makes one tool per served method, sorted by method name for a stable tools/list.
+func (s *Server) buildTools() ([]*mcpTool, error) {
+	procs := make([]string, 0, len(s.methods))
+	for p := range s.methods {
+		procs = append(procs, p)
+	}
+	sort.Strings(procs)
+	names := toolNames(s.methods, procs)
+	seen := map[string]string{}
+	opts := toolschema.Options{Describe: s.comments.Describe}
+	tools := make([]*mcpTool, 0, len(procs))
+	for _, p := range procs {
+		m := s.methods[p]
+		name := names[p]
+		if !toolNamePattern.MatchString(name) {
+			return nil, fmt.Errorf("server: MCP tool name %q of %s: use 1 to 64 letters, digits, '_', '.' or '-'", name, m.desc.FullName())
+		}
+		if other, dup := seen[name]; dup {
+			return nil, fmt.Errorf("server: MCP tool name %q is used by %s and %s; set (agentbridge.v1.mcp_tool).name on one", name, other, m.desc.FullName())
+		}
+		seen[name] = string(m.desc.FullName())
+		in, err := toolschema.Input(m.desc.Input(), opts)
+		if err != nil {
+			return nil, fmt.Errorf("server: input schema of %s: %w", m.desc.FullName(), err)
+		}
+		out, err := toolschema.Output(m.desc.Output(), opts)
+		if err != nil {
+			return nil, fmt.Errorf("server: output schema of %s: %w", m.desc.FullName(), err)
+		}
+		if m.stream != nil {
+			out = streamSchema(out, s.maxStreamItems())
+		}
+		resolved, err := resolveSchema(in)
+		if err != nil {
+			return nil, fmt.Errorf("server: input schema of %s: %w", m.desc.FullName(), err)
+		}
+		tools = append(tools, &mcpTool{
+			tool: &mcp.Tool{
+				Name:         name,
+				Title:        string(m.desc.Name()),
+				Description:  s.comments.Describe(m.desc.FullName()),
+				InputSchema:  in,
+				OutputSchema: out,
+				Annotations:  annotations(m.desc),
+			},
+			method:     m,
+			input:      resolved,
+			wrapInput:  toolschema.Wrapped(m.desc.Input()),
+			wrapOutput: toolschema.Wrapped(m.desc.Output()) && m.stream == nil,
+		})
+	}
+	return tools, nil
+}
+
+func resolveSchema(schema map[string]any) (*jsonschema.Resolved, error) {
+	data, err := json.Marshal(schema)
+	if err != nil {
+		return nil, err
+	}
+	var js jsonschema.Schema
+	if err := json.Unmarshal(data, &js); err != nil {
+		return nil, err
+	}
+	return js.Resolve(nil)
+}
+
+// toolNames names each method's tool: its mcp_tool option, else Service_Method, else (when two
+// services share a name) the full name with '.' as '_'. Names over 64 characters keep their
+// start and end a hash of the full name, so they stay unique and deterministic.
+func toolNames(methods map[string]*method, procs []string) map[string]string {
+	short := map[string]int{}
+	for _, p := range procs {
+		md := methods[p].desc
+		short[string(md.Parent().Name())+"_"+string(md.Name())]++
+	}
+	names := make(map[string]string, len(procs))
+	for _, p := range procs {
+		md := methods[p].desc
+		if opt := mcpToolOption(md); opt.GetName() != "" {
+			names[p] = opt.GetName()
+			continue
+		}
+		name := string(md.Parent().Name()) + "_" + string(md.Name())
+		if short[name] > 1 {
+			name = strings.ReplaceAll(string(md.FullName()), ".", "_")
+		}
+		if len(name) > 64 {
+			sum := sha256.Sum256([]byte(md.FullName()))
+			name = name[:55] + "_" + hex.EncodeToString(sum[:4])
+		}
+		names[p] = name
+	}
+	return names
+}
+
+func mcpToolOption(md protoreflect.MethodDescriptor) *agentbridgev1.McpTool {
+	if md.Options() == nil {
+		return nil
+	}
+	opt, _ := proto.GetExtension(md.Options(), agentbridgev1.E_McpTool).(*agentbridgev1.McpTool)
+	return opt
+}
+
+// annotations derive MCP hints from the proto: NO_SIDE_EFFECTS is read-only, IDEMPOTENT is
+// idempotent, mcp_tool.destructive marks destructive tools; every tool reaches an outside
+// system, so openWorldHint is true.
+func annotations(md protoreflect.MethodDescriptor) *mcp.ToolAnnotations {
+	openWorld := true
+	a := &mcp.ToolAnnotations{OpenWorldHint: &openWorld}
+	switch idempotencyOf(md) {
+	case "NO_SIDE_EFFECTS":
+		a.ReadOnlyHint = true
+		a.IdempotentHint = true
+	case "IDEMPOTENT":
+		a.IdempotentHint = true
+	}
+	if !a.ReadOnlyHint {
+		destructive := mcpToolOption(md).GetDestructive()
+		a.DestructiveHint = &destructive
+	}
+	return a
+}
+
+// toolHandler decodes arguments (schema first, then protojson with unknown fields rejected),
+// calls the method through the chain, and renders the result or the failure.
+func (s *Server) toolHandler(t *mcpTool) mcp.ToolHandler {
+	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		args := req.Params.Arguments
+		if len(args) == 0 || string(args) == "null" {
+			args = json.RawMessage("{}")
+		}
+		var instance any
+		if err := json.Unmarshal(args, &instance); err != nil {
+			return toolError(status.New(codes.InvalidArgument, "arguments are not valid JSON: "+err.Error())), nil //nolint:nilerr // tool failures are results the agent reads, not protocol errors
+		}
+		if err := t.input.Validate(instance); err != nil {
+			return toolError(status.New(codes.InvalidArgument, "arguments do not match the tool's inputSchema: "+schemaError(err))), nil
+		}
+		if t.wrapInput {
+			var w map[string]json.RawMessage
+			_ = json.Unmarshal(args, &w)
+			args = w[toolschema.WrapperKey]
+		}
+		msg := t.method.newInput()
+		if err := jsonUnmarshal.Unmarshal(args, msg); err != nil {
+			return toolError(status.New(codes.InvalidArgument, jsonError(msg, err).Error())), nil
+		}
+		var header http.Header
+		if req.Extra != nil {
+			header = req.Extra.Header
+		}
+		ctx, _ = incomingContext(ctx, SurfaceMCP, t.method.procedure, header)
+		if t.method.stream != nil {
+			return s.collectStream(ctx, t, msg), nil
+		}
+		resp, err := s.call(ctx, t.method, msg)
+		if err != nil {
+			st, _ := status.FromError(err)
+			return toolError(st), nil
+		}
+		data, err := jsonMarshal.Marshal(resp)
+		if err != nil {
+			return toolError(status.New(codes.Internal, "the response could not be written as JSON")), nil //nolint:nilerr // as above
+		}
+		if t.wrapOutput {
+			data, _ = json.Marshal(map[string]json.RawMessage{toolschema.WrapperKey: data})
+		}
+		return &mcp.CallToolResult{
+			Content:           []mcp.Content{&mcp.TextContent{Text: string(data)}},
+			StructuredContent: json.RawMessage(data),
+		}, nil
+	}
+}
+
+// Keys of a streaming tool's result.
+const (
+	streamItemsKey     = "items"
+	streamTruncatedKey = "truncated"
+)
+
+func (s *Server) maxStreamItems() int {
+	if n := s.opts.mcp.MaxStreamItems; n > 0 {
+		return n
+	}
+	return 100
+}
+
+// streamSchema wraps the schema of one streamed message into the result of a streaming tool:
+// the messages in order, and whether the bridge stopped the stream at the bound.
+func streamSchema(item map[string]any, limit int) map[string]any {
+	out := map[string]any{
+		"$schema":              item["$schema"],
+		"type":                 "object",
+		"description":          fmt.Sprintf("The messages the method streamed, in order, at most %d; truncated says whether the stream had more.", limit),
+		"additionalProperties": false,
+		"required":             []string{streamItemsKey, streamTruncatedKey},
+	}
+	if defs, ok := item["$defs"]; ok {
+		out["$defs"] = defs
+	}
+	inner := make(map[string]any, len(item))
+	for k, v := range item {
+		if k != "$schema" && k != "$defs" {
+			inner[k] = v
+		}
+	}
+	out["properties"] = map[string]any{
+		streamItemsKey: map[string]any{"type": "array", "items": inner, "maxItems": limit,
+			"description": "The streamed messages, in the order the method sent them."},
+		streamTruncatedKey: map[string]any{"type": "boolean",
+			"description": fmt.Sprintf("True when the stream had more than %d messages and the bridge stopped it early; narrow the request to see the rest.", limit)},
+	}
+	return out
+}
+
+// collectStream runs a server-streaming method, keeps up to the bound of its messages, and
+// cancels the stream when it has more.
+func (s *Server) collectStream(ctx context.Context, t *mcpTool, req proto.Message) *mcp.CallToolResult {
+	limit := s.maxStreamItems()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var items []json.RawMessage
+	truncated := false
+	errStop := errors.New("enough items")
+	err := s.callStream(ctx, t.method, req, func(msg proto.Message) error {
+		if len(items) == limit {
+			truncated = true
+			cancel()
+			return errStop
+		}
+		data, err := jsonMarshal.Marshal(msg)
+		if err != nil {
+			return err
+		}
+		items = append(items, data)
+		return nil
+	})
+	if err != nil && !truncated {
+		st, _ := status.FromError(err)
+		return toolError(st)
+	}
+	if items == nil {
+		items = []json.RawMessage{}
+	}
+	data, _ := json.Marshal(map[string]any{streamItemsKey: items, streamTruncatedKey: truncated})
+	return &mcp.CallToolResult{
+		Content:           []mcp.Content{&mcp.TextContent{Text: string(data)}},
+		StructuredContent: json.RawMessage(data),
+	}
+}
+
+// schemaError shortens the validator's message to the failing location and reason.
+func schemaError(err error) string {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "validating root: ")
+	return msg
+}
+
+// hints say what an agent can do about each kind of failure.
+var hints = map[codes.Code]string{
+	codes.InvalidArgument:    "Change the arguments as the message says and call again.",
+	codes.NotFound:           "Check the identifier; the backend has no such record.",
+	codes.FailedPrecondition: "The backend refused the call in its current state; change the request or the backend's state first.",
+	codes.ResourceExhausted:  "A limit was reached; wait before calling again, or ask for less.",
+	codes.Unavailable:        "The backend is unavailable; retrying later may succeed.",
+	codes.DeadlineExceeded:   "The backend did not answer in time; retrying later may succeed.",
+	codes.PermissionDenied:   "The caller is not allowed to do this.",
+	codes.Unauthenticated:    "The call needs credentials.",
+	codes.Internal:           "The backend failed; retrying the same call is not known to help.",
+}
+
+// toolError renders a status as an MCP tool error: isError, with the code, the message, a hint
+// and the status details as JSON, so the agent sees what to change.
+func toolError(st *status.Status) *mcp.CallToolResult {
+	text := fmt.Sprintf("%s: %s", st.Code().String(), st.Message())
+	if h := hints[st.Code()]; h != "" {
+		text += "\n" + h
+	}
+	if details := st.Proto().GetDetails(); len(details) > 0 {
+		if data, err := errorJSON.Marshal(st.Proto()); err == nil {
+			text += "\nstatus: " + string(data)
+		}
+	}
+	return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: text}}}
+}
+
+// matches reports whether a toolset selects a method.
+func (ts Toolset) matches(fullName string) bool {
+	in := len(ts.Include) == 0
+	for _, g := range ts.Include {
+		if ok, _ := path.Match(g, fullName); ok {
+			in = true
+			break
+		}
+	}
+	if !in {
+		return false
+	}
+	for _, g := range ts.Exclude {
+		if ok, _ := path.Match(g, fullName); ok {
+			return false
+		}
+	}
+	return true
+}
+
+// newMCPServers makes one MCP server per toolset, and "" for all tools.
+func (s *Server) newMCPServers(tools []*mcpTool) (map[string]*mcp.Server, error) {
+	sets := map[string]Toolset{"": {}}
+	for name, ts := range s.opts.mcp.Toolsets {
+		if name == "" || strings.Contains(name, "/") {
+			return nil, fmt.Errorf("server: toolset name %q must be a non-empty path segment", name)
+		}
+		for _, g := range slices.Concat(ts.Include, ts.Exclude) {
+			if _, err := path.Match(g, ""); err != nil {
+				return nil, fmt.Errorf("server: toolset %q: bad glob %q", name, g)
+			}
+		}
+		sets[name] = ts
+	}
+	servers := make(map[string]*mcp.Server, len(sets))
+	for name, ts := range sets {
+		srv := mcp.NewServer(&mcp.Implementation{Name: "agentbridge", Title: "agentbridge", Version: "v1"}, &mcp.ServerOptions{
+			Instructions: "Tools call legacy enterprise systems through agentbridge. Each tool's schema is exact: send only the properties it lists; 64-bit integers are decimal strings.",
+			Logger:       s.log.With("surface", "mcp"),
+		})
+		n := 0
+		for _, t := range tools {
+			if ts.matches(string(t.method.desc.FullName())) {
+				srv.AddTool(t.tool, s.toolHandler(t))
+				n++
+			}
+		}
+		if n == 0 && name != "" {
+			return nil, fmt.Errorf("server: toolset %q selects no tool", name)
+		}
+		servers[name] = srv
+	}
+	return servers, nil
+}
+
+// mcpHandler serves Streamable HTTP at /mcp and /mcp/{toolset}, refusing foreign origins.
+func (s *Server) mcpHandler(servers map[string]*mcp.Server) http.Handler {
+	h := mcp.NewStreamableHTTPHandler(func(r *http.Request) *mcp.Server {
+		return servers[r.PathValue("toolset")]
+	}, &mcp.StreamableHTTPOptions{
+		Logger:              s.log.With("surface", "mcp"),
+		MaxRequestBodyBytes: s.opts.maxBody,
+	})
+	allowed := map[string]bool{}
+	for _, o := range s.opts.mcp.AllowedOrigins {
+		allowed[strings.TrimSuffix(strings.ToLower(o), "/")] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := servers[r.PathValue("toolset")]; !ok {
+			http.Error(w, "no such toolset", http.StatusNotFound)
+			return
+		}
+		if origin := r.Header.Get("Origin"); origin != "" && !originAllowed(origin, allowed) {
+			s.log.Warn("refused an MCP request from a foreign origin", "origin", origin)
+			http.Error(w, "origin not allowed", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// originAllowed admits loopback origins and the configured ones. Browsers send Origin on
+// cross-site requests; a page on a rebinding domain sends its own, which is refused.
+func originAllowed(origin string, allowed map[string]bool) bool {
+	if allowed[strings.ToLower(origin)] {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	switch u.Hostname() {
+	case "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	return false
+}
+
+// MCPServer returns the MCP server of a toolset ("" for all tools), for transports other than
+// HTTP such as stdio.
+func (s *Server) MCPServer(toolset string) (*mcp.Server, error) {
+	srv, ok := s.mcp[toolset]
+	if !ok {
+		return nil, errors.New("no toolset " + toolset)
+	}
+	return srv, nil
+}
+
+// ServeMCPStdio serves the MCP surface over standard input and output until ctx is done or the
+// client closes the stream.
+func (s *Server) ServeMCPStdio(ctx context.Context, toolset string) error {
+	srv, err := s.MCPServer(toolset)
+	if err != nil {
+		return err
+	}
+	s.log.Info("serving MCP on stdio", "toolset", toolset, "level", slog.LevelInfo)
+	return srv.Run(ctx, &mcp.StdioTransport{})
+}
