@@ -7,6 +7,7 @@ GO      ?= go
 BIN     := $(CURDIR)/bin
 GENERATORS := $(addprefix $(BIN)/,protoc-gen-go protoc-gen-go-grpc protoc-gen-connect-go protoc-gen-grpc-gateway protoc-gen-openapiv2)
 NODESOAP := adapters/soap/testdata/nodesoap
+MCPCLIENT := cmd/agentbridge/testdata/mcpclient
 
 .PHONY: help
 help: ## list the targets
@@ -68,8 +69,12 @@ $(NODESOAP)/node_modules: $(NODESOAP)/package.json $(NODESOAP)/package-lock.json
 	npm ci --prefix $(NODESOAP) --no-audit --no-fund
 	touch $@
 
+$(MCPCLIENT)/node_modules: $(MCPCLIENT)/package.json $(MCPCLIENT)/package-lock.json
+	npm ci --prefix $(MCPCLIENT) --no-audit --no-fund
+	touch $@
+
 .PHONY: test
-test: $(NODESOAP)/node_modules $(BIN)/grpcurl ## run every test, the real-peer ones included
+test: $(NODESOAP)/node_modules $(MCPCLIENT)/node_modules $(BIN)/grpcurl ## run every test, the real-peer ones included
 	AGENTBRIDGE_GRPCURL=$(BIN)/grpcurl $(GO) test -race -count=1 ./...
 
 .PHONY: run

@@ -199,7 +199,7 @@ func (s *Server) toolHandler(t *mcpTool) mcp.ToolHandler {
 			return toolError(status.New(codes.InvalidArgument, "arguments are not valid JSON: "+err.Error())), nil //nolint:nilerr // tool failures are results the agent reads, not protocol errors
 		}
 		if err := t.input.Validate(instance); err != nil {
-			return toolError(status.New(codes.InvalidArgument, "arguments do not match the tool's inputSchema: "+schemaError(err))), nil
+			return toolError(s.argumentError(t, args, err)), nil
 		}
 		if t.wrapInput {
 			var w map[string]json.RawMessage
@@ -314,11 +314,29 @@ func (s *Server) collectStream(ctx context.Context, t *mcpTool, req proto.Messag
 	}
 }
 
-// schemaError shortens the validator's message to the failing location and reason.
-func schemaError(err error) string {
-	msg := err.Error()
-	msg = strings.TrimPrefix(msg, "validating root: ")
-	return msg
+// argumentError explains arguments the input schema refused. The schema validator's wording
+// names schema branches (anyOf, $ref) rather than fields, so the arguments are also decoded and
+// validated as every other surface does, and that message, which names the field and the rule,
+// is used when it finds the problem. Only where the schema is deliberately stricter than
+// protojson (proto field names, null) is the schema's own message shown.
+func (s *Server) argumentError(t *mcpTool, args json.RawMessage, schemaErr error) *status.Status {
+	if t.wrapInput {
+		var w map[string]json.RawMessage
+		if json.Unmarshal(args, &w) == nil {
+			args = w[toolschema.WrapperKey]
+		}
+	}
+	msg := t.method.newInput()
+	if err := jsonUnmarshal.Unmarshal(args, msg); err != nil {
+		return status.New(codes.InvalidArgument, jsonError(msg, err).Error())
+	}
+	if err := s.validator.Validate(msg); err != nil {
+		st, _ := status.FromError(validationStatus(err))
+		return st
+	}
+	text := strings.TrimPrefix(schemaErr.Error(), "validating root: ")
+	return status.New(codes.InvalidArgument, "arguments do not match the tool's inputSchema: "+text+
+		" (send only the properties the schema lists, by their lowerCamel names, and omit a property rather than sending null)")
 }
 
 // hints say what an agent can do about each kind of failure.

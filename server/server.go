@@ -46,16 +46,17 @@ type Service struct {
 // Server serves services on every surface. Build it with New; serve with Serve, or use Handler
 // and GRPCServer with listeners of your own.
 type Server struct {
-	opts     options
-	log      *slog.Logger
-	services []Service
-	methods  map[string]*method // by procedure, /package.Service/Method
-	chain    grpc.UnaryServerInterceptor
-	grpc     *grpc.Server
-	http     http.Handler
-	mcp      map[string]*mcp.Server // by toolset, "" for all tools
-	comments Comments
-	ready    atomic.Bool
+	opts      options
+	log       *slog.Logger
+	services  []Service
+	methods   map[string]*method // by procedure, /package.Service/Method
+	chain     grpc.UnaryServerInterceptor
+	grpc      *grpc.Server
+	http      http.Handler
+	mcp       map[string]*mcp.Server // by toolset, "" for all tools
+	comments  Comments
+	validator protovalidate.Validator
+	ready     atomic.Bool
 }
 
 // New builds a server for services. It fails when a service is not linked into the binary, a
@@ -70,6 +71,7 @@ func New(services []Service, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: protovalidate: %w", err)
 	}
+	s.validator = validator
 	interceptors := append(append([]grpc.UnaryServerInterceptor{}, o.interceptors...), validateInterceptor(validator))
 	s.chain = chainUnary(interceptors)
 
