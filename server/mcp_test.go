@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -203,4 +204,52 @@ func TestMCPToolsetsAndOrigins(t *testing.T) {
 			t.Errorf("%s with Origin %q: HTTP %d, want %d", tc.path, tc.origin, resp.StatusCode, tc.want)
 		}
 	}
+}
+
+// TestMCPEveryToolAndFieldIsDescribed fails when a served tool, or any property of its input or
+// output schema (nested and $defs included), has no description: agents pick tools and fill
+// arguments from these texts, which come from the proto comments.
+func TestMCPEveryToolAndFieldIsDescribed(t *testing.T) {
+	t.Parallel()
+	b := startBridge(t, false)
+	counter, _ := startCounter(t)
+	for _, endpoint := range []string{b.httpURL + "/mcp", counter.httpURL + "/mcp"} {
+		res, err := mcpSession(t, endpoint).ListTools(t.Context(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tool := range res.Tools {
+			if strings.TrimSpace(tool.Description) == "" {
+				t.Errorf("tool %s has no description", tool.Name)
+			}
+			for which, schema := range map[string]any{"input": tool.InputSchema, "output": tool.OutputSchema} {
+				for _, path := range undescribed(schema, "#") {
+					t.Errorf("tool %s %s schema: %s has no description", tool.Name, which, path)
+				}
+			}
+		}
+	}
+}
+
+// undescribed lists the properties below a schema that have no description.
+func undescribed(schema any, path string) []string {
+	var out []string
+	switch s := schema.(type) {
+	case map[string]any:
+		if props, ok := s["properties"].(map[string]any); ok {
+			for name, p := range props {
+				if ps, ok := p.(map[string]any); ok && ps["description"] == nil {
+					out = append(out, path+"/properties/"+name)
+				}
+			}
+		}
+		for k, v := range s {
+			out = append(out, undescribed(v, path+"/"+k)...)
+		}
+	case []any:
+		for i, v := range s {
+			out = append(out, undescribed(v, fmt.Sprintf("%s/%d", path, i))...)
+		}
+	}
+	return out
 }
