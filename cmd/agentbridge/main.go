@@ -168,7 +168,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.
 	if hAddr == "" {
 		hAddr = server.DefaultHTTPAddr
 	}
-	fmt.Fprintf(stdout, "agentbridge demo\n  legacy SOAP 1.1 inventory system: %s (WSDL: %s?wsdl)\n  bridge HTTP (REST, Connect, gRPC-Web, gRPC): http://%s\n", endpoint, endpoint, hAddr)
+	fmt.Fprintf(stdout, "agentbridge demo\n  legacy SOAP 1.1 inventory system: %s (WSDL: %s?wsdl)\n  bridge HTTP (REST, Connect, gRPC-Web, gRPC): http://%s\n  MCP (Streamable HTTP): http://%s/mcp\n", endpoint, endpoint, hAddr, hAddr)
 	if gAddr != "" {
 		fmt.Fprintf(stdout, "  bridge gRPC: %s\n", gAddr)
 	}
