@@ -253,3 +253,22 @@ func undescribed(schema any, path string) []string {
 	}
 	return out
 }
+
+// TestMCPBodyIsBounded sends an MCP request larger than the server's body bound.
+func TestMCPBodyIsBounded(t *testing.T) {
+	t.Parallel()
+	b := startBridge(t, false, server.WithMaxBodyBytes(4<<10))
+	body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"` +
+		strings.Repeat("x", 8<<10) + `","version":"0"}}}`
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, b.httpURL+"/mcp", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("an 8 KiB request against a 4 KiB bound: HTTP %d, want 413", resp.StatusCode)
+	}
+}
