@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/agentbridge/agentbridge/cmd/agentbridge/demo"
+)
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "agentbridge.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestServeFromConfig runs agentbridge serve with a YAML config naming the demo service and a
+// backend, and calls it over REST.
+func TestServeFromConfig(t *testing.T) {
+	t.Parallel()
+	legacy := httptest.NewServer(demo.NewLegacy(nil))
+	t.Cleanup(legacy.Close)
+	httpAddr := freeAddr(t)
+	path := writeConfig(t, `
+http_addr: `+httpAddr+`
+grpc_addr: "off"
+shutdown_grace: 2s
+services: [agentbridge.demo.v1.InventoryService]
+backends:
+  inventory:
+    kind: soap
+    endpoint: `+legacy.URL+`/inventory
+    timeout: 5s
+mcp:
+  toolsets:
+    readonly:
+      include: ["agentbridge.demo.v1.InventoryService.*"]
+      exclude: ["*.ReserveItem"]
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve", "-config", path}, io.Discard, io.Discard) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve exited with %v", err)
+		}
+	})
+	waitReady(t, "http://"+httpAddr+"/readyz")
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+httpAddr+"/v1/items/A-100", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Cordless drill") {
+		t.Errorf("HTTP %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, config, want string
+		ok                 bool
+	}{
+		{"valid", "services: [agentbridge.demo.v1.InventoryService]\nbackends:\n  inventory: {kind: soap, endpoint: http://127.0.0.1:1/inventory}\n",
+			"agentbridge.demo.v1.InventoryService: 3 methods bound", true},
+		{"unknown key", "services: [agentbridge.demo.v1.InventoryService]\nbackendz: {}\n", "field backendz not found", false},
+		{"missing backend", "services: [agentbridge.demo.v1.InventoryService]\n", `backend "inventory" is not in the config`, false},
+		{"unknown kind", "services: [agentbridge.demo.v1.InventoryService]\nbackends:\n  inventory: {kind: corba, endpoint: http://x}\n", `unknown kind "corba"`, false},
+		{"unknown service", "services: [acme.v1.Nope]\n", `service "acme.v1.Nope" is not linked into this binary`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var out bytes.Buffer
+			err := run(t.Context(), []string{"config", "validate", "-config", writeConfig(t, tt.config)}, &out, io.Discard)
+			text := out.String()
+			if err != nil {
+				text += err.Error()
+			}
+			if (err == nil) != tt.ok || !strings.Contains(text, tt.want) {
+				t.Errorf("got %v, output %q; want ok=%v and %q", err, out.String(), tt.ok, tt.want)
+			}
+		})
+	}
+}
