@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"path"
@@ -482,6 +481,6 @@ func (s *Server) ServeMCPStdio(ctx context.Context, toolset string) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("serving MCP on stdio", "toolset", toolset, "level", slog.LevelInfo)
+	s.log.Info("serving MCP on stdio", "toolset", toolset)
 	return srv.Run(ctx, &mcp.StdioTransport{})
 }
