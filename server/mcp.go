@@ -94,7 +94,16 @@ func (s *Server) buildTools() ([]*mcpTool, error) {
 		if m.stream != nil {
 			out = streamSchema(out, s.maxStreamItems())
 		}
-		resolved, err := resolveSchema(in)
+		// The SDK re-encodes a map schema on every tools/list; encoded once here, it is copied.
+		inJSON, err := json.Marshal(in)
+		if err != nil {
+			return nil, fmt.Errorf("server: input schema of %s: %w", m.desc.FullName(), err)
+		}
+		outJSON, err := json.Marshal(out)
+		if err != nil {
+			return nil, fmt.Errorf("server: output schema of %s: %w", m.desc.FullName(), err)
+		}
+		resolved, err := resolveSchema(inJSON)
 		if err != nil {
 			return nil, fmt.Errorf("server: input schema of %s: %w", m.desc.FullName(), err)
 		}
@@ -103,8 +112,8 @@ func (s *Server) buildTools() ([]*mcpTool, error) {
 				Name:         name,
 				Title:        string(m.desc.Name()),
 				Description:  s.comments.Describe(m.desc.FullName()),
-				InputSchema:  in,
-				OutputSchema: out,
+				InputSchema:  json.RawMessage(inJSON),
+				OutputSchema: json.RawMessage(outJSON),
 				Annotations:  annotations(m.desc),
 			},
 			method:     m,
@@ -116,11 +125,7 @@ func (s *Server) buildTools() ([]*mcpTool, error) {
 	return tools, nil
 }
 
-func resolveSchema(schema map[string]any) (*jsonschema.Resolved, error) {
-	data, err := json.Marshal(schema)
-	if err != nil {
-		return nil, err
-	}
+func resolveSchema(data []byte) (*jsonschema.Resolved, error) {
 	var js jsonschema.Schema
 	if err := json.Unmarshal(data, &js); err != nil {
 		return nil, err
