@@ -185,7 +185,7 @@ func (s *Server) ServeListeners(ctx context.Context, grpcLis, httpLis net.Listen
 			httpLis = tls.NewListener(httpLis, httpSrv.TLSConfig)
 		}
 		httpSrv.Protocols = protocols
-		s.log.Info("serving HTTP", "addr", httpLis.Addr().String(), "surfaces", "connect grpc grpc-web rest openapi", "tls", s.opts.tls != nil)
+		s.log.Info("serving HTTP", "addr", httpLis.Addr().String(), "surfaces", "connect grpc grpc-web rest openapi mcp", "tls", s.opts.tls != nil)
 		go func() { errc <- ignoreClosed(httpSrv.Serve(httpLis)) }()
 	}
 	if grpcLis != nil {
