@@ -17,6 +17,9 @@
 //     wrappers (the wrapped scalar), Struct, Value, ListValue, FieldMask, Any and Empty.
 //   - A oneof allows at most one member; a message used by more than one field, or that
 //     contains itself, is written once under $defs and referred to by $ref, with no depth limit.
+//     So is the string form of a 64-bit integer that no rule narrows (agentbridge.int64-string,
+//     agentbridge.uint64-string, and -key for map keys), whose exact-range pattern is long; the
+//     hyphen keeps these names apart from message full names.
 //   - Input schemas state buf.validate rules as keywords where JSON Schema can, and in the
 //     description ("Must …") where it cannot. A field is required where protovalidate rejects
 //     the message without it: fields marked required, and fields without presence whose zero

@@ -339,7 +339,14 @@ func (b *builder) integer(fd protoreflect.FieldDescriptor, r *fieldRules) (map[s
 			addNot(num, map[string]any{"const": 0})
 		}
 	}
-	str := map[string]any{"type": "string", "pattern": integerStringPattern(ir.allowed(lo, hi, nonZero))}
+	var str map[string]any
+	if ivs := ir.allowed(lo, hi, nonZero); wide && fullRange(ivs, lo, hi) {
+		// The full range's pattern is long and the same for every field of the kind: write it
+		// once under $defs.
+		str = b.sharedString(integerDef(signed, "string"), integerStringPattern(ivs))
+	} else {
+		str = map[string]any{"type": "string", "pattern": integerStringPattern(ivs)}
+	}
 	var s map[string]any
 	var notes []string
 	if wide {
@@ -726,11 +733,39 @@ func (b *builder) mapKey(fd protoreflect.FieldDescriptor, r *fieldRules) (map[st
 		}
 		return map[string]any{"type": "string", "enum": keys}, nil
 	}
-	lo, hi, signed, _ := integerKind(fd.Kind())
+	lo, hi, signed, wide := integerKind(fd.Kind())
 	if !b.input {
 		return map[string]any{"type": "string", "pattern": simpleDecimal(signed)}, nil
 	}
 	ir := readIntRules(r)
 	notes := append(r.leftover("const", "lt", "lte", "gt", "gte", "in", "not_in"), r.celText()...)
-	return map[string]any{"type": "string", "pattern": mapKeyPattern(ir.allowed(lo, hi, false), signed)}, notes
+	ivs := ir.allowed(lo, hi, false)
+	if wide && fullRange(ivs, lo, hi) {
+		return b.sharedString(integerDef(signed, "key"), mapKeyPattern(ivs, signed)), notes
+	}
+	return map[string]any{"type": "string", "pattern": mapKeyPattern(ivs, signed)}, notes
+}
+
+// integerDef names the $defs entry of a 64-bit kind's full-range string pattern: form is
+// "string" (a quoted value) or "key" (a map key). The hyphen keeps these names apart from the
+// message full names under $defs, which are identifiers joined by dots.
+func integerDef(signed bool, form string) string {
+	if signed {
+		return "agentbridge.int64-" + form
+	}
+	return "agentbridge.uint64-" + form
+}
+
+// fullRange reports whether ivs is the whole of [lo, hi], which no rule narrows.
+func fullRange(ivs []interval, lo, hi *big.Int) bool {
+	return len(ivs) == 1 && ivs[0].lo.Cmp(lo) == 0 && ivs[0].hi.Cmp(hi) == 0
+}
+
+// sharedString returns a $ref to the string schema with the given pattern, written once under
+// $defs as name.
+func (b *builder) sharedString(name, pattern string) map[string]any {
+	if _, done := b.defs[name]; !done {
+		b.defs[name] = map[string]any{"type": "string", "pattern": pattern}
+	}
+	return map[string]any{"$ref": "#/$defs/" + name}
 }
