@@ -33,10 +33,8 @@ func (c *inprocConn) Invoke(ctx context.Context, procedure string, args, reply a
 		return status.Errorf(codes.Unimplemented, "method %s is not served", procedure)
 	}
 	md, _ := metadata.FromOutgoingContext(ctx)
-	ctx = metadata.NewIncomingContext(ctx, md)
-	st := &transportStream{method: procedure}
-	ctx = grpc.NewContextWithServerTransportStream(ctx, st)
-	resp, err := c.s.call(withSurface(ctx, SurfaceREST), m, args.(proto.Message))
+	ctx, st := callContext(ctx, SurfaceREST, procedure, md)
+	resp, err := c.s.call(ctx, m, args.(proto.Message))
 	for _, o := range opts {
 		switch o := o.(type) {
 		case grpc.HeaderCallOption:
@@ -60,10 +58,10 @@ func (c *inprocConn) NewStream(ctx context.Context, _ *grpc.StreamDesc, procedur
 		return nil, status.Errorf(codes.Unimplemented, "streaming method %s is not served", procedure)
 	}
 	md, _ := metadata.FromOutgoingContext(ctx)
-	ctx, cancel := context.WithCancel(metadata.NewIncomingContext(ctx, md))
-	ts := &transportStream{method: procedure}
+	ctx, cancel := context.WithCancel(ctx)
+	ctx, ts := callContext(ctx, SurfaceREST, procedure, md)
 	return &inprocStream{
-		ctx:       grpc.NewContextWithServerTransportStream(withSurface(ctx, SurfaceREST), ts),
+		ctx:       ctx,
 		cancel:    cancel,
 		s:         c.s,
 		m:         m,

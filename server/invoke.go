@@ -164,13 +164,19 @@ func (t *transportStream) SetTrailer(md metadata.MD) error {
 	return nil
 }
 
-// incomingContext prepares a context for a call arriving over HTTP: the surface, the request
-// headers as incoming metadata (lower-case keys, as gRPC has them) and a transport stream.
+// incomingContext prepares a context for a call arriving over HTTP: the request headers as
+// incoming metadata (lower-case keys, as gRPC has them); see callContext.
 func incomingContext(ctx context.Context, surface Surface, procedure string, h http.Header) (context.Context, *transportStream) {
 	md := make(metadata.MD, len(h))
 	for k, vs := range h {
 		md[strings.ToLower(k)] = vs
 	}
+	return callContext(ctx, surface, procedure, md)
+}
+
+// callContext gives a call that did not arrive on the gRPC listener what grpc-go would: its
+// surface, incoming metadata, and a transport stream for grpc.SetHeader and SetTrailer.
+func callContext(ctx context.Context, surface Surface, procedure string, md metadata.MD) (context.Context, *transportStream) {
 	st := &transportStream{method: procedure}
 	ctx = metadata.NewIncomingContext(ctx, md)
 	ctx = grpc.NewContextWithServerTransportStream(ctx, st)

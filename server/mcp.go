@@ -125,6 +125,19 @@ func (s *Server) buildTools() ([]*mcpTool, error) {
 	return tools, nil
 }
 
+// unwrap returns the request's JSON from arguments: for a request message whose JSON is not an
+// object (see toolschema.Wrapped) it is under the wrapper key.
+func (t *mcpTool) unwrap(args json.RawMessage) json.RawMessage {
+	if !t.wrapInput {
+		return args
+	}
+	var w map[string]json.RawMessage
+	if json.Unmarshal(args, &w) != nil {
+		return args
+	}
+	return w[toolschema.WrapperKey]
+}
+
 func resolveSchema(data []byte) (*jsonschema.Resolved, error) {
 	var js jsonschema.Schema
 	if err := json.Unmarshal(data, &js); err != nil {
@@ -205,11 +218,7 @@ func (s *Server) toolHandler(t *mcpTool) mcp.ToolHandler {
 		if err := t.input.Validate(instance); err != nil {
 			return toolError(s.argumentError(t, args, err)), nil
 		}
-		if t.wrapInput {
-			var w map[string]json.RawMessage
-			_ = json.Unmarshal(args, &w)
-			args = w[toolschema.WrapperKey]
-		}
+		args = t.unwrap(args)
 		msg := t.method.newInput()
 		if err := jsonUnmarshal.Unmarshal(args, msg); err != nil {
 			return toolError(status.New(codes.InvalidArgument, jsonError(msg, err).Error())), nil
@@ -324,12 +333,7 @@ func (s *Server) collectStream(ctx context.Context, t *mcpTool, req proto.Messag
 // is used when it finds the problem. Only where the schema is deliberately stricter than
 // protojson (proto field names, null) is the schema's own message shown.
 func (s *Server) argumentError(t *mcpTool, args json.RawMessage, schemaErr error) *status.Status {
-	if t.wrapInput {
-		var w map[string]json.RawMessage
-		if json.Unmarshal(args, &w) == nil {
-			args = w[toolschema.WrapperKey]
-		}
-	}
+	args = t.unwrap(args)
 	msg := t.method.newInput()
 	if err := jsonUnmarshal.Unmarshal(args, msg); err != nil {
 		return status.New(codes.InvalidArgument, jsonError(msg, err).Error())
