@@ -23,7 +23,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/agentbridge/agentbridge/adapters"
 )
@@ -85,10 +84,7 @@ func New(services []Service, opts ...Option) (*Server, error) {
 			if md.IsStreamingClient() {
 				return nil, fmt.Errorf("server: %s streams requests; only unary and server-streaming methods are served", md.FullName())
 			}
-			input, err := protoregistry.GlobalTypes.FindMessageByName(md.Input().FullName())
-			if err != nil {
-				return nil, fmt.Errorf("server: %s: request type not linked into the binary: %w", md.FullName(), err)
-			}
+			input := adapters.MessageType(md.Input())
 			var m *method
 			if md.IsStreamingServer() {
 				impl := svc.Streams[md.Name()]

@@ -17,7 +17,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/agentbridge/agentbridge/adapters"
 	"github.com/agentbridge/agentbridge/adapters/xmlcodec"
@@ -70,10 +69,7 @@ func NewOperation(op *agentbridgev1.SoapOperation, in, out protoreflect.MessageD
 	if err != nil {
 		return nil, err
 	}
-	mt, err := protoregistry.GlobalTypes.FindMessageByName(out.FullName())
-	if err != nil {
-		return nil, fmt.Errorf("response type %s is not linked into the binary: %w", out.FullName(), err)
-	}
+	mt := adapters.MessageType(out)
 	return &Operation{
 		version:  versionOf(op.GetVersion()),
 		action:   op.GetAction(),
