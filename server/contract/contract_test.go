@@ -1,0 +1,171 @@
+package contract_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/agentbridge/agentbridge/adapters"
+	"github.com/agentbridge/agentbridge/server/contract"
+)
+
+const ordersProto = `syntax = "proto3";
+
+package acme.orders.v1;
+
+import "agentbridge/v1/options.proto";
+import "buf/validate/validate.proto";
+import "google/api/annotations.proto";
+import "google/protobuf/timestamp.proto";
+
+// Orders of the Acme shop.
+service OrderService {
+  // Fetch one order.
+  rpc GetOrder(GetOrderRequest) returns (Order) {
+    option (google.api.http) = {get: "/v1/orders/{id}"};
+    option (agentbridge.v1.binding) = {
+      backend: "erp"
+      soap: {action: "urn:GetOrder", request: {name: "GetOrder"}, response: {name: "GetOrderResponse"}}
+    };
+  }
+}
+
+// Which order.
+message GetOrderRequest {
+  // The order id.
+  string id = 1 [(buf.validate.field).string.min_len = 1];
+}
+
+// An order.
+message Order {
+  string id = 1;
+  google.protobuf.Timestamp placed = 2;
+}
+`
+
+func write(t *testing.T, dir, name, text string) {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadProtoTypedOptions(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, dir, "proto/acme/orders/v1/orders.proto", ordersProto)
+	set, err := contract.Load(context.Background(), contract.Sources{
+		ProtoPaths: []string{"proto"},
+		Protos:     []string{"acme/orders/v1/orders.proto"},
+	}.Resolve(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := set.Service("acme.orders.v1.OrderService")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := sd.Methods().ByName("GetOrder")
+	b := adapters.BindingOf(md)
+	if b.GetBackend() != "erp" || b.GetSoap().GetRequest().GetName() != "GetOrder" {
+		t.Fatalf("binding option not read as a typed extension: %v", b)
+	}
+	rule, _ := proto.GetExtension(md.Options(), annotations.E_Http).(*annotations.HttpRule)
+	if rule.GetGet() != "/v1/orders/{id}" {
+		t.Fatalf("google.api.http = %v", rule)
+	}
+	if got := sd.ParentFile().SourceLocations().ByDescriptor(md).LeadingComments; strings.TrimSpace(got) != "Fetch one order." {
+		t.Fatalf("comment = %q", got)
+	}
+	if _, ok := adapters.MessageType(md.Input()).New().Interface().(*dynamicpb.Message); !ok {
+		t.Fatal("request of a loaded contract is not dynamic")
+	}
+	if got := set.Services(); len(got) != 1 || got[0] != "acme.orders.v1.OrderService" {
+		t.Fatalf("Services() = %v", got)
+	}
+}
+
+func TestLoadDescriptorSet(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, dir, "proto/acme/orders/v1/orders.proto", ordersProto)
+	set, err := contract.Load(context.Background(), contract.Sources{ProtoPaths: []string{"proto"}, Protos: []string{"acme/orders/v1/orders.proto"}}.Resolve(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, _ := set.Files().FindFileByPath("acme/orders/v1/orders.proto")
+	// As buf build writes it: the file and its imports, options as bytes.
+	fds := &descriptorpb.FileDescriptorSet{}
+	for _, p := range []string{"google/protobuf/descriptor.proto", "google/protobuf/timestamp.proto", "google/api/http.proto", "google/api/annotations.proto", "buf/validate/validate.proto", "agentbridge/v1/options.proto"} {
+		dep, err := set.Files().FindFileByPath(p)
+		if err != nil {
+			t.Fatal(p, err)
+		}
+		fds.File = append(fds.File, protodesc.ToFileDescriptorProto(dep))
+	}
+	fds.File = append(fds.File, protodesc.ToFileDescriptorProto(fd))
+	data, err := proto.Marshal(fds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "image.binpb", string(data))
+	set2, err := contract.Load(context.Background(), contract.Sources{DescriptorSets: []string{"image.binpb"}}.Resolve(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := set2.Service("acme.orders.v1.OrderService")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := adapters.BindingOf(sd.Methods().Get(0)); b.GetBackend() != "erp" {
+		t.Fatalf("binding from a descriptor set = %v", b)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, dir, "bad/syntax.proto", "syntax = \"proto3\";\npackage x;\nmessage A {\n  strin id = 1;\n}\n")
+	write(t, dir, "bad/missing.proto", "syntax = \"proto3\";\npackage y;\nimport \"nowhere/z.proto\";\n")
+	write(t, dir, "notaset.binpb", "not a descriptor set \xff\xff")
+	for _, tc := range []struct {
+		name string
+		src  contract.Sources
+		want []string
+	}{
+		{"unknown type", contract.Sources{Protos: []string{"bad/syntax.proto"}}, []string{"bad/syntax.proto:4:3:", "strin"}},
+		{"missing import", contract.Sources{Protos: []string{"bad/missing.proto"}}, []string{"bad/missing.proto:3:8:", "nowhere/z.proto"}},
+		{"missing file", contract.Sources{Protos: []string{"no/such.proto"}}, []string{"no/such.proto"}},
+		{"bad set", contract.Sources{DescriptorSets: []string{"notaset.binpb"}}, []string{"notaset.binpb", "FileDescriptorSet"}},
+		{"unknown service", contract.Sources{}, []string{"acme.nope.Service", "neither"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			set, err := contract.Load(context.Background(), tc.src.Resolve(dir))
+			if err == nil {
+				_, err = set.Service("acme.nope.Service")
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			t.Log(err)
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
