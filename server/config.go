@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,9 +17,9 @@ import (
 	"go.yaml.in/yaml/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/agentbridge/agentbridge/adapters"
+	"github.com/agentbridge/agentbridge/server/contract"
 )
 
 // Config is the runtime config (YAML): listeners, the services to serve, and the backends
@@ -35,11 +37,28 @@ type Config struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// MCP configures the MCP surface (toolsets, allowed origins).
 	MCP MCPOptions `yaml:"mcp"`
-	// Services lists the full names of the proto services to serve.
+	// ProtoPaths are the import roots of Protos, as protoc -I; relative to the config file.
+	// Default: the config file's directory.
+	ProtoPaths []string `yaml:"proto_paths"`
+	// Protos are .proto files, relative to an import root, compiled at start-up.
+	// agentbridge's options, google/api, buf/validate and the well-known types are built in.
+	Protos []string `yaml:"protos"`
+	// DescriptorSets are FileDescriptorSets or buf images (buf build -o x.binpb), relative to
+	// the config file.
+	DescriptorSets []string `yaml:"descriptor_sets"`
+	// Services lists the full names of the proto services to serve: from the contracts above,
+	// or linked into the binary.
 	Services []string `yaml:"services"`
 	// Backends names the legacy systems that method bindings refer to.
 	Backends map[string]adapters.Backend `yaml:"backends"`
+
+	// path is the file the config was read from; its directory is where relative paths start.
+	path string
+	dir  string
 }
+
+// Path returns the file the config was read from, or "" for a config made in Go.
+func (c *Config) Path() string { return c.path }
 
 // TLSConfig names a certificate and key in PEM files.
 type TLSConfig struct {
@@ -57,6 +76,7 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	c.path, c.dir = path, filepath.Dir(path)
 	return c, nil
 }
 
@@ -118,8 +138,23 @@ func (c *Config) Options() ([]Option, error) {
 	return opts, nil
 }
 
-// BuildServices makes an adapter per backend and binds every method of every listed service.
+// Sources returns the config's contract sources, with paths made relative to the config file.
+func (c *Config) Sources() contract.Sources {
+	dir := c.dir
+	if dir == "" {
+		dir = "."
+	}
+	return contract.Sources{ProtoPaths: c.ProtoPaths, Protos: c.Protos, DescriptorSets: c.DescriptorSets}.Resolve(dir)
+}
+
+// BuildServices loads the contracts, makes an adapter per backend and binds every method of
+// every listed service. It is everything serving needs but the listeners, so config validate
+// and serve build the same thing.
 func (c *Config) BuildServices() ([]Service, error) {
+	set, err := contract.Load(context.Background(), c.Sources())
+	if err != nil {
+		return nil, err
+	}
 	backends := make(map[string]adapters.Adapter, len(c.Backends))
 	names := make([]string, 0, len(c.Backends))
 	for name := range c.Backends {
@@ -138,14 +173,12 @@ func (c *Config) BuildServices() ([]Service, error) {
 	services := make([]Service, 0, len(c.Services))
 	var errs []error
 	for _, name := range c.Services {
-		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name))
+		sd, err := set.Service(name)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("config: service %q is not linked into this binary", name))
-			continue
-		}
-		sd, ok := d.(protoreflect.ServiceDescriptor)
-		if !ok {
-			errs = append(errs, fmt.Errorf("config: %q is not a service", name))
+			if known := set.Services(); len(known) > 0 {
+				err = fmt.Errorf("%w; the contracts declare %s", err, strings.Join(known, ", "))
+			}
+			errs = append(errs, fmt.Errorf("config: %w", err))
 			continue
 		}
 		methods, err := adapters.BindService(sd, backends)
@@ -182,4 +215,52 @@ func gatewayFor(service protoreflect.FullName) GatewayFunc {
 	gatewaysMu.RLock()
 	defer gatewaysMu.RUnlock()
 	return gateways[service]
+}
+
+// Build makes the server the config describes, ready to serve: contracts loaded, every binding
+// bound, every surface built; opts come after the config's own. config validate and serve both
+// call it, so a config that validates is one that serves.
+func (c *Config) Build(opts ...Option) (*Server, error) {
+	services, err := c.BuildServices()
+	if err != nil {
+		return nil, err
+	}
+	own, err := c.Options()
+	if err != nil {
+		return nil, err
+	}
+	return New(services, append(own, opts...)...)
+}
+
+// ReloadConfig serves what c describes from now on (see Reload). Settings a running listener
+// cannot change (addresses, TLS, the body bound, the shutdown grace) are kept, with a warning
+// naming each one that differs.
+func (s *Server) ReloadConfig(c *Config) error {
+	services, err := c.BuildServices()
+	if err != nil {
+		return err
+	}
+	own, err := c.Options()
+	if err != nil {
+		return err
+	}
+	o := defaultOptions()
+	for _, opt := range own {
+		opt(&o)
+	}
+	for _, d := range []struct {
+		name      string
+		was, want any
+	}{
+		{"grpc_addr", s.opts.grpcAddr, o.grpcAddr},
+		{"http_addr", s.opts.httpAddr, o.httpAddr},
+		{"tls", s.opts.tls != nil, o.tls != nil},
+		{"max_body_bytes", s.opts.maxBody, o.maxBody},
+		{"shutdown_grace", s.opts.grace, o.grace},
+	} {
+		if d.was != d.want {
+			s.log.Warn("a reload cannot change this setting; restart to apply it", "setting", d.name, "serving", d.was, "config", d.want)
+		}
+	}
+	return s.Reload(services, c.MCP)
 }

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 )
 
 // box carries a request or response of a type known only at run time through connect's
@@ -166,20 +167,35 @@ func idempotencyOf(md protoreflect.MethodDescriptor) protoreflect.Name {
 	return ev.Name()
 }
 
-// registerConnect mounts every method, plus gRPC health and reflection, on mux.
-func (s *Server) registerConnect(mux *http.ServeMux) {
-	names := make([]string, 0, len(s.services))
-	for _, svc := range s.services {
-		names = append(names, string(svc.Desc.FullName()))
-	}
-	for _, m := range s.methods {
+// registerConnect mounts every method of g, plus gRPC health and reflection over g's files, on
+// mux.
+func (s *Server) registerConnect(mux *http.ServeMux, g *generation) {
+	for _, m := range g.methods {
 		mux.Handle(m.procedure, s.connectHandler(m))
 	}
-	checker := &readinessChecker{s: s, names: names}
+	checker := &readinessChecker{s: s, names: g.names}
 	mux.Handle(grpchealth.NewHandler(checker))
-	reflector := grpcreflect.NewStaticReflector(names...)
+	reflector := grpcreflect.NewReflector(grpcreflect.NamerFunc(func() []string { return g.names }),
+		grpcreflect.WithDescriptorResolver(fallbackFiles{g.files}))
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+}
+
+// fallbackFiles resolves from the served files, then from the files linked into the binary.
+type fallbackFiles struct{ files *protoregistry.Files }
+
+func (f fallbackFiles) FindFileByPath(path string) (protoreflect.FileDescriptor, error) {
+	if fd, err := f.files.FindFileByPath(path); err == nil {
+		return fd, nil
+	}
+	return protoregistry.GlobalFiles.FindFileByPath(path)
+}
+
+func (f fallbackFiles) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	if d, err := f.files.FindDescriptorByName(name); err == nil {
+		return d, nil
+	}
+	return protoregistry.GlobalFiles.FindDescriptorByName(name)
 }
 
 // readinessChecker answers gRPC health checks on the HTTP listener: SERVING until shutdown

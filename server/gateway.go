@@ -23,12 +23,13 @@ import (
 // grpc.Header and grpc.Trailer call options the gateway passes.
 type inprocConn struct {
 	s *Server
+	g *generation
 }
 
 var _ grpc.ClientConnInterface = (*inprocConn)(nil)
 
 func (c *inprocConn) Invoke(ctx context.Context, procedure string, args, reply any, opts ...grpc.CallOption) error {
-	m := c.s.methods[procedure]
+	m := c.g.methods[procedure]
 	if m == nil {
 		return status.Errorf(codes.Unimplemented, "method %s is not served", procedure)
 	}
@@ -53,7 +54,7 @@ func (c *inprocConn) Invoke(ctx context.Context, procedure string, args, reply a
 // NewStream serves the gateway's server-streaming calls in process: the request arrives with
 // SendMsg, CloseSend starts the call, and RecvMsg hands out the responses as they come.
 func (c *inprocConn) NewStream(ctx context.Context, _ *grpc.StreamDesc, procedure string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
-	m := c.s.methods[procedure]
+	m := c.g.methods[procedure]
 	if m == nil || m.stream == nil {
 		return nil, status.Errorf(codes.Unimplemented, "streaming method %s is not served", procedure)
 	}
@@ -136,7 +137,7 @@ func (st *inprocStream) Trailer() metadata.MD {
 func (st *inprocStream) Context() context.Context { return st.ctx }
 
 // newGateway builds the REST/JSON surface from the services' google.api.http routes.
-func (s *Server) newGateway(ctx context.Context) (http.Handler, error) {
+func (s *Server) newGateway(ctx context.Context, g *generation) (http.Handler, error) {
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, newGatewayJSON()),
 		runtime.WithIncomingHeaderMatcher(restHeaderToMetadata),
@@ -144,8 +145,8 @@ func (s *Server) newGateway(ctx context.Context) (http.Handler, error) {
 			runtime.DefaultHTTPErrorHandler(ctx, mux, errorJSON, w, r, err)
 		}),
 	)
-	conn := &inprocConn{s: s}
-	for _, svc := range s.services {
+	conn := &inprocConn{s: s, g: g}
+	for _, svc := range g.services {
 		if svc.Gateway == nil {
 			continue
 		}

@@ -1,8 +1,9 @@
 package server
 
 import (
-	"context"
+	"errors"
 	"fmt"
+	"io"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -10,77 +11,88 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/reflection"
+	reflectionv1grpc "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alphagrpc "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// newGRPCServer registers every service on a grpc-go server with a service description built
-// from descriptors, whose handlers enter the same call path as the other surfaces.
-func (s *Server) newGRPCServer() *grpc.Server {
+// newGRPCServer makes the grpc-go server. The served services are not registered with it:
+// every call reaches one handler that finds the method in the current generation, so Reload
+// changes what the listener serves without a restart. Reflection and health answer from the
+// current generation too.
+func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
 	gs := grpc.NewServer(
 		grpc.MaxRecvMsgSize(int(s.opts.maxBody)),
 		grpc.ForceServerCodecV2(grpcCodec{}),
+		grpc.UnknownServiceHandler(s.grpcHandler),
 	)
 	hs := health.NewServer()
-	for _, svc := range s.services {
-		name := string(svc.Desc.FullName())
-		sd := &grpc.ServiceDesc{
-			ServiceName: name,
-			HandlerType: (*any)(nil),
-			Metadata:    svc.Desc.ParentFile().Path(),
+	healthpb.RegisterHealthServer(gs, hs)
+	live := &liveFiles{s: s}
+	ropts := reflection.ServerOptions{Services: live, DescriptorResolver: live}
+	reflectionv1grpc.RegisterServerReflectionServer(gs, reflection.NewServerV1(ropts))
+	reflectionv1alphagrpc.RegisterServerReflectionServer(gs, reflection.NewServer(ropts))
+	return gs, hs
+}
+
+// grpcHandler serves every method of the served services on the gRPC listener: it reads the
+// one request, calls the method through the chain, and sends the response or the stream.
+func (s *Server) grpcHandler(_ any, ss grpc.ServerStream) error {
+	procedure, _ := grpc.MethodFromServerStream(ss)
+	m := s.gen.Load().methods[procedure]
+	if m == nil {
+		return status.Errorf(codes.Unimplemented, "unknown method %s", procedure)
+	}
+	var raw rawMessage
+	if err := ss.RecvMsg(&raw); err != nil {
+		if errors.Is(err, io.EOF) {
+			return status.Errorf(codes.InvalidArgument, "%s needs a request message", procedure)
 		}
+		return err
+	}
+	req := m.newInput()
+	if err := proto.Unmarshal(raw, req); err != nil {
+		return status.Errorf(codes.InvalidArgument, "malformed protobuf request for %s", m.desc.Input().FullName())
+	}
+	ctx := withSurface(ss.Context(), SurfaceGRPC)
+	if m.stream != nil {
+		return s.callStream(ctx, m, req, func(msg proto.Message) error { return ss.SendMsg(msg) })
+	}
+	resp, err := s.call(ctx, m, req)
+	if err != nil {
+		return err
+	}
+	return ss.SendMsg(resp)
+}
+
+// liveFiles answers reflection from the current generation: its services, and the files that
+// declare them and their imports (falling back to the linked files, for health and reflection's
+// own).
+type liveFiles struct{ s *Server }
+
+func (l *liveFiles) GetServiceInfo() map[string]grpc.ServiceInfo {
+	info := l.s.grpc.GetServiceInfo()
+	g := l.s.gen.Load()
+	for _, svc := range g.services {
+		si := grpc.ServiceInfo{Metadata: svc.Desc.ParentFile().Path()}
 		methods := svc.Desc.Methods()
 		for i := range methods.Len() {
-			m := s.methods["/"+name+"/"+string(methods.Get(i).Name())]
-			if m.stream != nil {
-				sd.Streams = append(sd.Streams, grpc.StreamDesc{
-					StreamName:    string(m.desc.Name()),
-					Handler:       s.grpcStreamHandler(m),
-					ServerStreams: true,
-				})
-				continue
-			}
-			sd.Methods = append(sd.Methods, grpc.MethodDesc{
-				MethodName: string(m.desc.Name()),
-				Handler:    s.grpcHandler(m),
-			})
+			md := methods.Get(i)
+			si.Methods = append(si.Methods, grpc.MethodInfo{Name: string(md.Name()), IsServerStream: md.IsStreamingServer()})
 		}
-		gs.RegisterService(sd, struct{}{})
-		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+		info[string(svc.Desc.FullName())] = si
 	}
-	healthpb.RegisterHealthServer(gs, hs)
-	reflection.Register(gs)
-	return gs
+	return info
 }
 
-func (s *Server) grpcHandler(m *method) func(any, context.Context, func(any) error, grpc.UnaryServerInterceptor) (any, error) {
-	return func(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
-		var raw rawMessage
-		if err := dec(&raw); err != nil {
-			return nil, err
-		}
-		req := m.newInput()
-		if err := proto.Unmarshal(raw, req); err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "malformed protobuf request for %s", m.desc.Input().FullName())
-		}
-		return s.call(withSurface(ctx, SurfaceGRPC), m, req)
-	}
+func (l *liveFiles) FindFileByPath(path string) (protoreflect.FileDescriptor, error) {
+	return fallbackFiles{l.s.gen.Load().files}.FindFileByPath(path)
 }
 
-func (s *Server) grpcStreamHandler(m *method) grpc.StreamHandler {
-	return func(_ any, ss grpc.ServerStream) error {
-		var raw rawMessage
-		if err := ss.RecvMsg(&raw); err != nil {
-			return err
-		}
-		req := m.newInput()
-		if err := proto.Unmarshal(raw, req); err != nil {
-			return status.Errorf(codes.InvalidArgument, "malformed protobuf request for %s", m.desc.Input().FullName())
-		}
-		return s.callStream(withSurface(ss.Context(), SurfaceGRPC), m, req, func(msg proto.Message) error {
-			return ss.SendMsg(msg)
-		})
-	}
+func (l *liveFiles) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	return fallbackFiles{l.s.gen.Load().files}.FindDescriptorByName(name)
 }
 
 // rawMessage receives a request's bytes undecoded: grpc-go reports a message its codec cannot

@@ -8,10 +8,10 @@ import (
 // newHTTPHandler routes the HTTP listener: each method's Connect/gRPC/gRPC-Web path, gRPC
 // health and reflection, /openapi.json, /healthz, /readyz, and REST routes for the rest (which
 // also answers unknown paths with a NotFound status).
-func (s *Server) newHTTPHandler(ctx context.Context) (http.Handler, error) {
+func (s *Server) newHTTPHandler(ctx context.Context, g *generation) (http.Handler, error) {
 	mux := http.NewServeMux()
-	s.registerConnect(mux)
-	doc, err := s.openAPIDocument()
+	s.registerConnect(mux, g)
+	doc, err := s.openAPIDocument(g)
 	if err != nil {
 		return nil, err
 	}
@@ -32,10 +32,9 @@ func (s *Server) newHTTPHandler(ctx context.Context) (http.Handler, error) {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	mcpHandler := s.mcpHandler(s.mcp)
-	mux.Handle("/mcp", mcpHandler)
-	mux.Handle("/mcp/{toolset}", mcpHandler)
-	gateway, err := s.newGateway(ctx)
+	mux.Handle("/mcp", s.mcpHTTP)
+	mux.Handle("/mcp/{toolset}", s.mcpHTTP)
+	gateway, err := s.newGateway(ctx, g)
 	if err != nil {
 		return nil, err
 	}

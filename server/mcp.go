@@ -63,18 +63,19 @@ type mcpTool struct {
 }
 
 // buildTools makes one tool per served method, sorted by method name for a stable tools/list.
-func (s *Server) buildTools() ([]*mcpTool, error) {
-	procs := make([]string, 0, len(s.methods))
-	for p := range s.methods {
+func (s *Server) buildTools(g *generation) ([]*mcpTool, error) {
+	procs := make([]string, 0, len(g.methods))
+	for p := range g.methods {
 		procs = append(procs, p)
 	}
 	sort.Strings(procs)
-	names := toolNames(s.methods, procs)
+	names := toolNames(g.methods, procs)
 	seen := map[string]string{}
-	opts := toolschema.Options{Describe: s.comments.Describe}
+	describe := func(name protoreflect.FullName) string { return g.describe(s.comments, name) }
+	opts := toolschema.Options{Describe: describe}
 	tools := make([]*mcpTool, 0, len(procs))
 	for _, p := range procs {
-		m := s.methods[p]
+		m := g.methods[p]
 		name := names[p]
 		if !toolNamePattern.MatchString(name) {
 			return nil, fmt.Errorf("server: MCP tool name %q of %s: use 1 to 64 letters, digits, '_', '.' or '-'", name, m.desc.FullName())
@@ -92,7 +93,7 @@ func (s *Server) buildTools() ([]*mcpTool, error) {
 			return nil, fmt.Errorf("server: output schema of %s: %w", m.desc.FullName(), err)
 		}
 		if m.stream != nil {
-			out = streamSchema(out, s.maxStreamItems())
+			out = streamSchema(out, maxStreamItems(g.mcpOpts))
 		}
 		// The SDK re-encodes a map schema on every tools/list; encoded once here, it is copied.
 		inJSON, err := json.Marshal(in)
@@ -111,7 +112,7 @@ func (s *Server) buildTools() ([]*mcpTool, error) {
 			tool: &mcp.Tool{
 				Name:         name,
 				Title:        string(m.desc.Name()),
-				Description:  s.comments.Describe(m.desc.FullName()),
+				Description:  describe(m.desc.FullName()),
 				InputSchema:  json.RawMessage(inJSON),
 				OutputSchema: json.RawMessage(outJSON),
 				Annotations:  annotations(m.desc),
@@ -204,9 +205,15 @@ func annotations(md protoreflect.MethodDescriptor) *mcp.ToolAnnotations {
 }
 
 // toolHandler decodes arguments (schema first, then protojson with unknown fields rejected),
-// calls the method through the chain, and renders the result or the failure.
-func (s *Server) toolHandler(t *mcpTool) mcp.ToolHandler {
+// calls the method through the chain, and renders the result or the failure. The tool is
+// looked up in the generation current when the call starts, which it keeps to the end.
+func (s *Server) toolHandler(name string) mcp.ToolHandler {
 	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		g := s.gen.Load()
+		t := g.tool(name)
+		if t == nil {
+			return toolError(status.New(codes.NotFound, "tool "+name+" is no longer served; list the tools again")), nil
+		}
 		args := req.Params.Arguments
 		if len(args) == 0 || string(args) == "null" {
 			args = json.RawMessage("{}")
@@ -229,7 +236,7 @@ func (s *Server) toolHandler(t *mcpTool) mcp.ToolHandler {
 		}
 		ctx, _ = incomingContext(ctx, SurfaceMCP, t.method.procedure, header)
 		if t.method.stream != nil {
-			return s.collectStream(ctx, t, msg), nil
+			return s.collectStream(ctx, t, msg, maxStreamItems(g.mcpOpts)), nil
 		}
 		resp, err := s.call(ctx, t.method, msg)
 		if err != nil {
@@ -256,8 +263,8 @@ const (
 	streamTruncatedKey = "truncated"
 )
 
-func (s *Server) maxStreamItems() int {
-	if n := s.opts.mcp.MaxStreamItems; n > 0 {
+func maxStreamItems(o MCPOptions) int {
+	if n := o.MaxStreamItems; n > 0 {
 		return n
 	}
 	return 100
@@ -293,8 +300,7 @@ func streamSchema(item map[string]any, limit int) map[string]any {
 
 // collectStream runs a server-streaming method, keeps up to the bound of its messages, and
 // cancels the stream when it has more.
-func (s *Server) collectStream(ctx context.Context, t *mcpTool, req proto.Message) *mcp.CallToolResult {
-	limit := s.maxStreamItems()
+func (s *Server) collectStream(ctx context.Context, t *mcpTool, req proto.Message, limit int) *mcp.CallToolResult {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var items []json.RawMessage
@@ -395,59 +401,99 @@ func (ts Toolset) matches(fullName string) bool {
 	return true
 }
 
-// newMCPServers makes one MCP server per toolset, and "" for all tools.
-func (s *Server) newMCPServers(tools []*mcpTool) (map[string]*mcp.Server, error) {
+// tool returns the tool of that name, or nil.
+func (g *generation) tool(name string) *mcpTool {
+	i, ok := slices.BinarySearchFunc(g.tools, name, func(t *mcpTool, name string) int { return strings.Compare(t.tool.Name, name) })
+	if !ok {
+		return nil
+	}
+	return g.tools[i]
+}
+
+// toolsets checks the configured toolsets against g's tools: "" selects every tool, and a named
+// toolset that selects nothing is a mistake.
+func toolsets(g *generation, o MCPOptions) (map[string]Toolset, error) {
 	sets := map[string]Toolset{"": {}}
-	for name, ts := range s.opts.mcp.Toolsets {
+	for name, ts := range o.Toolsets {
 		if name == "" || strings.Contains(name, "/") {
 			return nil, fmt.Errorf("server: toolset name %q must be a non-empty path segment", name)
 		}
-		for _, g := range slices.Concat(ts.Include, ts.Exclude) {
-			if _, err := path.Match(g, ""); err != nil {
-				return nil, fmt.Errorf("server: toolset %q: bad glob %q", name, g)
+		for _, glob := range slices.Concat(ts.Include, ts.Exclude) {
+			if _, err := path.Match(glob, ""); err != nil {
+				return nil, fmt.Errorf("server: toolset %q: bad glob %q", name, glob)
 			}
+		}
+		if !slices.ContainsFunc(g.tools, func(t *mcpTool) bool { return ts.matches(string(t.method.desc.FullName())) }) {
+			return nil, fmt.Errorf("server: toolset %q selects no tool", name)
 		}
 		sets[name] = ts
 	}
-	servers := make(map[string]*mcp.Server, len(sets))
-	for name, ts := range sets {
-		srv := mcp.NewServer(&mcp.Implementation{Name: "agentbridge", Title: "agentbridge", Version: "v1"}, &mcp.ServerOptions{
-			Instructions: "Tools call legacy enterprise systems through agentbridge. Each tool's schema is exact: send only the properties it lists; 64-bit integers are decimal strings.",
-			Logger:       s.log.With("surface", "mcp"),
-		})
-		n := 0
-		for _, t := range tools {
-			if ts.matches(string(t.method.desc.FullName())) {
-				srv.AddTool(t.tool, s.toolHandler(t))
-				n++
-			}
-		}
-		if n == 0 && name != "" {
-			return nil, fmt.Errorf("server: toolset %q selects no tool", name)
-		}
-		servers[name] = srv
-	}
-	return servers, nil
+	return sets, nil
 }
 
-// mcpHandler serves Streamable HTTP at /mcp and /mcp/{toolset}, refusing foreign origins.
-func (s *Server) mcpHandler(servers map[string]*mcp.Server) http.Handler {
+// updateMCP brings every toolset's MCP server to g's tools: tools that are gone are removed,
+// new or changed ones added, and the SDK tells connected clients the list changed. A toolset
+// that g no longer has loses its tools (its address answers 404 to new requests). The servers
+// outlive generations, so sessions do too.
+func (s *Server) updateMCP(g *generation) {
+	s.mcpMu.Lock()
+	defer s.mcpMu.Unlock()
+	for name := range g.toolsets {
+		if s.mcp[name] == nil {
+			s.mcp[name] = mcp.NewServer(&mcp.Implementation{Name: "agentbridge", Title: "agentbridge", Version: "v1"}, &mcp.ServerOptions{
+				Instructions: "Tools call legacy enterprise systems through agentbridge. Each tool's schema is exact: send only the properties it lists; 64-bit integers are decimal strings.",
+				Logger:       s.log.With("surface", "mcp"),
+			})
+			s.mcpTools[name] = map[string][]byte{}
+		}
+	}
+	for name, srv := range s.mcp {
+		ts, served := g.toolsets[name]
+		have := s.mcpTools[name]
+		want := map[string]bool{}
+		for _, t := range g.tools {
+			if !served || !ts.matches(string(t.method.desc.FullName())) {
+				continue
+			}
+			want[t.tool.Name] = true
+			def, _ := json.Marshal(t.tool)
+			if string(have[t.tool.Name]) != string(def) {
+				srv.AddTool(t.tool, s.toolHandler(t.tool.Name))
+				have[t.tool.Name] = def
+			}
+		}
+		var gone []string
+		for n := range have {
+			if !want[n] {
+				gone = append(gone, n)
+				delete(have, n)
+			}
+		}
+		if len(gone) > 0 {
+			srv.RemoveTools(gone...)
+		}
+	}
+}
+
+// newMCPHTTP makes the Streamable HTTP handler for /mcp and /mcp/{toolset}. It is made once and
+// outlives generations, so sessions survive a reload; origins and toolsets are checked against
+// the current generation on every request.
+func (s *Server) newMCPHTTP() http.Handler {
 	h := mcp.NewStreamableHTTPHandler(func(r *http.Request) *mcp.Server {
-		return servers[r.PathValue("toolset")]
+		s.mcpMu.Lock()
+		defer s.mcpMu.Unlock()
+		return s.mcp[r.PathValue("toolset")]
 	}, &mcp.StreamableHTTPOptions{
 		Logger:              s.log.With("surface", "mcp"),
 		MaxRequestBodyBytes: s.opts.maxBody,
 	})
-	allowed := map[string]bool{}
-	for _, o := range s.opts.mcp.AllowedOrigins {
-		allowed[strings.TrimSuffix(strings.ToLower(o), "/")] = true
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := servers[r.PathValue("toolset")]; !ok {
+		g := s.gen.Load()
+		if _, ok := g.toolsets[r.PathValue("toolset")]; !ok {
 			http.Error(w, "no such toolset", http.StatusNotFound)
 			return
 		}
-		if origin := r.Header.Get("Origin"); origin != "" && !originAllowed(origin, allowed) {
+		if origin := r.Header.Get("Origin"); origin != "" && !originAllowed(origin, g.mcpOpts.AllowedOrigins) {
 			s.log.Warn("refused an MCP request from a foreign origin", "origin", origin)
 			http.Error(w, "origin not allowed", http.StatusForbidden)
 			return
@@ -458,9 +504,11 @@ func (s *Server) mcpHandler(servers map[string]*mcp.Server) http.Handler {
 
 // originAllowed admits loopback origins and the configured ones. Browsers send Origin on
 // cross-site requests; a page on a rebinding domain sends its own, which is refused.
-func originAllowed(origin string, allowed map[string]bool) bool {
-	if allowed[strings.ToLower(origin)] {
-		return true
+func originAllowed(origin string, allowed []string) bool {
+	for _, o := range allowed {
+		if strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
+			return true
+		}
 	}
 	u, err := url.Parse(origin)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
@@ -476,7 +524,9 @@ func originAllowed(origin string, allowed map[string]bool) bool {
 // MCPServer returns the MCP server of a toolset ("" for all tools), for transports other than
 // HTTP such as stdio.
 func (s *Server) MCPServer(toolset string) (*mcp.Server, error) {
+	s.mcpMu.Lock()
 	srv, ok := s.mcp[toolset]
+	s.mcpMu.Unlock()
 	if !ok {
 		return nil, errors.New("no toolset " + toolset)
 	}

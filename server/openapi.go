@@ -12,7 +12,7 @@ import (
 
 // openAPIDocument merges the generated OpenAPI v2 documents of the files that declare the
 // served services into one document.
-func (s *Server) openAPIDocument() ([]byte, error) {
+func (s *Server) openAPIDocument(g *generation) ([]byte, error) {
 	doc := map[string]any{
 		"swagger": "2.0",
 		"info": map[string]any{
@@ -26,7 +26,7 @@ func (s *Server) openAPIDocument() ([]byte, error) {
 	paths, defs := map[string]any{}, map[string]any{}
 	var tags []any
 	seen := map[string]bool{}
-	for _, svc := range s.services {
+	for _, svc := range g.services {
 		file := svc.Desc.ParentFile().Path()
 		if seen[file] {
 			continue

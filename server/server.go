@@ -14,6 +14,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,14 +25,18 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/agentbridge/agentbridge/adapters"
 )
 
 // Service is one proto service and its implementation.
 type Service struct {
-	// Desc describes the service; it must be linked into the binary (generated Go code).
+	// Desc describes the service: linked into the binary (generated Go code) or loaded at run
+	// time (see package contract). Messages without a linked Go type are dynamic.
 	Desc protoreflect.ServiceDescriptor
 	// Methods implements each unary method, by name. Declarative bindings come from
 	// adapters.BindService.
@@ -43,29 +50,48 @@ type Service struct {
 }
 
 // Server serves services on every surface. Build it with New; serve with Serve, or use Handler
-// and GRPCServer with listeners of your own.
+// and GRPCServer with listeners of your own. Reload swaps the services while serving.
 type Server struct {
 	opts      options
 	log       *slog.Logger
-	services  []Service
-	methods   map[string]*method // by procedure, /package.Service/Method
 	chain     grpc.UnaryServerInterceptor
-	grpc      *grpc.Server
-	http      http.Handler
-	mcp       map[string]*mcp.Server // by toolset, "" for all tools
-	comments  Comments
 	validator protovalidate.Validator
+	comments  Comments // of agentbridge's own protos, whose linked descriptors carry none
+	grpc      *grpc.Server
+	health    *health.Server
+	http      http.Handler
 	ready     atomic.Bool
+
+	gen      atomic.Pointer[generation]   // what new calls are served by
+	reloadMu sync.Mutex                   // one Reload at a time
+	mcpMu    sync.Mutex                   // guards mcp
+	mcp      map[string]*mcp.Server       // by toolset, "" for all tools; they outlive generations
+	mcpTools map[string]map[string][]byte // by toolset: the tools each server has, as JSON
+	mcpHTTP  http.Handler                 // Streamable HTTP; outlives generations, as sessions do
 }
 
-// New builds a server for services. It fails when a service is not linked into the binary, a
-// method has no implementation, or an option is invalid.
+// generation is one immutable build of the served services and every surface's routes. A call
+// keeps the generation it started on to the end; Reload makes a new one for new calls.
+type generation struct {
+	services []Service
+	names    []string           // the services' full names, sorted
+	methods  map[string]*method // by procedure, /package.Service/Method
+	files    *protoregistry.Files
+	tools    []*mcpTool
+	toolsets map[string]Toolset // "" selects every tool
+	mcpOpts  MCPOptions
+	http     http.Handler
+}
+
+// New builds a server for services. It fails when a method has no implementation, a contract
+// cannot be served on some surface (a REST route, a tool schema), or an option is invalid.
 func New(services []Service, opts ...Option) (*Server, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Server{opts: o, log: o.logger, services: services, methods: map[string]*method{}}
+	s := &Server{opts: o, log: o.logger, mcp: map[string]*mcp.Server{}, mcpTools: map[string]map[string][]byte{}}
+	s.mcpHTTP = s.newMCPHTTP()
 	validator, err := protovalidate.New()
 	if err != nil {
 		return nil, fmt.Errorf("server: protovalidate: %w", err)
@@ -73,10 +99,47 @@ func New(services []Service, opts ...Option) (*Server, error) {
 	s.validator = validator
 	interceptors := append(append([]grpc.UnaryServerInterceptor{}, o.interceptors...), validateInterceptor(validator))
 	s.chain = chainUnary(interceptors)
+	if s.comments, err = EmbeddedComments(); err != nil {
+		return nil, err
+	}
+	s.grpc, s.health = s.newGRPCServer()
+	g, err := s.newGeneration(context.Background(), services, o.mcp)
+	if err != nil {
+		return nil, err
+	}
+	s.http = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.gen.Load().http.ServeHTTP(w, r) })
+	s.install(g)
+	s.ready.Store(true)
+	return s, nil
+}
 
+// Reload serves services, with the MCP options mcpOpts, from now on: calls in flight finish on
+// the services they started with, new calls use the new ones, and MCP clients are told the tool
+// list changed. When the new services cannot be built (a missing implementation, a bad route),
+// nothing changes and the error says why. Listener settings (addresses, TLS, body bound) and
+// interceptors stay as New set them.
+func (s *Server) Reload(services []Service, mcpOpts MCPOptions) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	g, err := s.newGeneration(context.Background(), services, mcpOpts)
+	if err != nil {
+		return err
+	}
+	s.install(g)
+	s.log.Info("reloaded", "services", g.names, "methods", len(g.methods), "tools", len(g.tools))
+	return nil
+}
+
+// newGeneration builds everything the services need on every surface, without serving it.
+func (s *Server) newGeneration(ctx context.Context, services []Service, mcpOpts MCPOptions) (*generation, error) {
+	g := &generation{services: services, methods: map[string]*method{}, files: new(protoregistry.Files), mcpOpts: mcpOpts}
 	for _, svc := range services {
 		if svc.Desc == nil {
 			return nil, errors.New("server: a service has no descriptor")
+		}
+		g.names = append(g.names, string(svc.Desc.FullName()))
+		if err := registerFile(g.files, svc.Desc.ParentFile()); err != nil {
+			return nil, fmt.Errorf("server: %s: %w", svc.Desc.FullName(), err)
 		}
 		methods := svc.Desc.Methods()
 		for i := range methods.Len() {
@@ -99,30 +162,69 @@ func New(services []Service, opts ...Option) (*Server, error) {
 				}
 				m = newMethod(md, input, impl)
 			}
-			if _, dup := s.methods[m.procedure]; dup {
+			if _, dup := g.methods[m.procedure]; dup {
 				return nil, fmt.Errorf("server: %s served twice", md.Parent().FullName())
 			}
-			s.methods[m.procedure] = m
+			g.methods[m.procedure] = m
 		}
 	}
-	if s.comments, err = EmbeddedComments(); err != nil {
+	sort.Strings(g.names)
+	var err error
+	if g.tools, err = s.buildTools(g); err != nil {
 		return nil, err
 	}
-	tools, err := s.buildTools()
-	if err != nil {
+	if g.toolsets, err = toolsets(g, mcpOpts); err != nil {
 		return nil, err
 	}
-	if s.mcp, err = s.newMCPServers(tools); err != nil {
+	if g.http, err = s.newHTTPHandler(ctx, g); err != nil {
 		return nil, err
 	}
-	s.grpc = s.newGRPCServer()
-	h, err := s.newHTTPHandler(context.Background())
-	if err != nil {
-		return nil, err
+	return g, nil
+}
+
+// install makes g the generation new calls use, on every surface.
+func (s *Server) install(g *generation) {
+	old := s.gen.Swap(g)
+	s.updateMCP(g)
+	for _, name := range g.names {
+		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
-	s.http = h
-	s.ready.Store(true)
-	return s, nil
+	if old != nil {
+		for _, name := range old.names {
+			if !slices.Contains(g.names, name) {
+				s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVICE_UNKNOWN)
+			}
+		}
+	}
+}
+
+// registerFile adds a file and its imports to files, once each. Two different files under one
+// path (a linked file and an edited copy loaded at run time) cannot be served together.
+func registerFile(files *protoregistry.Files, fd protoreflect.FileDescriptor) error {
+	if have, err := files.FindFileByPath(fd.Path()); err == nil {
+		if have != fd {
+			return fmt.Errorf("two different files are named %s; serve one of them", fd.Path())
+		}
+		return nil
+	}
+	imports := fd.Imports()
+	for i := range imports.Len() {
+		if err := registerFile(files, imports.Get(i).FileDescriptor); err != nil {
+			return err
+		}
+	}
+	return files.RegisterFile(fd)
+}
+
+// describe returns the leading comment of a served element: from the source info its file
+// carries (contracts loaded at run time), else from agentbridge's embedded comments.
+func (g *generation) describe(comments Comments, name protoreflect.FullName) string {
+	if d, err := g.files.FindDescriptorByName(name); err == nil {
+		if loc := d.ParentFile().SourceLocations().ByDescriptor(d); loc.LeadingComments != "" {
+			return strings.TrimSpace(loc.LeadingComments)
+		}
+	}
+	return comments.Describe(name)
 }
 
 // Handler returns the HTTP surface: Connect, gRPC and gRPC-Web, REST/JSON, MCP (/mcp),
@@ -215,6 +317,7 @@ func (s *Server) ServeListeners(ctx context.Context, grpcLis, httpLis net.Listen
 
 func (s *Server) shutdown(httpSrv *http.Server) {
 	s.ready.Store(false)
+	s.health.Shutdown()
 	s.log.Info("shutting down", "grace", s.opts.grace)
 	graceCtx, cancel := context.WithTimeout(context.Background(), s.opts.grace)
 	defer cancel()
@@ -246,3 +349,6 @@ func ignoreClosed(err error) error {
 	}
 	return err
 }
+
+// Services returns the services being served (the current generation's).
+func (s *Server) Services() []Service { return slices.Clone(s.gen.Load().services) }

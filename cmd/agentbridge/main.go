@@ -3,7 +3,8 @@
 //
 // Usage:
 //
-//	agentbridge serve -config agentbridge.yaml   serve the services a config names
+//	agentbridge serve -config agentbridge.yaml [-watch]  serve the services a config names;
+//	                                             SIGHUP (or, with -watch, a changed file) reloads
 //	agentbridge demo                             serve the embedded demo
 //	agentbridge mcp -stdio [-config FILE|-demo]  serve the MCP tools over stdio (desktop hosts)
 //	agentbridge config validate -config FILE     check a config and its bindings
@@ -38,7 +39,7 @@ func main() {
 }
 
 const usage = `usage:
-  agentbridge serve -config FILE [-grpc-addr ADDR] [-http-addr ADDR]
+  agentbridge serve -config FILE [-watch] [-grpc-addr ADDR] [-http-addr ADDR]
   agentbridge demo [-grpc-addr ADDR] [-http-addr ADDR]
   agentbridge mcp -stdio [-config FILE | -demo] [-toolset NAME]
   agentbridge config validate -config FILE
@@ -80,19 +81,28 @@ func listenerFlags(fs *flag.FlagSet) (grpcAddr, httpAddr *string) {
 func serve(ctx context.Context, args []string, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	path := fs.String("config", "agentbridge.yaml", "config file")
+	watch := fs.Bool("watch", false, "reload when the config, a .proto under its proto paths or a descriptor set changes (SIGHUP always reloads)")
 	grpcAddr, httpAddr := listenerFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := server.LoadConfig(*path)
+	load := func() (*server.Config, error) {
+		cfg, err := server.LoadConfig(*path)
+		if err != nil {
+			return nil, err
+		}
+		overrideAddrs(cfg, *grpcAddr, *httpAddr)
+		return cfg, nil
+	}
+	cfg, err := load()
 	if err != nil {
 		return err
 	}
-	overrideAddrs(cfg, *grpcAddr, *httpAddr)
-	srv, err := build(cfg, logger)
+	srv, err := cfg.Build(server.WithLogger(logger))
 	if err != nil {
 		return err
 	}
+	go reloadLoop(ctx, srv, load, *watch, logger)
 	return srv.Serve(ctx)
 }
 
@@ -106,12 +116,13 @@ func validate(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	services, err := cfg.BuildServices()
+	// Build exactly what serve builds, minus the listeners.
+	srv, err := cfg.Build(server.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		return err
 	}
-	for _, svc := range services {
-		fmt.Fprintf(stdout, "%s: %d methods bound\n", svc.Desc.FullName(), len(svc.Methods))
+	for _, svc := range srv.Services() {
+		fmt.Fprintf(stdout, "%s: %d methods bound\n", svc.Desc.FullName(), svc.Desc.Methods().Len())
 	}
 	fmt.Fprintln(stdout, "config is valid")
 	return nil
@@ -124,18 +135,6 @@ func overrideAddrs(cfg *server.Config, grpcAddr, httpAddr string) {
 	if httpAddr != "" {
 		cfg.HTTPAddr = httpAddr
 	}
-}
-
-func build(cfg *server.Config, logger *slog.Logger) (*server.Server, error) {
-	services, err := cfg.BuildServices()
-	if err != nil {
-		return nil, err
-	}
-	opts, err := cfg.Options()
-	if err != nil {
-		return nil, err
-	}
-	return server.New(services, append(opts, server.WithLogger(logger))...)
 }
 
 // runDemo starts the legacy inventory system on a loopback port and the bridge in front of it,
@@ -154,7 +153,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.
 
 	cfg := demo.Config(endpoint)
 	overrideAddrs(cfg, *grpcAddr, *httpAddr)
-	srv, err := build(cfg, logger)
+	srv, err := cfg.Build(server.WithLogger(logger))
 	if err != nil {
 		return err
 	}
@@ -220,9 +219,13 @@ func serveMCP(ctx context.Context, args []string, logger *slog.Logger) error {
 	default:
 		return errors.New("mcp: give -config FILE or -demo")
 	}
-	srv, err := build(cfg, logger)
+	srv, err := cfg.Build(server.WithLogger(logger))
 	if err != nil {
 		return err
+	}
+	if *path != "" {
+		reload := func() (*server.Config, error) { return server.LoadConfig(*path) }
+		go reloadLoop(ctx, srv, reload, false, logger)
 	}
 	return srv.ServeMCPStdio(ctx, *toolset)
 }

@@ -79,13 +79,19 @@ func TestConfigValidate(t *testing.T) {
 		{"unknown key", "services: [agentbridge.demo.v1.InventoryService]\nbackendz: {}\n", "field backendz not found", false},
 		{"missing backend", "services: [agentbridge.demo.v1.InventoryService]\n", `backend "inventory" is not in the config`, false},
 		{"unknown kind", "services: [agentbridge.demo.v1.InventoryService]\nbackends:\n  inventory: {kind: corba, endpoint: http://x}\n", `unknown kind "corba"`, false},
-		{"unknown service", "services: [acme.v1.Nope]\n", `service "acme.v1.Nope" is not linked into this binary`, false},
+		{"unknown service", "services: [acme.v1.Nope]\n", `service "acme.v1.Nope" is neither in the loaded contracts nor linked into this binary`, false},
+		{"toolset selects nothing", "services: [agentbridge.demo.v1.InventoryService]\nbackends:\n  inventory: {kind: soap, endpoint: http://127.0.0.1:1/inventory}\nmcp:\n  toolsets:\n    empty: {include: [acme.*]}\n", `toolset "empty" selects no tool`, false},
+		{"proto does not compile", "protos: [broken.proto]\nservices: [acme.v1.S]\n", `broken.proto:3:12: syntax error`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var out bytes.Buffer
-			err := run(t.Context(), []string{"config", "validate", "-config", writeConfig(t, tt.config)}, &out, io.Discard)
+			path := writeConfig(t, tt.config)
+			if err := os.WriteFile(filepath.Join(filepath.Dir(path), "broken.proto"), []byte("syntax = \"proto3\";\npackage acme.v1;\nmessage A {{\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err := run(t.Context(), []string{"config", "validate", "-config", path}, &out, io.Discard)
 			text := out.String()
 			if err != nil {
 				text += err.Error()
