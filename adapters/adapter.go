@@ -5,6 +5,10 @@
 // A kind (soap, and later rest, xmlhttp, xmlrpc) registers a Factory in init. The runtime
 // config names backends and their kind; the proto's agentbridge.v1.binding option names, per
 // method, the backend and the operation. Bind joins the two.
+//
+// Stable: Unary, ServerStream, Adapter, Factory, Register, Backend, BindingOf, BindService and
+// MessageType. A kind written in Go registers itself in an init function of its package and is
+// linked by a blank import, as adapters/standard does for the built-in kinds.
 package adapters
 
 import (

@@ -4,6 +4,17 @@
 // google.api.http annotations), the OpenAPI document, /healthz and /readyz. Every surface
 // decodes into the method's request message and calls the same interceptor chain and
 // implementation; no surface calls another over the network.
+//
+// # Library use
+//
+// Most integrators need no Go: a config (LoadConfig) names the contracts, services and
+// backends, and Config.Build makes the server. Integrators who need Go logic build a Server
+// from services of their own: load contracts with package contract (or use generated code),
+// implement methods as adapters.Unary or bind them with adapters.BindService, add
+// interceptors with WithInterceptors, and call New. Reload swaps the services while serving.
+//
+// Stable: Service, New, the Option constructors, Server's exported methods, Config and its
+// methods, MCPOptions, Toolset, Surface and SurfaceFromContext. The rest may change.
 package server
 
 import (
