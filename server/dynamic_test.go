@@ -176,7 +176,9 @@ func shopService(t testing.TB, sd protoreflect.ServiceDescriptor, version string
 		},
 	}
 	if sd.Methods().ByName("Ping") != nil {
-		svc.Methods["Ping"] = func(_ context.Context, req proto.Message) (proto.Message, error) { return product("pong:" + idOf(req)), nil }
+		svc.Methods["Ping"] = func(_ context.Context, req proto.Message) (proto.Message, error) {
+			return product("pong:" + idOf(req)), nil
+		}
 	}
 	return svc
 }

@@ -457,7 +457,7 @@ func TestHeadersSurviveEverySurface(t *testing.T) {
 
 // startGoService serves the demo service implemented in Go (no backend) for the tests that need
 // control over the implementation.
-func startGoService(t *testing.T, getItem func(context.Context, proto.Message) (proto.Message, error)) *bridge {
+func startGoService(t *testing.T, getItem func(context.Context, proto.Message) (proto.Message, error), opts ...server.Option) *bridge {
 	t.Helper()
 	sd := demov1.File_agentbridge_demo_v1_inventory_proto.Services().ByName("InventoryService")
 	unimplemented := func(context.Context, proto.Message) (proto.Message, error) {
@@ -472,7 +472,8 @@ func startGoService(t *testing.T, getItem func(context.Context, proto.Message) (
 			return demov1.RegisterInventoryServiceHandlerClient(ctx, mux, demov1.NewInventoryServiceClient(cc))
 		},
 	}
-	srv, err := server.New([]server.Service{svc}, server.WithLogger(slog.New(slog.DiscardHandler)), server.WithShutdownGrace(5*time.Second))
+	opts = append([]server.Option{server.WithLogger(slog.New(slog.DiscardHandler)), server.WithShutdownGrace(5 * time.Second)}, opts...)
+	srv, err := server.New([]server.Service{svc}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -482,11 +483,12 @@ func startGoService(t *testing.T, getItem func(context.Context, proto.Message) (
 func TestGracefulShutdown(t *testing.T) {
 	t.Parallel()
 	started := make(chan struct{})
+	shutdown := &signalOn{msg: "shutting down", seen: make(chan struct{})}
 	b := startGoService(t, func(ctx context.Context, req proto.Message) (proto.Message, error) {
 		close(started)
-		time.Sleep(300 * time.Millisecond) // in flight when the shutdown starts
+		<-shutdown.seen // still in flight when the shutdown starts
 		return &demov1.GetItemResponse{Item: &demov1.Item{Sku: "A-100"}}, nil
-	})
+	}, server.WithLogger(slog.New(shutdown)))
 	result := make(chan error, 1)
 	go func() {
 		_, st := restGet(t, context.Background(), b.httpURL+"/v1/items/A-100")
@@ -504,6 +506,23 @@ func TestGracefulShutdown(t *testing.T) {
 	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(b.httpURL, "http://"), time.Second); err == nil {
 		t.Error("the HTTP listener still accepts connections after shutdown")
 	}
+}
+
+// signalOn is a slog handler that closes seen when a record with the message msg is logged.
+type signalOn struct {
+	msg  string
+	seen chan struct{}
+	once sync.Once
+}
+
+func (h *signalOn) Enabled(context.Context, slog.Level) bool { return true }
+func (h *signalOn) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *signalOn) WithGroup(string) slog.Handler            { return h }
+func (h *signalOn) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.once.Do(func() { close(h.seen) })
+	}
+	return nil
 }
 
 func TestHealthAndOpenAPI(t *testing.T) {

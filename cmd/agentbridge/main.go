@@ -40,7 +40,7 @@ func main() {
 
 const usage = `usage:
   agentbridge serve -config FILE [-watch] [-grpc-addr ADDR] [-http-addr ADDR]
-  agentbridge demo [-grpc-addr ADDR] [-http-addr ADDR]
+  agentbridge demo [-grpc-addr ADDR] [-http-addr ADDR] [-legacy-addr ADDR]
   agentbridge mcp -stdio [-config FILE | -demo] [-toolset NAME]
   agentbridge config validate -config FILE
 `
@@ -137,15 +137,21 @@ func overrideAddrs(cfg *server.Config, grpcAddr, httpAddr string) {
 	}
 }
 
-// runDemo starts the legacy inventory system on a loopback port and the bridge in front of it,
-// prints the calls to try, and serves until interrupted.
+// DefaultLegacyAddr is where the demo's legacy SOAP system listens, so that its endpoint and
+// WSDL stay put for configs and imports written against it.
+const DefaultLegacyAddr = "127.0.0.1:8081"
+
+// runDemo starts the legacy inventory system and the bridge in front of it, prints the bound
+// addresses and the calls to try, and serves until interrupted. Port 0 picks a free port; the
+// printed addresses are the bound ones.
 func runDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	grpcAddr, httpAddr := listenerFlags(fs)
+	legacyAddr := fs.String("legacy-addr", DefaultLegacyAddr, "address of the demo's legacy SOAP system")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	endpoint, stop, err := startLegacy(ctx)
+	endpoint, stop, err := startLegacy(ctx, *legacyAddr)
 	if err != nil {
 		return err
 	}
@@ -161,25 +167,38 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.
 	if gAddr == "" {
 		gAddr = server.DefaultGRPCAddr
 	}
-	if gAddr == "off" {
-		gAddr = ""
-	}
 	if hAddr == "" {
 		hAddr = server.DefaultHTTPAddr
 	}
+	var lc net.ListenConfig
+	httpLis, err := lc.Listen(ctx, "tcp", hAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP listener: %w", err)
+	}
+	var grpcLis net.Listener
+	if gAddr != "off" {
+		if grpcLis, err = lc.Listen(ctx, "tcp", gAddr); err != nil {
+			_ = httpLis.Close()
+			return fmt.Errorf("gRPC listener: %w", err)
+		}
+		gAddr = grpcLis.Addr().String()
+	} else {
+		gAddr = ""
+	}
+	hAddr = httpLis.Addr().String()
 	fmt.Fprintf(stdout, "agentbridge demo\n  legacy SOAP 1.1 inventory system: %s (WSDL: %s?wsdl)\n  bridge HTTP (REST, Connect, gRPC-Web, gRPC): http://%s\n  MCP (Streamable HTTP): http://%s/mcp\n", endpoint, endpoint, hAddr, hAddr)
 	if gAddr != "" {
 		fmt.Fprintf(stdout, "  bridge gRPC: %s\n", gAddr)
 	}
 	fmt.Fprintf(stdout, "\nTry:\n%s\nCtrl-C stops.\n", demo.Calls(hAddr, gAddr))
-	return srv.Serve(ctx)
+	return srv.ServeListeners(ctx, grpcLis, httpLis)
 }
 
-// startLegacy serves the demo's legacy SOAP system on a loopback port.
-func startLegacy(ctx context.Context) (endpoint string, stop func(), err error) {
-	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+// startLegacy serves the demo's legacy SOAP system at addr.
+func startLegacy(ctx context.Context, addr string) (endpoint string, stop func(), err error) {
+	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
-		return "", nil, err
+		return "", nil, fmt.Errorf("the demo's legacy system: %w (choose another address with -legacy-addr)", err)
 	}
 	legacy := &http.Server{Handler: demo.NewLegacy(nil), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = legacy.Serve(lis) }()
@@ -193,6 +212,7 @@ func serveMCP(ctx context.Context, args []string, logger *slog.Logger) error {
 	stdio := fs.Bool("stdio", false, "serve MCP over standard input and output")
 	path := fs.String("config", "", "config file")
 	withDemo := fs.Bool("demo", false, "serve the embedded demo (its legacy system runs in this process)")
+	legacyAddr := fs.String("legacy-addr", "127.0.0.1:0", "with -demo: address of the demo's legacy SOAP system")
 	toolset := fs.String("toolset", "", "serve only this toolset from the config")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -205,7 +225,7 @@ func serveMCP(ctx context.Context, args []string, logger *slog.Logger) error {
 	case *withDemo && *path != "":
 		return errors.New("mcp: give -config or -demo, not both")
 	case *withDemo:
-		endpoint, stop, err := startLegacy(ctx)
+		endpoint, stop, err := startLegacy(ctx, *legacyAddr)
 		if err != nil {
 			return err
 		}

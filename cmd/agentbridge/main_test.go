@@ -23,19 +23,19 @@ func TestSignalsStopCleanly(t *testing.T) {
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			httpAddr, grpcAddr := freeAddr(t), freeAddr(t)
-			cmd := exec.CommandContext(t.Context(), bin, "demo", "-http-addr", httpAddr, "-grpc-addr", grpcAddr)
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			cmd := exec.CommandContext(t.Context(), bin, "demo", "-http-addr", "127.0.0.1:0", "-grpc-addr", "127.0.0.1:0", "-legacy-addr", "127.0.0.1:0")
+			stdout := watchAddrs(demoHTTP, demoGRPC)
+			var stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = stdout, &stderr
 			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			waitReady(t, "http://"+httpAddr+"/readyz")
-			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
+			httpAddr := stdout.wait(t, done)[0]
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
 			select {
 			case err := <-done:
 				var exit *exec.ExitError

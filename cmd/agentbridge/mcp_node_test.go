@@ -230,26 +230,10 @@ func mcpInspectorCLI(t *testing.T) string {
 }
 
 // mcpStartDemo serves the demo in this process on a free port, with gRPC off, until the test
-// ends, and returns the HTTP address. Its log is shown when the test fails.
+// ends, and returns the HTTP address.
 func mcpStartDemo(t *testing.T) string {
 	t.Helper()
-	httpAddr := freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &mcpLockedBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"demo", "-http-addr", httpAddr, "-grpc-addr", "off"}, &mcpLockedBuffer{}, logs)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("demo exited with %v", err)
-		}
-		if t.Failed() {
-			t.Logf("demo log:\n%s", logs.String())
-		}
-	})
-	waitReady(t, "http://"+httpAddr+"/readyz")
+	httpAddr, _ := startDemo(t, false)
 	return httpAddr
 }
 

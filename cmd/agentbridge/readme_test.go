@@ -6,15 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // readmeCall is one command of the README's "Try it" section and the output it shows, if any.
@@ -56,17 +53,6 @@ func readmeCalls(t *testing.T) []readmeCall {
 	return calls
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
-}
-
 // TestReadmeCalls starts the demo as make run does (on free ports instead of 8080 and 9090) and
 // runs every call of the README's "Try it" section with bash, exactly as written but for the
 // ports, checking each output against the one the README shows. Timestamps may differ.
@@ -82,20 +68,20 @@ func TestReadmeCalls(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatal("curl is needed for the README's calls")
 	}
-	httpAddr, grpcAddr := freeAddr(t), freeAddr(t)
+	stdout := watchAddrs(demoHTTP, demoGRPC)
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout bytes.Buffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"demo", "-http-addr", httpAddr, "-grpc-addr", grpcAddr}, &stdout, io.Discard)
+		done <- run(ctx, []string{"demo", "-http-addr", "127.0.0.1:0", "-grpc-addr", "127.0.0.1:0", "-legacy-addr", "127.0.0.1:0"}, stdout, io.Discard)
 	}()
+	addrs := stdout.wait(t, done)
+	httpAddr, grpcAddr := addrs[0], addrs[1]
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("demo exited with %v", err)
 		}
 	})
-	waitReady(t, "http://"+httpAddr+"/readyz")
 
 	calls := readmeCalls(t)
 	if len(calls) < 6 {
@@ -131,22 +117,6 @@ func TestReadmeCalls(t *testing.T) {
 			t.Errorf("the demo prints %q, which the README does not show", line)
 		}
 	}
-}
-
-func waitReady(t *testing.T, url string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s did not become ready", url)
 }
 
 var rfc3339 = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$`)

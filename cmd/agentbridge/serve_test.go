@@ -29,9 +29,8 @@ func TestServeFromConfig(t *testing.T) {
 	t.Parallel()
 	legacy := httptest.NewServer(demo.NewLegacy(nil))
 	t.Cleanup(legacy.Close)
-	httpAddr := freeAddr(t)
 	path := writeConfig(t, `
-http_addr: `+httpAddr+`
+http_addr: 127.0.0.1:0
 grpc_addr: "off"
 shutdown_grace: 2s
 services: [agentbridge.demo.v1.InventoryService]
@@ -48,14 +47,15 @@ mcp:
 `)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "-config", path}, io.Discard, io.Discard) }()
+	logs := watchAddrs(serveHTTP)
+	go func() { done <- run(ctx, []string{"serve", "-config", path}, io.Discard, logs) }()
+	httpAddr := logs.wait(t, done)[0]
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("serve exited with %v", err)
 		}
 	})
-	waitReady(t, "http://"+httpAddr+"/readyz")
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+httpAddr+"/v1/items/A-100", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
