@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,11 +14,7 @@ import (
 // process must drain and exit 0.
 func TestSignalsStopCleanly(t *testing.T) {
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "agentbridge")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := agentbridgeBinary(t)
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			cmd := exec.CommandContext(t.Context(), bin, "demo", "-http-addr", "127.0.0.1:0", "-grpc-addr", "127.0.0.1:0", "-legacy-addr", "127.0.0.1:0")
@@ -54,5 +48,4 @@ func TestSignalsStopCleanly(t *testing.T) {
 			}
 		})
 	}
-	_ = os.Remove(bin)
 }

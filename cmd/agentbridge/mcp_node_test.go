@@ -86,11 +86,7 @@ func TestMCPTypeScriptClientHTTP(t *testing.T) {
 func TestMCPTypeScriptClientStdio(t *testing.T) {
 	t.Parallel()
 	node := mcpNodeDeps(t)
-	bin := filepath.Join(t.TempDir(), "agentbridge")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := agentbridgeBinary(t)
 	sum := mcpRunClient(t, node, "stdio", bin, "mcp", "-stdio", "-demo")
 	mcpCheckSummary(t, sum)
 }
