@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"sort"
 )
 
 // newHTTPHandler routes the HTTP listener: each method's Connect/gRPC/gRPC-Web path, gRPC
@@ -41,4 +42,28 @@ func (s *Server) newHTTPHandler(ctx context.Context) (http.Handler, error) {
 	}
 	mux.Handle("/", gateway)
 	return mux, nil
+}
+
+// openAPIDocument writes /openapi.json for the methods the REST surface serves: those of services
+// with REST routes registered (Service.Gateway), since a route in the proto alone is not served.
+func (s *Server) openAPIDocument() ([]byte, error) {
+	procs := make([]string, 0, len(s.methods))
+	for p := range s.methods {
+		procs = append(procs, p)
+	}
+	sort.Strings(procs)
+	rest := map[string]bool{}
+	for _, svc := range s.services {
+		if svc.Gateway != nil {
+			rest[string(svc.Desc.FullName())] = true
+		}
+	}
+	var methods []*method
+	for _, p := range procs {
+		if m := s.methods[p]; rest[string(m.desc.Parent().FullName())] {
+			methods = append(methods, m)
+		}
+	}
+	// Tool names are over every method, as the MCP surface names them.
+	return buildOpenAPI(methods, toolNames(s.methods, procs), s.comments.Describe)
 }
