@@ -5,7 +5,7 @@ SHELL := /bin/bash
 
 GO      ?= go
 BIN     := $(CURDIR)/bin
-GENERATORS := $(addprefix $(BIN)/,protoc-gen-go protoc-gen-go-grpc protoc-gen-connect-go protoc-gen-grpc-gateway protoc-gen-openapiv2)
+GENERATORS := $(addprefix $(BIN)/,protoc-gen-go protoc-gen-go-grpc protoc-gen-connect-go protoc-gen-grpc-gateway)
 NODESOAP := adapters/soap/testdata/nodesoap
 MCPCLIENT := cmd/agentbridge/testdata/mcpclient
 
@@ -34,7 +34,6 @@ generate: $(GENERATORS) $(BIN)/buf ## regenerate gen/ from proto/
 	PATH="$(BIN):$$PATH" $(BIN)/buf generate
 	mkdir -p gen/descriptorset
 	$(BIN)/buf build proto --path proto/agentbridge --exclude-imports -o gen/descriptorset/agentbridge.binpb
-	cp tools/embed/openapi.go.txt gen/openapi/embed.go
 	cp tools/embed/descriptorset.go.txt gen/descriptorset/embed.go
 
 .PHONY: check-generate
