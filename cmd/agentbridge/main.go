@@ -168,12 +168,30 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.
 	if hAddr == "" {
 		hAddr = server.DefaultHTTPAddr
 	}
+	// Listen before printing, so that the addresses printed are the bound ones: with port 0 (as
+	// tests start the demo) the kernel picks the port, and a caller reads it here.
+	var lc net.ListenConfig
+	var grpcLis net.Listener
+	if gAddr != "" {
+		if grpcLis, err = lc.Listen(ctx, "tcp", gAddr); err != nil {
+			return fmt.Errorf("gRPC listener: %w", err)
+		}
+		gAddr = grpcLis.Addr().String()
+	}
+	httpLis, err := lc.Listen(ctx, "tcp", hAddr)
+	if err != nil {
+		if grpcLis != nil {
+			_ = grpcLis.Close()
+		}
+		return fmt.Errorf("HTTP listener: %w", err)
+	}
+	hAddr = httpLis.Addr().String()
 	fmt.Fprintf(stdout, "agentbridge demo\n  legacy SOAP 1.1 inventory system: %s (WSDL: %s?wsdl)\n  bridge HTTP (REST, Connect, gRPC-Web, gRPC): http://%s\n  MCP (Streamable HTTP): http://%s/mcp\n", endpoint, endpoint, hAddr, hAddr)
 	if gAddr != "" {
 		fmt.Fprintf(stdout, "  bridge gRPC: %s\n", gAddr)
 	}
 	fmt.Fprintf(stdout, "\nTry:\n%s\nCtrl-C stops.\n", demo.Calls(hAddr, gAddr))
-	return srv.Serve(ctx)
+	return srv.ServeListeners(ctx, grpcLis, httpLis)
 }
 
 // startLegacy serves the demo's legacy SOAP system on a loopback port.
