@@ -8,6 +8,7 @@ BIN     := $(CURDIR)/bin
 GENERATORS := $(addprefix $(BIN)/,protoc-gen-go protoc-gen-go-grpc protoc-gen-connect-go protoc-gen-grpc-gateway)
 NODESOAP := adapters/soap/testdata/nodesoap
 MCPCLIENT := cmd/agentbridge/testdata/mcpclient
+OPENAPIPEERS := cmd/agentbridge/testdata/openapi
 
 .PHONY: help
 help: ## list the targets
@@ -72,8 +73,12 @@ $(MCPCLIENT)/node_modules: $(MCPCLIENT)/package.json $(MCPCLIENT)/package-lock.j
 	npm ci --prefix $(MCPCLIENT) --no-audit --no-fund
 	touch $@
 
+$(OPENAPIPEERS)/node_modules: $(OPENAPIPEERS)/package.json $(OPENAPIPEERS)/package-lock.json
+	npm ci --prefix $(OPENAPIPEERS) --no-audit --no-fund
+	touch $@
+
 .PHONY: test
-test: $(NODESOAP)/node_modules $(MCPCLIENT)/node_modules $(BIN)/grpcurl ## run every test, the real-peer ones included
+test: $(NODESOAP)/node_modules $(MCPCLIENT)/node_modules $(OPENAPIPEERS)/node_modules $(BIN)/grpcurl ## run every test, the real-peer ones included
 	AGENTBRIDGE_GRPCURL=$(BIN)/grpcurl $(GO) test -race -count=1 ./...
 
 .PHONY: run
