@@ -295,8 +295,7 @@ func startDemoBinary(t *testing.T) string {
 			}
 		case <-time.After(20 * time.Second):
 			_ = cmd.Process.Kill()
-			<-exited
-			t.Errorf("the demo was still running 20s after SIGTERM")
+			t.Errorf("the demo was still running 20s after SIGTERM; killed (%v)", <-exited)
 		}
 		if t.Failed() {
 			t.Logf("demo stdout:\n%s\ndemo log:\n%s", stdout.String(), logs.String())
