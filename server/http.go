@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"sort"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // newHTTPHandler routes the HTTP listener: each method's Connect/gRPC/gRPC-Web path, gRPC
@@ -12,7 +14,8 @@ import (
 func (s *Server) newHTTPHandler(ctx context.Context) (http.Handler, error) {
 	mux := http.NewServeMux()
 	s.registerConnect(mux)
-	doc, err := s.openAPIDocument()
+	methods, names := s.restMethods()
+	doc, err := buildOpenAPI(methods, names, s.comments.Describe)
 	if err != nil {
 		return nil, err
 	}
@@ -44,26 +47,26 @@ func (s *Server) newHTTPHandler(ctx context.Context) (http.Handler, error) {
 	return mux, nil
 }
 
-// openAPIDocument writes /openapi.json for the methods the REST surface serves: those of services
-// with REST routes registered (Service.Gateway), since a route in the proto alone is not served.
-func (s *Server) openAPIDocument() ([]byte, error) {
+// restMethods returns the methods the REST surface serves, those of services with REST routes
+// registered (Service.Gateway), since a route in the proto alone is not served; and the MCP tool
+// name of every method, which is also its operations' operationId.
+func (s *Server) restMethods() ([]*method, map[string]string) {
 	procs := make([]string, 0, len(s.methods))
 	for p := range s.methods {
 		procs = append(procs, p)
 	}
 	sort.Strings(procs)
-	rest := map[string]bool{}
+	rest := map[protoreflect.FullName]bool{}
 	for _, svc := range s.services {
 		if svc.Gateway != nil {
-			rest[string(svc.Desc.FullName())] = true
+			rest[svc.Desc.FullName()] = true
 		}
 	}
 	var methods []*method
 	for _, p := range procs {
-		if m := s.methods[p]; rest[string(m.desc.Parent().FullName())] {
+		if m := s.methods[p]; rest[m.desc.Parent().FullName()] {
 			methods = append(methods, m)
 		}
 	}
-	// Tool names are over every method, as the MCP surface names them.
-	return buildOpenAPI(methods, toolNames(s.methods, procs), s.comments.Describe)
+	return methods, toolNames(s.methods, procs)
 }

@@ -15,7 +15,9 @@ import (
 	"testing"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	gapi "google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -944,5 +946,30 @@ func TestOpenAPIComponentsResolve(t *testing.T) {
 			}
 		}
 		walk("#", f.doc)
+	}
+}
+
+// TestRESTMethods: the document covers the methods the REST surface serves, those of services
+// with REST routes registered, and names them as the MCP surface names every method.
+func TestRESTMethods(t *testing.T) {
+	t.Parallel()
+	count := testingv1.File_agentbridge_testing_v1_stream_proto.Services().ByName("CountService")
+	inventory := demov1.File_agentbridge_demo_v1_inventory_proto.Services().ByName("InventoryService")
+	f := newOpenAPIFixture(t, embeddedDescribe(t), count, inventory)
+	s := &Server{methods: f.methods, services: []Service{
+		{Desc: count},
+		{Desc: inventory, Gateway: func(context.Context, *runtime.ServeMux, grpc.ClientConnInterface) error { return nil }},
+	}}
+	methods, names := s.restMethods()
+	var got []string
+	for _, m := range methods {
+		got = append(got, m.procedure)
+	}
+	want := []string{"/agentbridge.demo.v1.InventoryService/GetItem", "/agentbridge.demo.v1.InventoryService/ListItems", "/agentbridge.demo.v1.InventoryService/ReserveItem"}
+	if !slices.Equal(got, want) {
+		t.Errorf("REST methods %v, want %v (CountService has no REST routes registered)", got, want)
+	}
+	if names["/agentbridge.testing.v1.CountService/Count"] != "CountService_Count" || len(names) != 4 {
+		t.Errorf("tool names %v, want every method's", names)
 	}
 }
