@@ -5,9 +5,10 @@ SHELL := /bin/bash
 
 GO      ?= go
 BIN     := $(CURDIR)/bin
-GENERATORS := $(addprefix $(BIN)/,protoc-gen-go protoc-gen-go-grpc protoc-gen-connect-go protoc-gen-grpc-gateway protoc-gen-openapiv2)
+GENERATORS := $(addprefix $(BIN)/,protoc-gen-go protoc-gen-go-grpc protoc-gen-connect-go protoc-gen-grpc-gateway)
 NODESOAP := adapters/soap/testdata/nodesoap
 MCPCLIENT := cmd/agentbridge/testdata/mcpclient
+OPENAPIPEERS := cmd/agentbridge/testdata/openapi
 
 .PHONY: help
 help: ## list the targets
@@ -34,7 +35,6 @@ generate: $(GENERATORS) $(BIN)/buf ## regenerate gen/ from proto/
 	PATH="$(BIN):$$PATH" $(BIN)/buf generate
 	mkdir -p gen/descriptorset
 	$(BIN)/buf build proto --path proto/agentbridge --exclude-imports -o gen/descriptorset/agentbridge.binpb
-	cp tools/embed/openapi.go.txt gen/openapi/embed.go
 	cp tools/embed/descriptorset.go.txt gen/descriptorset/embed.go
 
 .PHONY: check-generate
@@ -73,8 +73,12 @@ $(MCPCLIENT)/node_modules: $(MCPCLIENT)/package.json $(MCPCLIENT)/package-lock.j
 	npm ci --prefix $(MCPCLIENT) --no-audit --no-fund
 	touch $@
 
+$(OPENAPIPEERS)/node_modules: $(OPENAPIPEERS)/package.json $(OPENAPIPEERS)/package-lock.json
+	npm ci --prefix $(OPENAPIPEERS) --no-audit --no-fund
+	touch $@
+
 .PHONY: test
-test: $(NODESOAP)/node_modules $(MCPCLIENT)/node_modules $(BIN)/grpcurl ## run every test, the real-peer ones included
+test: $(NODESOAP)/node_modules $(MCPCLIENT)/node_modules $(OPENAPIPEERS)/node_modules $(BIN)/grpcurl ## run every test, the real-peer ones included
 	AGENTBRIDGE_GRPCURL=$(BIN)/grpcurl $(GO) test -race -count=1 ./...
 
 .PHONY: run

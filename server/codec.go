@@ -37,6 +37,14 @@ func newGatewayJSON() *gatewayJSON {
 	return &gatewayJSON{runtime.JSONPb{MarshalOptions: jsonMarshal, UnmarshalOptions: jsonUnmarshal}}
 }
 
+// streamContentType is the content type of a server-streaming REST response: newline-delimited
+// JSON, one {"result": …} or {"error": …} object per line, as grpc-gateway writes streams.
+const streamContentType = "application/x-ndjson"
+
+// StreamContentType labels a server-streaming REST response as what it is, one JSON object per
+// line, rather than application/json, which a client would read as one document.
+func (j *gatewayJSON) StreamContentType(any) string { return streamContentType }
+
 func (j *gatewayJSON) Unmarshal(data []byte, v any) error {
 	if err := j.JSONPb.Unmarshal(data, v); err != nil {
 		if m, ok := v.(proto.Message); ok {

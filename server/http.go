@@ -3,15 +3,19 @@ package server
 import (
 	"context"
 	"net/http"
+	"sort"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// newHTTPHandler routes the HTTP listener: each method's Connect/gRPC/gRPC-Web path, gRPC
-// health and reflection, /openapi.json, /healthz, /readyz, and REST routes for the rest (which
-// also answers unknown paths with a NotFound status).
+// newHTTPHandler routes the HTTP listener for generation g: each method's Connect/gRPC/gRPC-Web
+// path, gRPC health and reflection, /openapi.json, /healthz, /readyz, MCP, and REST routes for
+// the rest (which also answers unknown paths with a NotFound status).
 func (s *Server) newHTTPHandler(ctx context.Context, g *generation) (http.Handler, error) {
 	mux := http.NewServeMux()
 	s.registerConnect(mux, g)
-	doc, err := s.openAPIDocument(g)
+	methods, names := g.sortedMethods()
+	doc, err := buildOpenAPI(methods, names, func(name protoreflect.FullName) string { return g.describe(s.comments, name) })
 	if err != nil {
 		return nil, err
 	}
@@ -40,4 +44,19 @@ func (s *Server) newHTTPHandler(ctx context.Context, g *generation) (http.Handle
 	}
 	mux.Handle("/", gateway)
 	return mux, nil
+}
+
+// sortedMethods returns g's methods in procedure order, and the MCP tool name of every method,
+// which is also its operations' operationId.
+func (g *generation) sortedMethods() ([]*method, map[string]string) {
+	procs := make([]string, 0, len(g.methods))
+	for p := range g.methods {
+		procs = append(procs, p)
+	}
+	sort.Strings(procs)
+	methods := make([]*method, 0, len(procs))
+	for _, p := range procs {
+		methods = append(methods, g.methods[p])
+	}
+	return methods, toolNames(g.methods, procs)
 }

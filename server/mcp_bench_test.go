@@ -519,11 +519,9 @@ var wideResources = []string{
 
 const widePackage = "agentbridge.bench.v1"
 
-// wideFile describes the wide service. Its path borrows that of a file make generate wrote an
-// OpenAPI document for, because server.New requires one per served file (gen/openapi) and this
-// file exists only at run time; the file is not registered in GlobalFiles, so the borrowed path
-// conflicts with nothing. Only its message types are registered, in GlobalTypes, where
-// server.New looks request types up.
+// wideFile describes the wide service, which exists only at run time. The file is not
+// registered in GlobalFiles; only its message types are, in GlobalTypes, where server.New looks
+// request types up.
 var wideFile = sync.OnceValues(func() (protoreflect.FileDescriptor, error) {
 	fd, err := protodesc.NewFile(wideFileProto(), protoregistry.GlobalFiles)
 	if err != nil {
@@ -572,7 +570,7 @@ func wideFileProto() *descriptorpb.FileDescriptorProto {
 		GreaterThan: &validate.Int32Rules_Gte{Gte: 0}, LessThan: &validate.Int32Rules_Lte{Lte: 1000}}}}
 
 	file := &descriptorpb.FileDescriptorProto{
-		Name:       proto.String("agentbridge/testing/v1/greeter.proto"),
+		Name:       proto.String("agentbridge/bench/v1/wide.proto"),
 		Package:    proto.String(widePackage),
 		Dependency: []string{"google/protobuf/timestamp.proto", "buf/validate/validate.proto"},
 		Syntax:     proto.String("proto3"),

@@ -115,6 +115,9 @@ func TestServerStreamingOnEverySurface(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer func() { _ = resp.Body.Close() }()
+		if ct := resp.Header.Get("Content-Type"); ct != "application/x-ndjson" {
+			t.Errorf("Content-Type %q, want application/x-ndjson (one JSON object per line), as /openapi.json says", ct)
+		}
 		sc := bufio.NewScanner(resp.Body)
 		n := 0
 		for sc.Scan() {
@@ -133,6 +136,39 @@ func TestServerStreamingOnEverySurface(t *testing.T) {
 		}
 		if n != upTo {
 			t.Errorf("REST streamed %d lines, want %d", n, upTo)
+		}
+	})
+	// The two error shapes /openapi.json documents for a stream: a request the gateway cannot
+	// read fails with a bare status, a call that fails before its first message with the status
+	// as the stream's only line.
+	t.Run("REST errors", func(t *testing.T) {
+		for path, wantError := range map[string]bool{"/v1/count/x": false, "/v1/count/-1": true} {
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, b.httpURL+path, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			var got struct {
+				Code  int `json:"code"`
+				Error *struct {
+					Code int `json:"code"`
+				} `json:"error"`
+			}
+			if err := json.Unmarshal(body, &got); err != nil {
+				t.Fatalf("GET %s: %v: %s", path, err, body)
+			}
+			code := got.Code
+			if wantError {
+				if got.Error == nil {
+					t.Fatalf("GET %s: %s, want {\"error\": status}", path, body)
+				}
+				code = got.Error.Code
+			}
+			if resp.StatusCode != http.StatusBadRequest || code != 3 || resp.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("GET %s: %d %s %s, want 400 application/json with code 3", path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+			}
 		}
 	})
 	t.Run("validation", func(t *testing.T) {

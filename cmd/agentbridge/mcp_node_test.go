@@ -172,34 +172,41 @@ func mcpNodeDeps(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("runs the MCP TypeScript SDK client and Inspector CLI under node; skipped in -short mode")
 	}
+	return nodeDeps(t, mcpClientDir, mcpClientInstall)
+}
+
+// nodeDeps returns the node binary, failing the test when node is missing or the packages dir's
+// package.json pins are not what is installed there; install is the command that fixes that.
+func nodeDeps(t *testing.T, dir, install string) string {
+	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Fatalf("node is not installed (%v); install Node.js 20 or later, then run `%s` from the module root", err, mcpClientInstall)
+		t.Fatalf("node is not installed (%v); install Node.js 20 or later, then run `%s` from the module root", err, install)
 	}
 	var pkg struct {
 		Dependencies map[string]string `json:"dependencies"`
 	}
-	data, err := os.ReadFile(filepath.Join(mcpClientDir, "package.json"))
+	data, err := os.ReadFile(filepath.Join(dir, "package.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := json.Unmarshal(data, &pkg); err != nil {
-		t.Fatalf("%s/package.json: %v", mcpClientDir, err)
+		t.Fatalf("%s/package.json: %v", dir, err)
 	}
 	for _, name := range slices.Sorted(maps.Keys(pkg.Dependencies)) {
 		want := pkg.Dependencies[name]
 		var installed struct {
 			Version string `json:"version"`
 		}
-		data, err := os.ReadFile(filepath.Join(mcpClientDir, "node_modules", name, "package.json"))
+		data, err := os.ReadFile(filepath.Join(dir, "node_modules", name, "package.json"))
 		if err == nil {
 			err = json.Unmarshal(data, &installed)
 		}
 		if err != nil {
-			t.Fatalf("npm package %s is not installed in %s (%v); run `%s` from the module root", name, mcpClientDir, err, mcpClientInstall)
+			t.Fatalf("npm package %s is not installed in %s (%v); run `%s` from the module root", name, dir, err, install)
 		}
 		if installed.Version != want {
-			t.Fatalf("npm package %s is %s in %s/node_modules, package.json pins %s; run `%s` from the module root", name, installed.Version, mcpClientDir, want, mcpClientInstall)
+			t.Fatalf("npm package %s is %s in %s/node_modules, package.json pins %s; run `%s` from the module root", name, installed.Version, dir, want, install)
 		}
 	}
 	return node
