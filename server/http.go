@@ -1,14 +1,13 @@
 package server
 
 import (
-	"context"
 	"net/http"
 )
 
 // newHTTPHandler routes the HTTP listener: each method's Connect/gRPC/gRPC-Web path, gRPC
 // health and reflection, /openapi.json, /healthz, /readyz, and REST routes for the rest (which
 // also answers unknown paths with a NotFound status).
-func (s *Server) newHTTPHandler(ctx context.Context) (http.Handler, error) {
+func (s *Server) newHTTPHandler() (http.Handler, error) {
 	mux := http.NewServeMux()
 	s.registerConnect(mux)
 	doc, err := s.openAPIDocument()
@@ -35,10 +34,10 @@ func (s *Server) newHTTPHandler(ctx context.Context) (http.Handler, error) {
 	mcpHandler := s.mcpHandler(s.mcp)
 	mux.Handle("/mcp", mcpHandler)
 	mux.Handle("/mcp/{toolset}", mcpHandler)
-	gateway, err := s.newGateway(ctx)
+	rest, err := s.newREST(s.methods)
 	if err != nil {
 		return nil, err
 	}
-	mux.Handle("/", gateway)
+	mux.Handle("/", rest)
 	return mux, nil
 }

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"buf.build/go/protovalidate"
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -36,10 +35,6 @@ type Service struct {
 	Methods map[protoreflect.Name]adapters.Unary
 	// Streams implements each server-streaming method, by name.
 	Streams map[protoreflect.Name]adapters.ServerStream
-	// Gateway registers the service's REST routes on the gateway mux: wrap grpc-gateway's
-	// generated RegisterXHandlerClient with the generated client over cc. Nil serves no REST
-	// routes for the service.
-	Gateway func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error
 }
 
 // Server serves services on every surface. Build it with New; serve with Serve, or use Handler
@@ -116,7 +111,7 @@ func New(services []Service, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s.grpc = s.newGRPCServer()
-	h, err := s.newHTTPHandler(context.Background())
+	h, err := s.newHTTPHandler()
 	if err != nil {
 		return nil, err
 	}
