@@ -10,13 +10,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.yaml.in/yaml/v3"
-	"google.golang.org/grpc"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/agentbridge/agentbridge/adapters"
 	"github.com/agentbridge/agentbridge/server/contract"
@@ -186,35 +182,9 @@ func (c *Config) BuildServices() ([]Service, error) {
 			errs = append(errs, err)
 			continue
 		}
-		services = append(services, Service{Desc: sd, Methods: methods, Gateway: gatewayFor(sd.FullName())})
+		services = append(services, Service{Desc: sd, Methods: methods})
 	}
 	return services, errors.Join(errs...)
-}
-
-// GatewayFunc registers one service's REST routes; see Service.Gateway.
-type GatewayFunc = func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error
-
-var (
-	gatewaysMu sync.RWMutex
-	gateways   = map[protoreflect.FullName]GatewayFunc{}
-)
-
-// RegisterGateway makes a service's REST routes known to configs that serve it. grpc-gateway
-// generates the routes as Go, so each service linked into a binary registers them once, in an
-// init function.
-func RegisterGateway(service protoreflect.FullName, f GatewayFunc) {
-	gatewaysMu.Lock()
-	defer gatewaysMu.Unlock()
-	if _, dup := gateways[service]; dup {
-		panic(fmt.Sprintf("server: REST routes of %s registered twice", service))
-	}
-	gateways[service] = f
-}
-
-func gatewayFor(service protoreflect.FullName) GatewayFunc {
-	gatewaysMu.RLock()
-	defer gatewaysMu.RUnlock()
-	return gateways[service]
 }
 
 // Build makes the server the config describes, ready to serve: contracts loaded, every binding

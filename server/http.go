@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"net/http"
 	"sort"
 
@@ -11,7 +10,7 @@ import (
 // newHTTPHandler routes the HTTP listener for generation g: each method's Connect/gRPC/gRPC-Web
 // path, gRPC health and reflection, /openapi.json, /healthz, /readyz, MCP, and REST routes for
 // the rest (which also answers unknown paths with a NotFound status).
-func (s *Server) newHTTPHandler(ctx context.Context, g *generation) (http.Handler, error) {
+func (s *Server) newHTTPHandler(g *generation) (http.Handler, error) {
 	mux := http.NewServeMux()
 	s.registerConnect(mux, g)
 	methods, names := g.sortedMethods()
@@ -38,11 +37,11 @@ func (s *Server) newHTTPHandler(ctx context.Context, g *generation) (http.Handle
 	})
 	mux.Handle("/mcp", s.mcpHTTP)
 	mux.Handle("/mcp/{toolset}", s.mcpHTTP)
-	gateway, err := s.newGateway(ctx, g)
+	rest, err := s.newREST(g)
 	if err != nil {
 		return nil, err
 	}
-	mux.Handle("/", gateway)
+	mux.Handle("/", rest)
 	return mux, nil
 }
 

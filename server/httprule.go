@@ -7,6 +7,7 @@ import (
 	gapi "google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 )
 
 // httpRoute is one REST binding of a method, from its google.api.http option or one of that
@@ -33,11 +34,10 @@ type httpRoute struct {
 // has no google.api.http option. A route that names a field the messages do not have is an
 // error, so a typo fails at start rather than at the first call.
 func httpRoutes(md protoreflect.MethodDescriptor) ([]httpRoute, error) {
-	opts := md.Options()
-	if opts == nil || !proto.HasExtension(opts, gapi.E_Http) {
-		return nil, nil
+	rule, err := httpRule(md)
+	if err != nil {
+		return nil, fmt.Errorf("%s: google.api.http: %w", md.FullName(), err)
 	}
-	rule, _ := proto.GetExtension(opts, gapi.E_Http).(*gapi.HttpRule)
 	if rule == nil {
 		return nil, nil
 	}
@@ -55,6 +55,31 @@ func httpRoutes(md protoreflect.MethodDescriptor) ([]httpRoute, error) {
 		routes = append(routes, route)
 	}
 	return routes, nil
+}
+
+// httpRule reads a method's google.api.http option. proto.GetExtension cannot be used on the
+// options as they come: descriptors compiled at run time (protocompile) hold the option as a
+// dynamic message, on which it panics, and descriptors decoded without the extension known hold
+// it as unknown bytes, in which it finds nothing. So the options are decoded afresh with the
+// extension as linked into this binary.
+func httpRule(md protoreflect.MethodDescriptor) (*gapi.HttpRule, error) {
+	opts := md.Options()
+	if opts == nil {
+		return nil, nil
+	}
+	b, err := proto.Marshal(opts)
+	if err != nil {
+		return nil, err
+	}
+	var o descriptorpb.MethodOptions
+	if err := proto.Unmarshal(b, &o); err != nil {
+		return nil, err
+	}
+	if !proto.HasExtension(&o, gapi.E_Http) {
+		return nil, nil
+	}
+	rule, _ := proto.GetExtension(&o, gapi.E_Http).(*gapi.HttpRule)
+	return rule, nil
 }
 
 func newHTTPRoute(md protoreflect.MethodDescriptor, r *gapi.HttpRule) (httpRoute, error) {
@@ -95,6 +120,9 @@ func newHTTPRoute(md protoreflect.MethodDescriptor, r *gapi.HttpRule) (httpRoute
 		}
 	}
 	route.ResponseBody = r.GetResponseBody()
+	if route.ResponseBody == "*" {
+		route.ResponseBody = "" // grpc-gateway reads "*" as the whole response, like ""
+	}
 	if route.ResponseBody != "" && md.Output().Fields().ByName(protoreflect.Name(route.ResponseBody)) == nil {
 		return route, fmt.Errorf("response_body %q is not a field of %s", route.ResponseBody, md.Output().FullName())
 	}

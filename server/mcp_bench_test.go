@@ -18,9 +18,7 @@ import (
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"connectrpc.com/connect"
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -118,9 +116,6 @@ func newGoInventory(tb testing.TB) *server.Server {
 			"GetItem":     func(context.Context, proto.Message) (proto.Message, error) { return resp, nil },
 			"ListItems":   other,
 			"ReserveItem": other,
-		},
-		Gateway: func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
-			return demov1.RegisterInventoryServiceHandlerClient(ctx, mux, demov1.NewInventoryServiceClient(cc))
 		},
 	}
 	srv, err := server.New([]server.Service{svc}, server.WithLogger(slog.New(slog.DiscardHandler)), server.WithShutdownGrace(time.Second))

@@ -33,7 +33,6 @@ import (
 	"time"
 
 	"buf.build/go/protovalidate"
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -54,10 +53,6 @@ type Service struct {
 	Methods map[protoreflect.Name]adapters.Unary
 	// Streams implements each server-streaming method, by name.
 	Streams map[protoreflect.Name]adapters.ServerStream
-	// Gateway registers the service's REST routes on the gateway mux: wrap grpc-gateway's
-	// generated RegisterXHandlerClient with the generated client over cc. Nil serves no REST
-	// routes for the service.
-	Gateway func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error
 }
 
 // Server serves services on every surface. Build it with New; serve with Serve, or use Handler
@@ -187,7 +182,7 @@ func (s *Server) newGeneration(ctx context.Context, services []Service, mcpOpts 
 	if g.toolsets, err = toolsets(g, mcpOpts); err != nil {
 		return nil, err
 	}
-	if g.http, err = s.newHTTPHandler(ctx, g); err != nil {
+	if g.http, err = s.newHTTPHandler(g); err != nil {
 		return nil, err
 	}
 	return g, nil

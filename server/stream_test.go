@@ -13,7 +13,6 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -43,9 +42,6 @@ func startCounter(t *testing.T, opts ...server.Option) (*bridge, *atomic.Int64) 
 	svc := server.Service{
 		Desc:    testingv1.File_agentbridge_testing_v1_stream_proto.Services().ByName("CountService"),
 		Streams: map[protoreflect.Name]adapters.ServerStream{"Count": count},
-		Gateway: func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
-			return testingv1.RegisterCountServiceHandlerClient(ctx, mux, testingv1.NewCountServiceClient(cc))
-		},
 	}
 	c := &counter{n: map[string]int{}}
 	opts = append([]server.Option{server.WithInterceptors(c.interceptor), server.WithLogger(slog.New(slog.DiscardHandler))}, opts...)

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
@@ -467,9 +466,6 @@ func startGoService(t *testing.T, getItem func(context.Context, proto.Message) (
 		Desc: sd,
 		Methods: map[protoreflect.Name]adapters.Unary{
 			"GetItem": getItem, "ListItems": unimplemented, "ReserveItem": unimplemented,
-		},
-		Gateway: func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
-			return demov1.RegisterInventoryServiceHandlerClient(ctx, mux, demov1.NewInventoryServiceClient(cc))
 		},
 	}
 	opts = append([]server.Option{server.WithLogger(slog.New(slog.DiscardHandler)), server.WithShutdownGrace(5 * time.Second)}, opts...)

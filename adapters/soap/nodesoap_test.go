@@ -64,15 +64,6 @@ const (
 	nodeGreeterService    = "agentbridge.testing.v1.GreeterService"
 )
 
-func init() {
-	server.RegisterGateway(nodeCalculatorService, func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
-		return testingv1.RegisterCalculatorServiceHandlerClient(ctx, mux, testingv1.NewCalculatorServiceClient(cc))
-	})
-	server.RegisterGateway(nodeNumbersService, func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
-		return testingv1.RegisterNumberConversionServiceHandlerClient(ctx, mux, testingv1.NewNumberConversionServiceClient(cc))
-	})
-}
-
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if p := nodeSOAPStarted; p != nil {

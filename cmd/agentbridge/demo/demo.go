@@ -4,26 +4,16 @@
 package demo
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"google.golang.org/grpc"
-
 	"github.com/agentbridge/agentbridge/adapters"
-	demov1 "github.com/agentbridge/agentbridge/gen/agentbridge/demo/v1"
+	_ "github.com/agentbridge/agentbridge/gen/agentbridge/demo/v1" // links the service's descriptors and message types
 	"github.com/agentbridge/agentbridge/server"
 )
 
 // ServiceName is the agent-facing service of the demo.
 const ServiceName = "agentbridge.demo.v1.InventoryService"
-
-func init() {
-	server.RegisterGateway(ServiceName, func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
-		return demov1.RegisterInventoryServiceHandlerClient(ctx, mux, demov1.NewInventoryServiceClient(cc))
-	})
-}
 
 // Config serves the demo service with its backend at endpoint (the Legacy system's URL).
 func Config(endpoint string) *server.Config {

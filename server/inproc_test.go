@@ -2,20 +2,20 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
+
+// This file keeps the in-process grpc.ClientConnInterface that grpc-gateway's generated
+// handlers (gen/**/*.pb.gw.go) called through before the REST surface was built from
+// descriptors. Only the differential test uses it now, to serve the generated gateway beside
+// the run-time one and compare them.
 
 // inprocConn is the grpc.ClientConnInterface the gateway's generated clients call through. It
 // does not dial: Invoke enters the same call path as every other surface, with the gateway's
@@ -135,58 +135,3 @@ func (st *inprocStream) Trailer() metadata.MD {
 }
 
 func (st *inprocStream) Context() context.Context { return st.ctx }
-
-// newGateway builds the REST/JSON surface from the services' google.api.http routes.
-func (s *Server) newGateway(ctx context.Context, g *generation) (http.Handler, error) {
-	mux := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, newGatewayJSON()),
-		runtime.WithIncomingHeaderMatcher(restHeaderToMetadata),
-		runtime.WithErrorHandler(func(ctx context.Context, mux *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-			runtime.DefaultHTTPErrorHandler(ctx, mux, errorJSON, w, r, err)
-		}),
-	)
-	conn := &inprocConn{s: s, g: g}
-	for _, svc := range g.services {
-		if svc.Gateway == nil {
-			continue
-		}
-		if err := svc.Gateway(ctx, mux, conn); err != nil {
-			return nil, fmt.Errorf("server: REST routes of %s: %w", svc.Desc.FullName(), err)
-		}
-	}
-	limit := s.opts.maxBody
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > limit {
-			writeStatus(w, r, status.New(codes.ResourceExhausted, "request body is "+strconv.FormatInt(r.ContentLength, 10)+" bytes; the limit is "+strconv.FormatInt(limit, 10)))
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		mux.ServeHTTP(w, r)
-	}), nil
-}
-
-// restHeaderToMetadata passes REST request headers to the chain as metadata under the same
-// lower-case names gRPC and Connect calls have, so an interceptor reads "authorization" or
-// "x-request-id" the same way on every surface. Grpc-Metadata-K arrives as k, as grpc-gateway
-// has always done. Hop-by-hop headers, and gRPC's own reserved names, are not passed.
-func restHeaderToMetadata(key string) (string, bool) {
-	k := strings.ToLower(key)
-	k = strings.TrimPrefix(k, "grpc-metadata-")
-	switch k {
-	case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "content-length", "host":
-		return "", false
-	}
-	if strings.HasPrefix(k, "grpc-") || strings.HasPrefix(k, ":") {
-		return "", false
-	}
-	return k, true
-}
-
-// writeStatus writes a status as grpc-gateway does, so errors raised outside the gateway look
-// like the gateway's own.
-func writeStatus(w http.ResponseWriter, r *http.Request, st *status.Status) {
-	runtime.DefaultHTTPErrorHandler(r.Context(), runtime.NewServeMux(), errorJSON, w, r, st.Err())
-}
-
-// errorJSON writes error statuses without zero values: an error body shows only what is set.
-var errorJSON = &runtime.JSONPb{}

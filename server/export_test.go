@@ -1,0 +1,31 @@
+package server
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+)
+
+// GeneratedRegistration wraps one service's generated RegisterXHandlerClient.
+type GeneratedRegistration func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error
+
+// RuntimeREST is s's REST surface as it serves it: routes built at run time from descriptors.
+func RuntimeREST(s *Server) (http.Handler, error) {
+	return s.newREST(s.gen.Load())
+}
+
+// GeneratedREST is s's REST surface as grpc-gateway's generated handlers build it, calling s in
+// process through inprocConn, on a mux with the same options and the same body bound as
+// RuntimeREST: the reference the differential test compares RuntimeREST with.
+func GeneratedREST(s *Server, registrations ...GeneratedRegistration) (http.Handler, error) {
+	mux := runtime.NewServeMux(restMuxOptions()...)
+	conn := &inprocConn{s: s, g: s.gen.Load()}
+	for _, register := range registrations {
+		if err := register(context.Background(), mux, conn); err != nil {
+			return nil, err
+		}
+	}
+	return boundBody(s.opts.maxBody, mux), nil
+}

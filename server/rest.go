@@ -1,0 +1,254 @@
+package server
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// The REST surface is built at run time from the methods' google.api.http options, on
+// grpc-gateway's runtime.ServeMux, and does what protoc-gen-grpc-gateway's generated handlers do
+// (same request binding, same errors, same response writing) without generated code: contracts
+// loaded at run time have only descriptors and dynamic messages. A test compares it with the
+// generated gateway request by request (rest_diff_test.go).
+
+// newREST builds the REST surface for every method with REST routes, each calling the method
+// in process through the interceptor chain.
+func (s *Server) newREST(g *generation) (http.Handler, error) {
+	mux := runtime.NewServeMux(restMuxOptions()...)
+	type owner struct{ route, method string }
+	taken := map[string]owner{}
+	for _, m := range g.routeOrder() {
+		routes, err := httpRoutes(m.desc)
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		for _, r := range routes {
+			name := fmt.Sprintf("%s %s", r.Verb, r.Template)
+			key := r.Verb + " " + templateShape(r.Template)
+			if prev, dup := taken[key]; dup {
+				return nil, fmt.Errorf("server: REST route %s of %s collides with %s of %s", name, m.desc.FullName(), prev.route, prev.method)
+			}
+			taken[key] = owner{name, string(m.desc.FullName())}
+			rr, err := newRESTRoute(m, r)
+			if err != nil {
+				return nil, fmt.Errorf("server: REST route %s of %s: %w", name, m.desc.FullName(), err)
+			}
+			if err := mux.HandlePath(r.Verb, r.Template, s.restHandler(mux, rr)); err != nil {
+				return nil, fmt.Errorf("server: REST route %s of %s: %w", name, m.desc.FullName(), err)
+			}
+		}
+	}
+	return boundBody(s.opts.maxBody, mux), nil
+}
+
+// restMuxOptions configures the REST mux: the shared JSON form, request headers passed to the
+// chain as metadata, and errors written without zero values.
+func restMuxOptions() []runtime.ServeMuxOption {
+	return []runtime.ServeMuxOption{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, newGatewayJSON()),
+		runtime.WithIncomingHeaderMatcher(restHeaderToMetadata),
+		runtime.WithErrorHandler(func(ctx context.Context, mux *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+			runtime.DefaultHTTPErrorHandler(ctx, mux, errorJSON, w, r, err)
+		}),
+	}
+}
+
+// boundBody refuses a request whose declared body exceeds limit before any handler reads it,
+// and stops reading any other body at limit.
+func boundBody(limit int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > limit {
+			writeStatus(w, r, status.New(codes.ResourceExhausted, "request body is "+strconv.FormatInt(r.ContentLength, 10)+" bytes; the limit is "+strconv.FormatInt(limit, 10)))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// routeOrder lists methods in the order the generated gateway registered them: services as
+// configured, methods as declared. The mux tries the route registered last first, so the order
+// decides which of two overlapping templates (say /v1/{name=shelves/*} and /v1/shelves/x) wins.
+func (g *generation) routeOrder() []*method {
+	methods := g.methods
+	rank := make(map[string]int, len(g.services))
+	for i, svc := range g.services {
+		if svc.Desc != nil {
+			rank[string(svc.Desc.FullName())] = i
+		}
+	}
+	serviceRank := func(m *method) int {
+		if r, ok := rank[string(m.desc.Parent().FullName())]; ok {
+			return r
+		}
+		return len(rank)
+	}
+	ordered := make([]*method, 0, len(methods))
+	for _, m := range methods {
+		ordered = append(ordered, m)
+	}
+	slices.SortFunc(ordered, func(a, b *method) int {
+		return cmp.Or(
+			cmp.Compare(serviceRank(a), serviceRank(b)),
+			cmp.Compare(a.desc.Parent().FullName(), b.desc.Parent().FullName()),
+			cmp.Compare(a.desc.Index(), b.desc.Index()),
+		)
+	})
+	return ordered
+}
+
+// templateShape is a path template without its variables' field names, so two templates that
+// match the same paths compare equal: /v1/{sku} and /v1/{id=*} are both /v1/{*}.
+func templateShape(template string) string {
+	var b strings.Builder
+	rest := template
+	for {
+		open := strings.IndexByte(rest, '{')
+		if open < 0 {
+			b.WriteString(rest)
+			return b.String()
+		}
+		end := strings.IndexByte(rest[open:], '}')
+		if end < 0 {
+			b.WriteString(rest)
+			return b.String()
+		}
+		b.WriteString(rest[:open])
+		v := rest[open+1 : open+end]
+		pattern := "*"
+		if eq := strings.IndexByte(v, '='); eq >= 0 {
+			pattern = v[eq+1:]
+		}
+		b.WriteString("{" + pattern + "}")
+		rest = rest[open+end+1:]
+	}
+}
+
+// restHandler serves one route as the generated RegisterXHandlerClient does, with the call made
+// in process instead of through a gRPC client.
+func (s *Server) restHandler(mux *runtime.ServeMux, rt *restRoute) runtime.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inbound, outbound := runtime.MarshalerForRequest(mux, req)
+		annotated, err := runtime.AnnotateContext(ctx, mux, req, rt.m.procedure, runtime.WithHTTPPathPattern(rt.route.Template))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outbound, w, req, err)
+			return
+		}
+		msg, err := rt.decode(inbound, req, pathParams)
+		if err != nil {
+			annotated = runtime.NewServerMetadataContext(annotated, runtime.ServerMetadata{})
+			runtime.HTTPError(annotated, mux, outbound, w, req, err)
+			return
+		}
+		// The gateway's metadata (request headers, x-forwarded-*) is the call's incoming
+		// metadata, as if it had crossed a gRPC connection.
+		md, _ := metadata.FromOutgoingContext(annotated)
+		callCtx, ts := callContext(annotated, SurfaceREST, rt.m.procedure, md)
+		if rt.m.stream != nil {
+			s.restStream(annotated, callCtx, ts, mux, outbound, w, req, rt, msg)
+			return
+		}
+		resp, err := s.call(callCtx, rt.m, msg)
+		header, trailer := ts.snapshot()
+		annotated = runtime.NewServerMetadataContext(annotated, runtime.ServerMetadata{HeaderMD: header, TrailerMD: trailer})
+		if err != nil {
+			runtime.HTTPError(annotated, mux, outbound, w, req, err)
+			return
+		}
+		runtime.ForwardResponseMessage(annotated, mux, outbound, w, req, rt.response(resp), mux.GetForwardResponseOptions()...)
+	}
+}
+
+// restStream serves a server-streaming call. grpc-gateway pulls messages (recv) while the
+// implementation pushes them (send), so the call runs on its own goroutine and hands each
+// message over unbuffered: the implementation is never more than one message ahead of the
+// client. The response headers are those set before the first message, as a gRPC client sees
+// them; the call ends before the handler returns.
+func (s *Server) restStream(annotated, callCtx context.Context, ts *transportStream, mux *runtime.ServeMux, outbound runtime.Marshaler, w http.ResponseWriter, req *http.Request, rt *restRoute, msg proto.Message) {
+	callCtx, cancel := context.WithCancel(callCtx)
+	msgs := make(chan proto.Message)
+	started := make(chan struct{}) // closed at the first message or at the end of the call
+	done := make(chan struct{})    // closed at the end of the call; callErr is then set
+	var once sync.Once
+	var callErr error
+	go func() {
+		defer close(done)
+		callErr = s.callStream(callCtx, rt.m, msg, func(out proto.Message) error {
+			once.Do(func() { close(started) })
+			select {
+			case msgs <- out:
+				return nil
+			case <-callCtx.Done():
+				return callCtx.Err()
+			}
+		})
+		once.Do(func() { close(started) })
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	<-started
+	header, _ := ts.snapshot()
+	annotated = runtime.NewServerMetadataContext(annotated, runtime.ServerMetadata{HeaderMD: header})
+	recv := func() (proto.Message, error) {
+		select {
+		case out := <-msgs:
+			return rt.response(out), nil
+		case <-done:
+			if callErr != nil {
+				return nil, callErr
+			}
+			return nil, io.EOF
+		}
+	}
+	runtime.ForwardResponseStream(annotated, mux, outbound, w, req, recv, mux.GetForwardResponseOptions()...)
+}
+
+// snapshot returns the headers and trailers set so far.
+func (t *transportStream) snapshot() (header, trailer metadata.MD) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.header, t.trail
+}
+
+// restHeaderToMetadata passes REST request headers to the chain as metadata under the same
+// lower-case names gRPC and Connect calls have, so an interceptor reads "authorization" or
+// "x-request-id" the same way on every surface. Grpc-Metadata-K arrives as k, as grpc-gateway
+// has always done. Hop-by-hop headers, and gRPC's own reserved names, are not passed.
+func restHeaderToMetadata(key string) (string, bool) {
+	k := strings.ToLower(key)
+	k = strings.TrimPrefix(k, "grpc-metadata-")
+	switch k {
+	case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "content-length", "host":
+		return "", false
+	}
+	if strings.HasPrefix(k, "grpc-") || strings.HasPrefix(k, ":") {
+		return "", false
+	}
+	return k, true
+}
+
+// writeStatus writes a status as grpc-gateway does, so errors raised outside the gateway look
+// like the gateway's own.
+func writeStatus(w http.ResponseWriter, r *http.Request, st *status.Status) {
+	runtime.DefaultHTTPErrorHandler(r.Context(), runtime.NewServeMux(), errorJSON, w, r, st.Err())
+}
+
+// errorJSON writes error statuses without zero values: an error body shows only what is set.
+var errorJSON = &runtime.JSONPb{}
