@@ -30,12 +30,14 @@ $(BIN)/golangci-lint: tools/lint/go.mod tools/lint/go.sum
 tools: $(GENERATORS) $(BIN)/buf $(BIN)/grpcurl $(BIN)/golangci-lint ## build the pinned tools into bin/
 
 .PHONY: generate
-generate: $(GENERATORS) $(BIN)/buf ## regenerate gen/ from proto/
-	rm -rf gen
-	PATH="$(BIN):$$PATH" $(BIN)/buf generate
-	mkdir -p gen/descriptorset
-	$(BIN)/buf build proto --path proto/agentbridge --exclude-imports -o gen/descriptorset/agentbridge.binpb
-	cp tools/embed/descriptorset.go.txt gen/descriptorset/embed.go
+generate: $(GENERATORS) $(BIN)/buf ## regenerate gen/ from proto/ (gen/ is replaced only once all of it is written)
+	@set -e; tmp=$$(mktemp -d "$(CURDIR)/.generate.XXXXXX"); trap 'rm -rf "$$tmp"' EXIT; \
+	PATH="$(BIN):$$PATH" $(BIN)/buf generate -o "$$tmp"; \
+	mkdir -p "$$tmp/gen/descriptorset"; \
+	$(BIN)/buf build proto --path proto/agentbridge --exclude-imports -o "$$tmp/gen/descriptorset/agentbridge.binpb"; \
+	cp tools/embed/descriptorset.go.txt "$$tmp/gen/descriptorset/embed.go"; \
+	rm -rf gen; mv "$$tmp/gen" gen; \
+	echo "gen/ regenerated"
 
 .PHONY: check-generate
 check-generate: generate check-versions ## regenerate and fail on any difference in gen/
