@@ -240,6 +240,19 @@ func dynamicCalls(t *testing.T, b *bridge, sd protoreflect.ServiceDescriptor) ma
 			}
 			return marshal(resp), nil
 		},
+		"rest": func(ctx context.Context, id string) (string, error) {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.httpURL+"/v1/products/"+id, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return "", err
+			}
+			defer resp.Body.Close()
+			data, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusOK {
+				return "", fmt.Errorf("HTTP %d: %s", resp.StatusCode, data)
+			}
+			return canonical(t, data), nil
+		},
 		"connect json":   connectClient(connect.WithProtoJSON()),
 		"connect proto":  connectClient(),
 		"grpc over http": connectClient(connect.WithGRPC()),
@@ -465,14 +478,16 @@ func TestReloadUnderLoad(t *testing.T) {
 	if !slices.Contains(names, "ShopService_Ping") {
 		t.Fatalf("tools after reload: %v", names)
 	}
-	// The new method is served on the gRPC listener without a restart.
-	resp, err := h2cClient().Post(b.httpURL+"/acme.shop.v1.ShopService/Ping", "application/json", strings.NewReader(`{"id":"x"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "pong:x") {
-		t.Fatalf("Ping after reload: %d %s", resp.StatusCode, body)
+	// The new method is served on Connect and REST without a restart.
+	for _, url := range []string{b.httpURL + "/acme.shop.v1.ShopService/Ping", b.httpURL + "/v1/ping"} {
+		resp, err := h2cClient().Post(url, "application/json", strings.NewReader(`{"id":"x"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "pong:x") {
+			t.Fatalf("Ping after reload at %s: %d %s", url, resp.StatusCode, body)
+		}
 	}
 }
