@@ -60,7 +60,10 @@ type fieldPlan struct {
 	zeroHasText bool // the enum's zero value has an xml_value, so it is written like any other
 }
 
-var plans sync.Map // protoreflect.FullName → *Plan, complete plans only
+// plans caches complete plans by descriptor, not by full name: a contract loaded at run time
+// may declare a message under a name another descriptor already has (a reloaded contract, two
+// contracts with the same package), and a plan only fits the descriptor it was built from.
+var plans sync.Map // protoreflect.MessageDescriptor → *Plan
 
 // planMu serialises plan building, so recursive message types resolve to one Plan each.
 var planMu sync.Mutex
@@ -68,34 +71,34 @@ var planMu sync.Mutex
 // For returns the plan for a message descriptor, building and caching it on first use. It fails
 // for messages that have no XML mapping (maps, groups).
 func For(md protoreflect.MessageDescriptor) (*Plan, error) {
-	if p, ok := plans.Load(md.FullName()); ok {
+	if p, ok := plans.Load(md); ok {
 		return p.(*Plan), nil
 	}
 	planMu.Lock()
 	defer planMu.Unlock()
-	if p, ok := plans.Load(md.FullName()); ok {
+	if p, ok := plans.Load(md); ok {
 		return p.(*Plan), nil
 	}
-	building := map[protoreflect.FullName]*Plan{}
+	building := map[protoreflect.MessageDescriptor]*Plan{}
 	p, err := build(md, building)
 	if err != nil {
 		return nil, err
 	}
-	for name, bp := range building {
-		plans.Store(name, bp)
+	for d, bp := range building {
+		plans.Store(d, bp)
 	}
 	return p, nil
 }
 
-func build(md protoreflect.MessageDescriptor, building map[protoreflect.FullName]*Plan) (*Plan, error) {
-	if p, ok := building[md.FullName()]; ok {
+func build(md protoreflect.MessageDescriptor, building map[protoreflect.MessageDescriptor]*Plan) (*Plan, error) {
+	if p, ok := building[md]; ok {
 		return p, nil
 	}
-	if p, ok := plans.Load(md.FullName()); ok {
+	if p, ok := plans.Load(md); ok {
 		return p.(*Plan), nil
 	}
 	p := &Plan{desc: md, byName: map[xmlName]*fieldPlan{}, byLocal: map[string]*fieldPlan{}}
-	building[md.FullName()] = p
+	building[md] = p
 
 	var elementNS string
 	if opts := md.Options(); opts != nil {
@@ -156,7 +159,7 @@ func fieldOption(fd protoreflect.FieldDescriptor) *agentbridgev1.XmlField {
 	return nil
 }
 
-func planField(fd protoreflect.FieldDescriptor, elementNS string, building map[protoreflect.FullName]*Plan) (*fieldPlan, error) {
+func planField(fd protoreflect.FieldDescriptor, elementNS string, building map[protoreflect.MessageDescriptor]*Plan) (*fieldPlan, error) {
 	if fd.IsMap() {
 		return nil, fmt.Errorf("xmlcodec: map field %s has no XML mapping; use a repeated message of key and value", fd.FullName())
 	}
