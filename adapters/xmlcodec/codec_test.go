@@ -213,7 +213,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad dateTime", `<r><at>yesterday</at></r>`, `is not an xsd:dateTime`},
 		{"duration in months", `<r><took>P1M</took></r>`, `years or months`},
 		{"bad attribute", `<r><child id="x"><i32>x</i32></child></r>`, `element child/i32`},
-		{"truncated", `<r><i32>1</i32>`, `EOF`},
+		{"truncated", `<r><i32>1</i32>`, `malformed XML at line 1: unexpected EOF`},
+		{"DOCTYPE", `<r><!DOCTYPE r><i32>1</i32></r>`, `malformed XML: document type declarations are not allowed`},
 		{"mismatched tags", `<r><i32>1</i33></r>`, `malformed XML at line 1`},
 		{"undefined entity", `<r><text>&xxe;</text></r>`, `malformed XML at line 1: invalid character entity &xxe;`},
 		{"too deep", `<r>` + deep + `</r>`, `nested deeper than 64 elements`},
@@ -224,6 +225,9 @@ func TestDecodeErrors(t *testing.T) {
 			err := decode([]byte(tt.xml), &testingv1.Everything{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got error %v, want one containing %q", err, tt.want)
+			}
+			if malformed := strings.Contains(tt.want, "malformed") || strings.Contains(tt.want, "EOF"); malformed != errors.Is(err, xmlcodec.ErrMalformed) {
+				t.Errorf("errors.Is(%v, ErrMalformed) = %v, want %v", err, !malformed, malformed)
 			}
 		})
 	}

@@ -20,7 +20,13 @@ const MaxDepth = 64
 
 const xsiNamespace = "http://www.w3.org/2001/XMLSchema-instance"
 
-var errDoctype = errors.New("document type declarations are not allowed")
+// ErrMalformed marks a decode failure caused by input that is not well-formed XML (cut off,
+// mismatched tags, an undefined entity) or that holds a document type declaration, as opposed
+// to well-formed XML that does not fit the message. Callers map the two to different outcomes:
+// the first is usually the transfer's fault, the second a disagreement over the contract.
+var ErrMalformed = errors.New("malformed XML")
+
+var errDoctype = fmt.Errorf("%w: document type declarations are not allowed", ErrMalformed)
 
 // DecodeError says where a reply did not fit the message it decodes into.
 type DecodeError struct {
@@ -342,11 +348,12 @@ func isNil(start xml.StartElement) bool {
 	return false
 }
 
-// syntaxError keeps encoding/xml's message, which names the line, without its type.
+// syntaxError keeps encoding/xml's message, which names the line, marked as ErrMalformed.
+// Other errors (the reader's) pass through unchanged.
 func syntaxError(err error) error {
 	var se *xml.SyntaxError
 	if errors.As(err, &se) {
-		return fmt.Errorf("malformed XML at line %d: %s", se.Line, se.Msg)
+		return fmt.Errorf("%w at line %d: %s", ErrMalformed, se.Line, se.Msg)
 	}
 	return err
 }
