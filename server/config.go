@@ -148,12 +148,12 @@ func (c *Config) BuildServices() ([]Service, error) {
 			errs = append(errs, fmt.Errorf("config: %q is not a service", name))
 			continue
 		}
-		methods, err := adapters.BindService(sd, backends)
+		methods, streams, err := adapters.BindService(sd, backends)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		services = append(services, Service{Desc: sd, Methods: methods, Gateway: gatewayFor(sd.FullName())})
+		services = append(services, Service{Desc: sd, Methods: methods, Streams: streams, Gateway: gatewayFor(sd.FullName())})
 	}
 	return services, errors.Join(errs...)
 }

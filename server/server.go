@@ -34,7 +34,8 @@ type Service struct {
 	// Methods implements each unary method, by name. Declarative bindings come from
 	// adapters.BindService.
 	Methods map[protoreflect.Name]adapters.Unary
-	// Streams implements each server-streaming method, by name.
+	// Streams implements each server-streaming method, by name. Declarative bindings come from
+	// adapters.BindService.
 	Streams map[protoreflect.Name]adapters.ServerStream
 	// Gateway registers the service's REST routes on the gateway mux: wrap grpc-gateway's
 	// generated RegisterXHandlerClient with the generated client over cc. Nil serves no REST
