@@ -133,7 +133,7 @@ type catalog struct {
 	product                   protoreflect.MessageDescriptor
 }
 
-func compileCatalog(t *testing.T) catalog {
+func compileCatalog(t testing.TB) catalog {
 	t.Helper()
 	svc := prototest.Compile(t, "catalog.proto", catalogProto).Services().ByName("CatalogService")
 	c := catalog{listProducts: svc.Methods().ByName("ListProducts"), getProducts: svc.Methods().ByName("GetProducts")}
@@ -142,7 +142,7 @@ func compileCatalog(t *testing.T) catalog {
 }
 
 // request makes a ListProductsRequest from protojson.
-func (c catalog) request(t *testing.T, js string) proto.Message {
+func (c catalog) request(t testing.TB, js string) proto.Message {
 	t.Helper()
 	m := dynamicpb.NewMessage(c.listProducts.Input())
 	if err := protojson.Unmarshal([]byte(js), m); err != nil {
@@ -191,7 +191,7 @@ func (c catalog) wantProducts(t *testing.T, from, to int) []proto.Message {
 	return out
 }
 
-func bindStream(t *testing.T, a *soap.Adapter, md protoreflect.MethodDescriptor) adapters.ServerStream {
+func bindStream(t testing.TB, a *soap.Adapter, md protoreflect.MethodDescriptor) adapters.ServerStream {
 	t.Helper()
 	s, err := a.BindStream(md, adapters.BindingOf(md))
 	if err != nil {
