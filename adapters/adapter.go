@@ -78,6 +78,16 @@ type Adapter interface {
 	Bind(method protoreflect.MethodDescriptor, binding *agentbridgev1.Binding) (Unary, error)
 }
 
+// StreamBinder is the optional ability of an Adapter to carry out server-streaming methods.
+// BindService asks for it with a type assertion; a streaming method whose binding names a
+// backend whose adapter lacks it fails to bind with ErrCannotStream.
+type StreamBinder interface {
+	// BindStream returns the implementation of a server-streaming method whose binding names
+	// this adapter's backend. Like Bind, it fails at start when the options cannot be carried
+	// out.
+	BindStream(method protoreflect.MethodDescriptor, binding *agentbridgev1.Binding) (ServerStream, error)
+}
+
 // Factory makes an adapter for one configured backend of its kind.
 type Factory func(backend Backend) (Adapter, error)
 
@@ -139,11 +149,18 @@ func BindingOf(method protoreflect.MethodDescriptor) *agentbridgev1.Binding {
 // ErrUnbound is returned by BindService for a method without a binding option.
 var ErrUnbound = errors.New("method has no agentbridge.v1.binding option")
 
-// BindService binds every method of a service to the adapters of the backends its options name.
-// backends maps a backend name to its adapter.
-func BindService(service protoreflect.ServiceDescriptor, backends map[string]Adapter) (map[protoreflect.Name]Unary, error) {
+// ErrCannotStream is returned by BindService for a server-streaming method bound to a backend
+// whose adapter is not a StreamBinder.
+var ErrCannotStream = errors.New("the backend's kind cannot carry out server-streaming methods")
+
+// BindService binds every method of a service to the adapters of the backends its options name:
+// unary methods with Adapter.Bind, server-streaming methods with StreamBinder.BindStream.
+// backends maps a backend name to its adapter. Every method that cannot be bound is reported,
+// each error naming the method.
+func BindService(service protoreflect.ServiceDescriptor, backends map[string]Adapter) (unary map[protoreflect.Name]Unary, streams map[protoreflect.Name]ServerStream, err error) {
 	methods := service.Methods()
-	out := make(map[protoreflect.Name]Unary, methods.Len())
+	unary = make(map[protoreflect.Name]Unary, methods.Len())
+	streams = map[protoreflect.Name]ServerStream{}
 	var errs []error
 	for i := range methods.Len() {
 		md := methods.Get(i)
@@ -157,12 +174,29 @@ func BindService(service protoreflect.ServiceDescriptor, backends map[string]Ada
 			errs = append(errs, fmt.Errorf("%s: backend %q is not in the config", md.FullName(), b.GetBackend()))
 			continue
 		}
-		u, err := a.Bind(md, b)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", md.FullName(), err))
-			continue
+		switch {
+		case md.IsStreamingClient():
+			errs = append(errs, fmt.Errorf("%s: streams requests, which no backend binding carries out; implement it in Go", md.FullName()))
+		case md.IsStreamingServer():
+			sb, ok := a.(StreamBinder)
+			if !ok {
+				errs = append(errs, fmt.Errorf("%s: backend %q: %w", md.FullName(), b.GetBackend(), ErrCannotStream))
+				continue
+			}
+			s, err := sb.BindStream(md, b)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", md.FullName(), err))
+				continue
+			}
+			streams[md.Name()] = s
+		default:
+			u, err := a.Bind(md, b)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", md.FullName(), err))
+				continue
+			}
+			unary[md.Name()] = u
 		}
-		out[md.Name()] = u
 	}
-	return out, errors.Join(errs...)
+	return unary, streams, errors.Join(errs...)
 }

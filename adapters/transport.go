@@ -54,6 +54,67 @@ type Reply struct {
 func (t *Transport) Post(ctx context.Context, header http.Header, body []byte) (*Reply, error) {
 	ctx, cancel := context.WithTimeout(ctx, t.backend.Timeout)
 	defer cancel()
+	resp, err := t.send(ctx, header, body)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	limit := t.backend.MaxReplyBytes
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, t.transportError(ctx, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, t.tooLarge(resp.StatusCode)
+	}
+	return &Reply{StatusCode: resp.StatusCode, Header: resp.Header, Body: data}, nil
+}
+
+// ReplyStream is a backend's answer whose body is read as it arrives rather than held in
+// memory, for replies that are read piece by piece (a server-streaming method's). The caller
+// must Close it.
+type ReplyStream struct {
+	StatusCode int
+	Header     http.Header
+	// Body reads the reply body within the same bounds Post applies to a whole reply: past
+	// max_reply_bytes it fails with REPLY_TOO_LARGE, and at the call's deadline, on a reset
+	// connection or when the caller cancels, with the Outcome error Post would return.
+	Body io.Reader
+
+	body   *boundedBody
+	close  func() error
+	cancel context.CancelFunc
+}
+
+// Err returns the error Body failed with, or nil while it has not failed (io.EOF is not a
+// failure). A decoder reading Body may wrap or replace the errors it gets, so the caller asks
+// here whether a failure was the transport's.
+func (r *ReplyStream) Err() error { return r.body.err }
+
+// Close ends the call: the body is closed and the call's context canceled, so a backend still
+// sending learns that no one is reading.
+func (r *ReplyStream) Close() error {
+	r.cancel()
+	return r.close()
+}
+
+// PostStream sends body as Post does, but returns once the reply's headers have arrived; the
+// body is read through the returned ReplyStream. The backend's timeout bounds the whole call,
+// reading the body included, as it does for Post; so does the context's deadline.
+func (t *Transport) PostStream(ctx context.Context, header http.Header, body []byte) (*ReplyStream, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.backend.Timeout)
+	resp, err := t.send(ctx, header, body) //nolint:bodyclose // the caller closes it with ReplyStream.Close
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	bb := &boundedBody{r: resp.Body, left: t.backend.MaxReplyBytes, t: t, ctx: ctx, status: resp.StatusCode}
+	return &ReplyStream{StatusCode: resp.StatusCode, Header: resp.Header, Body: bb, body: bb, close: resp.Body.Close, cancel: cancel}, nil
+}
+
+// send makes the request and returns the response once its headers have arrived. A reply whose
+// Content-Length says it is over the bound fails here, before any of it is read.
+func (t *Transport) send(ctx context.Context, header http.Header, body []byte) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.backend.Endpoint, bytes.NewReader(body))
 	if err != nil {
 		return nil, Errorf(t.backend.Name, ReasonBackendUnreachable, nil, "backend %s has an unusable endpoint", t.backend.Name)
@@ -68,19 +129,45 @@ func (t *Transport) Post(ctx context.Context, header http.Header, body []byte) (
 	if err != nil {
 		return nil, t.transportError(ctx, err)
 	}
-	defer func() { _ = resp.Body.Close() }()
-	limit := t.backend.MaxReplyBytes
-	if resp.ContentLength > limit {
+	if resp.ContentLength > t.backend.MaxReplyBytes {
+		_ = resp.Body.Close()
 		return nil, t.tooLarge(resp.StatusCode)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, t.transportError(ctx, err)
+	return resp, nil
+}
+
+// boundedBody reads a reply body up to the size bound, turning read failures into Outcome
+// errors. The first failure sticks: every later Read returns it.
+type boundedBody struct {
+	r      io.Reader
+	left   int64 // bytes that may still be read
+	t      *Transport
+	ctx    context.Context // the call's, to tell a deadline from a reset when a read fails
+	status int
+	err    error
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
 	}
-	if int64(len(data)) > limit {
-		return nil, t.tooLarge(resp.StatusCode)
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1] // one byte past the bound is enough to know the reply is too large
 	}
-	return &Reply{StatusCode: resp.StatusCode, Header: resp.Header, Body: data}, nil
+	n, err := b.r.Read(p)
+	if int64(n) > b.left {
+		b.err = b.t.tooLarge(b.status)
+		return 0, b.err
+	}
+	b.left -= int64(n)
+	switch {
+	case err == nil:
+		return n, nil
+	case errors.Is(err, io.EOF):
+		return n, io.EOF
+	}
+	b.err = b.t.transportError(b.ctx, err)
+	return n, b.err
 }
 
 func (t *Transport) tooLarge(status int) error {

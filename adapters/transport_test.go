@@ -136,49 +136,84 @@ func TestTransportReplySizeBound(t *testing.T) {
 		{"a megabyte, chunked", 1 << 20, true, true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				body := strings.Repeat("x", tt.size)
-				if tt.chunked {
-					w.(http.Flusher).Flush() // headers out without Content-Length
-				} else {
-					w.Header().Set("Content-Length", strconv.Itoa(tt.size))
-				}
-				_, _ = io.WriteString(w, body)
-			}))
-			t.Cleanup(srv.Close)
-			tr := adapters.NewTransport(adapters.Backend{Name: "calc", Endpoint: srv.URL, MaxReplyBytes: limit}, nil)
-			reply, err := tr.Post(context.Background(), nil, nil)
-			if !tt.wantErr {
-				if err != nil || len(reply.Body) != tt.size {
-					t.Fatalf("Post() = %v, want the %d-byte body", err, tt.size)
-				}
-				return
-			}
-			st, ei := errorInfoOf(t, err)
-			if st.Code() != codes.ResourceExhausted || ei.GetReason() != string(adapters.ReasonReplyTooLarge) {
-				t.Fatalf("got %v %v, want ResourceExhausted REPLY_TOO_LARGE", st.Code(), ei.GetReason())
-			}
-			if ei.GetMetadata()["limit_bytes"] != "1024" || ei.GetDomain() != "calc" {
-				t.Errorf("ErrorInfo = %v", ei)
-			}
-		})
+		for _, via := range []string{"Post", "PostStream"} {
+			t.Run(via+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				testReplySizeBound(t, via, limit, tt.size, tt.chunked, tt.wantErr)
+			})
+		}
 	}
 }
 
+func testReplySizeBound(t *testing.T, via string, limit, size int, chunked, wantErr bool) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := strings.Repeat("x", size)
+		if chunked {
+			w.(http.Flusher).Flush() // headers out without Content-Length
+		} else {
+			w.Header().Set("Content-Length", strconv.Itoa(size))
+		}
+		_, _ = io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	tr := adapters.NewTransport(adapters.Backend{Name: "calc", Endpoint: srv.URL, MaxReplyBytes: int64(limit)}, nil)
+	body, err := readVia(t, t.Context(), tr, via, nil)
+	if !wantErr {
+		if err != nil || len(body) != size {
+			t.Fatalf("%s() = %v, want the %d-byte body", via, err, size)
+		}
+		return
+	}
+	st, ei := errorInfoOf(t, err)
+	if st.Code() != codes.ResourceExhausted || ei.GetReason() != string(adapters.ReasonReplyTooLarge) {
+		t.Fatalf("got %v %v, want ResourceExhausted REPLY_TOO_LARGE", st.Code(), ei.GetReason())
+	}
+	if ei.GetMetadata()["limit_bytes"] != "1024" || ei.GetDomain() != "calc" {
+		t.Errorf("ErrorInfo = %v", ei)
+	}
+}
+
+// readVia calls Post, or PostStream and reads the whole body, so that one test holds both to
+// the same bounds and outcomes. A PostStream body's read error must be what Err reports.
+func readVia(t *testing.T, ctx context.Context, tr *adapters.Transport, via string, body []byte) ([]byte, error) {
+	t.Helper()
+	if via == "Post" {
+		reply, err := tr.Post(ctx, nil, body)
+		if err != nil {
+			return nil, err
+		}
+		return reply.Body, nil
+	}
+	rs, err := tr.PostStream(ctx, nil, body)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rs.Close() }()
+	data, err := io.ReadAll(rs.Body)
+	if err != rs.Err() { //nolint:errorlint // the very error value, not one it wraps
+		t.Errorf("Body failed with %v but Err() = %v", err, rs.Err())
+	}
+	return data, err
+}
+
+// transportFailure is one case of TestTransportFailures.
+type transportFailure struct {
+	name       string
+	handler    http.HandlerFunc // nil: nothing listens
+	timeout    time.Duration    // the backend's configured timeout; 0 for the default
+	ctxTimeout time.Duration    // the caller's deadline; 0 for none
+	cancel     bool             // the caller cancels right away
+	wantCode   codes.Code
+	wantReason adapters.Reason
+}
+
+// slowDelay is how long slow test backends take, far longer than any test waits.
+const slowDelay = 5 * time.Second
+
 func TestTransportFailures(t *testing.T) {
 	t.Parallel()
-	const delay = 5 * time.Second
-	tests := []struct {
-		name       string
-		handler    http.HandlerFunc // nil: nothing listens
-		timeout    time.Duration    // the backend's configured timeout; 0 for the default
-		ctxTimeout time.Duration    // the caller's deadline; 0 for none
-		cancel     bool             // the caller cancels right away
-		wantCode   codes.Code
-		wantReason adapters.Reason
-	}{
+	const delay = slowDelay
+	tests := []transportFailure{
 		{name: "caller deadline before the reply", handler: slowHandler(delay), ctxTimeout: 100 * time.Millisecond,
 			wantCode: codes.DeadlineExceeded, wantReason: adapters.ReasonBackendTimeout},
 		{name: "backend timeout before the reply", handler: slowHandler(delay), timeout: 100 * time.Millisecond,
@@ -200,54 +235,61 @@ func TestTransportFailures(t *testing.T) {
 			wantCode: codes.Unavailable, wantReason: adapters.ReasonBackendUnreachable},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			endpoint := ""
-			if tt.handler == nil {
-				endpoint = refusedEndpoint(t)
-			} else {
-				srv := httptest.NewServer(tt.handler)
-				t.Cleanup(srv.Close)
-				endpoint = srv.URL
-			}
-			// The endpoint carries credentials, which must never reach an agent.
-			u, _ := url.Parse(endpoint)
-			u.User = url.UserPassword("svc", "hunter2")
-			u.RawQuery = "apikey=s3cr3t"
-			tr := adapters.NewTransport(adapters.Backend{Name: "calc", Endpoint: u.String(), Timeout: tt.timeout}, nil)
-			ctx := context.Background()
-			if tt.ctxTimeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tt.ctxTimeout)
-				t.Cleanup(cancel)
-			}
-			if tt.cancel {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithCancel(ctx)
-				time.AfterFunc(50*time.Millisecond, cancel)
-			}
-			start := time.Now()
-			_, err := tr.Post(ctx, nil, []byte("<req/>"))
-			elapsed := time.Since(start)
-			st, ei := errorInfoOf(t, err)
-			if st.Code() != tt.wantCode || ei.GetReason() != string(tt.wantReason) {
-				t.Errorf("got %v %s (%q), want %v %s", st.Code(), ei.GetReason(), st.Message(), tt.wantCode, tt.wantReason)
-			}
-			if ei.GetDomain() != "calc" {
-				t.Errorf("domain = %q, want the backend name", ei.GetDomain())
-			}
-			if elapsed > delay/5 {
-				t.Errorf("Post took %v; it must return promptly, well before the backend's %v", elapsed, delay)
-			}
-			for _, secret := range []string{"hunter2", "s3cr3t", u.Host, "127.0.0.1", "http://"} {
-				if strings.Contains(st.Message(), secret) {
-					t.Errorf("message %q reveals %q from the endpoint", st.Message(), secret)
-				}
-			}
-			if !strings.Contains(st.Message(), "calc") {
-				t.Errorf("message %q does not name the backend", st.Message())
-			}
-		})
+		for _, via := range []string{"Post", "PostStream"} {
+			t.Run(via+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				testTransportFailure(t, via, tt)
+			})
+		}
+	}
+}
+
+func testTransportFailure(t *testing.T, via string, tt transportFailure) {
+	const delay = slowDelay
+	endpoint := ""
+	if tt.handler == nil {
+		endpoint = refusedEndpoint(t)
+	} else {
+		srv := httptest.NewServer(tt.handler)
+		t.Cleanup(srv.Close)
+		endpoint = srv.URL
+	}
+	// The endpoint carries credentials, which must never reach an agent.
+	u, _ := url.Parse(endpoint)
+	u.User = url.UserPassword("svc", "hunter2")
+	u.RawQuery = "apikey=s3cr3t"
+	tr := adapters.NewTransport(adapters.Backend{Name: "calc", Endpoint: u.String(), Timeout: tt.timeout}, nil)
+	ctx := context.Background()
+	if tt.ctxTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, tt.ctxTimeout)
+		t.Cleanup(cancel)
+	}
+	if tt.cancel {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		time.AfterFunc(50*time.Millisecond, cancel)
+	}
+	start := time.Now()
+	_, err := readVia(t, ctx, tr, via, []byte("<req/>"))
+	elapsed := time.Since(start)
+	st, ei := errorInfoOf(t, err)
+	if st.Code() != tt.wantCode || ei.GetReason() != string(tt.wantReason) {
+		t.Errorf("got %v %s (%q), want %v %s", st.Code(), ei.GetReason(), st.Message(), tt.wantCode, tt.wantReason)
+	}
+	if ei.GetDomain() != "calc" {
+		t.Errorf("domain = %q, want the backend name", ei.GetDomain())
+	}
+	if elapsed > delay/5 {
+		t.Errorf("%s took %v; it must return promptly, well before the backend's %v", via, elapsed, delay)
+	}
+	for _, secret := range []string{"hunter2", "s3cr3t", u.Host, "127.0.0.1", "http://"} {
+		if strings.Contains(st.Message(), secret) {
+			t.Errorf("message %q reveals %q from the endpoint", st.Message(), secret)
+		}
+	}
+	if !strings.Contains(st.Message(), "calc") {
+		t.Errorf("message %q does not name the backend", st.Message())
 	}
 }
 
@@ -301,5 +343,36 @@ func TestTransportDoesNotFollowRedirects(t *testing.T) {
 			default:
 			}
 		})
+	}
+}
+
+// TestTransportPostStreamReadsAsTheBodyArrives checks that PostStream hands over the body while
+// the backend is still sending it, and that Close tells the backend no one is reading.
+func TestTransportPostStreamReadsAsTheBodyArrives(t *testing.T) {
+	t.Parallel()
+	gone := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "first")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // the rest never comes; only the client hanging up ends this
+		close(gone)
+	}))
+	t.Cleanup(srv.Close)
+	tr := adapters.NewTransport(adapters.Backend{Name: "calc", Endpoint: srv.URL}, nil)
+	rs, err := tr.PostStream(t.Context(), nil, []byte("<req/>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len("first"))
+	if _, err := io.ReadFull(rs.Body, got); err != nil || string(got) != "first" {
+		t.Fatalf("read %q, %v; want the first bytes before the reply is complete", got, err)
+	}
+	if err := rs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gone:
+	case <-time.After(slowDelay):
+		t.Fatal("the backend did not see the call end after Close")
 	}
 }

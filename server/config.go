@@ -177,12 +177,12 @@ func (c *Config) BuildServices() ([]Service, error) {
 			errs = append(errs, fmt.Errorf("config: %w", err))
 			continue
 		}
-		methods, err := adapters.BindService(sd, backends)
+		methods, streams, err := adapters.BindService(sd, backends)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		services = append(services, Service{Desc: sd, Methods: methods})
+		services = append(services, Service{Desc: sd, Methods: methods, Streams: streams})
 	}
 	return services, errors.Join(errs...)
 }

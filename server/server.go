@@ -51,7 +51,8 @@ type Service struct {
 	// Methods implements each unary method, by name. Declarative bindings come from
 	// adapters.BindService.
 	Methods map[protoreflect.Name]adapters.Unary
-	// Streams implements each server-streaming method, by name.
+	// Streams implements each server-streaming method, by name. Declarative bindings come from
+	// adapters.BindService.
 	Streams map[protoreflect.Name]adapters.ServerStream
 }
 

@@ -110,9 +110,10 @@ var errNotEnvelope = errors.New("not a SOAP envelope")
 
 // openBody reads a reply up to the first element inside soap:Body and returns the decoder
 // positioned after that element's start tag. A reply that is not well-formed XML or not an
-// envelope gives errNotEnvelope.
-func openBody(body []byte) (*xml.Decoder, xml.StartElement, error) {
-	d := xmlcodec.NewDecoder(bytes.NewReader(body))
+// envelope gives errNotEnvelope. It reads no further than that start tag, so the rest of a
+// streamed body is still to come.
+func openBody(body io.Reader) (*xml.Decoder, xml.StartElement, error) {
+	d := xmlcodec.NewDecoder(body)
 	depth := 0 // 0 outside the envelope, 1 inside Envelope, 2 inside Body
 	for {
 		tok, err := d.Token()
@@ -163,7 +164,12 @@ var errDoctype = fmt.Errorf("%w: it starts with a document type declaration", er
 // document type declaration anywhere, which SOAP forbids. It runs only after decoding failed,
 // to tell a malformed reply from one that does not fit the proto.
 func checkWellFormed(body []byte) error {
-	d := xmlcodec.NewDecoder(bytes.NewReader(body))
+	return readWellFormed(xmlcodec.NewDecoder(bytes.NewReader(body)))
+}
+
+// readWellFormed reads the rest of d's input as checkWellFormed reads a whole reply. A decoder
+// that has failed returns its failure again (encoding/xml's errors stick).
+func readWellFormed(d *xml.Decoder) error {
 	for {
 		tok, err := d.Token()
 		if errors.Is(err, io.EOF) {

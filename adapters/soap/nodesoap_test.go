@@ -79,11 +79,12 @@ func TestMain(m *testing.M) {
 
 // ---- the node-soap peer ----
 
-// nodeSOAPPeer is the running node process and the URLs of its three servers.
+// nodeSOAPPeer is the running node process and the URLs of its four servers.
 type nodeSOAPPeer struct {
 	Calculator string `json:"calculator"`
 	Numbers    string `json:"numbers"`
 	Greeter    string `json:"greeter"`
+	Catalog    string `json:"catalog"`
 
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
@@ -164,7 +165,7 @@ func startNodeSOAP() (*nodeSOAPPeer, error) {
 		if err := json.Unmarshal([]byte(s), p); err != nil {
 			return fail("server.js printed %q, not the JSON line of URLs: %v", s, err)
 		}
-		if p.Calculator == "" || p.Numbers == "" || p.Greeter == "" {
+		if p.Calculator == "" || p.Numbers == "" || p.Greeter == "" || p.Catalog == "" {
 			return fail("server.js printed %q: a URL is missing", s)
 		}
 		return p, nil

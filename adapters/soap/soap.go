@@ -6,9 +6,12 @@
 package soap
 
 import (
+	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -37,7 +40,10 @@ type Adapter struct {
 	redact    *strings.Replacer // hides the endpoint in backend text
 }
 
-var _ adapters.Adapter = (*Adapter)(nil)
+var (
+	_ adapters.Adapter      = (*Adapter)(nil)
+	_ adapters.StreamBinder = (*Adapter)(nil)
+)
 
 // New returns an adapter for a backend. A nil client gets a pooled default (see
 // adapters.NewTransport).
@@ -52,11 +58,13 @@ type Operation struct {
 	action   string
 	request  xmlcodec.Name
 	response xmlcodec.Name
+	item     xmlcodec.Name // for streaming operations: the response's child holding each message
 	in, out  *xmlcodec.Plan
 	newOut   func() proto.Message
 }
 
-// NewOperation plans an operation for a request and response message type.
+// NewOperation plans an operation for a request and response message type. An operation whose
+// SoapOperation names a stream_item is performed with Stream, others with Call.
 func NewOperation(op *agentbridgev1.SoapOperation, in, out protoreflect.MessageDescriptor) (*Operation, error) {
 	if op.GetRequest().GetName() == "" || op.GetResponse().GetName() == "" {
 		return nil, errors.New("soap binding needs request.name and response.name")
@@ -75,6 +83,7 @@ func NewOperation(op *agentbridgev1.SoapOperation, in, out protoreflect.MessageD
 		action:   op.GetAction(),
 		request:  xmlcodec.Name{Space: op.GetRequest().GetNamespace(), Local: op.GetRequest().GetName()},
 		response: xmlcodec.Name{Space: op.GetResponse().GetNamespace(), Local: op.GetResponse().GetName()},
+		item:     xmlcodec.Name{Space: op.GetStreamItem().GetNamespace(), Local: op.GetStreamItem().GetName()},
 		in:       inPlan,
 		out:      outPlan,
 		newOut:   func() proto.Message { return mt.New().Interface() },
@@ -87,7 +96,10 @@ func (a *Adapter) Bind(method protoreflect.MethodDescriptor, binding *agentbridg
 		return nil, fmt.Errorf("backend %q is of kind soap but the binding has no soap operation", a.backend.Name)
 	}
 	if method.IsStreamingClient() || method.IsStreamingServer() {
-		return nil, errors.New("soap operations are unary; the method streams")
+		return nil, errors.New("the method streams; server-streaming methods are bound with BindStream (adapters.BindService does so)")
+	}
+	if binding.GetSoap().GetStreamItem().GetName() != "" {
+		return nil, errors.New("the soap binding names a stream_item, which only server-streaming methods use")
 	}
 	op, err := NewOperation(binding.GetSoap(), method.Input(), method.Output())
 	if err != nil {
@@ -117,51 +129,11 @@ func (a *Adapter) Call(ctx context.Context, op *Operation, req, resp proto.Messa
 	return op.decodeReply(name, a.redact, reply, resp)
 }
 
-// decodeReply reads a reply: a fault wins whatever the HTTP status (servers send faults with
-// 200, 400 and 500); otherwise an error status or a body that is not an envelope is classified
-// by status; otherwise the body element is decoded into resp. Backend text that reaches the
-// status passes through redact (see endpointRedactor); nil redacts nothing.
+// decodeReply reads a reply (see openReply) and decodes its response element into resp.
 func (op *Operation) decodeReply(backend string, redact *strings.Replacer, reply *adapters.Reply, resp proto.Message) error {
-	httpStatus := strconv.Itoa(reply.StatusCode)
-	md := map[string]string{"http_status": httpStatus}
-	d, start, err := openBody(reply.Body)
-	if err == nil && start.Name.Local == "Fault" && (start.Name.Space == NamespaceSOAP11 || start.Name.Space == NamespaceSOAP12) {
-		f, ferr := readFault(d, start)
-		if ferr != nil {
-			return adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s sent a malformed SOAP fault (HTTP %s)", backend, httpStatus)
-		}
-		f.redact(redact)
-		return f.Err(backend, httpStatus)
-	}
-	switch code := reply.StatusCode; {
-	case code == http.StatusTooManyRequests:
-		return adapters.Errorf(backend, adapters.ReasonBackendRateLimited, md, "backend %s is rate limiting calls (HTTP 429); retry later", backend)
-	case code >= 400 && code < 500:
-		return adapters.Errorf(backend, adapters.ReasonBackendRejected, md, "backend %s refused the call with HTTP %d and no SOAP fault", backend, code)
-	case code >= 300 && code < 400:
-		return adapters.Errorf(backend, adapters.ReasonBackendRejected, md, "backend %s redirected the call (HTTP %d), which the bridge does not follow; the backend's endpoint needs updating", backend, code)
-	case code >= 500 || code < 200 || code >= 300:
-		return adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s answered HTTP %d without a SOAP fault", backend, code)
-	}
-	switch {
-	case errors.Is(err, errNotEnvelope):
-		ct := reply.Header.Get("Content-Type")
-		md["content_type"] = ct
-		why := ""
-		if errors.Is(err, errDoctype) {
-			why = "; it starts with a document type declaration, as HTML pages do"
-		}
-		return adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s did not answer with a SOAP envelope (Content-Type %q%s)", backend, ct, why)
-	case errors.Is(err, errEmptyBody):
-		// A well-formed envelope without the expected element: the backend and the proto
-		// disagree, as with a wrong element.
-		md["element"] = op.response.Local
-		return adapters.Errorf(backend, adapters.ReasonBackendReplyInvalid, md, "backend %s answered with an empty SOAP Body, expected element %s", backend, op.response.Local)
-	case err != nil:
-		return adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s sent a malformed envelope: %v", backend, err)
-	}
-	if start.Name.Local != op.response.Local {
-		return adapters.Errorf(backend, adapters.ReasonBackendReplyInvalid, md, "backend %s answered with element %s, expected %s", backend, start.Name.Local, op.response.Local)
+	d, start, md, err := op.openReply(backend, redact, reply.StatusCode, reply.Header, bytes.NewReader(reply.Body))
+	if err != nil {
+		return err
 	}
 	if err := op.out.Decode(d, start, resp); err != nil {
 		// A reply that is cut off or not well-formed XML is a bad reply (usually transient: a
@@ -170,19 +142,80 @@ func (op *Operation) decodeReply(backend string, redact *strings.Replacer, reply
 		if werr := checkWellFormed(reply.Body); werr != nil {
 			return adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s sent malformed XML: %v", backend, werr)
 		}
-		path, cause := op.response.Local, err
-		var de *xmlcodec.DecodeError
-		if errors.As(err, &de) {
-			if de.Path != "" {
-				path += "/" + de.Path
-			}
-			cause = de.Err
-		}
-		md["element"] = path
-		return adapters.Errorf(backend, adapters.ReasonBackendReplyInvalid, md, "backend %s sent a reply that does not fit %s: element %s: %s",
-			backend, resp.ProtoReflect().Descriptor().FullName(), path, redactWith(redact, cause.Error()))
+		return doesNotFit(backend, redact, md, op.response.Local, err, resp.ProtoReflect().Descriptor().FullName(), "")
 	}
 	return nil
+}
+
+// openReply reads a reply up to the start of its response element: a fault wins whatever the
+// HTTP status (servers send faults with 200, 400 and 500); otherwise an error status or a body
+// that is not an envelope is classified by status; otherwise the body element must be the
+// operation's response. It returns the decoder positioned after the response element's start
+// tag and the metadata every outcome of the reply carries. Backend text that reaches the
+// status passes through redact (see endpointRedactor); nil redacts nothing.
+func (op *Operation) openReply(backend string, redact *strings.Replacer, statusCode int, header http.Header, body io.Reader) (*xml.Decoder, xml.StartElement, map[string]string, error) {
+	httpStatus := strconv.Itoa(statusCode)
+	md := map[string]string{"http_status": httpStatus}
+	fail := func(err error) (*xml.Decoder, xml.StartElement, map[string]string, error) {
+		return nil, xml.StartElement{}, md, err
+	}
+	d, start, err := openBody(body)
+	if err == nil && start.Name.Local == "Fault" && (start.Name.Space == NamespaceSOAP11 || start.Name.Space == NamespaceSOAP12) {
+		f, ferr := readFault(d, start)
+		if ferr != nil {
+			return fail(adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s sent a malformed SOAP fault (HTTP %s)", backend, httpStatus))
+		}
+		f.redact(redact)
+		return fail(f.Err(backend, httpStatus))
+	}
+	switch code := statusCode; {
+	case code == http.StatusTooManyRequests:
+		return fail(adapters.Errorf(backend, adapters.ReasonBackendRateLimited, md, "backend %s is rate limiting calls (HTTP 429); retry later", backend))
+	case code >= 400 && code < 500:
+		return fail(adapters.Errorf(backend, adapters.ReasonBackendRejected, md, "backend %s refused the call with HTTP %d and no SOAP fault", backend, code))
+	case code >= 300 && code < 400:
+		return fail(adapters.Errorf(backend, adapters.ReasonBackendRejected, md, "backend %s redirected the call (HTTP %d), which the bridge does not follow; the backend's endpoint needs updating", backend, code))
+	case code >= 500 || code < 200 || code >= 300:
+		return fail(adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s answered HTTP %d without a SOAP fault", backend, code))
+	}
+	switch {
+	case errors.Is(err, errNotEnvelope):
+		ct := header.Get("Content-Type")
+		md["content_type"] = ct
+		why := ""
+		if errors.Is(err, errDoctype) {
+			why = "; it starts with a document type declaration, as HTML pages do"
+		}
+		return fail(adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s did not answer with a SOAP envelope (Content-Type %q%s)", backend, ct, why))
+	case errors.Is(err, errEmptyBody):
+		// A well-formed envelope without the expected element: the backend and the proto
+		// disagree, as with a wrong element.
+		md["element"] = op.response.Local
+		return fail(adapters.Errorf(backend, adapters.ReasonBackendReplyInvalid, md, "backend %s answered with an empty SOAP Body, expected element %s", backend, op.response.Local))
+	case err != nil:
+		return fail(adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s sent a malformed envelope: %v", backend, err))
+	}
+	if start.Name.Local != op.response.Local {
+		return fail(adapters.Errorf(backend, adapters.ReasonBackendReplyInvalid, md, "backend %s answered with element %s, expected %s", backend, start.Name.Local, op.response.Local))
+	}
+	return d, start, md, nil
+}
+
+// doesNotFit is the outcome of a well-formed reply whose element at path where (extended by
+// the decode error's own path) does not fit the message type desc. note, if not empty, ends
+// the message.
+func doesNotFit(backend string, redact *strings.Replacer, md map[string]string, where string, err error, desc protoreflect.FullName, note string) error {
+	path, cause := where, err
+	var de *xmlcodec.DecodeError
+	if errors.As(err, &de) {
+		if de.Path != "" {
+			path += "/" + de.Path
+		}
+		cause = de.Err
+	}
+	md["element"] = path
+	return adapters.Errorf(backend, adapters.ReasonBackendReplyInvalid, md, "backend %s sent a reply that does not fit %s: element %s: %s%s",
+		backend, desc, path, redactWith(redact, cause.Error()), note)
 }
 
 // endpointRedactor hides the endpoint in backend text shown to agents (fault strings, actors,

@@ -524,9 +524,11 @@ const nodeTrace = "TypeError: Cannot read properties of undefined (reading 'intA
 
 // TestReplyOutcomes runs every way a backend can answer, or fail to, through one call path and
 // checks the status the mapping table gives it. Every status is also checked for what it must
-// never show an agent, and every call for ending promptly.
+// never show an agent, and every call for ending promptly. The calculator's cases also run
+// through a server-streaming binding of the same operation, which must fail alike.
 func TestReplyOutcomes(t *testing.T) {
 	t.Parallel()
+	addStream := compileAddStream(t)
 	const slow = 5 * time.Second
 	const xmlCT = "text/xml; charset=utf-8"
 	tests := []struct {
@@ -720,79 +722,91 @@ func TestReplyOutcomes(t *testing.T) {
 			wantCode: codes.Unavailable, wantReason: adapters.ReasonBackendUnreachable},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			handler := tt.handler
-			refused := handler == nil
-			if refused {
-				handler = func(http.ResponseWriter, *http.Request) {}
-			}
-			srv, a := newCannedBackend(t, handler, func(b *adapters.Backend) {
+		vias := []string{"unary"}
+		if tt.method == nil { // the calculator's add, which the stream binding also calls
+			vias = append(vias, "stream")
+		}
+		for _, via := range vias {
+			t.Run(via+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				handler := tt.handler
+				refused := handler == nil
 				if refused {
-					b.Endpoint = closedPortURL(t) + endpointPath
+					handler = func(http.ResponseWriter, *http.Request) {}
 				}
-				if tt.configure != nil {
-					tt.configure(b)
+				srv, a := newCannedBackend(t, handler, func(b *adapters.Backend) {
+					if refused {
+						b.Endpoint = closedPortURL(t) + endpointPath
+					}
+					if tt.configure != nil {
+						tt.configure(b)
+					}
+				})
+				md := tt.method
+				if md == nil {
+					md = addMethod
+				}
+				ctx := context.Background()
+				if tt.ctxTimeout > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tt.ctxTimeout)
+					t.Cleanup(cancel)
+				}
+				start := time.Now()
+				var err error
+				if via == "stream" {
+					_, err = collect(ctx, bindStream(t, a, addStream), requestFor(addMethod))
+				} else {
+					var resp proto.Message
+					resp, err = bindMethod(t, a, md)(ctx, requestFor(md))
+					if resp != nil {
+						t.Errorf("got a response %v along with the error", resp)
+					}
+				}
+				elapsed := time.Since(start)
+				st, ei := statusOf(t, err)
+				if st.Code() != tt.wantCode || ei.GetReason() != string(tt.wantReason) {
+					t.Errorf("got %v %s, want %v %s; message %q", st.Code(), ei.GetReason(), tt.wantCode, tt.wantReason, st.Message())
+				}
+				if ei.GetDomain() != "calc" {
+					t.Errorf("ErrorInfo domain = %q, want the backend name calc", ei.GetDomain())
+				}
+				for k, want := range tt.wantMeta {
+					if got, ok := ei.GetMetadata()[k]; !ok || got != want {
+						t.Errorf("metadata[%s] = %q, want %q (all: %v)", k, got, want, ei.GetMetadata())
+					}
+				}
+				for _, s := range tt.wantMsg {
+					if !strings.Contains(st.Message(), s) {
+						t.Errorf("message %q does not contain %q", st.Message(), s)
+					}
+				}
+				for _, s := range tt.wantNoMsg {
+					if strings.Contains(st.Message(), s) {
+						t.Errorf("message %q contains %q", st.Message(), s)
+					}
+				}
+				if !strings.Contains(st.Message(), "calc") {
+					t.Errorf("message %q does not name the backend", st.Message())
+				}
+				if len(st.Message()) > 1100 {
+					t.Errorf("message is %d bytes; it must be bounded", len(st.Message()))
+				}
+				for k, v := range ei.GetMetadata() {
+					if len(v) > 2100 {
+						t.Errorf("metadata[%s] is %d bytes; it must be bounded", k, len(v))
+					}
+				}
+				assertAgentSafe(t, srv, st, ei)
+				limit := tt.maxDuration
+				if limit == 0 {
+					limit = 2 * time.Second
+				}
+				if elapsed > limit {
+					t.Errorf("the call took %v, want under %v", elapsed, limit)
 				}
 			})
-			md := tt.method
-			if md == nil {
-				md = addMethod
-			}
-			ctx := context.Background()
-			if tt.ctxTimeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tt.ctxTimeout)
-				t.Cleanup(cancel)
-			}
-			start := time.Now()
-			resp, err := bindMethod(t, a, md)(ctx, requestFor(md))
-			elapsed := time.Since(start)
-			if resp != nil {
-				t.Errorf("got a response %v along with the error", resp)
-			}
-			st, ei := statusOf(t, err)
-			if st.Code() != tt.wantCode || ei.GetReason() != string(tt.wantReason) {
-				t.Errorf("got %v %s, want %v %s; message %q", st.Code(), ei.GetReason(), tt.wantCode, tt.wantReason, st.Message())
-			}
-			if ei.GetDomain() != "calc" {
-				t.Errorf("ErrorInfo domain = %q, want the backend name calc", ei.GetDomain())
-			}
-			for k, want := range tt.wantMeta {
-				if got, ok := ei.GetMetadata()[k]; !ok || got != want {
-					t.Errorf("metadata[%s] = %q, want %q (all: %v)", k, got, want, ei.GetMetadata())
-				}
-			}
-			for _, s := range tt.wantMsg {
-				if !strings.Contains(st.Message(), s) {
-					t.Errorf("message %q does not contain %q", st.Message(), s)
-				}
-			}
-			for _, s := range tt.wantNoMsg {
-				if strings.Contains(st.Message(), s) {
-					t.Errorf("message %q contains %q", st.Message(), s)
-				}
-			}
-			if !strings.Contains(st.Message(), "calc") {
-				t.Errorf("message %q does not name the backend", st.Message())
-			}
-			if len(st.Message()) > 1100 {
-				t.Errorf("message is %d bytes; it must be bounded", len(st.Message()))
-			}
-			for k, v := range ei.GetMetadata() {
-				if len(v) > 2100 {
-					t.Errorf("metadata[%s] is %d bytes; it must be bounded", k, len(v))
-				}
-			}
-			assertAgentSafe(t, srv, st, ei)
-			limit := tt.maxDuration
-			if limit == 0 {
-				limit = 2 * time.Second
-			}
-			if elapsed > limit {
-				t.Errorf("the call took %v, want under %v", elapsed, limit)
-			}
-		})
+		}
 	}
 }
 

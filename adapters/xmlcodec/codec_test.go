@@ -99,6 +99,15 @@ func TestRoundTrip(t *testing.T) {
 		{"empty", &testingv1.Everything{}},
 		{"oneof text", &testingv1.Everything{Choice: &testingv1.Everything_ChoiceText{ChoiceText: ""}}},
 		{"simple content", &testingv1.Priced{Currency: "EUR", Amount: "12.50"}},
+		{"maps", maps()},
+		{"maps with zero keys and values", &testingv1.Maps{
+			Labels:  map[string]string{"": ""},
+			Palette: map[int32]testingv1.Color{0: testingv1.Color_COLOR_UNSPECIFIED},
+			Prices:  map[string]*testingv1.Priced{"": {}},
+			Seen:    map[bool]*timestamppb.Timestamp{false: {}},
+			Counts:  map[uint64]*wrapperspb.Int32Value{0: {}},
+			Blobs:   map[int64][]byte{0: {}},
+		}},
 		{"demo item", &demov1.ListItemsResponse{Items: []*demov1.Item{
 			{Sku: "A-100", Name: "Drill", Status: demov1.ItemStatus_ITEM_STATUS_IN_STOCK, Tags: []string{"a", "b"}, Warehouse: &demov1.Warehouse{Code: "BER-1"}},
 			{Sku: "B-200", Status: demov1.ItemStatus_ITEM_STATUS_DISCONTINUED},
@@ -119,22 +128,34 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// TestGolden pins the exact XML written, namespaces and escaping included.
+// TestGolden pins the exact XML written, namespaces, escaping and map entry order included.
 func TestGolden(t *testing.T) {
 	t.Parallel()
-	got := encode(t, everything(), xmlcodec.Name{Space: "urn:test:root", Local: "root"})
-	path := filepath.Join("testdata", "everything.golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	tests := []struct {
+		file string
+		msg  proto.Message
+	}{
+		{"everything.golden", everything()},
+		{"maps.golden", maps()},
 	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("XML differs from %s (run with -update after checking):\n got %s\nwant %s", path, got, want)
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			t.Parallel()
+			got := encode(t, tt.msg, xmlcodec.Name{Space: "urn:test:root", Local: "root"})
+			path := filepath.Join("testdata", tt.file)
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("XML differs from %s (run with -update after checking):\n got %s\nwant %s", path, got, want)
+			}
+		})
 	}
 }
 
@@ -192,7 +213,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad dateTime", `<r><at>yesterday</at></r>`, `is not an xsd:dateTime`},
 		{"duration in months", `<r><took>P1M</took></r>`, `years or months`},
 		{"bad attribute", `<r><child id="x"><i32>x</i32></child></r>`, `element child/i32`},
-		{"truncated", `<r><i32>1</i32>`, `EOF`},
+		{"truncated", `<r><i32>1</i32>`, `malformed XML at line 1: unexpected EOF`},
+		{"DOCTYPE", `<r><!DOCTYPE r><i32>1</i32></r>`, `malformed XML: document type declarations are not allowed`},
 		{"mismatched tags", `<r><i32>1</i33></r>`, `malformed XML at line 1`},
 		{"undefined entity", `<r><text>&xxe;</text></r>`, `malformed XML at line 1: invalid character entity &xxe;`},
 		{"too deep", `<r>` + deep + `</r>`, `nested deeper than 64 elements`},
@@ -203,6 +225,9 @@ func TestDecodeErrors(t *testing.T) {
 			err := decode([]byte(tt.xml), &testingv1.Everything{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got error %v, want one containing %q", err, tt.want)
+			}
+			if malformed := strings.Contains(tt.want, "malformed") || strings.Contains(tt.want, "EOF"); malformed != errors.Is(err, xmlcodec.ErrMalformed) {
+				t.Errorf("errors.Is(%v, ErrMalformed) = %v, want %v", err, !malformed, malformed)
 			}
 		})
 	}

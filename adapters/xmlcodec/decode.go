@@ -20,6 +20,14 @@ const MaxDepth = 64
 
 const xsiNamespace = "http://www.w3.org/2001/XMLSchema-instance"
 
+// ErrMalformed marks a decode failure caused by input that is not well-formed XML (cut off,
+// mismatched tags, an undefined entity) or that holds a document type declaration, as opposed
+// to well-formed XML that does not fit the message. Callers map the two to different outcomes:
+// the first is usually the transfer's fault, the second a disagreement over the contract.
+var ErrMalformed = errors.New("malformed XML")
+
+var errDoctype = fmt.Errorf("%w: document type declarations are not allowed", ErrMalformed)
+
 // DecodeError says where a reply did not fit the message it decodes into.
 type DecodeError struct {
 	Path string // the element path below the decoded element, such as item/quantityOnHand
@@ -121,7 +129,7 @@ func (dc *decoder) message(p *Plan, start xml.StartElement, m protoreflect.Messa
 			}
 			dc.path = dc.path[:len(dc.path)-1]
 		case xml.Directive:
-			return dc.fail(errors.New("document type declarations are not allowed"))
+			return dc.fail(errDoctype)
 		}
 	}
 }
@@ -129,6 +137,9 @@ func (dc *decoder) message(p *Plan, start xml.StartElement, m protoreflect.Messa
 func (dc *decoder) field(fp *fieldPlan, start xml.StartElement, m protoreflect.Message, depth int) error {
 	if isNil(start) {
 		return dc.d.Skip() // xsi:nil leaves the field unset, which is how presence says "null"
+	}
+	if fp.kind == kindMap {
+		return dc.mapField(fp, m, depth)
 	}
 	if !fp.fd.IsList() {
 		v, err := dc.single(fp, start, m, depth)
@@ -175,10 +186,113 @@ func (dc *decoder) field(fp *fieldPlan, start xml.StartElement, m protoreflect.M
 	}
 }
 
+// mapField reads a map's wrapper element: each child named fp.item is one entry. Other children
+// are skipped, as in a list's wrapper; entries add to what the map already holds, so a field
+// element given twice merges, but a key given twice is an error.
+func (dc *decoder) mapField(fp *fieldPlan, m protoreflect.Message, depth int) error {
+	mp := m.Mutable(fp.fd).Map()
+	for {
+		tok, err := dc.d.Token()
+		if err != nil {
+			return dc.fail(syntaxError(err))
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return nil
+		case xml.StartElement:
+			if t.Name.Local != fp.item || isNil(t) {
+				if err := dc.d.Skip(); err != nil {
+					return dc.fail(syntaxError(err))
+				}
+				continue
+			}
+			dc.path = append(dc.path, t.Name.Local)
+			if err := dc.mapEntry(fp, mp, m, depth+1); err != nil {
+				return err
+			}
+			dc.path = dc.path[:len(dc.path)-1]
+		case xml.Directive:
+			return dc.fail(errDoctype)
+		}
+	}
+}
+
+// mapEntry reads one entry, its key and value elements in either order. A proto map cannot
+// hold an entry without a key or a value, nor two values for one key, so each of those is an
+// error rather than a guess: dropping the entry, a zero value or the last value wins would
+// each change the data on its way through.
+func (dc *decoder) mapEntry(fp *fieldPlan, mp protoreflect.Map, m protoreflect.Message, depth int) error {
+	if depth > MaxDepth {
+		return dc.fail(fmt.Errorf("nested deeper than %d elements", MaxDepth))
+	}
+	var (
+		key              protoreflect.MapKey
+		value            protoreflect.Value
+		hasKey, hasValue bool
+	)
+	keyName, valueName := fp.mapKey.name.local, fp.mapValue.name.local
+	for done := false; !done; {
+		tok, err := dc.d.Token()
+		if err != nil {
+			return dc.fail(syntaxError(err))
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			done = true
+		case xml.StartElement:
+			name := t.Name.Local
+			if name != keyName && name != valueName {
+				if err := dc.d.Skip(); err != nil {
+					return dc.fail(syntaxError(err))
+				}
+				continue
+			}
+			dc.path = append(dc.path, name)
+			switch {
+			case name == keyName && hasKey, name == valueName && hasValue:
+				return dc.fail(fmt.Errorf("the entry has more than one %s element", name))
+			case isNil(t):
+				return dc.fail(errors.New("xsi:nil, but a map's keys and values cannot be null"))
+			case name == keyName:
+				text, err := dc.readText()
+				if err != nil {
+					return err
+				}
+				v, err := parseValue(fp.mapKey, text, m)
+				if err != nil {
+					return dc.fail(err)
+				}
+				key, hasKey = v.MapKey(), true
+			default:
+				v, err := dc.single(fp.mapValue, t, m, depth+1)
+				if err != nil {
+					return err
+				}
+				value, hasValue = v, true
+			}
+			dc.path = dc.path[:len(dc.path)-1]
+		case xml.Directive:
+			return dc.fail(errDoctype)
+		}
+	}
+	switch {
+	case !hasKey:
+		return dc.fail(fmt.Errorf("the entry has no %s element", keyName))
+	case !hasValue:
+		return dc.fail(fmt.Errorf("the entry for key %s has no %s element", keyText(key), valueName))
+	case mp.Has(key):
+		return dc.fail(fmt.Errorf("key %s appears more than once", keyText(key)))
+	}
+	mp.Set(key, value)
+	return nil
+}
+
 func (dc *decoder) single(fp *fieldPlan, start xml.StartElement, m protoreflect.Message, depth int) (protoreflect.Value, error) {
 	if fp.kind == kindMessage {
 		var sub protoreflect.Message
-		if fp.fd.IsList() {
+		if fp.mapOf != nil {
+			sub = m.Mutable(fp.mapOf.fd).Map().NewValue().Message()
+		} else if fp.fd.IsList() {
 			sub = m.Mutable(fp.fd).List().NewElement().Message()
 		} else if m.Has(fp.fd) && fp.fd.ContainingOneof() == nil {
 			sub = m.Mutable(fp.fd).Message() // a repeated element merges, as protobuf does
@@ -220,7 +334,7 @@ func (dc *decoder) readText() (string, error) {
 		case xml.EndElement:
 			return string(dc.text), nil
 		case xml.Directive:
-			return "", dc.fail(errors.New("document type declarations are not allowed"))
+			return "", dc.fail(errDoctype)
 		}
 	}
 }
@@ -234,11 +348,12 @@ func isNil(start xml.StartElement) bool {
 	return false
 }
 
-// syntaxError keeps encoding/xml's message, which names the line, without its type.
+// syntaxError keeps encoding/xml's message, which names the line, marked as ErrMalformed.
+// Other errors (the reader's) pass through unchanged.
 func syntaxError(err error) error {
 	var se *xml.SyntaxError
 	if errors.As(err, &se) {
-		return fmt.Errorf("malformed XML at line %d: %s", se.Line, se.Msg)
+		return fmt.Errorf("%w at line %d: %s", ErrMalformed, se.Line, se.Msg)
 	}
 	return err
 }
@@ -286,6 +401,9 @@ func parseValue(fp *fieldPlan, text string, m protoreflect.Message) (protoreflec
 }
 
 func newWKT(fp *fieldPlan, m protoreflect.Message) protoreflect.Message {
+	if fp.mapOf != nil { // the value of a map entry: m holds the map, not the entry's value field
+		return m.Mutable(fp.mapOf.fd).Map().NewValue().Message()
+	}
 	if fp.fd.IsList() {
 		return m.Mutable(fp.fd).List().NewElement().Message()
 	}

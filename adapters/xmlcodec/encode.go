@@ -1,10 +1,14 @@
 package xmlcodec
 
 import (
+	"cmp"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -140,11 +144,11 @@ func (e *encoder) element(p *Plan, name xmlName, m protoreflect.Message) error {
 	return nil
 }
 
-// isSet reports whether a field is written: fields with presence when set, repeated fields when
-// not empty, and proto3 scalars always (an XSD element with minOccurs=1 needs its zero value),
+// isSet reports whether a field is written: fields with presence when set, repeated and map
+// fields when not empty, and proto3 scalars always (an XSD element with minOccurs=1 needs its zero value),
 // except as writesZero says.
 func isSet(m protoreflect.Message, fp *fieldPlan) bool {
-	if fp.fd.HasPresence() || fp.fd.IsList() {
+	if fp.fd.HasPresence() || fp.fd.IsList() || fp.fd.IsMap() {
 		return m.Has(fp.fd)
 	}
 	return writesZero(fp, m)
@@ -164,6 +168,9 @@ func (e *encoder) field(fp *fieldPlan, m protoreflect.Message) error {
 		return nil
 	}
 	v := m.Get(fp.fd)
+	if fp.kind == kindMap {
+		return e.mapField(fp, v.Map())
+	}
 	if !fp.fd.IsList() {
 		return e.single(fp, fp.name, v)
 	}
@@ -186,6 +193,72 @@ func (e *encoder) field(fp *fieldPlan, m protoreflect.Message) error {
 	}
 	e.close(qs, qe, mark)
 	return nil
+}
+
+// mapField writes a map as its field's element wrapping one entry element per key, in key
+// order, so the same map is always the same XML (for golden files, signatures and caches).
+func (e *encoder) mapField(fp *fieldPlan, mp protoreflect.Map) error {
+	keys := make([]protoreflect.MapKey, 0, mp.Len())
+	mp.Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
+		keys = append(keys, k)
+		return true
+	})
+	kind := fp.mapKey.fd.Kind()
+	slices.SortFunc(keys, func(a, b protoreflect.MapKey) int { return compareMapKeys(kind, a, b) })
+	qs, qe, mark := e.open(fp.name)
+	e.buf = append(e.buf, '>')
+	entry := xmlName{fp.name.space, fp.item}
+	for _, k := range keys {
+		eqs, eqe, emark := e.open(entry)
+		e.buf = append(e.buf, '>')
+		if err := e.single(fp.mapKey, fp.mapKey.name, k.Value()); err != nil {
+			return mapEntryError(fp, k, err)
+		}
+		if err := e.single(fp.mapValue, fp.mapValue.name, mp.Get(k)); err != nil {
+			return mapEntryError(fp, k, err)
+		}
+		e.close(eqs, eqe, emark)
+	}
+	e.close(qs, qe, mark)
+	return nil
+}
+
+// mapEntryError names the map field and the key for an error in an entry's key or scalar value
+// (rather than the entry message's synthetic key or value field, which callers never see). An
+// error inside a message value already names the nested field.
+func mapEntryError(fp *fieldPlan, k protoreflect.MapKey, err error) error {
+	var ee *EncodeError
+	if errors.As(err, &ee) && (ee.Field == fp.mapKey.fd.FullName() || ee.Field == fp.mapValue.fd.FullName()) {
+		return &EncodeError{Field: fp.fd.FullName(), Err: fmt.Errorf("key %s: %w", keyText(k), ee.Err)}
+	}
+	return err
+}
+
+// compareMapKeys orders map keys of one kind: numbers by value, strings by bytes, false first.
+func compareMapKeys(kind protoreflect.Kind, a, b protoreflect.MapKey) int {
+	switch kind {
+	case protoreflect.StringKind:
+		return strings.Compare(a.String(), b.String())
+	case protoreflect.BoolKind:
+		switch {
+		case a.Bool() == b.Bool():
+			return 0
+		case b.Bool():
+			return -1
+		}
+		return 1
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return cmp.Compare(a.Uint(), b.Uint())
+	}
+	return cmp.Compare(a.Int(), b.Int())
+}
+
+// keyText shows a map key in an error: strings quoted, so an empty or blank key is visible.
+func keyText(k protoreflect.MapKey) string {
+	if s, ok := k.Interface().(string); ok {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprint(k.Interface())
 }
 
 func (e *encoder) single(fp *fieldPlan, name xmlName, v protoreflect.Value) error {

@@ -4,6 +4,7 @@
 package xmlcodec
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -26,6 +27,15 @@ const (
 	kindDuration                   // google.protobuf.Duration as xsd:duration
 	kindWrapper                    // google.protobuf.*Value wrappers, as their scalar
 	kindMessage                    // a nested message, as child elements
+	kindMap                        // a map, as a wrapper of entries holding a key and a value
+)
+
+// The element names a map field gets when its options name none: JAXB's and .NET's for a
+// dictionary, <entry><key>…</key><value>…</value></entry>.
+const (
+	defaultMapEntry = "entry"
+	defaultMapKey   = "key"
+	defaultMapValue = "value"
 )
 
 // Plan maps one message type to XML. Plans are immutable once built and safe for concurrent use.
@@ -50,7 +60,7 @@ type xmlName struct{ space, local string }
 type fieldPlan struct {
 	fd        protoreflect.FieldDescriptor
 	name      xmlName
-	item      string // for repeated fields in a wrapper element: the item element's local name
+	item      string // for repeated fields in a wrapper element and maps: the item (entry) element's local name
 	kind      valueKind
 	valueFD   protoreflect.FieldDescriptor // for wrappers: the wrapped "value" field
 	msg       *Plan                        // for kindMessage
@@ -58,19 +68,24 @@ type fieldPlan struct {
 	enumValue map[string]protoreflect.EnumNumber
 
 	zeroHasText bool // the enum's zero value has an xml_value, so it is written like any other
+
+	// For maps: the plans of the entry's key and value fields, named as their elements.
+	mapKey, mapValue *fieldPlan
+	// For a map's value: the map field, whose Map makes new message values.
+	mapOf *fieldPlan
 }
 
-// plans caches complete plans by descriptor identity, not by name: contracts loaded at run time
-// (and reloaded) give one message name several descriptors, and a plan must only ever meet
-// messages of the descriptor it was built from. Descriptors of replaced contracts keep their
-// plans; a reload adds one plan per message it loads.
+// plans caches complete plans by descriptor, not by full name: a contract loaded at run time
+// may declare a message under a name another descriptor already has (a reloaded contract, two
+// contracts with the same package), and a plan only fits the descriptor it was built from.
 var plans sync.Map // protoreflect.MessageDescriptor → *Plan
 
 // planMu serialises plan building, so recursive message types resolve to one Plan each.
 var planMu sync.Mutex
 
 // For returns the plan for a message descriptor, building and caching it on first use. It fails
-// for messages that have no XML mapping (maps, groups).
+// for messages that have no XML mapping (groups, well-known types other than timestamps,
+// durations and wrappers) or whose options contradict each other.
 func For(md protoreflect.MessageDescriptor) (*Plan, error) {
 	if p, ok := plans.Load(md); ok {
 		return p.(*Plan), nil
@@ -119,13 +134,13 @@ func build(md protoreflect.MessageDescriptor, building map[protoreflect.MessageD
 		case xf.GetAttribute() && xf.GetText():
 			return nil, fmt.Errorf("xmlcodec: field %s is marked both attribute and text", fd.FullName())
 		case xf.GetAttribute():
-			if fd.IsList() || fp.kind == kindMessage {
+			if fd.IsList() || fp.kind == kindMessage || fp.kind == kindMap {
 				return nil, fmt.Errorf("xmlcodec: field %s is an attribute but not a single scalar", fd.FullName())
 			}
 			fp.name.space = xf.GetNamespace() // attributes are unqualified unless named
 			p.attrs = append(p.attrs, fp)
 		case xf.GetText():
-			if fd.IsList() || fp.kind == kindMessage || p.text != nil {
+			if fd.IsList() || fp.kind == kindMessage || fp.kind == kindMap || p.text != nil {
 				return nil, fmt.Errorf("xmlcodec: field %s is text content but not the only single scalar text field", fd.FullName())
 			}
 			p.text = fp
@@ -161,9 +176,6 @@ func fieldOption(fd protoreflect.FieldDescriptor) *agentbridgev1.XmlField {
 }
 
 func planField(fd protoreflect.FieldDescriptor, elementNS string, building map[protoreflect.MessageDescriptor]*Plan) (*fieldPlan, error) {
-	if fd.IsMap() {
-		return nil, fmt.Errorf("xmlcodec: map field %s has no XML mapping; use a repeated message of key and value", fd.FullName())
-	}
 	if fd.Kind() == protoreflect.GroupKind {
 		return nil, fmt.Errorf("xmlcodec: group field %s has no XML mapping", fd.FullName())
 	}
@@ -174,6 +186,12 @@ func planField(fd protoreflect.FieldDescriptor, elementNS string, building map[p
 	}
 	if xf.GetNamespace() != "" {
 		fp.name.space = xf.GetNamespace()
+	}
+	if (xf.GetMapKey() != "" || xf.GetMapValue() != "") && !fd.IsMap() {
+		return nil, fmt.Errorf("xmlcodec: field %s names a map key or value element but is not a map", fd.FullName())
+	}
+	if fd.IsMap() {
+		return planMap(fd, fp, xf, building)
 	}
 	if xf.GetItem() != "" {
 		if !fd.IsList() {
@@ -214,6 +232,30 @@ func planField(fd protoreflect.FieldDescriptor, elementNS string, building map[p
 	default:
 		fp.kind = kindScalar
 	}
+	return fp, nil
+}
+
+// planMap plans a map field as a wrapper element of entries, each holding a key element and a
+// value element, all in the field's namespace. The key and value are planned as the fields of
+// the map's entry message that they are, so values may be anything a field may be.
+func planMap(fd protoreflect.FieldDescriptor, fp *fieldPlan, xf *agentbridgev1.XmlField, building map[protoreflect.MessageDescriptor]*Plan) (*fieldPlan, error) {
+	fp.kind = kindMap
+	fp.item = cmp.Or(xf.GetItem(), defaultMapEntry)
+	key, err := planField(fd.MapKey(), fp.name.space, building)
+	if err != nil {
+		return nil, err
+	}
+	value, err := planField(fd.MapValue(), fp.name.space, building)
+	if err != nil {
+		return nil, err
+	}
+	key.name.local = cmp.Or(xf.GetMapKey(), defaultMapKey)
+	value.name.local = cmp.Or(xf.GetMapValue(), defaultMapValue)
+	if key.name.local == value.name.local {
+		return nil, fmt.Errorf("xmlcodec: map field %s names its key and value elements both %q", fd.FullName(), key.name.local)
+	}
+	value.mapOf = fp
+	fp.mapKey, fp.mapValue = key, value
 	return fp, nil
 }
 

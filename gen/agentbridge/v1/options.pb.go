@@ -217,7 +217,8 @@ func (x *McpTool) GetDestructive() bool {
 
 // SoapOperation binds a method to a document/literal wrapped SOAP operation: the request message
 // becomes the content of the request body element, the response body element's content becomes
-// the response message.
+// the response message. A server-streaming method makes one call too, and streams the response
+// element's children named stream_item, one message each.
 type SoapOperation struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The SOAPAction (1.1) or action parameter (1.2); empty sends an empty action.
@@ -227,7 +228,13 @@ type SoapOperation struct {
 	// The element the request message is written as, inside soap:Body.
 	Request *XmlName `protobuf:"bytes,3,opt,name=request,proto3" json:"request,omitempty"`
 	// The element expected inside soap:Body of a successful reply.
-	Response      *XmlName `protobuf:"bytes,4,opt,name=response,proto3" json:"response,omitempty"`
+	Response *XmlName `protobuf:"bytes,4,opt,name=response,proto3" json:"response,omitempty"`
+	// For server-streaming methods, and required by them: the repeated child element of the
+	// response element that holds one message of the method's output type. Each is decoded and
+	// sent as soon as it is read, so a large reply streams without being held in memory. Any
+	// other child element of the response element is an error. Matched by local name, as the
+	// response element is; the namespace documents the WSDL's. Unary methods leave it unset.
+	StreamItem    *XmlName `protobuf:"bytes,5,opt,name=stream_item,json=streamItem,proto3" json:"stream_item,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -286,6 +293,13 @@ func (x *SoapOperation) GetRequest() *XmlName {
 func (x *SoapOperation) GetResponse() *XmlName {
 	if x != nil {
 		return x.Response
+	}
+	return nil
+}
+
+func (x *SoapOperation) GetStreamItem() *XmlName {
+	if x != nil {
+		return x.StreamItem
 	}
 	return nil
 }
@@ -406,7 +420,16 @@ type XmlField struct {
 	Text bool `protobuf:"varint,4,opt,name=text,proto3" json:"text,omitempty"`
 	// For repeated fields: the field's element wraps the values, each in a child element of this
 	// name (as in ArrayOfItem/item). Empty repeats the field's element itself.
-	Item          string `protobuf:"bytes,5,opt,name=item,proto3" json:"item,omitempty"`
+	// For map fields: the name of the element holding one entry, a child of the field's element;
+	// default "entry". A map<K, V> is written as JAXB and .NET write a dictionary:
+	// <labels><entry><key>color</key><value>red</value></entry>...</labels>, entries in key order,
+	// entry, key and value in the field's namespace. Decoding matches them by local name and
+	// refuses an entry without a key or value, and a key given twice.
+	Item string `protobuf:"bytes,5,opt,name=item,proto3" json:"item,omitempty"`
+	// For map fields: the name of an entry's key element; default "key".
+	MapKey string `protobuf:"bytes,6,opt,name=map_key,json=mapKey,proto3" json:"map_key,omitempty"`
+	// For map fields: the name of an entry's value element; default "value".
+	MapValue      string `protobuf:"bytes,7,opt,name=map_value,json=mapValue,proto3" json:"map_value,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -472,6 +495,20 @@ func (x *XmlField) GetText() bool {
 func (x *XmlField) GetItem() string {
 	if x != nil {
 		return x.Item
+	}
+	return ""
+}
+
+func (x *XmlField) GetMapKey() string {
+	if x != nil {
+		return x.MapKey
+	}
+	return ""
+}
+
+func (x *XmlField) GetMapValue() string {
+	if x != nil {
+		return x.MapValue
 	}
 	return ""
 }
@@ -569,24 +606,28 @@ const file_agentbridge_v1_options_proto_rawDesc = "" +
 	"\toperation\"?\n" +
 	"\aMcpTool\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
-	"\vdestructive\x18\x02 \x01(\bR\vdestructive\"\xc6\x01\n" +
+	"\vdestructive\x18\x02 \x01(\bR\vdestructive\"\x80\x02\n" +
 	"\rSoapOperation\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\tR\x06action\x125\n" +
 	"\aversion\x18\x02 \x01(\x0e2\x1b.agentbridge.v1.SoapVersionR\aversion\x121\n" +
 	"\arequest\x18\x03 \x01(\v2\x17.agentbridge.v1.XmlNameR\arequest\x123\n" +
-	"\bresponse\x18\x04 \x01(\v2\x17.agentbridge.v1.XmlNameR\bresponse\";\n" +
+	"\bresponse\x18\x04 \x01(\v2\x17.agentbridge.v1.XmlNameR\bresponse\x128\n" +
+	"\vstream_item\x18\x05 \x01(\v2\x17.agentbridge.v1.XmlNameR\n" +
+	"streamItem\";\n" +
 	"\aXmlName\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\"*\n" +
 	"\n" +
 	"XmlMessage\x12\x1c\n" +
-	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"\x82\x01\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"\xb8\x01\n" +
 	"\bXmlField\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x1c\n" +
 	"\tattribute\x18\x03 \x01(\bR\tattribute\x12\x12\n" +
 	"\x04text\x18\x04 \x01(\bR\x04text\x12\x12\n" +
-	"\x04item\x18\x05 \x01(\tR\x04item*W\n" +
+	"\x04item\x18\x05 \x01(\tR\x04item\x12\x17\n" +
+	"\amap_key\x18\x06 \x01(\tR\x06mapKey\x12\x1b\n" +
+	"\tmap_value\x18\a \x01(\tR\bmapValue*W\n" +
 	"\vSoapVersion\x12\x1c\n" +
 	"\x18SOAP_VERSION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SOAP_VERSION_1_1\x10\x01\x12\x14\n" +
@@ -630,20 +671,21 @@ var file_agentbridge_v1_options_proto_depIdxs = []int32{
 	0,  // 1: agentbridge.v1.SoapOperation.version:type_name -> agentbridge.v1.SoapVersion
 	4,  // 2: agentbridge.v1.SoapOperation.request:type_name -> agentbridge.v1.XmlName
 	4,  // 3: agentbridge.v1.SoapOperation.response:type_name -> agentbridge.v1.XmlName
-	7,  // 4: agentbridge.v1.binding:extendee -> google.protobuf.MethodOptions
-	7,  // 5: agentbridge.v1.mcp_tool:extendee -> google.protobuf.MethodOptions
-	8,  // 6: agentbridge.v1.xml_message:extendee -> google.protobuf.MessageOptions
-	9,  // 7: agentbridge.v1.xml_value:extendee -> google.protobuf.EnumValueOptions
-	10, // 8: agentbridge.v1.xml:extendee -> google.protobuf.FieldOptions
-	1,  // 9: agentbridge.v1.binding:type_name -> agentbridge.v1.Binding
-	2,  // 10: agentbridge.v1.mcp_tool:type_name -> agentbridge.v1.McpTool
-	5,  // 11: agentbridge.v1.xml_message:type_name -> agentbridge.v1.XmlMessage
-	6,  // 12: agentbridge.v1.xml:type_name -> agentbridge.v1.XmlField
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	9,  // [9:13] is the sub-list for extension type_name
-	4,  // [4:9] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	4,  // 4: agentbridge.v1.SoapOperation.stream_item:type_name -> agentbridge.v1.XmlName
+	7,  // 5: agentbridge.v1.binding:extendee -> google.protobuf.MethodOptions
+	7,  // 6: agentbridge.v1.mcp_tool:extendee -> google.protobuf.MethodOptions
+	8,  // 7: agentbridge.v1.xml_message:extendee -> google.protobuf.MessageOptions
+	9,  // 8: agentbridge.v1.xml_value:extendee -> google.protobuf.EnumValueOptions
+	10, // 9: agentbridge.v1.xml:extendee -> google.protobuf.FieldOptions
+	1,  // 10: agentbridge.v1.binding:type_name -> agentbridge.v1.Binding
+	2,  // 11: agentbridge.v1.mcp_tool:type_name -> agentbridge.v1.McpTool
+	5,  // 12: agentbridge.v1.xml_message:type_name -> agentbridge.v1.XmlMessage
+	6,  // 13: agentbridge.v1.xml:type_name -> agentbridge.v1.XmlField
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	10, // [10:14] is the sub-list for extension type_name
+	5,  // [5:10] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_agentbridge_v1_options_proto_init() }

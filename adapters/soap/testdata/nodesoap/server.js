@@ -1,18 +1,19 @@
 #!/usr/bin/env node
-// SOAP peer for the SOAP adapter tests: three node-soap (npm "soap" 1.13.0)
-// servers on loopback, built from WSDLs in the shared corpus, which are read in
-// place.
+// SOAP peer for the SOAP adapter tests: four node-soap (npm "soap" 1.13.0)
+// servers on loopback, three built from WSDLs in the shared corpus, which are
+// read in place, and one (catalog, a list-returning operation for streaming
+// bindings) from ../catalog.wsdl, written for these tests.
 //
 // Usage: node server.js <absolute path of the corpus wsdl folder>
 //
-// On success, prints one line of JSON to stdout with the three endpoint URLs,
+// On success, prints one line of JSON to stdout with the four endpoint URLs,
 // then keeps running:
-//   {"calculator":"http://127.0.0.1:P/calculator","numbers":"...","greeter":"..."}
+//   {"calculator":"http://127.0.0.1:P/calculator","numbers":"...","greeter":"...","catalog":"..."}
 // Nothing else goes to stdout; errors go to stderr and exit with status 1.
 //
 // Each server also answers GET /_received (a JSON array of
 // {service, operation, args} for every operation the handlers ran, oldest
-// first, shared by all three servers) and DELETE /_received (clears it).
+// first, shared by all four servers) and DELETE /_received (clears it).
 //
 // It exits with status 0 on SIGTERM or SIGINT, or when stdin reaches EOF if
 // stdin is a pipe or socket (so a parent that dies takes the peer with it).
@@ -147,6 +148,54 @@ function greeterPort() {
           },
         },
       };
+    },
+  };
+}
+
+// A product as the catalog's ListProducts returns it: every field depends on n,
+// so the bridge's tests can tell which product arrived where. A spoiled
+// product's quantity is not an xsd:int, which the bridge must refuse.
+function catalogProduct(n, spoiled) {
+  return {
+    attributes: { sku: 'P-' + n },
+    name: 'Product ' + n,
+    status: 'retired',
+    tag: ['a', 'b'],
+    labels: { entry: [{ key: 'size', value: String(n) }, { key: 'color', value: 'red' }] },
+    prices: {
+      price: [
+        { market: 'eu', money: { attributes: { currency: 'EUR' }, $value: n + '.50' } },
+        { market: 'ch', money: { attributes: { currency: 'CHF' }, $value: n + '.00' } },
+      ],
+    },
+    size: { width: 1.5, height: n },
+    quantity: spoiled ? 'lots' : n,
+  };
+}
+
+function catalogPort() {
+  return {
+    // Returns count products in one reply; the bridge streams them. A negative
+    // count is a SOAP 1.1 Client fault (sent with HTTP 500); spoil names the
+    // 1-based position of a product whose quantity is not a number.
+    ListProducts(args) {
+      record('catalog', 'ListProducts', args);
+      const count = Number(arg(args, 'count'));
+      const spoil = Number(arg(args, 'spoil') || 0);
+      if (!(count >= 0)) {
+        throw {
+          Fault: {
+            faultcode: 'soap:Client',
+            faultstring: 'count must not be negative',
+            statusCode: 500,
+          },
+        };
+      }
+      const product = [];
+      for (let n = 1; n <= count; n++) {
+        product.push(catalogProduct(n, n === spoil));
+      }
+      return { product: product };
     },
   };
 }
@@ -313,6 +362,14 @@ function main() {
       path: '/greeter',
       soap12: true,
       services: { SOAPService: { SoapPort: greeterPort() } },
+    },
+    {
+      name: 'catalog',
+      wsdlPath: path.join(__dirname, '..', 'catalog.wsdl'),
+      path: '/catalog',
+      soap12: false,
+      services: { CatalogService: { CatalogPort: catalogPort() } },
+      requiredElement: ['urn:acme:catalog', 'ListProductsResponse'],
     },
   ];
 

@@ -454,6 +454,97 @@ func (x *Priced) GetAmount() string {
 	return ""
 }
 
+// Maps holds map fields of each kind of key and value the XML codec maps.
+type Maps struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// String keys and values, with the default entry, key and value element names.
+	Labels map[string]string `protobuf:"bytes,1,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Integer keys and enum values, with element names chosen by options.
+	Palette map[int32]Color `protobuf:"bytes,2,rep,name=palette,proto3" json:"palette,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value,enum=agentbridge.testing.v1.Color"`
+	// Message values.
+	Prices map[string]*Priced `protobuf:"bytes,3,rep,name=prices,proto3" json:"prices,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Bool keys and timestamp values.
+	Seen map[bool]*timestamppb.Timestamp `protobuf:"bytes,4,rep,name=seen,proto3" json:"seen,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Unsigned keys and wrapper values.
+	Counts map[uint64]*wrapperspb.Int32Value `protobuf:"bytes,5,rep,name=counts,proto3" json:"counts,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Signed 64-bit keys and bytes values.
+	Blobs         map[int64][]byte `protobuf:"bytes,6,rep,name=blobs,proto3" json:"blobs,omitempty" protobuf_key:"zigzag64,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Maps) Reset() {
+	*x = Maps{}
+	mi := &file_agentbridge_testing_v1_codec_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Maps) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Maps) ProtoMessage() {}
+
+func (x *Maps) ProtoReflect() protoreflect.Message {
+	mi := &file_agentbridge_testing_v1_codec_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Maps.ProtoReflect.Descriptor instead.
+func (*Maps) Descriptor() ([]byte, []int) {
+	return file_agentbridge_testing_v1_codec_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Maps) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *Maps) GetPalette() map[int32]Color {
+	if x != nil {
+		return x.Palette
+	}
+	return nil
+}
+
+func (x *Maps) GetPrices() map[string]*Priced {
+	if x != nil {
+		return x.Prices
+	}
+	return nil
+}
+
+func (x *Maps) GetSeen() map[bool]*timestamppb.Timestamp {
+	if x != nil {
+		return x.Seen
+	}
+	return nil
+}
+
+func (x *Maps) GetCounts() map[uint64]*wrapperspb.Int32Value {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+func (x *Maps) GetBlobs() map[int64][]byte {
+	if x != nil {
+		return x.Blobs
+	}
+	return nil
+}
+
 var File_agentbridge_testing_v1_codec_proto protoreflect.FileDescriptor
 
 const file_agentbridge_testing_v1_codec_proto_rawDesc = "" +
@@ -503,7 +594,36 @@ const file_agentbridge_testing_v1_codec_proto_rawDesc = "" +
 	"\x05_note\"L\n" +
 	"\x06Priced\x12\"\n" +
 	"\bcurrency\x18\x01 \x01(\tB\x06\x92\x82\x19\x02\x18\x01R\bcurrency\x12\x1e\n" +
-	"\x06amount\x18\x02 \x01(\tB\x06\x92\x82\x19\x02 \x01R\x06amount*N\n" +
+	"\x06amount\x18\x02 \x01(\tB\x06\x92\x82\x19\x02 \x01R\x06amount\"\x9b\a\n" +
+	"\x04Maps\x12@\n" +
+	"\x06labels\x18\x01 \x03(\v2(.agentbridge.testing.v1.Maps.LabelsEntryR\x06labels\x12e\n" +
+	"\apalette\x18\x02 \x03(\v2).agentbridge.testing.v1.Maps.PaletteEntryB \x92\x82\x19\x1c\n" +
+	"\n" +
+	"colorTable*\x03row2\x02id:\x05shadeR\apalette\x12@\n" +
+	"\x06prices\x18\x03 \x03(\v2(.agentbridge.testing.v1.Maps.PricesEntryR\x06prices\x12:\n" +
+	"\x04seen\x18\x04 \x03(\v2&.agentbridge.testing.v1.Maps.SeenEntryR\x04seen\x12@\n" +
+	"\x06counts\x18\x05 \x03(\v2(.agentbridge.testing.v1.Maps.CountsEntryR\x06counts\x12=\n" +
+	"\x05blobs\x18\x06 \x03(\v2'.agentbridge.testing.v1.Maps.BlobsEntryR\x05blobs\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aY\n" +
+	"\fPaletteEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x05R\x03key\x123\n" +
+	"\x05value\x18\x02 \x01(\x0e2\x1d.agentbridge.testing.v1.ColorR\x05value:\x028\x01\x1aY\n" +
+	"\vPricesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x124\n" +
+	"\x05value\x18\x02 \x01(\v2\x1e.agentbridge.testing.v1.PricedR\x05value:\x028\x01\x1aS\n" +
+	"\tSeenEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\bR\x03key\x120\n" +
+	"\x05value\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05value:\x028\x01\x1aV\n" +
+	"\vCountsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x04R\x03key\x121\n" +
+	"\x05value\x18\x02 \x01(\v2\x1b.google.protobuf.Int32ValueR\x05value:\x028\x01\x1a8\n" +
+	"\n" +
+	"BlobsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x12R\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01:\x13\x92\x82\x19\x0f\n" +
+	"\rurn:test:maps*N\n" +
 	"\x05Color\x12\x15\n" +
 	"\x11COLOR_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tCOLOR_RED\x10\x01\x12\x1f\n" +
@@ -523,28 +643,45 @@ func file_agentbridge_testing_v1_codec_proto_rawDescGZIP() []byte {
 }
 
 var file_agentbridge_testing_v1_codec_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_agentbridge_testing_v1_codec_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_agentbridge_testing_v1_codec_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_agentbridge_testing_v1_codec_proto_goTypes = []any{
 	(Color)(0),                    // 0: agentbridge.testing.v1.Color
 	(*Everything)(nil),            // 1: agentbridge.testing.v1.Everything
 	(*Priced)(nil),                // 2: agentbridge.testing.v1.Priced
-	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 4: google.protobuf.Duration
-	(*wrapperspb.Int32Value)(nil), // 5: google.protobuf.Int32Value
+	(*Maps)(nil),                  // 3: agentbridge.testing.v1.Maps
+	nil,                           // 4: agentbridge.testing.v1.Maps.LabelsEntry
+	nil,                           // 5: agentbridge.testing.v1.Maps.PaletteEntry
+	nil,                           // 6: agentbridge.testing.v1.Maps.PricesEntry
+	nil,                           // 7: agentbridge.testing.v1.Maps.SeenEntry
+	nil,                           // 8: agentbridge.testing.v1.Maps.CountsEntry
+	nil,                           // 9: agentbridge.testing.v1.Maps.BlobsEntry
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 11: google.protobuf.Duration
+	(*wrapperspb.Int32Value)(nil), // 12: google.protobuf.Int32Value
 }
 var file_agentbridge_testing_v1_codec_proto_depIdxs = []int32{
-	0, // 0: agentbridge.testing.v1.Everything.color:type_name -> agentbridge.testing.v1.Color
-	3, // 1: agentbridge.testing.v1.Everything.at:type_name -> google.protobuf.Timestamp
-	4, // 2: agentbridge.testing.v1.Everything.took:type_name -> google.protobuf.Duration
-	1, // 3: agentbridge.testing.v1.Everything.child:type_name -> agentbridge.testing.v1.Everything
-	1, // 4: agentbridge.testing.v1.Everything.children:type_name -> agentbridge.testing.v1.Everything
-	0, // 5: agentbridge.testing.v1.Everything.colors:type_name -> agentbridge.testing.v1.Color
-	5, // 6: agentbridge.testing.v1.Everything.maybe:type_name -> google.protobuf.Int32Value
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	0,  // 0: agentbridge.testing.v1.Everything.color:type_name -> agentbridge.testing.v1.Color
+	10, // 1: agentbridge.testing.v1.Everything.at:type_name -> google.protobuf.Timestamp
+	11, // 2: agentbridge.testing.v1.Everything.took:type_name -> google.protobuf.Duration
+	1,  // 3: agentbridge.testing.v1.Everything.child:type_name -> agentbridge.testing.v1.Everything
+	1,  // 4: agentbridge.testing.v1.Everything.children:type_name -> agentbridge.testing.v1.Everything
+	0,  // 5: agentbridge.testing.v1.Everything.colors:type_name -> agentbridge.testing.v1.Color
+	12, // 6: agentbridge.testing.v1.Everything.maybe:type_name -> google.protobuf.Int32Value
+	4,  // 7: agentbridge.testing.v1.Maps.labels:type_name -> agentbridge.testing.v1.Maps.LabelsEntry
+	5,  // 8: agentbridge.testing.v1.Maps.palette:type_name -> agentbridge.testing.v1.Maps.PaletteEntry
+	6,  // 9: agentbridge.testing.v1.Maps.prices:type_name -> agentbridge.testing.v1.Maps.PricesEntry
+	7,  // 10: agentbridge.testing.v1.Maps.seen:type_name -> agentbridge.testing.v1.Maps.SeenEntry
+	8,  // 11: agentbridge.testing.v1.Maps.counts:type_name -> agentbridge.testing.v1.Maps.CountsEntry
+	9,  // 12: agentbridge.testing.v1.Maps.blobs:type_name -> agentbridge.testing.v1.Maps.BlobsEntry
+	0,  // 13: agentbridge.testing.v1.Maps.PaletteEntry.value:type_name -> agentbridge.testing.v1.Color
+	2,  // 14: agentbridge.testing.v1.Maps.PricesEntry.value:type_name -> agentbridge.testing.v1.Priced
+	10, // 15: agentbridge.testing.v1.Maps.SeenEntry.value:type_name -> google.protobuf.Timestamp
+	12, // 16: agentbridge.testing.v1.Maps.CountsEntry.value:type_name -> google.protobuf.Int32Value
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_agentbridge_testing_v1_codec_proto_init() }
@@ -562,7 +699,7 @@ func file_agentbridge_testing_v1_codec_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentbridge_testing_v1_codec_proto_rawDesc), len(file_agentbridge_testing_v1_codec_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   2,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
