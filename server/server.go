@@ -295,7 +295,13 @@ func (s *Server) ServeListeners(ctx context.Context, grpcLis, httpLis net.Listen
 	}
 	if grpcLis != nil {
 		s.log.Info("serving gRPC", "addr", grpcLis.Addr().String())
-		go func() { errc <- s.grpc.Serve(grpcLis) }()
+		go func() {
+			err := s.grpc.Serve(grpcLis)
+			if errors.Is(err, grpc.ErrServerStopped) {
+				err = nil // a shutdown that came before Serve started: nothing was served, nothing failed
+			}
+			errc <- err
+		}()
 	}
 	running := 0
 	if httpLis != nil {

@@ -106,8 +106,8 @@ const port = {
     if (!order) {
       throw clientFault('no order ' + args.id);
     }
-    if (order.status === 'Shipped') {
-      throw clientFault('order ' + args.id + ' has shipped and cannot be cancelled');
+    if (order.status !== 'Open') {
+      throw clientFault('order ' + args.id + ' is ' + order.status + ' and cannot be cancelled');
     }
     order.status = 'Cancelled';
     order.labels = { entry: [...list(order.labels && order.labels.entry), { key: 'cancelReason', value: args.reason }] };
