@@ -40,3 +40,18 @@ func agentbridgeBinary(t *testing.T) string {
 	}
 	return binPath
 }
+
+// grpcurlPath returns the pinned grpcurl that make test builds (AGENTBRIDGE_GRPCURL, else
+// bin/grpcurl), failing the test when it is missing.
+func grpcurlPath(t *testing.T) string {
+	t.Helper()
+	path := os.Getenv("AGENTBRIDGE_GRPCURL")
+	if path == "" {
+		path = "../../bin/grpcurl"
+	}
+	path, _ = filepath.Abs(path)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("grpcurl is needed: %v (make test builds it into bin/)", err)
+	}
+	return path
+}

@@ -573,14 +573,7 @@ func scrub[T any](v T, ignore []string) any {
 // -watch, refusing a broken edit while the old version keeps serving.
 func TestServeANewContract(t *testing.T) {
 	t.Parallel()
-	grpcurl := os.Getenv("AGENTBRIDGE_GRPCURL")
-	if grpcurl == "" {
-		grpcurl = "../../bin/grpcurl"
-	}
-	grpcurl, _ = filepath.Abs(grpcurl)
-	if _, err := os.Stat(grpcurl); err != nil {
-		t.Fatalf("grpcurl is needed: %v (make test builds it into bin/)", err)
-	}
+	grpcurl := grpcurlPath(t)
 	endpoint := startOrdersPeer(t)
 	bin := agentbridgeBinary(t)
 

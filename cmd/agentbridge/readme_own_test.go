@@ -38,14 +38,7 @@ func readmeSection(t *testing.T, heading string) string {
 // free ports, against the demo's legacy system), and runs the calls, comparing their output.
 func TestReadmeServeYourOwn(t *testing.T) {
 	t.Parallel()
-	grpcurl := os.Getenv("AGENTBRIDGE_GRPCURL")
-	if grpcurl == "" {
-		grpcurl = "../../bin/grpcurl"
-	}
-	grpcurl, _ = filepath.Abs(grpcurl)
-	if _, err := os.Stat(grpcurl); err != nil {
-		t.Fatalf("grpcurl is needed for the README's gRPC call: %v (make test builds it into bin/)", err)
-	}
+	grpcurl := grpcurlPath(t)
 	legacy := httptest.NewServer(demo.NewLegacy(nil))
 	t.Cleanup(legacy.Close)
 	legacyAddr := strings.TrimPrefix(legacy.URL, "http://")

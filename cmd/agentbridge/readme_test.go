@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -57,14 +56,7 @@ func readmeCalls(t *testing.T) []readmeCall {
 // runs every call of the README's "Try it" section with bash, exactly as written but for the
 // ports, checking each output against the one the README shows. Timestamps may differ.
 func TestReadmeCalls(t *testing.T) {
-	grpcurl := os.Getenv("AGENTBRIDGE_GRPCURL")
-	if grpcurl == "" {
-		grpcurl = "../../bin/grpcurl"
-	}
-	grpcurl, _ = filepath.Abs(grpcurl)
-	if _, err := os.Stat(grpcurl); err != nil {
-		t.Fatalf("grpcurl is needed for the README's gRPC call: %v (make test builds it into bin/)", err)
-	}
+	grpcurl := grpcurlPath(t)
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatal("curl is needed for the README's calls")
 	}
