@@ -122,7 +122,8 @@ func validate(args []string, stdout io.Writer) error {
 		return err
 	}
 	for _, svc := range srv.Services() {
-		fmt.Fprintf(stdout, "%s: %d methods bound\n", svc.Desc.FullName(), svc.Desc.Methods().Len())
+		n := svc.Desc.Methods().Len()
+		fmt.Fprintf(stdout, "%s: %d %s bound\n", svc.Desc.FullName(), n, map[bool]string{true: "method", false: "methods"}[n == 1])
 	}
 	fmt.Fprintln(stdout, "config is valid")
 	return nil
