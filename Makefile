@@ -80,8 +80,8 @@ $(OPENAPIPEERS)/node_modules: $(OPENAPIPEERS)/package.json $(OPENAPIPEERS)/packa
 	touch $@
 
 .PHONY: test
-test: $(NODESOAP)/node_modules $(MCPCLIENT)/node_modules $(OPENAPIPEERS)/node_modules $(BIN)/grpcurl ## run every test, the real-peer ones included
-	AGENTBRIDGE_GRPCURL=$(BIN)/grpcurl $(GO) test -race -count=1 ./...
+test: $(NODESOAP)/node_modules $(MCPCLIENT)/node_modules $(OPENAPIPEERS)/node_modules $(BIN)/grpcurl $(BIN)/buf ## run every test, the real-peer ones included
+	AGENTBRIDGE_GRPCURL=$(BIN)/grpcurl AGENTBRIDGE_BUF=$(BIN)/buf $(GO) test -race -count=1 ./...
 
 .PHONY: run
 run: build $(BIN)/grpcurl ## run the embedded demo (legacy SOAP system + bridge)

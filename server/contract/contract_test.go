@@ -3,6 +3,7 @@ package contract_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -167,5 +168,60 @@ func TestLoadErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLoadBufImage loads what `buf build -o image.binpb` writes, with the real buf CLI that make
+// tools pins: the user's proto and its imports (agentbridge's options, google/api, buf/validate
+// and the well-known types, here from this repository's copies), options as buf encodes them.
+func TestLoadBufImage(t *testing.T) {
+	t.Parallel()
+	buf := os.Getenv("AGENTBRIDGE_BUF")
+	if buf == "" {
+		buf = "../../bin/buf"
+	}
+	buf, _ = filepath.Abs(buf)
+	if _, err := os.Stat(buf); err != nil {
+		t.Fatalf("buf is needed: %v (make test builds it into bin/)", err)
+	}
+	dir := t.TempDir()
+	module := filepath.Join(dir, "module")
+	write(t, module, "acme/orders/v1/orders.proto", ordersProto)
+	for path, from := range map[string]string{
+		"agentbridge/v1/options.proto": "../../proto/agentbridge/v1/options.proto",
+		"google/api/annotations.proto": "../../proto/third_party/googleapis/google/api/annotations.proto",
+		"google/api/http.proto":        "../../proto/third_party/googleapis/google/api/http.proto",
+		"buf/validate/validate.proto":  "../../proto/third_party/protovalidate/buf/validate/validate.proto",
+	} {
+		data, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(t, module, path, string(data))
+	}
+	image := filepath.Join(dir, "image.binpb")
+	if out, err := exec.CommandContext(t.Context(), buf, "build", module, "-o", image).CombinedOutput(); err != nil {
+		t.Fatalf("buf build: %v\n%s", err, out)
+	}
+	set, err := contract.Load(context.Background(), contract.Sources{DescriptorSets: []string{image}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := set.Service("acme.orders.v1.OrderService")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := sd.Methods().ByName("GetOrder")
+	if b := adapters.BindingOf(md); b.GetSoap().GetAction() != "urn:GetOrder" {
+		t.Fatalf("binding from a buf image = %v", b)
+	}
+	if rule, _ := proto.GetExtension(md.Options(), annotations.E_Http).(*annotations.HttpRule); rule.GetGet() != "/v1/orders/{id}" {
+		t.Fatalf("google.api.http from a buf image = %v", rule)
+	}
+	if got := strings.TrimSpace(sd.ParentFile().SourceLocations().ByDescriptor(md).LeadingComments); got != "Fetch one order." {
+		t.Fatalf("comment from a buf image = %q", got)
+	}
+	if got := set.Paths(); len(got) != 1 || got[0] != "acme/orders/v1/orders.proto" {
+		t.Fatalf("paths = %v: the image's copies of the built-ins should give way to the linked ones", got)
 	}
 }
