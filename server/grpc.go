@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/mem"
@@ -23,11 +24,22 @@ import (
 // changes what the listener serves without a restart. Reflection and health answer from the
 // current generation too.
 func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
-	gs := grpc.NewServer(
+	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(int(s.opts.maxBody)),
+		// Metadata is bounded as the HTTP listener bounds headers: grpc-go's default lets a
+		// caller send 16 MB of metadata per call and hold it for the call's life.
+		grpc.MaxHeaderListSize(maxHeaderBytes),
 		grpc.ForceServerCodecV2(grpcCodec{}),
 		grpc.UnknownServiceHandler(s.grpcHandler),
-	)
+	}
+	if s.opts.tls != nil {
+		// With TLS configured, the gRPC listener serves TLS too; it never falls back to
+		// plaintext.
+		cfg := s.opts.tls.Clone()
+		cfg.NextProtos = []string{"h2"}
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg)))
+	}
+	gs := grpc.NewServer(opts...)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	live := &liveFiles{s: s}

@@ -56,6 +56,9 @@ type Service struct {
 	Streams map[protoreflect.Name]adapters.ServerStream
 }
 
+// maxHeaderBytes bounds request headers on the HTTP listener and metadata on the gRPC listener.
+const maxHeaderBytes = 64 << 10
+
 // Server serves services on every surface. Build it with New; serve with Serve, or use Handler
 // and GRPCServer with listeners of your own. Reload swaps the services while serving.
 type Server struct {
@@ -274,7 +277,7 @@ func (s *Server) ServeListeners(ctx context.Context, grpcLis, httpLis net.Listen
 			Handler:           s.http,
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
-			MaxHeaderBytes:    64 << 10,
+			MaxHeaderBytes:    maxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}
 		protocols := new(http.Protocols)
@@ -294,7 +297,7 @@ func (s *Server) ServeListeners(ctx context.Context, grpcLis, httpLis net.Listen
 		go func() { errc <- ignoreClosed(httpSrv.Serve(httpLis)) }()
 	}
 	if grpcLis != nil {
-		s.log.Info("serving gRPC", "addr", grpcLis.Addr().String())
+		s.log.Info("serving gRPC", "addr", grpcLis.Addr().String(), "tls", s.opts.tls != nil)
 		go func() {
 			err := s.grpc.Serve(grpcLis)
 			if errors.Is(err, grpc.ErrServerStopped) {
