@@ -31,6 +31,12 @@ type Config struct {
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 	// MaxBodyBytes bounds request bodies on every surface. Default 4 MiB.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// AllowedOrigins lists browser origins allowed on every HTTP surface besides loopback ones;
+	// see WithAllowedOrigins.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// AllowedHosts lists Host names the HTTP listener answers besides loopback names; see
+	// WithAllowedHosts.
+	AllowedHosts []string `yaml:"allowed_hosts"`
 	// MCP configures the MCP surface (toolsets, allowed origins).
 	MCP MCPOptions `yaml:"mcp"`
 	// ProtoPaths are the import roots of Protos, as protoc -I; relative to the config file.
@@ -123,7 +129,7 @@ func (c *Config) Options() ([]Option, error) {
 	if c.MaxBodyBytes > 0 {
 		opts = append(opts, WithMaxBodyBytes(c.MaxBodyBytes))
 	}
-	opts = append(opts, WithMCP(c.MCP))
+	opts = append(opts, WithMCP(c.MCP), WithAllowedOrigins(c.AllowedOrigins...), WithAllowedHosts(c.AllowedHosts...))
 	if c.TLS != nil {
 		cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
 		if err != nil {

@@ -493,7 +493,7 @@ func (s *Server) newMCPHTTP() http.Handler {
 			http.Error(w, "no such toolset", http.StatusNotFound)
 			return
 		}
-		if origin := r.Header.Get("Origin"); origin != "" && !originAllowed(origin, g.mcpOpts.AllowedOrigins) {
+		if origin := r.Header.Get("Origin"); origin != "" && !originAllowed(origin, g.mcpOpts.AllowedOrigins) && !originAllowed(origin, s.opts.origins) {
 			s.log.Warn("refused an MCP request from a foreign origin", "origin", origin)
 			http.Error(w, "origin not allowed", http.StatusForbidden)
 			return

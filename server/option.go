@@ -20,6 +20,8 @@ type options struct {
 	interceptors []grpc.UnaryServerInterceptor
 	logger       *slog.Logger
 	mcp          MCPOptions
+	origins      []string // browser origins allowed on every HTTP surface, beside loopback ones
+	hosts        []string // Host names allowed on the HTTP listener, beside loopback names
 }
 
 // Defaults of the options.
@@ -69,3 +71,19 @@ func WithMCP(o MCPOptions) Option { return func(opts *options) { opts.mcp = o } 
 
 // WithLogger sets the logger. Default slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithAllowedOrigins lists browser origins (scheme://host[:port]) allowed to call the HTTP
+// listener's surfaces (REST, Connect, gRPC-Web, MCP) besides loopback origins. A request that
+// carries any other Origin is refused with 403, so a page on another site cannot make a
+// visitor's browser call a bridge it can reach (CSRF). Default: loopback origins only.
+func WithAllowedOrigins(origins ...string) Option {
+	return func(o *options) { o.origins = append(o.origins, origins...) }
+}
+
+// WithAllowedHosts lists the Host names the HTTP listener answers besides localhost, 127.0.0.1
+// and ::1. When the listener is bound to a loopback address, a request for any other host is
+// refused with 403: a DNS-rebinding page reaches the listener under its own host name. Bound
+// beyond loopback, hosts are checked only when this lists some. Default: none.
+func WithAllowedHosts(hosts ...string) Option {
+	return func(o *options) { o.hosts = append(o.hosts, hosts...) }
+}

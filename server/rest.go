@@ -74,6 +74,9 @@ func boundBody(limit int64, next http.Handler) http.Handler {
 			writeStatus(w, r, status.New(codes.ResourceExhausted, "request body is "+strconv.FormatInt(r.ContentLength, 10)+" bytes; the limit is "+strconv.FormatInt(limit, 10)))
 			return
 		}
+		if !jsonBodyOnly(w, r) {
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})

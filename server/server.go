@@ -117,7 +117,7 @@ func New(services []Service, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.http = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.gen.Load().http.ServeHTTP(w, r) })
+	s.http = s.originGuard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.gen.Load().http.ServeHTTP(w, r) }))
 	s.install(g)
 	s.ready.Store(true)
 	return s, nil
@@ -273,8 +273,12 @@ func (s *Server) ServeListeners(ctx context.Context, grpcLis, httpLis net.Listen
 	errc := make(chan error, 2)
 	var httpSrv *http.Server
 	if httpLis != nil {
+		handler := s.http
+		if isLoopback(httpLis.Addr()) || len(s.opts.hosts) > 0 {
+			handler = s.hostGuard(handler) // DNS rebinding reaches loopback under a foreign name
+		}
 		httpSrv = &http.Server{
-			Handler:           s.http,
+			Handler:           handler,
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			MaxHeaderBytes:    maxHeaderBytes,
