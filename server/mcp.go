@@ -185,8 +185,9 @@ func mcpToolOption(md protoreflect.MethodDescriptor) *agentbridgev1.McpTool {
 }
 
 // annotations derive MCP hints from the proto: NO_SIDE_EFFECTS is read-only, IDEMPOTENT is
-// idempotent, mcp_tool.destructive marks destructive tools; every tool reaches an outside
-// system, so openWorldHint is true.
+// idempotent (and not destructive), any other method is destructive unless mcp_tool.destructive
+// says false, so hosts that skip confirmation for harmless tools do not skip it for an
+// unreviewed state-changing one; every tool reaches an outside system, so openWorldHint is true.
 func annotations(md protoreflect.MethodDescriptor) *mcp.ToolAnnotations {
 	openWorld := true
 	a := &mcp.ToolAnnotations{OpenWorldHint: &openWorld}
@@ -198,7 +199,10 @@ func annotations(md protoreflect.MethodDescriptor) *mcp.ToolAnnotations {
 		a.IdempotentHint = true
 	}
 	if !a.ReadOnlyHint {
-		destructive := mcpToolOption(md).GetDestructive()
+		destructive := !a.IdempotentHint
+		if opt := mcpToolOption(md); opt != nil && opt.Destructive != nil {
+			destructive = opt.GetDestructive()
+		}
 		a.DestructiveHint = &destructive
 	}
 	return a

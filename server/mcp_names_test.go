@@ -97,9 +97,13 @@ func TestToolAnnotations(t *testing.T) {
 	readOnly := &descriptorpb.MethodOptions{IdempotencyLevel: descriptorpb.MethodOptions_NO_SIDE_EFFECTS.Enum()}
 	idempotent := &descriptorpb.MethodOptions{IdempotencyLevel: descriptorpb.MethodOptions_IDEMPOTENT.Enum()}
 	destructive := &descriptorpb.MethodOptions{}
-	proto.SetExtension(destructive, agentbridgev1.E_McpTool, &agentbridgev1.McpTool{Destructive: true})
+	proto.SetExtension(destructive, agentbridgev1.E_McpTool, &agentbridgev1.McpTool{Destructive: proto.Bool(true)})
+	additive := &descriptorpb.MethodOptions{}
+	proto.SetExtension(additive, agentbridgev1.E_McpTool, &agentbridgev1.McpTool{Destructive: proto.Bool(false)})
+	named := &descriptorpb.MethodOptions{}
+	proto.SetExtension(named, agentbridgev1.E_McpTool, &agentbridgev1.McpTool{Name: "delete_it"})
 	fd := file(t, "acme.hints.v1", map[string]map[string]*descriptorpb.MethodOptions{
-		"HintService": {"Read": readOnly, "Put": idempotent, "Purge": destructive, "Create": nil},
+		"HintService": {"Read": readOnly, "Put": idempotent, "Purge": destructive, "Create": nil, "Append": additive, "Delete": named},
 	})
 	sd := fd.Services().Get(0)
 	for _, tc := range []struct {
@@ -109,7 +113,9 @@ func TestToolAnnotations(t *testing.T) {
 		{"Read", true, true, false, false},
 		{"Put", false, true, false, true},
 		{"Purge", false, false, true, true},
-		{"Create", false, false, false, true},
+		{"Create", false, false, true, true}, // unreviewed and state-changing: destructive, as MCP assumes
+		{"Append", false, false, false, true},
+		{"Delete", false, false, true, true},
 	} {
 		a := annotations(sd.Methods().ByName(tc.method))
 		if a.ReadOnlyHint != tc.readOnly || a.IdempotentHint != tc.idempotent || (a.DestructiveHint != nil) != tc.hasDst ||

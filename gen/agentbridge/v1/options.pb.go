@@ -165,8 +165,11 @@ type McpTool struct {
 	// served tools.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Calling the tool may delete or overwrite data, so hosts should ask before calling it
-	// (MCP's destructiveHint).
-	Destructive   bool `protobuf:"varint,2,opt,name=destructive,proto3" json:"destructive,omitempty"`
+	// (MCP's destructiveHint). Unset, a tool is destructive unless its method's
+	// idempotency_level is NO_SIDE_EFFECTS or IDEMPOTENT, as MCP's own default assumes: a legacy
+	// operation nobody has looked at (DeleteCustomer) must not look harmless to a host that skips
+	// confirmation. Set false to say a state-changing tool only adds data.
+	Destructive   *bool `protobuf:"varint,2,opt,name=destructive,proto3,oneof" json:"destructive,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -209,8 +212,8 @@ func (x *McpTool) GetName() string {
 }
 
 func (x *McpTool) GetDestructive() bool {
-	if x != nil {
-		return x.Destructive
+	if x != nil && x.Destructive != nil {
+		return *x.Destructive
 	}
 	return false
 }
@@ -603,10 +606,11 @@ const file_agentbridge_v1_options_proto_rawDesc = "" +
 	"\aBinding\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x123\n" +
 	"\x04soap\x18\x02 \x01(\v2\x1d.agentbridge.v1.SoapOperationH\x00R\x04soapB\v\n" +
-	"\toperation\"?\n" +
+	"\toperation\"T\n" +
 	"\aMcpTool\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
-	"\vdestructive\x18\x02 \x01(\bR\vdestructive\"\x80\x02\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
+	"\vdestructive\x18\x02 \x01(\bH\x00R\vdestructive\x88\x01\x01B\x0e\n" +
+	"\f_destructive\"\x80\x02\n" +
 	"\rSoapOperation\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\tR\x06action\x125\n" +
 	"\aversion\x18\x02 \x01(\x0e2\x1b.agentbridge.v1.SoapVersionR\aversion\x121\n" +
@@ -696,6 +700,7 @@ func file_agentbridge_v1_options_proto_init() {
 	file_agentbridge_v1_options_proto_msgTypes[0].OneofWrappers = []any{
 		(*Binding_Soap)(nil),
 	}
+	file_agentbridge_v1_options_proto_msgTypes[1].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

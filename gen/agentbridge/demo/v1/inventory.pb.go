@@ -626,7 +626,7 @@ const file_agentbridge_demo_v1_inventory_proto_rawDesc = "" +
 	"\x17ITEM_STATUS_UNSPECIFIED\x10\x00\x12%\n" +
 	"\x14ITEM_STATUS_IN_STOCK\x10\x01\x1a\v\x92\x82\x19\aInStock\x12,\n" +
 	"\x17ITEM_STATUS_BACKORDERED\x10\x02\x1a\x0f\x92\x82\x19\vBackordered\x12.\n" +
-	"\x18ITEM_STATUS_DISCONTINUED\x10\x03\x1a\x10\x92\x82\x19\fDiscontinued2\xed\x05\n" +
+	"\x18ITEM_STATUS_DISCONTINUED\x10\x03\x1a\x10\x92\x82\x19\fDiscontinued2\xf3\x05\n" +
 	"\x10InventoryService\x12\xe4\x01\n" +
 	"\aGetItem\x12#.agentbridge.demo.v1.GetItemRequest\x1a$.agentbridge.demo.v1.GetItemResponse\"\x8d\x01\x92\x82\x19o\n" +
 	"\tinventory\x12b\n" +
@@ -637,12 +637,12 @@ const file_agentbridge_demo_v1_inventory_proto_rawDesc = "" +
 	"\tinventory\x12h\n" +
 	"\x1curn:acme:inventory#ListItems\x1a\x1f\n" +
 	"\tListItems\x12\x12urn:acme:inventory\"'\n" +
-	"\x11ListItemsResponse\x12\x12urn:acme:inventory\x82\xd3\xe4\x93\x02\v\x12\t/v1/items\x90\x02\x01\x12\x84\x02\n" +
-	"\vReserveItem\x12'.agentbridge.demo.v1.ReserveItemRequest\x1a(.agentbridge.demo.v1.ReserveItemResponse\"\xa1\x01\x92\x82\x19{\n" +
+	"\x11ListItemsResponse\x12\x12urn:acme:inventory\x82\xd3\xe4\x93\x02\v\x12\t/v1/items\x90\x02\x01\x12\x8a\x02\n" +
+	"\vReserveItem\x12'.agentbridge.demo.v1.ReserveItemRequest\x1a(.agentbridge.demo.v1.ReserveItemResponse\"\xa7\x01\x92\x82\x19{\n" +
 	"\tinventory\x12n\n" +
 	"\x1eurn:acme:inventory#ReserveItem\x1a!\n" +
 	"\vReserveItem\x12\x12urn:acme:inventory\")\n" +
-	"\x13ReserveItemResponse\x12\x12urn:acme:inventory\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/items/{sku}:reserveBCZAgithub.com/agentbridge/agentbridge/gen/agentbridge/demo/v1;demov1b\x06proto3"
+	"\x13ReserveItemResponse\x12\x12urn:acme:inventory\x9a\x82\x19\x02\x10\x00\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/items/{sku}:reserveBCZAgithub.com/agentbridge/agentbridge/gen/agentbridge/demo/v1;demov1b\x06proto3"
 
 var (
 	file_agentbridge_demo_v1_inventory_proto_rawDescOnce sync.Once
