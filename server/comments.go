@@ -35,7 +35,7 @@ func ReadComments(set []byte) (Comments, error) {
 	for _, f := range fds.GetFile() {
 		byPath := map[string]string{}
 		for _, loc := range f.GetSourceCodeInfo().GetLocation() {
-			if text := strings.TrimSpace(loc.GetLeadingComments()); text != "" {
+			if text := cleanComment(loc.GetLeadingComments()); text != "" {
 				byPath[pathKey(loc.GetPath())] = text
 			}
 		}
@@ -102,4 +102,15 @@ func pathKey(path []int32) string {
 		fmt.Fprintf(&b, "%d.", p)
 	}
 	return b.String()
+}
+
+// cleanComment turns a proto comment as protoc records it (each line keeps the space after
+// "//") into a description: that one space gone from every line, not only the first, and blank
+// lines at either end dropped.
+func cleanComment(text string) string {
+	lines := strings.Split(strings.TrimRight(text, " \t\n"), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(strings.TrimPrefix(l, " "), " \t")
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n"))
 }

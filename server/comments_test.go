@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -52,5 +53,22 @@ func TestEmbeddedCommentsDescribeTheDemo(t *testing.T) {
 	}
 	if len(missing) > 0 {
 		t.Errorf("no comment for %v", missing)
+	}
+}
+
+func TestMultiLineCommentsLoseEveryLeadingSpace(t *testing.T) {
+	t.Parallel()
+	c, err := server.EmbeddedComments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.Describe("agentbridge.demo.v1.InventoryService.ReserveItem")
+	if !strings.Contains(got, "\n") {
+		t.Fatalf("ReserveItem's comment should span lines: %q", got)
+	}
+	for line := range strings.SplitSeq(got, "\n") {
+		if strings.HasPrefix(line, " ") {
+			t.Errorf("line %q keeps the space after //", line)
+		}
 	}
 }

@@ -27,7 +27,6 @@ import (
 	"net/http"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -231,7 +230,7 @@ func registerFile(files *protoregistry.Files, fd protoreflect.FileDescriptor) er
 func (g *generation) describe(comments Comments, name protoreflect.FullName) string {
 	if d, err := g.files.FindDescriptorByName(name); err == nil {
 		if loc := d.ParentFile().SourceLocations().ByDescriptor(d); loc.LeadingComments != "" {
-			return strings.TrimSpace(loc.LeadingComments)
+			return cleanComment(loc.LeadingComments)
 		}
 	}
 	return comments.Describe(name)
