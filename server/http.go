@@ -57,5 +57,5 @@ func (g *generation) sortedMethods() ([]*method, map[string]string) {
 	for _, p := range procs {
 		methods = append(methods, g.methods[p])
 	}
-	return methods, toolNames(g.methods, procs)
+	return methods, toolNames(g.methods, procs, g.mcpOpts.ToolNameBudget)
 }

@@ -44,6 +44,10 @@ type MCPOptions struct {
 	// MaxStreamItems bounds how many messages a tool for a server-streaming method collects
 	// before it stops the stream and says so in its result. Default 100.
 	MaxStreamItems int `yaml:"max_stream_items"`
+	// ToolNameBudget is the longest generated tool name, 16 to 64; longer names are cut and
+	// end in a hash. Default 48 (DefaultToolNameBudget). Names set with mcp_tool.name are
+	// taken as they are.
+	ToolNameBudget int `yaml:"tool_name_budget"`
 	// AllowedOrigins lists the browser origins (scheme://host[:port]) allowed to call /mcp, in
 	// addition to loopback origins. A request with any other Origin header is refused, against
 	// DNS rebinding.
@@ -69,7 +73,7 @@ func (s *Server) buildTools(g *generation) ([]*mcpTool, error) {
 		procs = append(procs, p)
 	}
 	sort.Strings(procs)
-	names := toolNames(g.methods, procs)
+	names := toolNames(g.methods, procs, g.mcpOpts.ToolNameBudget)
 	seen := map[string]string{}
 	describe := func(name protoreflect.FullName) string { return g.describe(s.comments, name) }
 	opts := toolschema.Options{Describe: describe}
@@ -111,7 +115,7 @@ func (s *Server) buildTools(g *generation) ([]*mcpTool, error) {
 		tools = append(tools, &mcpTool{
 			tool: &mcp.Tool{
 				Name:         name,
-				Title:        string(m.desc.Name()),
+				Title:        string(m.desc.FullName()),
 				Description:  describe(m.desc.FullName()),
 				InputSchema:  json.RawMessage(inJSON),
 				OutputSchema: json.RawMessage(outJSON),
@@ -147,10 +151,19 @@ func resolveSchema(data []byte) (*jsonschema.Resolved, error) {
 	return js.Resolve(nil)
 }
 
+// DefaultToolNameBudget is how long a generated tool name may be. Hosts prefix tool names
+// (Claude Code's mcp__server__tool must fit 64 characters; Cursor's server and tool names
+// together 60), so 48 leaves room for a server name.
+const DefaultToolNameBudget = 48
+
 // toolNames names each method's tool: its mcp_tool option, else Service_Method, else (when two
-// services share a name) the full name with '.' as '_'. Names over 64 characters keep their
-// start and end a hash of the full name, so they stay unique and deterministic.
-func toolNames(methods map[string]*method, procs []string) map[string]string {
+// services share a name) the full name with '.' as '_'. Names over budget characters keep their
+// start and end in a hash of the full name, so they stay unique and deterministic; the tool's
+// title carries the full name.
+func toolNames(methods map[string]*method, procs []string, budget int) map[string]string {
+	if budget <= 0 {
+		budget = DefaultToolNameBudget
+	}
 	short := map[string]int{}
 	for _, p := range procs {
 		md := methods[p].desc
@@ -167,9 +180,9 @@ func toolNames(methods map[string]*method, procs []string) map[string]string {
 		if short[name] > 1 {
 			name = strings.ReplaceAll(string(md.FullName()), ".", "_")
 		}
-		if len(name) > 64 {
+		if len(name) > budget {
 			sum := sha256.Sum256([]byte(md.FullName()))
-			name = name[:55] + "_" + hex.EncodeToString(sum[:4])
+			name = name[:budget-9] + "_" + hex.EncodeToString(sum[:4])
 		}
 		names[p] = name
 	}
@@ -417,6 +430,9 @@ func (g *generation) tool(name string) *mcpTool {
 // toolsets checks the configured toolsets against g's tools: "" selects every tool, and a named
 // toolset that selects nothing is a mistake.
 func toolsets(g *generation, o MCPOptions) (map[string]Toolset, error) {
+	if b := o.ToolNameBudget; b != 0 && (b < 16 || b > 64) {
+		return nil, fmt.Errorf("server: mcp.tool_name_budget %d: use 16 to 64 characters", b)
+	}
 	sets := map[string]Toolset{"": {}}
 	for name, ts := range o.Toolsets {
 		if name == "" || strings.Contains(name, "/") {

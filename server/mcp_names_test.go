@@ -72,7 +72,7 @@ func TestToolNames(t *testing.T) {
 		"OrderService": {"Get": nil},
 	})
 	methods, procs := methodsOf(a, b)
-	names := toolNames(methods, procs)
+	names := toolNames(methods, procs, 0)
 	want := map[string]string{
 		"/acme.crm.v1.OrderService/Find":    "lookup",
 		"/acme.crm.v1.OrderService/Get":     "acme_crm_v1_OrderService_Get", // OrderService_Get is taken twice
@@ -84,10 +84,13 @@ func TestToolNames(t *testing.T) {
 		}
 	}
 	longName := names["/acme.crm.v1."+long+"Service/GetCustomerAccountHistoryWithAllTransactions"]
-	if len(longName) != 64 || !toolNamePattern.MatchString(longName) || !strings.HasPrefix(longName, long[:55]) {
-		t.Errorf("long name %q: want 64 valid characters keeping the start", longName)
+	if len(longName) != DefaultToolNameBudget || !toolNamePattern.MatchString(longName) || !strings.HasPrefix(longName, long[:DefaultToolNameBudget-9]) {
+		t.Errorf("long name %q: want %d valid characters keeping the start", longName, DefaultToolNameBudget)
 	}
-	if again := toolNames(methods, procs); again[procs[0]] != names[procs[0]] {
+	if wide := toolNames(methods, procs, 64)["/acme.crm.v1."+long+"Service/GetCustomerAccountHistoryWithAllTransactions"]; len(wide) != 64 || !strings.HasPrefix(wide, long[:55]) {
+		t.Errorf("with a budget of 64: %q", wide)
+	}
+	if again := toolNames(methods, procs, 0); again[procs[0]] != names[procs[0]] {
 		t.Error("tool names are not deterministic")
 	}
 }

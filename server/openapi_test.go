@@ -53,7 +53,7 @@ func newOpenAPIFixture(t *testing.T, describe func(protoreflect.FullName) string
 		}
 	}
 	sort.Strings(procs)
-	f.names = toolNames(f.methods, procs)
+	f.names = toolNames(f.methods, procs, 0)
 	list := make([]*method, 0, len(procs))
 	for _, p := range procs {
 		list = append(list, f.methods[p])
