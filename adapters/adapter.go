@@ -51,6 +51,10 @@ type Backend struct {
 	// Headers are sent with every call (for example a fixed API key header). Values are never
 	// logged.
 	Headers map[string]string `yaml:"headers"`
+	// Faults map the backend's documented faults to statuses agents can act on, tried after a
+	// method's own rules (its binding's faults) and before the table in status.go. Kinds
+	// whose backends send faults (soap) apply them; see FaultRule.
+	Faults []FaultRule `yaml:"faults"`
 }
 
 // Defaults for Backend fields left zero.

@@ -35,6 +35,11 @@ const (
 // outcomes is the one table from backend outcomes to gRPC codes. Every surface (gRPC, Connect,
 // gRPC-Web, REST, MCP) renders the status made from it, so the same failure looks the same
 // everywhere. Deliberate choices are commented, as grpc-gateway does in HTTPStatusFromCode.
+//
+// A fault can be mapped otherwise by fault rules (see FaultRules): a method's, then its
+// backend's, then this table. The table reads faults by their SOAP code alone, which cannot
+// tell a documented "your input is wrong" sent as a Server fault (EU VIES does) from a crash;
+// the rules let the people who know the service say so.
 var outcomes = map[Reason]codes.Code{
 	// A SOAP Client (1.1) or Sender (1.2) fault says the request was wrong: the agent can fix
 	// it, so InvalidArgument, not FailedPrecondition (the backend does not say which state).
@@ -90,10 +95,16 @@ type Outcome struct {
 	Message string
 	// Metadata lands in ErrorInfo.metadata (fault code, fault string, detail, HTTP status).
 	Metadata map[string]string
+	// Override, when not OK, is the code a fault rule chose (see FaultRules); the table is not
+	// consulted. Reason is then the rule's.
+	Override codes.Code
 }
 
-// Code is the gRPC code the table gives the outcome.
+// Code is the gRPC code of the outcome: a fault rule's, or the table's.
 func (o Outcome) Code() codes.Code {
+	if o.Override != codes.OK {
+		return o.Override
+	}
 	if c, ok := outcomes[o.Reason]; ok {
 		return c
 	}

@@ -106,8 +106,24 @@ func (c *Config) Validate() error {
 		if b.Endpoint == "" {
 			errs = append(errs, fmt.Errorf("config: backend %q has no endpoint", name))
 		}
+		// Fault rules are checked at load, so a bad pattern or status names its backend
+		// before anything is built.
+		b.Name = name
+		if _, err := b.FaultRules(); err != nil {
+			for _, err := range unjoin(err) {
+				errs = append(errs, fmt.Errorf("config: %w", err))
+			}
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// unjoin returns the errors errors.Join joined, so each can be given a prefix of its own.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // Options turns the listener settings into server options.

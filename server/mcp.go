@@ -370,10 +370,15 @@ func (s *Server) argumentError(t *mcpTool, args json.RawMessage, schemaErr error
 		" (send only the properties the schema lists, by their lowerCamel names, and omit a property rather than sending null)")
 }
 
-// hints say what an agent can do about each kind of failure.
+// hints say what an agent can do about each kind of failure. A backend's fault rules (see
+// adapters.FaultRules) can give any code but OK, so the codes only rules produce
+// (AlreadyExists, OutOfRange, Aborted) have hints too.
 var hints = map[codes.Code]string{
 	codes.InvalidArgument:    "Change the arguments as the message says and call again.",
+	codes.OutOfRange:         "A value is outside the range the backend accepts; change it as the message says and call again.",
 	codes.NotFound:           "Check the identifier; the backend has no such record.",
+	codes.AlreadyExists:      "The backend already has this record; use it, or change the request to make a different one.",
+	codes.Aborted:            "The backend gave up on a conflicting change; read the current state and try again.",
 	codes.FailedPrecondition: "The backend refused the call in its current state; change the request or the backend's state first.",
 	codes.ResourceExhausted:  "A limit was reached; wait before calling again, or ask for less.",
 	codes.Unavailable:        "The backend is unavailable; retrying later may succeed.",

@@ -3,7 +3,10 @@ package soap
 import (
 	"bytes"
 	"encoding/xml"
+	"slices"
 	"strings"
+
+	"google.golang.org/grpc/codes"
 
 	"github.com/agentbridge/agentbridge/adapters"
 	"github.com/agentbridge/agentbridge/adapters/xmlcodec"
@@ -16,6 +19,8 @@ type Fault struct {
 	String  string // faultstring (1.1) or Reason/Text (1.2; the English text when there are several)
 	Actor   string // faultactor (1.1) or Role (1.2)
 	Detail  string // the detail's content as text: leaf elements as path: value pairs
+
+	details []adapters.DetailElement // the detail's elements, for fault rules
 }
 
 // faultXML reads both versions' shapes; unqualified tags match any namespace, which also copes
@@ -51,7 +56,8 @@ func readFault(d *xml.Decoder, start xml.StartElement) (*Fault, error) {
 	if err := d.DecodeElement(&fx, &start); err != nil {
 		return nil, err
 	}
-	f := &Fault{Code: fx.FaultCode, String: fx.FaultString, Actor: fx.FaultActor, Detail: detailText(fx.Detail11.XML)}
+	f := &Fault{Code: fx.FaultCode, String: fx.FaultString, Actor: fx.FaultActor}
+	f.Detail, f.details = detailText(fx.Detail11.XML)
 	if f.Code == "" {
 		f.Code = fx.Code.Value
 	}
@@ -67,19 +73,23 @@ func readFault(d *xml.Decoder, start xml.StartElement) (*Fault, error) {
 		f.Actor = fx.Role
 	}
 	if f.Detail == "" {
-		f.Detail = detailText(fx.Detail12.XML)
+		f.Detail, f.details = detailText(fx.Detail12.XML)
 	}
 	f.Code, f.Subcode, f.String, f.Actor = strings.TrimSpace(f.Code), strings.TrimSpace(f.Subcode), strings.TrimSpace(f.String), strings.TrimSpace(f.Actor)
 	return f, nil
 }
 
-// redact applies r, which hides the backend's endpoint, to every text of the fault.
+// redact applies r, which hides the backend's endpoint, to every text of the fault, the detail
+// values fault rules compare included.
 func (f *Fault) redact(r *strings.Replacer) {
 	if r == nil {
 		return
 	}
 	f.Code, f.Subcode, f.String = r.Replace(f.Code), r.Replace(f.Subcode), r.Replace(f.String)
 	f.Actor, f.Detail = r.Replace(f.Actor), r.Replace(f.Detail)
+	for i := range f.details {
+		f.details[i].Text = r.Replace(f.details[i].Text)
+	}
 }
 
 // Reason classifies the fault by its code's local part (soap:Client.Auth → Client).
@@ -104,6 +114,25 @@ func (f *Fault) Reason() adapters.Reason {
 
 // Err renders the fault as a status through the adapters' mapping table.
 func (f *Fault) Err(backend string, httpStatus string) error {
+	return f.err(backend, httpStatus, nil, nil)
+}
+
+// mapped renders the fault as a status: by the first of the rule lists' rules that matches it
+// (a method's, then its backend's), else by the adapters' table. The fault must have been
+// redacted already; redact is applied to a rule's own words (its message and hint), which an
+// operator may have written with the endpoint in them.
+func (f *Fault) mapped(backend, httpStatus string, redact *strings.Replacer, rules ...adapters.FaultRules) error {
+	view := adapters.FaultView{Code: f.Code, Subcode: f.Subcode, String: f.String, Detail: f.details}
+	for _, rs := range rules {
+		if m, ok := rs.Match(&view); ok {
+			return f.err(backend, httpStatus, &m, redact)
+		}
+	}
+	return f.err(backend, httpStatus, nil, redact)
+}
+
+// err renders the fault as a status: by m if not nil, else by the adapters' table.
+func (f *Fault) err(backend, httpStatus string, m *adapters.FaultMapping, redact *strings.Replacer) error {
 	md := map[string]string{"fault_code": f.Code, "fault_string": f.String, "http_status": httpStatus}
 	if f.Subcode != "" {
 		md["fault_subcode"] = f.Subcode
@@ -118,35 +147,71 @@ func (f *Fault) Err(backend string, httpStatus string) error {
 	if text == "" {
 		text = "no fault string given"
 	}
-	var msg string
-	switch f.Reason() {
-	case adapters.ReasonSOAPClientFault:
-		msg = "backend " + backend + " rejected the request: " + text
-	case adapters.ReasonSOAPVersionMismatch, adapters.ReasonSOAPMustUnderstand:
-		msg = "backend " + backend + " does not accept the bridge's SOAP message (" + f.Code + "): " + text + "; check the binding's SOAP version"
+	o := adapters.Outcome{Reason: f.Reason(), Backend: backend, Metadata: md}
+	switch {
+	case m != nil:
+		o.Reason, o.Override = m.Reason, m.Code
+		md["fault_rule"] = m.Rule
+		lead := redactWith(redact, m.Message)
+		if lead == "" {
+			lead = "backend " + backend + leadIn(m.Code)
+		}
+		o.Message = lead + ": " + text
+	case o.Reason == adapters.ReasonSOAPClientFault:
+		o.Message = "backend " + backend + " rejected the request: " + text
+	case o.Reason == adapters.ReasonSOAPVersionMismatch, o.Reason == adapters.ReasonSOAPMustUnderstand:
+		o.Message = "backend " + backend + " does not accept the bridge's SOAP message (" + f.Code + "): " + text + "; check the binding's SOAP version"
 	default:
-		msg = "backend " + backend + " failed: " + text
+		o.Message = "backend " + backend + " failed: " + text
 	}
 	if f.Detail != "" && len(f.Detail) < 200 {
-		msg += " (" + f.Detail + ")"
+		o.Message += " (" + f.Detail + ")"
 	}
-	return adapters.Outcome{Reason: f.Reason(), Backend: backend, Message: msg, Metadata: md}.Err()
+	if m != nil && m.Hint != "" {
+		o.Message = strings.TrimRight(o.Message, ". ") + ". " + redactWith(redact, m.Hint)
+	}
+	return o.Err()
 }
+
+// leadIn is how a mapped fault's message goes on after "backend NAME" when its rule gives no
+// message: whether the agent's request was refused (it can change it) or the backend failed.
+func leadIn(c codes.Code) string {
+	switch c {
+	case codes.InvalidArgument, codes.OutOfRange, codes.NotFound, codes.AlreadyExists,
+		codes.FailedPrecondition, codes.PermissionDenied, codes.Unauthenticated,
+		codes.ResourceExhausted, codes.Aborted:
+		return " rejected the request"
+	}
+	return " failed"
+}
+
+// Bounds on the detail elements fault rules see: a detail is at most a reply, but a deep or
+// wide one must not cost more than the rules need.
+const (
+	maxDetailElements = 1024
+	maxDetailDepth    = xmlcodec.MaxDepth
+)
 
 // detailText turns fault detail XML into "path: value" pairs, one per leaf element, joined by
 // "; ". Text-only detail is returned trimmed. Undecodable detail is returned as raw, trimmed
-// XML: it still tells an operator something.
-func detailText(raw []byte) string {
+// XML: it still tells an operator something. It also lists the detail's elements for fault
+// rules, in document order: the first maxDetailElements, at most maxDetailDepth deep.
+func detailText(raw []byte) (string, []adapters.DetailElement) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
-		return ""
+		return "", nil
 	}
 	d := xmlcodec.NewDecoder(bytes.NewReader(raw))
-	var (
-		path  []string
-		parts []string
+	type open struct {
 		text  strings.Builder
 		leaf  bool
+		index int // in elems, or -1 when not listed
+	}
+	var (
+		path  []string
+		stack []*open
+		parts []string
+		elems []adapters.DetailElement
 		top   strings.Builder
 	)
 	for {
@@ -156,30 +221,43 @@ func detailText(raw []byte) string {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
+			if n := len(stack); n > 0 {
+				stack[n-1].leaf = false
+			}
 			path = append(path, t.Name.Local)
-			text.Reset()
-			leaf = true
+			o := &open{leaf: true, index: -1}
+			if len(path) <= maxDetailDepth && len(elems) < maxDetailElements {
+				o.index = len(elems)
+				elems = append(elems, adapters.DetailElement{Path: slices.Clone(path)})
+			}
+			stack = append(stack, o)
 		case xml.CharData:
-			if len(path) == 0 {
+			if n := len(stack); n == 0 {
 				top.Write(t)
 			} else {
-				text.Write(t)
+				stack[n-1].text.Write(t)
 			}
 		case xml.EndElement:
-			if leaf && len(path) > 0 {
-				parts = append(parts, strings.Join(path, "/")+": "+strings.TrimSpace(text.String()))
+			n := len(stack)
+			if n == 0 {
+				break
 			}
-			leaf = false
-			if len(path) > 0 {
-				path = path[:len(path)-1]
+			o := stack[n-1]
+			text := strings.TrimSpace(o.text.String())
+			if o.index >= 0 {
+				elems[o.index].Text = text
 			}
+			if o.leaf {
+				parts = append(parts, strings.Join(path, "/")+": "+text)
+			}
+			stack, path = stack[:n-1], path[:n-1]
 		}
 	}
 	if len(parts) == 0 {
 		if s := strings.TrimSpace(top.String()); s != "" {
-			return s
+			return s, elems
 		}
-		return string(raw)
+		return string(raw), elems
 	}
-	return strings.Join(parts, "; ")
+	return strings.Join(parts, "; "), elems
 }

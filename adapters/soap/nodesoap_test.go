@@ -79,12 +79,13 @@ func TestMain(m *testing.M) {
 
 // ---- the node-soap peer ----
 
-// nodeSOAPPeer is the running node process and the URLs of its four servers.
+// nodeSOAPPeer is the running node process and the URLs of its five servers.
 type nodeSOAPPeer struct {
 	Calculator string `json:"calculator"`
 	Numbers    string `json:"numbers"`
 	Greeter    string `json:"greeter"`
 	Catalog    string `json:"catalog"`
+	Vat        string `json:"vat"`
 
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
@@ -165,7 +166,7 @@ func startNodeSOAP() (*nodeSOAPPeer, error) {
 		if err := json.Unmarshal([]byte(s), p); err != nil {
 			return fail("server.js printed %q, not the JSON line of URLs: %v", s, err)
 		}
-		if p.Calculator == "" || p.Numbers == "" || p.Greeter == "" || p.Catalog == "" {
+		if p.Calculator == "" || p.Numbers == "" || p.Greeter == "" || p.Catalog == "" || p.Vat == "" {
 			return fail("server.js printed %q: a URL is missing", s)
 		}
 		return p, nil
@@ -304,6 +305,7 @@ type nodeBridge struct {
 	calculator testingv1.CalculatorServiceClient
 	numbers    testingv1.NumberConversionServiceClient
 	greeter    testingv1.GreeterServiceClient
+	vat        testingv1.VatServiceClient
 }
 
 // newNodeBridge serves the services over REST (httptest) and gRPC (a loopback listener) with the
@@ -320,7 +322,12 @@ func newNodeBridgeWith(t *testing.T, endpoints map[string]string, adjust func([]
 	for name, endpoint := range endpoints {
 		backends[name] = adapters.Backend{Kind: "soap", Endpoint: endpoint}
 	}
-	cfg := &server.Config{Services: services, Backends: backends}
+	return serveNodeBridge(t, &server.Config{Services: services, Backends: backends}, adjust)
+}
+
+// serveNodeBridge serves what cfg describes, with adjust applied to the built services.
+func serveNodeBridge(t *testing.T, cfg *server.Config, adjust func([]server.Service)) *nodeBridge {
+	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -358,6 +365,7 @@ func newNodeBridgeWith(t *testing.T, endpoints map[string]string, adjust func([]
 		calculator: testingv1.NewCalculatorServiceClient(cc),
 		numbers:    testingv1.NewNumberConversionServiceClient(cc),
 		greeter:    testingv1.NewGreeterServiceClient(cc),
+		vat:        testingv1.NewVatServiceClient(cc),
 	}
 }
 

@@ -30,14 +30,22 @@ import (
 const Kind = "soap"
 
 func init() {
-	adapters.Register(Kind, func(b adapters.Backend) (adapters.Adapter, error) { return New(b, nil), nil })
+	adapters.Register(Kind, func(b adapters.Backend) (adapters.Adapter, error) {
+		a := New(b, nil)
+		if a.faultsErr != nil {
+			return nil, a.faultsErr
+		}
+		return a, nil
+	})
 }
 
 // Adapter calls the SOAP operations of one backend.
 type Adapter struct {
 	backend   adapters.Backend
 	transport *adapters.Transport
-	redact    *strings.Replacer // hides the endpoint in backend text
+	redact    *strings.Replacer   // hides the endpoint in backend text
+	faults    adapters.FaultRules // the backend's fault rules, from the config
+	faultsErr error               // why the backend's fault rules do not compile; Bind reports it
 }
 
 var (
@@ -46,10 +54,12 @@ var (
 )
 
 // New returns an adapter for a backend. A nil client gets a pooled default (see
-// adapters.NewTransport).
+// adapters.NewTransport). The backend's fault rules are compiled here, once; when they do not
+// compile, every Bind fails with the reason (adapters.New reports it at once).
 func New(b adapters.Backend, client *http.Client) *Adapter {
 	b = b.WithDefaults()
-	return &Adapter{backend: b, transport: adapters.NewTransport(b, client), redact: endpointRedactor(b.Endpoint)}
+	faults, err := b.FaultRules()
+	return &Adapter{backend: b, transport: adapters.NewTransport(b, client), redact: endpointRedactor(b.Endpoint), faults: faults, faultsErr: err}
 }
 
 // Operation is a planned SOAP operation: names, version and the XML plans of its messages.
@@ -61,6 +71,7 @@ type Operation struct {
 	item     xmlcodec.Name // for streaming operations: the response's child holding each message
 	in, out  *xmlcodec.Plan
 	newOut   func() proto.Message
+	faults   adapters.FaultRules // the method's fault rules, from its binding; tried before the backend's
 }
 
 // NewOperation plans an operation for a request and response message type. An operation whose
@@ -101,7 +112,7 @@ func (a *Adapter) Bind(method protoreflect.MethodDescriptor, binding *agentbridg
 	if binding.GetSoap().GetStreamItem().GetName() != "" {
 		return nil, errors.New("the soap binding names a stream_item, which only server-streaming methods use")
 	}
-	op, err := NewOperation(binding.GetSoap(), method.Input(), method.Output())
+	op, err := a.bindOperation(binding, method)
 	if err != nil {
 		return nil, err
 	}
@@ -112,6 +123,24 @@ func (a *Adapter) Bind(method protoreflect.MethodDescriptor, binding *agentbridg
 		}
 		return resp, nil
 	}, nil
+}
+
+// bindOperation plans the binding's operation with the method's fault rules, after checking
+// the backend's rules compiled.
+func (a *Adapter) bindOperation(binding *agentbridgev1.Binding, method protoreflect.MethodDescriptor) (*Operation, error) {
+	if a.faultsErr != nil {
+		return nil, a.faultsErr
+	}
+	faults, err := adapters.CompileFaultRules("method", binding.GetFaults())
+	if err != nil {
+		return nil, err
+	}
+	op, err := NewOperation(binding.GetSoap(), method.Input(), method.Output())
+	if err != nil {
+		return nil, err
+	}
+	op.faults = faults
+	return op, nil
 }
 
 // Call performs op with req and decodes the reply into resp. Go implementations of methods use
@@ -126,12 +155,12 @@ func (a *Adapter) Call(ctx context.Context, op *Operation, req, resp proto.Messa
 	if err != nil {
 		return err
 	}
-	return op.decodeReply(name, a.redact, reply, resp)
+	return op.decodeReply(name, a.redact, a.faults, reply, resp)
 }
 
 // decodeReply reads a reply (see openReply) and decodes its response element into resp.
-func (op *Operation) decodeReply(backend string, redact *strings.Replacer, reply *adapters.Reply, resp proto.Message) error {
-	d, start, md, err := op.openReply(backend, redact, reply.StatusCode, reply.Header, bytes.NewReader(reply.Body))
+func (op *Operation) decodeReply(backend string, redact *strings.Replacer, faults adapters.FaultRules, reply *adapters.Reply, resp proto.Message) error {
+	d, start, md, err := op.openReply(backend, redact, faults, reply.StatusCode, reply.Header, bytes.NewReader(reply.Body))
 	if err != nil {
 		return err
 	}
@@ -152,8 +181,9 @@ func (op *Operation) decodeReply(backend string, redact *strings.Replacer, reply
 // that is not an envelope is classified by status; otherwise the body element must be the
 // operation's response. It returns the decoder positioned after the response element's start
 // tag and the metadata every outcome of the reply carries. Backend text that reaches the
-// status passes through redact (see endpointRedactor); nil redacts nothing.
-func (op *Operation) openReply(backend string, redact *strings.Replacer, statusCode int, header http.Header, body io.Reader) (*xml.Decoder, xml.StartElement, map[string]string, error) {
+// status passes through redact (see endpointRedactor); nil redacts nothing. A fault is mapped
+// by the operation's fault rules, then faults (the backend's), then the adapters' table.
+func (op *Operation) openReply(backend string, redact *strings.Replacer, faults adapters.FaultRules, statusCode int, header http.Header, body io.Reader) (*xml.Decoder, xml.StartElement, map[string]string, error) {
 	httpStatus := strconv.Itoa(statusCode)
 	md := map[string]string{"http_status": httpStatus}
 	fail := func(err error) (*xml.Decoder, xml.StartElement, map[string]string, error) {
@@ -166,7 +196,7 @@ func (op *Operation) openReply(backend string, redact *strings.Replacer, statusC
 			return fail(adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s sent a malformed SOAP fault (HTTP %s)", backend, httpStatus))
 		}
 		f.redact(redact)
-		return fail(f.Err(backend, httpStatus))
+		return fail(f.mapped(backend, httpStatus, redact, op.faults, faults))
 	}
 	switch code := statusCode; {
 	case code == http.StatusTooManyRequests:

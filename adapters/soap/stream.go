@@ -31,7 +31,7 @@ func (a *Adapter) BindStream(method protoreflect.MethodDescriptor, binding *agen
 	if binding.GetSoap().GetStreamItem().GetName() == "" {
 		return nil, errors.New("a server-streaming method's soap binding needs stream_item, the element of the response that holds each message")
 	}
-	op, err := NewOperation(binding.GetSoap(), method.Input(), method.Output())
+	op, err := a.bindOperation(binding, method)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func (a *Adapter) Stream(ctx context.Context, op *Operation, req proto.Message, 
 		return err
 	}
 	defer func() { _ = reply.Close() }()
-	return op.streamReply(name, a.redact, reply, send)
+	return op.streamReply(name, a.redact, a.faults, reply, send)
 }
 
 // itemStream is one streamed reply being read.
@@ -82,8 +82,8 @@ type itemStream struct {
 	sent    int
 }
 
-func (op *Operation) streamReply(backend string, redact *strings.Replacer, reply *adapters.ReplyStream, send func(proto.Message) error) error {
-	d, _, md, err := op.openReply(backend, redact, reply.StatusCode, reply.Header, reply.Body)
+func (op *Operation) streamReply(backend string, redact *strings.Replacer, faults adapters.FaultRules, reply *adapters.ReplyStream, send func(proto.Message) error) error {
+	d, _, md, err := op.openReply(backend, redact, faults, reply.StatusCode, reply.Header, reply.Body)
 	if err != nil {
 		// Call would have read the whole reply before judging it: a reply over the size bound,
 		// or one that breaks off, fails as such even when it starts with a fault.

@@ -78,6 +78,8 @@ func TestConfigValidate(t *testing.T) {
 			"agentbridge.demo.v1.InventoryService: 3 methods bound", true},
 		{"unknown key", "services: [agentbridge.demo.v1.InventoryService]\nbackendz: {}\n", "field backendz not found", false},
 		{"missing backend", "services: [agentbridge.demo.v1.InventoryService]\n", `backend "inventory" is not in the config`, false},
+		{"bad fault rule", "services: [agentbridge.demo.v1.InventoryService]\nbackends:\n  inventory:\n    kind: soap\n    endpoint: http://127.0.0.1:1/inventory\n    faults: [{fault_string: '(', status: INVALID_ARGUMENT, reason: INVALID_INPUT}]\n",
+			`backend "inventory": faults[0]: fault_string "(" is not an RE2 regular expression`, false},
 		{"unknown kind", "services: [agentbridge.demo.v1.InventoryService]\nbackends:\n  inventory: {kind: corba, endpoint: http://x}\n", `unknown kind "corba"`, false},
 		{"unknown service", "services: [acme.v1.Nope]\n", `service "acme.v1.Nope" is neither in the loaded contracts nor linked into this binary`, false},
 		{"toolset selects nothing", "services: [agentbridge.demo.v1.InventoryService]\nbackends:\n  inventory: {kind: soap, endpoint: http://127.0.0.1:1/inventory}\nmcp:\n  toolsets:\n    empty: {include: [acme.*]}\n", `toolset "empty" selects no tool`, false},

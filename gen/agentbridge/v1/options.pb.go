@@ -25,6 +25,118 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// StatusCode is a gRPC status code, numbered as google.rpc.Code. google/rpc/code.proto is not
+// among the imports every contract gets (see server/contract), so agentbridge names the codes
+// itself. OK is left out: a fault never becomes a success. In YAML the names are written
+// without the prefix, as google.rpc.Code spells them (INVALID_ARGUMENT).
+type StatusCode int32
+
+const (
+	// Not set; a fault rule without a status is refused.
+	StatusCode_STATUS_CODE_UNSPECIFIED StatusCode = 0
+	// The operation was cancelled, typically by the caller.
+	StatusCode_STATUS_CODE_CANCELLED StatusCode = 1
+	// An error the backend does not explain further.
+	StatusCode_STATUS_CODE_UNKNOWN StatusCode = 2
+	// The caller's arguments are wrong, whatever the backend's state; the agent can fix them.
+	StatusCode_STATUS_CODE_INVALID_ARGUMENT StatusCode = 3
+	// The deadline passed before the operation completed.
+	StatusCode_STATUS_CODE_DEADLINE_EXCEEDED StatusCode = 4
+	// The record the request names does not exist.
+	StatusCode_STATUS_CODE_NOT_FOUND StatusCode = 5
+	// The record the request would create exists already.
+	StatusCode_STATUS_CODE_ALREADY_EXISTS StatusCode = 6
+	// The caller may not do this.
+	StatusCode_STATUS_CODE_PERMISSION_DENIED StatusCode = 7
+	// A quota or limit was reached.
+	StatusCode_STATUS_CODE_RESOURCE_EXHAUSTED StatusCode = 8
+	// The backend is not in a state to carry out the request.
+	StatusCode_STATUS_CODE_FAILED_PRECONDITION StatusCode = 9
+	// The operation was aborted, typically by a concurrency conflict.
+	StatusCode_STATUS_CODE_ABORTED StatusCode = 10
+	// A value is outside the range the backend accepts.
+	StatusCode_STATUS_CODE_OUT_OF_RANGE StatusCode = 11
+	// The backend does not implement or support the operation.
+	StatusCode_STATUS_CODE_UNIMPLEMENTED StatusCode = 12
+	// The backend failed; retrying is not known to help.
+	StatusCode_STATUS_CODE_INTERNAL StatusCode = 13
+	// The backend is unavailable for now; retrying later may succeed.
+	StatusCode_STATUS_CODE_UNAVAILABLE StatusCode = 14
+	// Data was lost or corrupted.
+	StatusCode_STATUS_CODE_DATA_LOSS StatusCode = 15
+	// The call lacks valid credentials.
+	StatusCode_STATUS_CODE_UNAUTHENTICATED StatusCode = 16
+)
+
+// Enum value maps for StatusCode.
+var (
+	StatusCode_name = map[int32]string{
+		0:  "STATUS_CODE_UNSPECIFIED",
+		1:  "STATUS_CODE_CANCELLED",
+		2:  "STATUS_CODE_UNKNOWN",
+		3:  "STATUS_CODE_INVALID_ARGUMENT",
+		4:  "STATUS_CODE_DEADLINE_EXCEEDED",
+		5:  "STATUS_CODE_NOT_FOUND",
+		6:  "STATUS_CODE_ALREADY_EXISTS",
+		7:  "STATUS_CODE_PERMISSION_DENIED",
+		8:  "STATUS_CODE_RESOURCE_EXHAUSTED",
+		9:  "STATUS_CODE_FAILED_PRECONDITION",
+		10: "STATUS_CODE_ABORTED",
+		11: "STATUS_CODE_OUT_OF_RANGE",
+		12: "STATUS_CODE_UNIMPLEMENTED",
+		13: "STATUS_CODE_INTERNAL",
+		14: "STATUS_CODE_UNAVAILABLE",
+		15: "STATUS_CODE_DATA_LOSS",
+		16: "STATUS_CODE_UNAUTHENTICATED",
+	}
+	StatusCode_value = map[string]int32{
+		"STATUS_CODE_UNSPECIFIED":         0,
+		"STATUS_CODE_CANCELLED":           1,
+		"STATUS_CODE_UNKNOWN":             2,
+		"STATUS_CODE_INVALID_ARGUMENT":    3,
+		"STATUS_CODE_DEADLINE_EXCEEDED":   4,
+		"STATUS_CODE_NOT_FOUND":           5,
+		"STATUS_CODE_ALREADY_EXISTS":      6,
+		"STATUS_CODE_PERMISSION_DENIED":   7,
+		"STATUS_CODE_RESOURCE_EXHAUSTED":  8,
+		"STATUS_CODE_FAILED_PRECONDITION": 9,
+		"STATUS_CODE_ABORTED":             10,
+		"STATUS_CODE_OUT_OF_RANGE":        11,
+		"STATUS_CODE_UNIMPLEMENTED":       12,
+		"STATUS_CODE_INTERNAL":            13,
+		"STATUS_CODE_UNAVAILABLE":         14,
+		"STATUS_CODE_DATA_LOSS":           15,
+		"STATUS_CODE_UNAUTHENTICATED":     16,
+	}
+)
+
+func (x StatusCode) Enum() *StatusCode {
+	p := new(StatusCode)
+	*p = x
+	return p
+}
+
+func (x StatusCode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StatusCode) Descriptor() protoreflect.EnumDescriptor {
+	return file_agentbridge_v1_options_proto_enumTypes[0].Descriptor()
+}
+
+func (StatusCode) Type() protoreflect.EnumType {
+	return &file_agentbridge_v1_options_proto_enumTypes[0]
+}
+
+func (x StatusCode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StatusCode.Descriptor instead.
+func (StatusCode) EnumDescriptor() ([]byte, []int) {
+	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{0}
+}
+
 // SoapVersion selects the envelope, Content-Type and action convention of a SOAP call.
 type SoapVersion int32
 
@@ -62,11 +174,11 @@ func (x SoapVersion) String() string {
 }
 
 func (SoapVersion) Descriptor() protoreflect.EnumDescriptor {
-	return file_agentbridge_v1_options_proto_enumTypes[0].Descriptor()
+	return file_agentbridge_v1_options_proto_enumTypes[1].Descriptor()
 }
 
 func (SoapVersion) Type() protoreflect.EnumType {
-	return &file_agentbridge_v1_options_proto_enumTypes[0]
+	return &file_agentbridge_v1_options_proto_enumTypes[1]
 }
 
 func (x SoapVersion) Number() protoreflect.EnumNumber {
@@ -75,7 +187,7 @@ func (x SoapVersion) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SoapVersion.Descriptor instead.
 func (SoapVersion) EnumDescriptor() ([]byte, []int) {
-	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{0}
+	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{1}
 }
 
 // Binding names the backend that serves a method and the operation to perform on it.
@@ -88,7 +200,16 @@ type Binding struct {
 	// Types that are valid to be assigned to Operation:
 	//
 	//	*Binding_Soap
-	Operation     isBinding_Operation `protobuf_oneof:"operation"`
+	Operation isBinding_Operation `protobuf_oneof:"operation"`
+	// Fault rules of this method: they map faults the backend documents to the status an agent
+	// can act on (a fault that says the input was wrong becomes INVALID_ARGUMENT, not INTERNAL).
+	// They are tried in order, before the backend's rules in the runtime config
+	// (backends.NAME.faults, the same fields in YAML) and before the built-in table; the first
+	// rule that matches decides. They are on the binding rather than on the soap operation
+	// because the config's backend rules, which share this message, are not tied to one kind of
+	// backend either. A rule that cannot be compiled (a bad regular expression, no status) fails
+	// the binding at start.
+	Faults        []*FaultRule `protobuf:"bytes,3,rep,name=faults,proto3" json:"faults,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -146,6 +267,13 @@ func (x *Binding) GetSoap() *SoapOperation {
 	return nil
 }
 
+func (x *Binding) GetFaults() []*FaultRule {
+	if x != nil {
+		return x.Faults
+	}
+	return nil
+}
+
 type isBinding_Operation interface {
 	isBinding_Operation()
 }
@@ -156,6 +284,210 @@ type Binding_Soap struct {
 }
 
 func (*Binding_Soap) isBinding_Operation() {}
+
+// FaultRule maps the backend faults it matches to a status: code, google.rpc.ErrorInfo reason
+// and message. Every match field that is set must match (AND); a rule sets at least one. The
+// status keeps the ErrorInfo metadata of an unmapped fault (fault_code, fault_string,
+// fault_detail, http_status, domain: the backend) and adds fault_rule, which rule matched:
+// "method:N" for the binding's rule N or "backend:NAME:N" for the config's, counted from 0.
+//
+//	faults: {
+//	  fault_code: "Server"
+//	  fault_string: "^INVALID_INPUT$"
+//	  status: STATUS_CODE_INVALID_ARGUMENT
+//	  reason: "INVALID_INPUT"
+//	  hint: "Send the two-letter country code and the number without spaces."
+//	}
+type FaultRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The fault code's local part, without a prefix (prefixes are the sender's choice): Client or
+	// Server (SOAP 1.1), Sender or Receiver (1.2), or a code of the service's own. A code also
+	// matches its dotted refinements, as SOAP 1.1 writes them: Server matches
+	// soapenv:Server.userException; Server.userException matches only itself. Case-sensitive,
+	// as XML names are.
+	FaultCode string `protobuf:"bytes,1,opt,name=fault_code,json=faultCode,proto3" json:"fault_code,omitempty"`
+	// The local part of a SOAP 1.2 fault's Subcode value (rpc:BadArguments is BadArguments),
+	// matched exactly. A SOAP 1.1 fault has no subcode, so such a rule never matches one.
+	FaultSubcode string `protobuf:"bytes,2,opt,name=fault_subcode,json=faultSubcode,proto3" json:"fault_subcode,omitempty"`
+	// An RE2 regular expression (https://github.com/google/re2/wiki/Syntax) searched for in the
+	// fault string (faultstring, or the English Reason text of SOAP 1.2). Unanchored, as grep:
+	// "INVALID_INPUT" also matches "INVALID_INPUT_FORMAT"; write "^INVALID_INPUT$" for the whole
+	// string. It sees the text agents see in fault_string, with the backend's endpoint redacted.
+	FaultString string `protobuf:"bytes,3,opt,name=fault_string,json=faultString,proto3" json:"fault_string,omitempty"`
+	// An element of the fault's detail, and optionally its value.
+	FaultDetail *FaultDetailMatch `protobuf:"bytes,4,opt,name=fault_detail,json=faultDetail,proto3" json:"fault_detail,omitempty"`
+	// The status code to answer with; required. Choose it from the agent's side: a fault that
+	// the agent can fix by changing its arguments is INVALID_ARGUMENT; the bridge's own
+	// credentials being refused is FAILED_PRECONDITION or INTERNAL, not UNAUTHENTICATED (which
+	// would tell the agent that its credentials are missing).
+	Status StatusCode `protobuf:"varint,5,opt,name=status,proto3,enum=agentbridge.v1.StatusCode" json:"status,omitempty"`
+	// The google.rpc.ErrorInfo reason, UPPER_SNAKE_CASE as google.rpc.ErrorInfo asks (at most 63
+	// characters, [A-Z][A-Z0-9_]*[A-Z0-9]); required. Agents and dashboards match on it.
+	Reason string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	// What the status message starts with, before ": " and the fault string (and a short detail).
+	// Default: "backend NAME rejected the request" for codes that put the request or its
+	// arguments at fault (INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION and the like),
+	// "backend NAME failed" for the others.
+	Message string `protobuf:"bytes,7,opt,name=message,proto3" json:"message,omitempty"`
+	// A sentence that ends the status message: what the agent should do.
+	Hint          string `protobuf:"bytes,8,opt,name=hint,proto3" json:"hint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FaultRule) Reset() {
+	*x = FaultRule{}
+	mi := &file_agentbridge_v1_options_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FaultRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FaultRule) ProtoMessage() {}
+
+func (x *FaultRule) ProtoReflect() protoreflect.Message {
+	mi := &file_agentbridge_v1_options_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FaultRule.ProtoReflect.Descriptor instead.
+func (*FaultRule) Descriptor() ([]byte, []int) {
+	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *FaultRule) GetFaultCode() string {
+	if x != nil {
+		return x.FaultCode
+	}
+	return ""
+}
+
+func (x *FaultRule) GetFaultSubcode() string {
+	if x != nil {
+		return x.FaultSubcode
+	}
+	return ""
+}
+
+func (x *FaultRule) GetFaultString() string {
+	if x != nil {
+		return x.FaultString
+	}
+	return ""
+}
+
+func (x *FaultRule) GetFaultDetail() *FaultDetailMatch {
+	if x != nil {
+		return x.FaultDetail
+	}
+	return nil
+}
+
+func (x *FaultRule) GetStatus() StatusCode {
+	if x != nil {
+		return x.Status
+	}
+	return StatusCode_STATUS_CODE_UNSPECIFIED
+}
+
+func (x *FaultRule) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *FaultRule) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *FaultRule) GetHint() string {
+	if x != nil {
+		return x.Hint
+	}
+	return ""
+}
+
+// FaultDetailMatch matches an element of a fault's detail (SOAP 1.1 detail, 1.2 Detail) by
+// local names.
+type FaultDetailMatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Local name of the element, at any depth of the detail: errorcode, or
+	// invalidCredentialsFault.
+	Element string `protobuf:"bytes,1,opt,name=element,proto3" json:"element,omitempty"`
+	// A path of local names below element, separated by "/", to the element whose value counts:
+	// "code" with element invalidCredentialsFault. Empty means element itself.
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// The text the element at path must hold, compared exactly after trimming surrounding
+	// whitespace. Unset matches whenever the element is present; "" matches an empty one.
+	Value         *string `protobuf:"bytes,3,opt,name=value,proto3,oneof" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FaultDetailMatch) Reset() {
+	*x = FaultDetailMatch{}
+	mi := &file_agentbridge_v1_options_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FaultDetailMatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FaultDetailMatch) ProtoMessage() {}
+
+func (x *FaultDetailMatch) ProtoReflect() protoreflect.Message {
+	mi := &file_agentbridge_v1_options_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FaultDetailMatch.ProtoReflect.Descriptor instead.
+func (*FaultDetailMatch) Descriptor() ([]byte, []int) {
+	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *FaultDetailMatch) GetElement() string {
+	if x != nil {
+		return x.Element
+	}
+	return ""
+}
+
+func (x *FaultDetailMatch) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *FaultDetailMatch) GetValue() string {
+	if x != nil && x.Value != nil {
+		return *x.Value
+	}
+	return ""
+}
 
 // McpTool changes how a method is offered as an MCP tool. Without it the tool is named
 // Service_Method and its hints come from the method's idempotency_level.
@@ -176,7 +508,7 @@ type McpTool struct {
 
 func (x *McpTool) Reset() {
 	*x = McpTool{}
-	mi := &file_agentbridge_v1_options_proto_msgTypes[1]
+	mi := &file_agentbridge_v1_options_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -188,7 +520,7 @@ func (x *McpTool) String() string {
 func (*McpTool) ProtoMessage() {}
 
 func (x *McpTool) ProtoReflect() protoreflect.Message {
-	mi := &file_agentbridge_v1_options_proto_msgTypes[1]
+	mi := &file_agentbridge_v1_options_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -201,7 +533,7 @@ func (x *McpTool) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use McpTool.ProtoReflect.Descriptor instead.
 func (*McpTool) Descriptor() ([]byte, []int) {
-	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{1}
+	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *McpTool) GetName() string {
@@ -244,7 +576,7 @@ type SoapOperation struct {
 
 func (x *SoapOperation) Reset() {
 	*x = SoapOperation{}
-	mi := &file_agentbridge_v1_options_proto_msgTypes[2]
+	mi := &file_agentbridge_v1_options_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -256,7 +588,7 @@ func (x *SoapOperation) String() string {
 func (*SoapOperation) ProtoMessage() {}
 
 func (x *SoapOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_agentbridge_v1_options_proto_msgTypes[2]
+	mi := &file_agentbridge_v1_options_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -269,7 +601,7 @@ func (x *SoapOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SoapOperation.ProtoReflect.Descriptor instead.
 func (*SoapOperation) Descriptor() ([]byte, []int) {
-	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{2}
+	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SoapOperation) GetAction() string {
@@ -320,7 +652,7 @@ type XmlName struct {
 
 func (x *XmlName) Reset() {
 	*x = XmlName{}
-	mi := &file_agentbridge_v1_options_proto_msgTypes[3]
+	mi := &file_agentbridge_v1_options_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -332,7 +664,7 @@ func (x *XmlName) String() string {
 func (*XmlName) ProtoMessage() {}
 
 func (x *XmlName) ProtoReflect() protoreflect.Message {
-	mi := &file_agentbridge_v1_options_proto_msgTypes[3]
+	mi := &file_agentbridge_v1_options_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -345,7 +677,7 @@ func (x *XmlName) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use XmlName.ProtoReflect.Descriptor instead.
 func (*XmlName) Descriptor() ([]byte, []int) {
-	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{3}
+	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *XmlName) GetName() string {
@@ -374,7 +706,7 @@ type XmlMessage struct {
 
 func (x *XmlMessage) Reset() {
 	*x = XmlMessage{}
-	mi := &file_agentbridge_v1_options_proto_msgTypes[4]
+	mi := &file_agentbridge_v1_options_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -386,7 +718,7 @@ func (x *XmlMessage) String() string {
 func (*XmlMessage) ProtoMessage() {}
 
 func (x *XmlMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_agentbridge_v1_options_proto_msgTypes[4]
+	mi := &file_agentbridge_v1_options_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -399,7 +731,7 @@ func (x *XmlMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use XmlMessage.ProtoReflect.Descriptor instead.
 func (*XmlMessage) Descriptor() ([]byte, []int) {
-	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{4}
+	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *XmlMessage) GetNamespace() string {
@@ -439,7 +771,7 @@ type XmlField struct {
 
 func (x *XmlField) Reset() {
 	*x = XmlField{}
-	mi := &file_agentbridge_v1_options_proto_msgTypes[5]
+	mi := &file_agentbridge_v1_options_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -451,7 +783,7 @@ func (x *XmlField) String() string {
 func (*XmlField) ProtoMessage() {}
 
 func (x *XmlField) ProtoReflect() protoreflect.Message {
-	mi := &file_agentbridge_v1_options_proto_msgTypes[5]
+	mi := &file_agentbridge_v1_options_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -464,7 +796,7 @@ func (x *XmlField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use XmlField.ProtoReflect.Descriptor instead.
 func (*XmlField) Descriptor() ([]byte, []int) {
-	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{5}
+	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *XmlField) GetName() string {
@@ -602,11 +934,27 @@ var File_agentbridge_v1_options_proto protoreflect.FileDescriptor
 
 const file_agentbridge_v1_options_proto_rawDesc = "" +
 	"\n" +
-	"\x1cagentbridge/v1/options.proto\x12\x0eagentbridge.v1\x1a google/protobuf/descriptor.proto\"e\n" +
+	"\x1cagentbridge/v1/options.proto\x12\x0eagentbridge.v1\x1a google/protobuf/descriptor.proto\"\x98\x01\n" +
 	"\aBinding\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x123\n" +
-	"\x04soap\x18\x02 \x01(\v2\x1d.agentbridge.v1.SoapOperationH\x00R\x04soapB\v\n" +
-	"\toperation\"T\n" +
+	"\x04soap\x18\x02 \x01(\v2\x1d.agentbridge.v1.SoapOperationH\x00R\x04soap\x121\n" +
+	"\x06faults\x18\x03 \x03(\v2\x19.agentbridge.v1.FaultRuleR\x06faultsB\v\n" +
+	"\toperation\"\xb1\x02\n" +
+	"\tFaultRule\x12\x1d\n" +
+	"\n" +
+	"fault_code\x18\x01 \x01(\tR\tfaultCode\x12#\n" +
+	"\rfault_subcode\x18\x02 \x01(\tR\ffaultSubcode\x12!\n" +
+	"\ffault_string\x18\x03 \x01(\tR\vfaultString\x12C\n" +
+	"\ffault_detail\x18\x04 \x01(\v2 .agentbridge.v1.FaultDetailMatchR\vfaultDetail\x122\n" +
+	"\x06status\x18\x05 \x01(\x0e2\x1a.agentbridge.v1.StatusCodeR\x06status\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x18\n" +
+	"\amessage\x18\a \x01(\tR\amessage\x12\x12\n" +
+	"\x04hint\x18\b \x01(\tR\x04hint\"e\n" +
+	"\x10FaultDetailMatch\x12\x18\n" +
+	"\aelement\x18\x01 \x01(\tR\aelement\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x19\n" +
+	"\x05value\x18\x03 \x01(\tH\x00R\x05value\x88\x01\x01B\b\n" +
+	"\x06_value\"T\n" +
 	"\aMcpTool\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
 	"\vdestructive\x18\x02 \x01(\bH\x00R\vdestructive\x88\x01\x01B\x0e\n" +
@@ -631,7 +979,27 @@ const file_agentbridge_v1_options_proto_rawDesc = "" +
 	"\x04text\x18\x04 \x01(\bR\x04text\x12\x12\n" +
 	"\x04item\x18\x05 \x01(\tR\x04item\x12\x17\n" +
 	"\amap_key\x18\x06 \x01(\tR\x06mapKey\x12\x1b\n" +
-	"\tmap_value\x18\a \x01(\tR\bmapValue*W\n" +
+	"\tmap_value\x18\a \x01(\tR\bmapValue*\x92\x04\n" +
+	"\n" +
+	"StatusCode\x12\x1b\n" +
+	"\x17STATUS_CODE_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15STATUS_CODE_CANCELLED\x10\x01\x12\x17\n" +
+	"\x13STATUS_CODE_UNKNOWN\x10\x02\x12 \n" +
+	"\x1cSTATUS_CODE_INVALID_ARGUMENT\x10\x03\x12!\n" +
+	"\x1dSTATUS_CODE_DEADLINE_EXCEEDED\x10\x04\x12\x19\n" +
+	"\x15STATUS_CODE_NOT_FOUND\x10\x05\x12\x1e\n" +
+	"\x1aSTATUS_CODE_ALREADY_EXISTS\x10\x06\x12!\n" +
+	"\x1dSTATUS_CODE_PERMISSION_DENIED\x10\a\x12\"\n" +
+	"\x1eSTATUS_CODE_RESOURCE_EXHAUSTED\x10\b\x12#\n" +
+	"\x1fSTATUS_CODE_FAILED_PRECONDITION\x10\t\x12\x17\n" +
+	"\x13STATUS_CODE_ABORTED\x10\n" +
+	"\x12\x1c\n" +
+	"\x18STATUS_CODE_OUT_OF_RANGE\x10\v\x12\x1d\n" +
+	"\x19STATUS_CODE_UNIMPLEMENTED\x10\f\x12\x18\n" +
+	"\x14STATUS_CODE_INTERNAL\x10\r\x12\x1b\n" +
+	"\x17STATUS_CODE_UNAVAILABLE\x10\x0e\x12\x19\n" +
+	"\x15STATUS_CODE_DATA_LOSS\x10\x0f\x12\x1f\n" +
+	"\x1bSTATUS_CODE_UNAUTHENTICATED\x10\x10*W\n" +
 	"\vSoapVersion\x12\x1c\n" +
 	"\x18SOAP_VERSION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SOAP_VERSION_1_1\x10\x01\x12\x14\n" +
@@ -655,41 +1023,47 @@ func file_agentbridge_v1_options_proto_rawDescGZIP() []byte {
 	return file_agentbridge_v1_options_proto_rawDescData
 }
 
-var file_agentbridge_v1_options_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_agentbridge_v1_options_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_agentbridge_v1_options_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_agentbridge_v1_options_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_agentbridge_v1_options_proto_goTypes = []any{
-	(SoapVersion)(0),                      // 0: agentbridge.v1.SoapVersion
-	(*Binding)(nil),                       // 1: agentbridge.v1.Binding
-	(*McpTool)(nil),                       // 2: agentbridge.v1.McpTool
-	(*SoapOperation)(nil),                 // 3: agentbridge.v1.SoapOperation
-	(*XmlName)(nil),                       // 4: agentbridge.v1.XmlName
-	(*XmlMessage)(nil),                    // 5: agentbridge.v1.XmlMessage
-	(*XmlField)(nil),                      // 6: agentbridge.v1.XmlField
-	(*descriptorpb.MethodOptions)(nil),    // 7: google.protobuf.MethodOptions
-	(*descriptorpb.MessageOptions)(nil),   // 8: google.protobuf.MessageOptions
-	(*descriptorpb.EnumValueOptions)(nil), // 9: google.protobuf.EnumValueOptions
-	(*descriptorpb.FieldOptions)(nil),     // 10: google.protobuf.FieldOptions
+	(StatusCode)(0),                       // 0: agentbridge.v1.StatusCode
+	(SoapVersion)(0),                      // 1: agentbridge.v1.SoapVersion
+	(*Binding)(nil),                       // 2: agentbridge.v1.Binding
+	(*FaultRule)(nil),                     // 3: agentbridge.v1.FaultRule
+	(*FaultDetailMatch)(nil),              // 4: agentbridge.v1.FaultDetailMatch
+	(*McpTool)(nil),                       // 5: agentbridge.v1.McpTool
+	(*SoapOperation)(nil),                 // 6: agentbridge.v1.SoapOperation
+	(*XmlName)(nil),                       // 7: agentbridge.v1.XmlName
+	(*XmlMessage)(nil),                    // 8: agentbridge.v1.XmlMessage
+	(*XmlField)(nil),                      // 9: agentbridge.v1.XmlField
+	(*descriptorpb.MethodOptions)(nil),    // 10: google.protobuf.MethodOptions
+	(*descriptorpb.MessageOptions)(nil),   // 11: google.protobuf.MessageOptions
+	(*descriptorpb.EnumValueOptions)(nil), // 12: google.protobuf.EnumValueOptions
+	(*descriptorpb.FieldOptions)(nil),     // 13: google.protobuf.FieldOptions
 }
 var file_agentbridge_v1_options_proto_depIdxs = []int32{
-	3,  // 0: agentbridge.v1.Binding.soap:type_name -> agentbridge.v1.SoapOperation
-	0,  // 1: agentbridge.v1.SoapOperation.version:type_name -> agentbridge.v1.SoapVersion
-	4,  // 2: agentbridge.v1.SoapOperation.request:type_name -> agentbridge.v1.XmlName
-	4,  // 3: agentbridge.v1.SoapOperation.response:type_name -> agentbridge.v1.XmlName
-	4,  // 4: agentbridge.v1.SoapOperation.stream_item:type_name -> agentbridge.v1.XmlName
-	7,  // 5: agentbridge.v1.binding:extendee -> google.protobuf.MethodOptions
-	7,  // 6: agentbridge.v1.mcp_tool:extendee -> google.protobuf.MethodOptions
-	8,  // 7: agentbridge.v1.xml_message:extendee -> google.protobuf.MessageOptions
-	9,  // 8: agentbridge.v1.xml_value:extendee -> google.protobuf.EnumValueOptions
-	10, // 9: agentbridge.v1.xml:extendee -> google.protobuf.FieldOptions
-	1,  // 10: agentbridge.v1.binding:type_name -> agentbridge.v1.Binding
-	2,  // 11: agentbridge.v1.mcp_tool:type_name -> agentbridge.v1.McpTool
-	5,  // 12: agentbridge.v1.xml_message:type_name -> agentbridge.v1.XmlMessage
-	6,  // 13: agentbridge.v1.xml:type_name -> agentbridge.v1.XmlField
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	10, // [10:14] is the sub-list for extension type_name
-	5,  // [5:10] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	6,  // 0: agentbridge.v1.Binding.soap:type_name -> agentbridge.v1.SoapOperation
+	3,  // 1: agentbridge.v1.Binding.faults:type_name -> agentbridge.v1.FaultRule
+	4,  // 2: agentbridge.v1.FaultRule.fault_detail:type_name -> agentbridge.v1.FaultDetailMatch
+	0,  // 3: agentbridge.v1.FaultRule.status:type_name -> agentbridge.v1.StatusCode
+	1,  // 4: agentbridge.v1.SoapOperation.version:type_name -> agentbridge.v1.SoapVersion
+	7,  // 5: agentbridge.v1.SoapOperation.request:type_name -> agentbridge.v1.XmlName
+	7,  // 6: agentbridge.v1.SoapOperation.response:type_name -> agentbridge.v1.XmlName
+	7,  // 7: agentbridge.v1.SoapOperation.stream_item:type_name -> agentbridge.v1.XmlName
+	10, // 8: agentbridge.v1.binding:extendee -> google.protobuf.MethodOptions
+	10, // 9: agentbridge.v1.mcp_tool:extendee -> google.protobuf.MethodOptions
+	11, // 10: agentbridge.v1.xml_message:extendee -> google.protobuf.MessageOptions
+	12, // 11: agentbridge.v1.xml_value:extendee -> google.protobuf.EnumValueOptions
+	13, // 12: agentbridge.v1.xml:extendee -> google.protobuf.FieldOptions
+	2,  // 13: agentbridge.v1.binding:type_name -> agentbridge.v1.Binding
+	5,  // 14: agentbridge.v1.mcp_tool:type_name -> agentbridge.v1.McpTool
+	8,  // 15: agentbridge.v1.xml_message:type_name -> agentbridge.v1.XmlMessage
+	9,  // 16: agentbridge.v1.xml:type_name -> agentbridge.v1.XmlField
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	13, // [13:17] is the sub-list for extension type_name
+	8,  // [8:13] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_agentbridge_v1_options_proto_init() }
@@ -700,14 +1074,15 @@ func file_agentbridge_v1_options_proto_init() {
 	file_agentbridge_v1_options_proto_msgTypes[0].OneofWrappers = []any{
 		(*Binding_Soap)(nil),
 	}
-	file_agentbridge_v1_options_proto_msgTypes[1].OneofWrappers = []any{}
+	file_agentbridge_v1_options_proto_msgTypes[2].OneofWrappers = []any{}
+	file_agentbridge_v1_options_proto_msgTypes[3].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentbridge_v1_options_proto_rawDesc), len(file_agentbridge_v1_options_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   6,
+			NumEnums:      2,
+			NumMessages:   8,
 			NumExtensions: 5,
 			NumServices:   0,
 		},

@@ -1,19 +1,20 @@
 #!/usr/bin/env node
-// SOAP peer for the SOAP adapter tests: four node-soap (npm "soap" 1.13.0)
+// SOAP peer for the SOAP adapter tests: five node-soap (npm "soap" 1.13.0)
 // servers on loopback, three built from WSDLs in the shared corpus, which are
-// read in place, and one (catalog, a list-returning operation for streaming
-// bindings) from ../catalog.wsdl, written for these tests.
+// read in place, and two written for these tests: catalog, a list-returning
+// operation for streaming bindings (../catalog.wsdl), and vat, a VIES-style
+// VAT number check that faults as VIES does, for fault rules (../vat.wsdl).
 //
 // Usage: node server.js <absolute path of the corpus wsdl folder>
 //
-// On success, prints one line of JSON to stdout with the four endpoint URLs,
+// On success, prints one line of JSON to stdout with the five endpoint URLs,
 // then keeps running:
-//   {"calculator":"http://127.0.0.1:P/calculator","numbers":"...","greeter":"...","catalog":"..."}
+//   {"calculator":"http://127.0.0.1:P/calculator","numbers":"...","greeter":"...","catalog":"...","vat":"..."}
 // Nothing else goes to stdout; errors go to stderr and exit with status 1.
 //
 // Each server also answers GET /_received (a JSON array of
 // {service, operation, args} for every operation the handlers ran, oldest
-// first, shared by all four servers) and DELETE /_received (clears it).
+// first, shared by all five servers) and DELETE /_received (clears it).
 //
 // It exits with status 0 on SIGTERM or SIGINT, or when stdin reaches EOF if
 // stdin is a pipe or socket (so a parent that dies takes the peer with it).
@@ -200,6 +201,40 @@ function catalogPort() {
   };
 }
 
+// The member state whose VAT service is down, as VIES reports it.
+const VAT_DOWN_COUNTRY = 'EL';
+
+function vatPort() {
+  return {
+    // Like VIES, the caller's mistakes (a country code that is not two capital
+    // letters, a number with characters VIES does not allow, such as spaces)
+    // are soap:Server faults with the code INVALID_INPUT as faultstring, sent
+    // with HTTP 500; so is a member state that cannot answer (MS_UNAVAILABLE).
+    // A number of digits only is valid.
+    checkVat(args) {
+      record('vat', 'checkVat', args);
+      const country = String(arg(args, 'countryCode') || '');
+      const number = String(arg(args, 'vatNumber') || '');
+      const fault = (code) => ({
+        Fault: { faultcode: 'soap:Server', faultstring: code, statusCode: 500 },
+      });
+      if (!/^[A-Z]{2}$/.test(country) || !/^[0-9A-Za-z+*.]{2,12}$/.test(number)) {
+        throw fault('INVALID_INPUT');
+      }
+      if (country === VAT_DOWN_COUNTRY) {
+        throw fault('MS_UNAVAILABLE');
+      }
+      const valid = /^[0-9]+$/.test(number);
+      return {
+        countryCode: country,
+        vatNumber: number,
+        valid: valid,
+        name: valid ? 'Firma ' + number : '---',
+      };
+    },
+  };
+}
+
 // Serves /_received. node-soap's listen() takes the server's existing
 // 'request' listeners, removes them, and installs one listener that handles
 // its own path and passes every other request to the old listeners. So this
@@ -370,6 +405,14 @@ function main() {
       soap12: false,
       services: { CatalogService: { CatalogPort: catalogPort() } },
       requiredElement: ['urn:acme:catalog', 'ListProductsResponse'],
+    },
+    {
+      name: 'vat',
+      wsdlPath: path.join(__dirname, '..', 'vat.wsdl'),
+      path: '/vat',
+      soap12: false,
+      services: { checkVatService: { checkVatPort: vatPort() } },
+      requiredElement: ['urn:agentbridge:testing:vat', 'checkVatResponse'],
     },
   ];
 
