@@ -32,6 +32,18 @@ const (
 	ReasonCanceled            Reason = "CANCELED"
 )
 
+// ErrorInfo metadata keys the server reads.
+const (
+	// MetaRequestSent says whether the backend may have received the request: "false" when the
+	// call failed before sending it (connection refused, a name that does not resolve),
+	// "unknown" when it failed after (a timeout, a connection lost mid-call). Adapters set it
+	// on transport failures.
+	MetaRequestSent = "request_sent"
+	// MetaOutcome is "unknown" on a failure of a state-changing method whose request may have
+	// been carried out: the server sets it, so that no surface invites a blind retry.
+	MetaOutcome = "outcome"
+)
+
 // outcomes is the one table from backend outcomes to gRPC codes. Every surface (gRPC, Connect,
 // gRPC-Web, REST, MCP) renders the status made from it, so the same failure looks the same
 // everywhere. Deliberate choices are commented, as grpc-gateway does in HTTPStatusFromCode.

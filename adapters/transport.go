@@ -179,27 +179,33 @@ func (t *Transport) tooLarge(status int) error {
 // failure, never the endpoint URL (it may carry credentials) or Go's internal error text.
 func (t *Transport) transportError(ctx context.Context, err error) error {
 	name := t.backend.Name
+	// A timeout or a connection lost mid-call may come after the backend received the request
+	// and acted on it; a refused connection or a name that does not resolve never sent it. The
+	// server tells callers of state-changing methods so (see adapters.MetaRequestSent).
+	maybeSent := map[string]string{MetaRequestSent: "unknown"}
+	notSent := map[string]string{MetaRequestSent: "false"}
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
-		return Errorf(name, ReasonBackendTimeout, nil, "backend %s did not answer in time (deadline or the backend's %s timeout)", name, t.backend.Timeout)
+		return Errorf(name, ReasonBackendTimeout, maybeSent, "backend %s did not answer in time (deadline or the backend's %s timeout)", name, t.backend.Timeout)
 	case errors.Is(ctx.Err(), context.Canceled):
-		return Errorf(name, ReasonCanceled, nil, "call to backend %s canceled by the caller", name)
+		return Errorf(name, ReasonCanceled, maybeSent, "call to backend %s canceled by the caller", name)
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) && netErr.Timeout() {
-		return Errorf(name, ReasonBackendTimeout, nil, "backend %s timed out", name)
+		return Errorf(name, ReasonBackendTimeout, maybeSent, "backend %s timed out", name)
 	}
 	var cause string
+	sent := maybeSent
 	var dnsErr *net.DNSError
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		cause = "refused the connection"
+		cause, sent = "refused the connection", notSent
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		cause = "closed the connection mid-call"
 	case errors.As(err, &dnsErr):
-		cause = "has a host name that does not resolve"
+		cause, sent = "has a host name that does not resolve", notSent
 	default:
 		cause = "could not be reached"
 	}
-	return Errorf(name, ReasonBackendUnreachable, nil, "backend %s %s; try again later", name, cause)
+	return Errorf(name, ReasonBackendUnreachable, sent, "backend %s %s; try again later", name, cause)
 }

@@ -86,7 +86,7 @@ func (s *Server) callStream(ctx context.Context, m *method, req proto.Message, s
 		return streamDone, nil
 	})
 	if err != nil {
-		return toStatusError(err)
+		return withUnknownOutcome(m.desc, toStatusError(err))
 	}
 	return nil
 }
@@ -95,7 +95,7 @@ func (s *Server) callStream(ctx context.Context, m *method, req proto.Message, s
 func (s *Server) call(ctx context.Context, m *method, req proto.Message) (proto.Message, error) {
 	resp, err := s.chain(ctx, req, m.info, m.handler)
 	if err != nil {
-		return nil, toStatusError(err)
+		return nil, withUnknownOutcome(m.desc, toStatusError(err))
 	}
 	msg, ok := resp.(proto.Message)
 	if !ok || msg == nil {

@@ -392,7 +392,9 @@ var hints = map[codes.Code]string{
 // and the status details as JSON, so the agent sees what to change.
 func toolError(st *status.Status) *mcp.CallToolResult {
 	text := fmt.Sprintf("%s: %s", st.Code().String(), st.Message())
-	if h := hints[st.Code()]; h != "" {
+	if outcomeUnknown(st) {
+		text += "\n" + outcomeUnknownHint
+	} else if h := hints[st.Code()]; h != "" {
 		text += "\n" + h
 	}
 	if details := st.Proto().GetDetails(); len(details) > 0 {

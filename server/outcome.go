@@ -1,0 +1,71 @@
+package server
+
+import (
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/agentbridge/agentbridge/adapters"
+)
+
+// outcomeUnknownHint is what a caller of a state-changing method hears when its call failed
+// after the backend may have received it. "Try again later" would invite a duplicate side
+// effect: a second reservation, a second payment.
+const outcomeUnknownHint = "The backend may have carried out this call before it failed: check its state (for example with a read-only tool) before calling again, or a repeat may apply it twice."
+
+// safeToRepeat reports whether a method's idempotency_level says a repeat does no harm.
+func safeToRepeat(md protoreflect.MethodDescriptor) bool {
+	if md.Options() == nil {
+		return false
+	}
+	switch idempotencyOf(md) {
+	case "NO_SIDE_EFFECTS", "IDEMPOTENT":
+		return true
+	}
+	return false
+}
+
+// withUnknownOutcome rewrites the failure of a state-changing method that may have reached the
+// backend (adapters.MetaRequestSent "unknown"): the same code, but a message and an ErrorInfo
+// outcome that say the call may have been carried out, instead of inviting a retry. Written
+// once here, so it holds for every backend kind and every surface.
+func withUnknownOutcome(md protoreflect.MethodDescriptor, err error) error {
+	if err == nil || safeToRepeat(md) {
+		return err
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	p := st.Proto()
+	changed := false
+	for i, d := range p.GetDetails() {
+		var info errdetails.ErrorInfo
+		if d.UnmarshalTo(&info) != nil || info.GetMetadata()[adapters.MetaRequestSent] != "unknown" {
+			continue
+		}
+		info.Metadata[adapters.MetaOutcome] = "unknown"
+		if err := d.MarshalFrom(&info); err != nil {
+			return err
+		}
+		p.Details[i] = d
+		changed = true
+	}
+	if !changed {
+		return err
+	}
+	p.Message = strings.TrimSuffix(p.GetMessage(), "; try again later") + "; the call may have been carried out, so check the backend's state before repeating it"
+	return status.FromProto(p).Err()
+}
+
+// outcomeUnknown reports whether a status says its call may have been carried out.
+func outcomeUnknown(st *status.Status) bool {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetMetadata()[adapters.MetaOutcome] == "unknown" {
+			return true
+		}
+	}
+	return false
+}
