@@ -81,10 +81,7 @@ func readFault(d *xml.Decoder, start xml.StartElement) (*Fault, error) {
 
 // redact applies r, which hides the backend's endpoint, to every text of the fault, the detail
 // values fault rules compare included.
-func (f *Fault) redact(r *strings.Replacer) {
-	if r == nil {
-		return
-	}
+func (f *Fault) redact(r *adapters.Redactor) {
 	f.Code, f.Subcode, f.String = r.Replace(f.Code), r.Replace(f.Subcode), r.Replace(f.String)
 	f.Actor, f.Detail = r.Replace(f.Actor), r.Replace(f.Detail)
 	for i := range f.details {
@@ -121,7 +118,7 @@ func (f *Fault) Err(backend string, httpStatus string) error {
 // (a method's, then its backend's), else by the adapters' table. The fault must have been
 // redacted already; redact is applied to a rule's own words (its message and hint), which an
 // operator may have written with the endpoint in them.
-func (f *Fault) mapped(backend, httpStatus string, redact *strings.Replacer, rules ...adapters.FaultRules) error {
+func (f *Fault) mapped(backend, httpStatus string, redact *adapters.Redactor, rules ...adapters.FaultRules) error {
 	view := adapters.FaultView{Code: f.Code, Subcode: f.Subcode, String: f.String, Detail: f.details}
 	for _, rs := range rules {
 		if m, ok := rs.Match(&view); ok {
@@ -132,7 +129,7 @@ func (f *Fault) mapped(backend, httpStatus string, redact *strings.Replacer, rul
 }
 
 // err renders the fault as a status: by m if not nil, else by the adapters' table.
-func (f *Fault) err(backend, httpStatus string, m *adapters.FaultMapping, redact *strings.Replacer) error {
+func (f *Fault) err(backend, httpStatus string, m *adapters.FaultMapping, redact *adapters.Redactor) error {
 	md := map[string]string{"fault_code": f.Code, "fault_string": f.String, "http_status": httpStatus}
 	if f.Subcode != "" {
 		md["fault_subcode"] = f.Subcode

@@ -13,10 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"sort"
 	"strconv"
-	"strings"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -43,7 +40,7 @@ func init() {
 type Adapter struct {
 	backend   adapters.Backend
 	transport *adapters.Transport
-	redact    *strings.Replacer   // hides the endpoint in backend text
+	redact    *adapters.Redactor   // hides the endpoint in backend text
 	faults    adapters.FaultRules // the backend's fault rules, from the config
 	faultsErr error               // why the backend's fault rules do not compile; Bind reports it
 }
@@ -59,7 +56,7 @@ var (
 func New(b adapters.Backend, client *http.Client) *Adapter {
 	b = b.WithDefaults()
 	faults, err := b.FaultRules()
-	return &Adapter{backend: b, transport: adapters.NewTransport(b, client), redact: endpointRedactor(b.Endpoint), faults: faults, faultsErr: err}
+	return &Adapter{backend: b, transport: adapters.NewTransport(b, client), redact: adapters.NewRedactor(b), faults: faults, faultsErr: err}
 }
 
 // Operation is a planned SOAP operation: names, version and the XML plans of its messages.
@@ -159,7 +156,7 @@ func (a *Adapter) Call(ctx context.Context, op *Operation, req, resp proto.Messa
 }
 
 // decodeReply reads a reply (see openReply) and decodes its response element into resp.
-func (op *Operation) decodeReply(backend string, redact *strings.Replacer, faults adapters.FaultRules, reply *adapters.Reply, resp proto.Message) error {
+func (op *Operation) decodeReply(backend string, redact *adapters.Redactor, faults adapters.FaultRules, reply *adapters.Reply, resp proto.Message) error {
 	d, start, md, err := op.openReply(backend, redact, faults, reply.StatusCode, reply.Header, bytes.NewReader(reply.Body))
 	if err != nil {
 		return err
@@ -181,9 +178,9 @@ func (op *Operation) decodeReply(backend string, redact *strings.Replacer, fault
 // that is not an envelope is classified by status; otherwise the body element must be the
 // operation's response. It returns the decoder positioned after the response element's start
 // tag and the metadata every outcome of the reply carries. Backend text that reaches the
-// status passes through redact (see endpointRedactor); nil redacts nothing. A fault is mapped
+// status passes through redact (see adapters.NewRedactor). A fault is mapped
 // by the operation's fault rules, then faults (the backend's), then the adapters' table.
-func (op *Operation) openReply(backend string, redact *strings.Replacer, faults adapters.FaultRules, statusCode int, header http.Header, body io.Reader) (*xml.Decoder, xml.StartElement, map[string]string, error) {
+func (op *Operation) openReply(backend string, redact *adapters.Redactor, faults adapters.FaultRules, statusCode int, header http.Header, body io.Reader) (*xml.Decoder, xml.StartElement, map[string]string, error) {
 	httpStatus := strconv.Itoa(statusCode)
 	md := map[string]string{"http_status": httpStatus}
 	fail := func(err error) (*xml.Decoder, xml.StartElement, map[string]string, error) {
@@ -234,7 +231,7 @@ func (op *Operation) openReply(backend string, redact *strings.Replacer, faults 
 // doesNotFit is the outcome of a well-formed reply whose element at path where (extended by
 // the decode error's own path) does not fit the message type desc. note, if not empty, ends
 // the message.
-func doesNotFit(backend string, redact *strings.Replacer, md map[string]string, where string, err error, desc protoreflect.FullName, note string) error {
+func doesNotFit(backend string, redact *adapters.Redactor, md map[string]string, where string, err error, desc protoreflect.FullName, note string) error {
 	path, cause := where, err
 	var de *xmlcodec.DecodeError
 	if errors.As(err, &de) {
@@ -248,53 +245,4 @@ func doesNotFit(backend string, redact *strings.Replacer, md map[string]string, 
 		backend, desc, path, redactWith(redact, cause.Error()), note)
 }
 
-// endpointRedactor hides the endpoint in backend text shown to agents (fault strings, actors,
-// details, values quoted in decode errors): backends echo their own URL, and the URL may carry
-// credentials in its user info or query. It replaces the URL as configured, without user info,
-// without query, and its origin, longest first, and the password and query on their own.
-func endpointRedactor(endpoint string) *strings.Replacer {
-	type pair struct{ old, new string }
-	var pairs []pair
-	add := func(old, new string) {
-		if old == "" {
-			return
-		}
-		for _, p := range pairs {
-			if p.old == old {
-				return
-			}
-		}
-		pairs = append(pairs, pair{old, new})
-	}
-	const hidden = "[endpoint]"
-	add(endpoint, hidden)
-	if u, err := url.Parse(endpoint); err == nil && u.Host != "" {
-		bare := *u
-		bare.User = nil
-		add(bare.String(), hidden)
-		bare.RawQuery, bare.ForceQuery, bare.Fragment, bare.RawFragment = "", false, "", ""
-		add(bare.String(), hidden)
-		add(strings.TrimSuffix(bare.String(), "/"), hidden)
-		add(u.Scheme+"://"+u.Host, hidden)
-		// Credentials on their own; short ones would match ordinary words.
-		if pw, ok := u.User.Password(); ok && len(pw) >= 6 {
-			add(pw, "[redacted]")
-		}
-		if len(u.RawQuery) >= 6 {
-			add(u.RawQuery, "[redacted]")
-		}
-	}
-	sort.SliceStable(pairs, func(i, j int) bool { return len(pairs[i].old) > len(pairs[j].old) })
-	args := make([]string, 0, 2*len(pairs))
-	for _, p := range pairs {
-		args = append(args, p.old, p.new)
-	}
-	return strings.NewReplacer(args...)
-}
-
-func redactWith(r *strings.Replacer, s string) string {
-	if r == nil {
-		return s
-	}
-	return r.Replace(s)
-}
+func redactWith(r *adapters.Redactor, s string) string { return r.Replace(s) }

@@ -75,14 +75,14 @@ func (a *Adapter) Stream(ctx context.Context, op *Operation, req proto.Message, 
 type itemStream struct {
 	op      *Operation
 	backend string
-	redact  *strings.Replacer
+	redact  *adapters.Redactor
 	reply   *adapters.ReplyStream
 	d       *xml.Decoder
 	md      map[string]string
 	sent    int
 }
 
-func (op *Operation) streamReply(backend string, redact *strings.Replacer, faults adapters.FaultRules, reply *adapters.ReplyStream, send func(proto.Message) error) error {
+func (op *Operation) streamReply(backend string, redact *adapters.Redactor, faults adapters.FaultRules, reply *adapters.ReplyStream, send func(proto.Message) error) error {
 	d, _, md, err := op.openReply(backend, redact, faults, reply.StatusCode, reply.Header, reply.Body)
 	if err != nil {
 		// Call would have read the whole reply before judging it: a reply over the size bound,

@@ -1,0 +1,130 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"connectrpc.com/connect"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/agentbridge/agentbridge/adapters"
+	"github.com/agentbridge/agentbridge/cmd/agentbridge/demo"
+	demov1 "github.com/agentbridge/agentbridge/gen/agentbridge/demo/v1"
+	"github.com/agentbridge/agentbridge/gen/agentbridge/demo/v1/demov1connect"
+	"github.com/agentbridge/agentbridge/server"
+)
+
+// lockedBuffer is a log sink the server and the test share.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestSecretsNeverReachCallers plants credentials in the backend's config and a backend whose
+// fault echoes every request header it received, with a JDBC URL and an internal host name for
+// good measure; no secret may appear in any answer on any surface, nor in the log. The fault
+// once handed the API key and the Basic Authorization value to the caller.
+func TestSecretsNeverReachCallers(t *testing.T) {
+	t.Parallel()
+	const apiKey, password = "ak_live_5f3b9c2e7d", "pa55-w0rd-legacy"
+	basic := base64.StdEncoding.EncodeToString([]byte("bridge:" + password))
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var names []string
+		for k := range r.Header {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		var seen strings.Builder
+		for _, k := range names {
+			fmt.Fprintf(&seen, "%s: %s; ", k, strings.Join(r.Header[k], ","))
+		}
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintf(w, `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault>`+
+			`<faultcode>soap:Client</faultcode><faultstring>rejected; request headers were %s pool jdbc:oracle:thin:@db01.corp:1521/ORCL, node erp-app-3.acme.internal:8443</faultstring>`+
+			`<detail><echo>%s</echo></detail></soap:Fault></soap:Body></soap:Envelope>`, xmlEscape(seen.String()), xmlEscape(seen.String()))
+	}))
+	t.Cleanup(echo.Close)
+	endpoint := strings.Replace(echo.URL, "http://", "http://bridge:"+password+"@", 1) + "/inventory"
+	cfg := demo.Config(endpoint)
+	b := cfg.Backends["inventory"]
+	b.Headers = map[string]string{"X-API-Key": apiKey}
+	cfg.Backends["inventory"] = b
+	logs := &lockedBuffer{}
+	srv, err := cfg.Build(server.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := serve(t, srv, true, nil, nil)
+
+	var answers []string
+	// REST
+	resp, err := http.Get(br.httpURL + "/v1/items/A-100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	answers = append(answers, "rest: "+string(data))
+	// Connect, gRPC-Web and gRPC on the HTTP listener
+	for name, opt := range map[string]connect.ClientOption{"connect": connect.WithProtoJSON(), "grpc-web": connect.WithGRPCWeb(), "grpc": connect.WithGRPC()} {
+		_, err := demov1connect.NewInventoryServiceClient(h2cClient(), br.httpURL, opt).GetItem(t.Context(), connect.NewRequest(&demov1.GetItemRequest{Sku: "A-100"}))
+		answers = append(answers, name+": "+fmt.Sprint(err)+" "+fmt.Sprint(connectStatus(t, err).Proto()))
+	}
+	// gRPC listener
+	_, err = grpcClient(t, br.grpcAddr).GetItem(context.Background(), &demov1.GetItemRequest{Sku: "A-100"})
+	answers = append(answers, "grpc listener: "+fmt.Sprint(err))
+	// MCP
+	res, err := mcpSession(t, br.httpURL+"/mcp").CallTool(t.Context(), &mcp.CallToolParams{Name: "InventoryService_GetItem", Arguments: map[string]any{"sku": "A-100"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers = append(answers, "mcp: "+textOf(res))
+
+	all := strings.Join(answers, "\n") + "\nlog: " + logs.String()
+	if !strings.Contains(all, "rejected; request headers were") {
+		t.Fatalf("the fault did not come through at all:\n%s", all)
+	}
+	for _, secret := range []string{apiKey, password, basic, "jdbc:oracle", "db01.corp", "acme.internal", echo.Listener.Addr().String()} {
+		if strings.Contains(all, secret) {
+			t.Errorf("%q leaked:\n%s", secret, all)
+		}
+	}
+	if !strings.Contains(all, adapters.RedactedSecret) || !strings.Contains(all, adapters.RedactedInternal) {
+		t.Errorf("expected the placeholders in the answers:\n%s", all)
+	}
+}
+
+func xmlEscape(s string) string {
+	var b bytes.Buffer
+	_ = xmlEscapeText(&b, s)
+	return b.String()
+}
+
+func xmlEscapeText(w io.Writer, s string) error {
+	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+	_, err := io.WriteString(w, r.Replace(s))
+	return err
+}
