@@ -40,7 +40,7 @@ func init() {
 type Adapter struct {
 	backend   adapters.Backend
 	transport *adapters.Transport
-	redact    *adapters.Redactor   // hides the endpoint in backend text
+	redact    *adapters.Redactor  // hides the endpoint in backend text
 	faults    adapters.FaultRules // the backend's fault rules, from the config
 	faultsErr error               // why the backend's fault rules do not compile; Bind reports it
 }
