@@ -119,6 +119,12 @@ func FieldXSDType(fd protoreflect.FieldDescriptor) (*XSDType, bool) {
 	return LookupXSDType(name)
 }
 
+// NilOf returns the proto name of the field whose xsi:nil fd carries (its nil_of option), or ""
+// when fd is no nil field, as toolschema needs it to describe the field.
+func NilOf(fd protoreflect.FieldDescriptor) protoreflect.Name {
+	return protoreflect.Name(fieldOption(fd).GetNilOf())
+}
+
 // ---- scanners ----
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
