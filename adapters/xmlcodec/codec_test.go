@@ -109,8 +109,10 @@ func TestRoundTrip(t *testing.T) {
 			Blobs:   map[int64][]byte{0: {}},
 		}},
 		{"demo item", &demov1.ListItemsResponse{Items: []*demov1.Item{
-			{Sku: "A-100", Name: "Drill", Status: demov1.ItemStatus_ITEM_STATUS_IN_STOCK, Tags: []string{"a", "b"}, Warehouse: &demov1.Warehouse{Code: "BER-1"}},
-			{Sku: "B-200", Status: demov1.ItemStatus_ITEM_STATUS_DISCONTINUED},
+			{Sku: "A-100", Name: "Drill", UnitPrice: "1.50", Status: demov1.ItemStatus_ITEM_STATUS_IN_STOCK, Tags: []string{"a", "b"}, Warehouse: &demov1.Warehouse{Code: "BER-1"},
+				SupplierNoteState: &demov1.Item_SupplierNote{}},
+			{Sku: "B-200", UnitPrice: "0", Status: demov1.ItemStatus_ITEM_STATUS_DISCONTINUED, DiscontinuedOn: proto.String("2026-09-15+02:00"),
+				SupplierNoteState: &demov1.Item_SupplierNoteNil{}},
 		}}},
 	}
 	for _, tt := range tests {
