@@ -39,6 +39,8 @@ var (
 	listItemsMethod = inventoryMethods.ByName("ListItems")
 	getItemMethod   = inventoryMethods.ByName("GetItem")
 	sayHiMethod     = greeterMethods.ByName("SayHi")
+
+	numberToDollarsMethod = testingv1.File_agentbridge_testing_v1_numberconversion_proto.Services().ByName("NumberConversionService").Methods().ByName("NumberToDollars")
 )
 
 // endpointPath is appended to every test server's URL: the query stands for a credential that
@@ -349,10 +351,15 @@ func TestRequestNotEncodable(t *testing.T) {
 		name string
 		req  proto.Message
 		md   protoreflect.MethodDescriptor
+		msg  string // part of the status message
 	}{
-		{"control character", &demov1.ListItemsRequest{Category: "bell\x07"}, listItemsMethod},
-		{"NUL", &demov1.GetItemRequest{Sku: "A\x00"}, getItemMethod},
-		{"invalid UTF-8", &demov1.GetItemRequest{Sku: "A\xff"}, getItemMethod},
+		{"control character", &demov1.ListItemsRequest{Category: "bell\x07"}, listItemsMethod, "U+0007"},
+		{"NUL", &demov1.GetItemRequest{Sku: "A\x00"}, getItemMethod, "U+0000"},
+		{"invalid UTF-8", &demov1.GetItemRequest{Sku: "A\xff"}, getItemMethod, "invalid UTF-8"},
+		// A value outside its xsd_type's lexical space is not rewritten into one: 1e3 is no
+		// xsd:decimal, whatever number it means.
+		{"not an xsd:decimal", &testingv1.NumberToDollarsRequest{DNum: "1e3"}, numberToDollarsMethod,
+			`field agentbridge.testing.v1.NumberToDollarsRequest.d_num: "1e3" is not an xsd:decimal`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -361,8 +368,8 @@ func TestRequestNotEncodable(t *testing.T) {
 			srv, a := newCannedBackend(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called <- struct{}{} }), nil)
 			_, err := bindMethod(t, a, tt.md)(context.Background(), tt.req)
 			st, ei := statusOf(t, err)
-			if st.Code() != codes.InvalidArgument || ei.GetReason() != string(adapters.ReasonRequestNotEncodable) {
-				t.Errorf("got %v %s (%q), want InvalidArgument REQUEST_NOT_ENCODABLE", st.Code(), ei.GetReason(), st.Message())
+			if st.Code() != codes.InvalidArgument || ei.GetReason() != string(adapters.ReasonRequestNotEncodable) || !strings.Contains(st.Message(), tt.msg) {
+				t.Errorf("got %v %s (%q), want InvalidArgument REQUEST_NOT_ENCODABLE saying %q", st.Code(), ei.GetReason(), st.Message(), tt.msg)
 			}
 			assertAgentSafe(t, srv, st, ei)
 			select {
