@@ -533,7 +533,11 @@ func parseValue(fp *fieldPlan, text string, m protoreflect.Message) (protoreflec
 	case kindTimestamp:
 		secs, nanos, err := ParseDateTime(text)
 		if err != nil {
-			return protoreflect.Value{}, adviseString(fp, err, "dateTime")
+			keeps := "dateTime"
+			if validDate(trimXMLSpace(text)) {
+				keeps = "date"
+			}
+			return protoreflect.Value{}, adviseString(fp, err, keeps)
 		}
 		msg := newWKT(fp, m)
 		fields := msg.Descriptor().Fields()

@@ -222,7 +222,7 @@ func planNils(md protoreflect.MessageDescriptor) (map[protoreflect.Name]protoref
 			continue
 		}
 		fail := func(format string, args ...any) error {
-			return fmt.Errorf("xmlcodec: field %s is nil_of %q, but %s", append([]any{fd.FullName(), of}, fmt.Sprintf(format, args...))...)
+			return fmt.Errorf("xmlcodec: field %s is nil_of %q, but %s", fd.FullName(), of, fmt.Sprintf(format, args...))
 		}
 		oneof := fd.ContainingOneof()
 		target := fields.ByName(protoreflect.Name(of))
