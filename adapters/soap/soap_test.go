@@ -39,6 +39,8 @@ var (
 	listItemsMethod = inventoryMethods.ByName("ListItems")
 	getItemMethod   = inventoryMethods.ByName("GetItem")
 	sayHiMethod     = greeterMethods.ByName("SayHi")
+
+	numberToDollarsMethod = testingv1.File_agentbridge_testing_v1_numberconversion_proto.Services().ByName("NumberConversionService").Methods().ByName("NumberToDollars")
 )
 
 // endpointPath is appended to every test server's URL: the query stands for a credential that
@@ -270,9 +272,9 @@ func TestRequestEnvelope(t *testing.T) {
 			_, a := newCannedBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				body, _ := io.ReadAll(r.Body)
 				got <- received{r.Method, r.URL.RequestURI(), r.Header.Clone(), body}
-				// Answer with the binding's response element, empty.
+				// Answer with the binding's response element, holding what each response type needs.
 				_, _ = io.WriteString(w, `<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><r:`+
-					responseName(tt.method, tt.binding)+` xmlns:r="urn:any"/></soap:Body></soap:Envelope>`)
+					responseName(tt.method, tt.binding)+` xmlns:r="urn:any"><value>0</value><responseType/></r:`+responseName(tt.method, tt.binding)+`></soap:Body></soap:Envelope>`)
 			}), func(b *adapters.Backend) { b.Headers = map[string]string{"X-Api-Key": "k1"} })
 			binding := tt.binding
 			if binding == nil {
@@ -349,10 +351,15 @@ func TestRequestNotEncodable(t *testing.T) {
 		name string
 		req  proto.Message
 		md   protoreflect.MethodDescriptor
+		msg  string // part of the status message
 	}{
-		{"control character", &demov1.ListItemsRequest{Category: "bell\x07"}, listItemsMethod},
-		{"NUL", &demov1.GetItemRequest{Sku: "A\x00"}, getItemMethod},
-		{"invalid UTF-8", &demov1.GetItemRequest{Sku: "A\xff"}, getItemMethod},
+		{"control character", &demov1.ListItemsRequest{Category: "bell\x07"}, listItemsMethod, "U+0007"},
+		{"NUL", &demov1.GetItemRequest{Sku: "A\x00"}, getItemMethod, "U+0000"},
+		{"invalid UTF-8", &demov1.GetItemRequest{Sku: "A\xff"}, getItemMethod, "invalid UTF-8"},
+		// A value outside its xsd_type's lexical space is not rewritten into one: 1e3 is no
+		// xsd:decimal, whatever number it means.
+		{"not an xsd:decimal", &testingv1.NumberToDollarsRequest{DNum: "1e3"}, numberToDollarsMethod,
+			`field agentbridge.testing.v1.NumberToDollarsRequest.d_num: "1e3" is not an xsd:decimal`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -361,8 +368,8 @@ func TestRequestNotEncodable(t *testing.T) {
 			srv, a := newCannedBackend(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called <- struct{}{} }), nil)
 			_, err := bindMethod(t, a, tt.md)(context.Background(), tt.req)
 			st, ei := statusOf(t, err)
-			if st.Code() != codes.InvalidArgument || ei.GetReason() != string(adapters.ReasonRequestNotEncodable) {
-				t.Errorf("got %v %s (%q), want InvalidArgument REQUEST_NOT_ENCODABLE", st.Code(), ei.GetReason(), st.Message())
+			if st.Code() != codes.InvalidArgument || ei.GetReason() != string(adapters.ReasonRequestNotEncodable) || !strings.Contains(st.Message(), tt.msg) {
+				t.Errorf("got %v %s (%q), want InvalidArgument REQUEST_NOT_ENCODABLE saying %q", st.Code(), ei.GetReason(), st.Message(), tt.msg)
 			}
 			assertAgentSafe(t, srv, st, ei)
 			select {
@@ -407,7 +414,7 @@ const listItemsReply = `<?xml version="1.0" encoding="UTF-8"?>
           <unitPrice>129.90</unitPrice>
           <quantityOnHand> 12 </quantityOnHand>
           <status>InStock</status>
-          <updatedAt>2026-03-01T09:30:00.25+01:00</updatedAt>
+          <updatedAt>2026-03-01T08:30:00.25Z</updatedAt>
           <tag>power</tag>
           <tag><![CDATA[fragile & heavy]]></tag>
           <warehouse><code>BER-1</code><city>Berlin</city></warehouse>
@@ -415,10 +422,11 @@ const listItemsReply = `<?xml version="1.0" encoding="UTF-8"?>
         </item>
         <item sku="B-200">
           <name>Claw hammer</name>
+          <category/>
+          <unitPrice>0.0</unitPrice>
           <quantityOnHand>0</quantityOnHand>
           <status>ITEM_STATUS_DISCONTINUED</status>
-          <updatedAt>2026-01-02T03:04:05</updatedAt>
-          <warehouse xsi:nil="true"/>
+          <updatedAt>2026-01-02T03:04:05-00:00</updatedAt>
         </item>
       </items>
     </inv:ListItemsResponse>
@@ -426,10 +434,10 @@ const listItemsReply = `<?xml version="1.0" encoding="UTF-8"?>
 </soap:Envelope>`
 
 const getItemReply = `<env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/">
-<env:Body><GetItemResponse xmlns="urn:acme:inventory"><item sku="C-300"><name>Ladder</name><status>Backordered</status><quantityOnHand>-1</quantityOnHand><updatedAt>2025-12-31T23:59:59.999999999Z</updatedAt><tag>outdoor</tag><warehouse><city>Hamburg</city><code>HAM-2</code></warehouse></item></GetItemResponse></env:Body></env:Envelope>`
+<env:Body><GetItemResponse xmlns="urn:acme:inventory"><item sku="C-300"><name>Ladder</name><unitPrice>7</unitPrice><category>outdoor</category><status>Backordered</status><quantityOnHand>-1</quantityOnHand><updatedAt>2025-12-31T23:59:59.999999999Z</updatedAt><tag>outdoor</tag><warehouse><city>Hamburg</city><code>HAM-2</code></warehouse></item></GetItemResponse></env:Body></env:Envelope>`
 
 // TestDecodeReplies checks that a successful reply becomes the response message by descriptor:
-// attributes, scalars, enums by XML value and by name, dateTime with and without zone,
+// attributes, scalars, enums by XML value and by name, dateTime in UTC spelled Z and -00:00,
 // repeated elements and wrappers, nested messages, unknown elements skipped, headers ignored.
 func TestDecodeReplies(t *testing.T) {
 	t.Parallel()
@@ -451,7 +459,7 @@ func TestDecodeReplies(t *testing.T) {
 					Warehouse: &demov1.Warehouse{Code: "BER-1", City: "Berlin"},
 				},
 				{
-					Sku: "B-200", Name: "Claw hammer", Status: demov1.ItemStatus_ITEM_STATUS_DISCONTINUED,
+					Sku: "B-200", Name: "Claw hammer", UnitPrice: "0.0", Status: demov1.ItemStatus_ITEM_STATUS_DISCONTINUED,
 					UpdatedAt: timestamppb.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
 				},
 			}},
@@ -459,7 +467,7 @@ func TestDecodeReplies(t *testing.T) {
 		{
 			name: "inventory GetItem, default namespace, fields out of order", method: getItemMethod, status: http.StatusOK, body: getItemReply,
 			want: &demov1.GetItemResponse{Item: &demov1.Item{
-				Sku: "C-300", Name: "Ladder", Status: demov1.ItemStatus_ITEM_STATUS_BACKORDERED, QuantityOnHand: -1,
+				Sku: "C-300", Name: "Ladder", UnitPrice: "7", Category: "outdoor", Status: demov1.ItemStatus_ITEM_STATUS_BACKORDERED, QuantityOnHand: -1,
 				UpdatedAt: timestamppb.New(time.Date(2025, 12, 31, 23, 59, 59, 999_999_999, time.UTC)),
 				Tags:      []string{"outdoor"},
 				Warehouse: &demov1.Warehouse{Code: "HAM-2", City: "Hamburg"},
@@ -678,11 +686,24 @@ func TestReplyOutcomes(t *testing.T) {
 			wantCode: codes.Internal, wantReason: adapters.ReasonBackendReplyInvalid,
 			wantMsg: []string{"ListItemsResponse/items/item/quantityOnHand", `"lots"`}},
 		{name: "unknown enum value", method: getItemMethod,
-			handler:  canned(200, xmlCT, env11(`<GetItemResponse><item><status>Lost</status></item></GetItemResponse>`)),
+			handler:  canned(200, xmlCT, env11(`<GetItemResponse><item sku="A-100"><status>Lost</status></item></GetItemResponse>`)),
 			wantCode: codes.Internal, wantReason: adapters.ReasonBackendReplyInvalid, wantMsg: []string{"GetItemResponse/item/status", `"Lost"`}},
 		{name: "bad dateTime", method: getItemMethod,
-			handler:  canned(200, xmlCT, env11(`<GetItemResponse><item><updatedAt>yesterday</updatedAt></item></GetItemResponse>`)),
+			handler:  canned(200, xmlCT, env11(`<GetItemResponse><item sku="A-100"><updatedAt>yesterday</updatedAt></item></GetItemResponse>`)),
 			wantCode: codes.Internal, wantReason: adapters.ReasonBackendReplyInvalid, wantMsg: []string{"GetItemResponse/item/updatedAt"}},
+		{name: "dateTime with an offset a Timestamp cannot keep", method: getItemMethod,
+			handler:  canned(200, xmlCT, env11(`<GetItemResponse><item sku="A-100"><updatedAt>2026-03-01T09:30:00+01:00</updatedAt></item></GetItemResponse>`)),
+			wantCode: codes.Internal, wantReason: adapters.ReasonBackendReplyInvalid,
+			wantMsg:  []string{"GetItemResponse/item/updatedAt", "offset +01:00", `xsd_type = "dateTime"`},
+			wantMeta: map[string]string{"element": "GetItemResponse/item/updatedAt"}},
+		{name: "element missing for a field without presence", method: addMethod, handler: canned(200, xmlCT, env11(`<addResponse/>`)),
+			wantCode: codes.Internal, wantReason: adapters.ReasonBackendReplyInvalid,
+			wantMsg:  []string{"addResponse/value", "the reply has no such element", "would read as 0", "optional"},
+			wantMeta: map[string]string{"element": "addResponse/value"}},
+		{name: "xsi:nil for a field without a nil_of field", method: getItemMethod,
+			handler:  canned(200, xmlCT, env11(`<GetItemResponse xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><item xsi:nil="true"/></GetItemResponse>`)),
+			wantCode: codes.Internal, wantReason: adapters.ReasonBackendReplyInvalid,
+			wantMsg: []string{"GetItemResponse/item", "xsi:nil", "nil_of"}},
 		{name: "bad attribute", method: getItemMethod,
 			handler:  canned(200, xmlCT, env11(`<GetItemResponse><item sku="&#x1;"></item></GetItemResponse>`)),
 			wantCode: codes.Unavailable, wantReason: adapters.ReasonBackendBadReply},

@@ -115,6 +115,13 @@ type xItem struct {
 	UpdatedAt      string      `xml:"updatedAt"`
 	Tags           []string    `xml:"tag"`
 	Warehouse      *xWarehouse `xml:"warehouse"`
+	DiscontinuedOn *string     `xml:"discontinuedOn"`
+	SupplierNote   *xNillable  `xml:"supplierNote"`
+}
+
+type xNillable struct {
+	Nil  string `xml:"http://www.w3.org/2001/XMLSchema-instance nil,attr"`
+	Text string `xml:",chardata"`
 }
 
 type xWarehouse struct {
@@ -169,6 +176,16 @@ func (x *xItem) proto() (*demov1.Item, error) {
 	}
 	if x.Warehouse != nil {
 		it.Warehouse = &demov1.Warehouse{Code: x.Warehouse.Code, City: x.Warehouse.City}
+	}
+	if x.DiscontinuedOn != nil {
+		it.DiscontinuedOn = proto.String(strings.TrimSpace(*x.DiscontinuedOn))
+	}
+	switch n := x.SupplierNote; {
+	case n == nil:
+	case n.Nil == "true" || n.Nil == "1":
+		it.SupplierNoteState = &demov1.Item_SupplierNoteNil{}
+	default:
+		it.SupplierNoteState = &demov1.Item_SupplierNote{SupplierNote: n.Text}
 	}
 	return it, nil
 }
@@ -297,7 +314,7 @@ func checkComplete(m proto.Message) error {
 	}
 	for _, it := range items {
 		if it.GetSku() == "" || it.GetName() == "" || it.GetUnitPrice() == "" || it.GetStatus() == 0 ||
-			it.GetUpdatedAt() == nil || len(it.GetTags()) == 0 || it.GetWarehouse().GetCity() == "" {
+			it.GetUpdatedAt() == nil || len(it.GetTags()) == 0 || it.GetWarehouse().GetCity() == "" || it.GetSupplierNoteState() == nil {
 			return fmt.Errorf("incomplete item %v", it)
 		}
 	}

@@ -29,32 +29,32 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 func everything() *testingv1.Everything {
 	return &testingv1.Everything{
-		Id:       `a"<&>'b`,
-		Text:     "  spaces kept, <tags> & ampersands\r\n",
-		Flag:     true,
-		I32:      math.MinInt32,
-		S32:      -7,
-		Sf32:     math.MaxInt32,
-		I64:      math.MinInt64,
-		S64:      -1 << 53,
-		Sf64:     math.MaxInt64,
-		U32:      math.MaxUint32,
-		F32:      42,
-		U64:      math.MaxUint64,
-		F64:      1 << 60,
-		Fl:       float32(math.Inf(-1)),
-		Db:       0.1,
+		Id:       proto.String(`a"<&>'b`),
+		Text:     proto.String("  spaces kept, <tags> & ampersands\r\n"),
+		Flag:     proto.Bool(true),
+		I32:      proto.Int32(math.MinInt32),
+		S32:      proto.Int32(-7),
+		Sf32:     proto.Int32(math.MaxInt32),
+		I64:      proto.Int64(math.MinInt64),
+		S64:      proto.Int64(-1 << 53),
+		Sf64:     proto.Int64(math.MaxInt64),
+		U32:      proto.Uint32(math.MaxUint32),
+		F32:      proto.Uint32(42),
+		U64:      proto.Uint64(math.MaxUint64),
+		F64:      proto.Uint64(1 << 60),
+		Fl:       proto.Float32(float32(math.Inf(-1))),
+		Db:       proto.Float64(0.1),
 		Raw:      []byte{0, 1, 2, 0xff},
-		Color:    testingv1.Color_COLOR_GREEN,
+		Color:    testingv1.Color_COLOR_GREEN.Enum(),
 		At:       timestamppb.New(time.Date(2026, 11, 2, 9, 30, 0, 123456789, time.UTC)),
 		Took:     durationpb.New(-(90*time.Minute + 500*time.Millisecond)),
-		Child:    &testingv1.Everything{Text: "nested", Child: &testingv1.Everything{I32: 3}},
+		Child:    &testingv1.Everything{Text: proto.String("nested"), Child: &testingv1.Everything{I32: proto.Int32(3)}},
 		Numbers:  []int32{1, -2, 3},
-		Children: []*testingv1.Everything{{Text: "first"}, {Text: "second", Colors: []testingv1.Color{testingv1.Color_COLOR_RED}}},
+		Children: []*testingv1.Everything{{Text: proto.String("first")}, {Text: proto.String("second"), Colors: []testingv1.Color{testingv1.Color_COLOR_RED}}},
 		Colors:   []testingv1.Color{testingv1.Color_COLOR_RED, testingv1.Color_COLOR_GREEN},
 		Maybe:    wrapperspb.Int32(0),
 		Note:     proto.String(""),
-		Foreign:  "other namespace",
+		Foreign:  proto.String("other namespace"),
 		Choice:   &testingv1.Everything_ChoiceNumber{ChoiceNumber: -9},
 	}
 }
@@ -98,7 +98,7 @@ func TestRoundTrip(t *testing.T) {
 		{"everything", everything()},
 		{"empty", &testingv1.Everything{}},
 		{"oneof text", &testingv1.Everything{Choice: &testingv1.Everything_ChoiceText{ChoiceText: ""}}},
-		{"simple content", &testingv1.Priced{Currency: "EUR", Amount: "12.50"}},
+		{"simple content", &testingv1.Priced{Currency: proto.String("EUR"), Amount: "12.50"}},
 		{"maps", maps()},
 		{"maps with zero keys and values", &testingv1.Maps{
 			Labels:  map[string]string{"": ""},
@@ -109,8 +109,10 @@ func TestRoundTrip(t *testing.T) {
 			Blobs:   map[int64][]byte{0: {}},
 		}},
 		{"demo item", &demov1.ListItemsResponse{Items: []*demov1.Item{
-			{Sku: "A-100", Name: "Drill", Status: demov1.ItemStatus_ITEM_STATUS_IN_STOCK, Tags: []string{"a", "b"}, Warehouse: &demov1.Warehouse{Code: "BER-1"}},
-			{Sku: "B-200", Status: demov1.ItemStatus_ITEM_STATUS_DISCONTINUED},
+			{Sku: "A-100", Name: "Drill", UnitPrice: "1.50", Status: demov1.ItemStatus_ITEM_STATUS_IN_STOCK, Tags: []string{"a", "b"}, Warehouse: &demov1.Warehouse{Code: "BER-1"},
+				SupplierNoteState: &demov1.Item_SupplierNote{}},
+			{Sku: "B-200", UnitPrice: "0", Status: demov1.ItemStatus_ITEM_STATUS_DISCONTINUED, DiscontinuedOn: proto.String("2026-09-15+02:00"),
+				SupplierNoteState: &demov1.Item_SupplierNoteNil{}},
 		}}},
 	}
 	for _, tt := range tests {
@@ -168,22 +170,23 @@ func TestDecodeLegacyForms(t *testing.T) {
 		want *testingv1.Everything
 	}{
 		{"whitespace around numbers and bools", `<r ` + ns + `><t:i32> 42 </t:i32><t:flag>1</t:flag><t:u64>+7</t:u64></r>`,
-			&testingv1.Everything{I32: 42, Flag: true, U64: 7}},
+			&testingv1.Everything{I32: proto.Int32(42), Flag: proto.Bool(true), U64: proto.Uint64(7)}},
 		{"unqualified children are matched by local name", `<r><i32>5</i32><text>x</text></r>`,
-			&testingv1.Everything{I32: 5, Text: "x"}},
+			&testingv1.Everything{I32: proto.Int32(5), Text: proto.String("x")}},
 		{"unknown elements are skipped", `<r><unknown><deep>1</deep></unknown><i32>5</i32></r>`,
-			&testingv1.Everything{I32: 5}},
-		{"xsi:nil leaves presence unset", `<r ` + ns + `><t:maybe xsi:nil="true"/><t:note xsi:nil="true"/></r>`,
-			&testingv1.Everything{}},
+			&testingv1.Everything{I32: proto.Int32(5)}},
+		{"xsi:nil false is a value", `<r ` + ns + `><t:maybe xsi:nil="false">0</t:maybe><t:note xsi:nil="0"></t:note></r>`,
+			&testingv1.Everything{Maybe: wrapperspb.Int32(0), Note: proto.String("")}},
 		{"enum by xml_value, short and full name", `<r><color>dark-green</color><color-list>RED</color-list><color-list>COLOR_GREEN</color-list></r>`,
-			&testingv1.Everything{Color: testingv1.Color_COLOR_GREEN, Colors: []testingv1.Color{testingv1.Color_COLOR_RED, testingv1.Color_COLOR_GREEN}}},
-		{"dateTime without zone is UTC, with offset is converted", `<r><at>2026-01-02T03:04:05</at><child><at>2026-01-02T03:04:05.5+02:00</at></child></r>`,
-			&testingv1.Everything{At: timestamppb.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)), Child: &testingv1.Everything{At: timestamppb.New(time.Date(2026, 1, 2, 1, 4, 5, 5e8, time.UTC))}}},
+			&testingv1.Everything{Color: testingv1.Color_COLOR_GREEN.Enum(), Colors: []testingv1.Color{testingv1.Color_COLOR_RED, testingv1.Color_COLOR_GREEN}}},
+		{"dateTime in UTC, spelled three ways", `<r><at> 2026-01-02T03:04:05Z </at><child><at>2026-01-02T03:04:05.50-00:00</at><child><at>2026-01-01T24:00:00+00:00</at></child></child></r>`,
+			&testingv1.Everything{At: timestamppb.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)), Child: &testingv1.Everything{
+				At: timestamppb.New(time.Date(2026, 1, 2, 3, 4, 5, 5e8, time.UTC)), Child: &testingv1.Everything{At: timestamppb.New(time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC))}}}},
 		{"duration in days", `<r><took>P1DT2H3M4.5S</took></r>`,
 			&testingv1.Everything{Took: durationpb.New(26*time.Hour + 3*time.Minute + 4500*time.Millisecond)}},
 		{"base64 with line breaks", "<r><raw>AAEC\n/w==</raw></r>", &testingv1.Everything{Raw: []byte{0, 1, 2, 0xff}}},
-		{"floats spelled the XSD way", `<r><db>-INF</db><fl>1e3</fl></r>`, &testingv1.Everything{Db: math.Inf(-1), Fl: 1000}},
-		{"CDATA text", `<r><text><![CDATA[a<b]]></text></r>`, &testingv1.Everything{Text: "a<b"}},
+		{"floats spelled the XSD way", `<r><db>-INF</db><fl>1e3</fl></r>`, &testingv1.Everything{Db: proto.Float64(math.Inf(-1)), Fl: proto.Float32(1000)}},
+		{"CDATA text", `<r><text><![CDATA[a<b]]></text></r>`, &testingv1.Everything{Text: proto.String("a<b")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,6 +214,19 @@ func TestDecodeErrors(t *testing.T) {
 		{"unknown enum text", `<r><color>PURPLE</color></r>`, `element color: "PURPLE" is not a value of agentbridge.testing.v1.Color`},
 		{"bad bool", `<r><flag>yes</flag></r>`, `"yes" is not an xsd:boolean`},
 		{"bad dateTime", `<r><at>yesterday</at></r>`, `is not an xsd:dateTime`},
+		{"dateTime without a zone into a Timestamp", `<r><at>2026-01-02T03:04:05</at></r>`,
+			`element at: "2026-01-02T03:04:05" has no time zone and cannot be held exactly by a Timestamp, which would make it UTC; field agentbridge.testing.v1.Everything.at is a google.protobuf.Timestamp: map it as string with (agentbridge.v1.xml).xsd_type = "dateTime"`},
+		{"dateTime with an offset into a Timestamp", `<r><child><at>2026-01-02T03:04:05.5+02:00</at></child></r>`,
+			`element child/at: "2026-01-02T03:04:05.5+02:00" has the offset +02:00, which cannot be held exactly by a Timestamp (it holds UTC only); field agentbridge.testing.v1.Everything.at`},
+		{"date into a Timestamp", `<r><at>2024-05-01+02:00</at></r>`, `"2024-05-01+02:00" is an xsd:date, a day rather than an instant`},
+		{"nil without a nil_of field", `<r xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><note xsi:nil="true"/></r>`,
+			`element note: xsi:nil, but field agentbridge.testing.v1.Everything.note has no nil_of field to carry it`},
+		{"nil item of a list", `<r xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><number>1</number><number xsi:nil="true"/><number>3</number></r>`,
+			`element number: xsi:nil on an item of a list`},
+		{"nil item in a list's wrapper", `<r xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><children><child/><child xsi:nil="1"/></children></r>`,
+			`element children/child: xsi:nil on an item of a list`},
+		{"nil wrapper of a list", `<r xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><children xsi:nil="true"/></r>`,
+			`element children: xsi:nil on the wrapper of repeated field agentbridge.testing.v1.Everything.children: a list cannot be nil`},
 		{"duration in months", `<r><took>P1M</took></r>`, `years or months`},
 		{"bad attribute", `<r><child id="x"><i32>x</i32></child></r>`, `element child/i32`},
 		{"truncated", `<r><i32>1</i32>`, `malformed XML at line 1: unexpected EOF`},
@@ -239,7 +255,7 @@ func TestEncodeRejectsWhatXMLCannotCarry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = p.AppendElement(nil, xmlcodec.Name{Local: "r"}, &testingv1.Everything{Text: "bell\x07"})
+	_, err = p.AppendElement(nil, xmlcodec.Name{Local: "r"}, &testingv1.Everything{Text: proto.String("bell\x07")})
 	var ee *xmlcodec.EncodeError
 	if !errors.As(err, &ee) || ee.Field != "agentbridge.testing.v1.Everything.text" || !strings.Contains(err.Error(), "U+0007") {
 		t.Fatalf("got %v, want an EncodeError naming the field and the character", err)

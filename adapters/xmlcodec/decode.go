@@ -1,14 +1,16 @@
 package xmlcodec
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -51,8 +53,10 @@ func NewDecoder(r interface{ Read([]byte) (int, error) }) *xml.Decoder {
 }
 
 // Decode reads the content of the element that start opened, up to and including its end tag,
-// into m. Unknown child elements are skipped (backends add fields); a value that does not parse
-// as its field's type is a *DecodeError.
+// into m. Unknown child elements are skipped (backends add fields). A value that does not parse
+// as its field's type, or that the field could not hold as it was sent, is a *DecodeError, and
+// so are a missing element for a field without presence, and xsi:nil for a field without a
+// nil_of field: each would otherwise reach the caller as a value the backend never sent.
 func (p *Plan) Decode(d *xml.Decoder, start xml.StartElement, m proto.Message) error {
 	dec := decoder{d: d}
 	return dec.message(p, start, m.ProtoReflect(), 0)
@@ -75,6 +79,9 @@ func (dc *decoder) fail(err error) error {
 func (dc *decoder) message(p *Plan, start xml.StartElement, m protoreflect.Message, depth int) error {
 	if depth > MaxDepth {
 		return dc.fail(fmt.Errorf("nested deeper than %d elements", MaxDepth))
+	}
+	if err := dc.requiredAttrs(p, start); err != nil {
+		return err
 	}
 	for _, a := range start.Attr {
 		if a.Name.Space == xsiNamespace || a.Name.Space == "xmlns" || a.Name.Local == "xmlns" {
@@ -104,6 +111,13 @@ func (dc *decoder) message(p *Plan, start xml.StartElement, m protoreflect.Messa
 		m.Set(p.text.fd, v)
 		return nil
 	}
+	// seen marks the element fields met, on the stack for all but very wide messages, so the
+	// fields without presence can be checked at the end tag without allocating.
+	var seenBuf [4]uint64
+	seen := seenBuf[:]
+	if n := len(p.fields); n > 64*len(seenBuf) && len(p.required) > 0 {
+		seen = make([]uint64, (n+63)/64)
+	}
 	for {
 		tok, err := dc.d.Token()
 		if err != nil {
@@ -111,7 +125,7 @@ func (dc *decoder) message(p *Plan, start xml.StartElement, m protoreflect.Messa
 		}
 		switch t := tok.(type) {
 		case xml.EndElement:
-			return nil
+			return dc.requiredElements(p, seen)
 		case xml.StartElement:
 			fp := p.byName[xmlName{t.Name.Space, t.Name.Local}]
 			if fp == nil {
@@ -122,6 +136,9 @@ func (dc *decoder) message(p *Plan, start xml.StartElement, m protoreflect.Messa
 					return dc.fail(syntaxError(err))
 				}
 				continue
+			}
+			if fp.index < 64*len(seen) {
+				seen[fp.index/64] |= 1 << (fp.index % 64)
 			}
 			dc.path = append(dc.path, t.Name.Local)
 			if err := dc.field(fp, t, m, depth+1); err != nil {
@@ -134,9 +151,63 @@ func (dc *decoder) message(p *Plan, start xml.StartElement, m protoreflect.Messa
 	}
 }
 
+// requiredElements fails for the first field without presence whose element was not seen.
+func (dc *decoder) requiredElements(p *Plan, seen []uint64) error {
+	for _, i := range p.required {
+		if seen[i/64]&(1<<(i%64)) == 0 {
+			fp := p.fields[i]
+			dc.path = append(dc.path, fp.name.local)
+			return dc.fail(missing(fp, "element"))
+		}
+	}
+	return nil
+}
+
+// requiredAttrs fails for the first attribute field without presence that start lacks.
+func (dc *decoder) requiredAttrs(p *Plan, start xml.StartElement) error {
+next:
+	for _, fp := range p.requiredAttrs {
+		for _, a := range start.Attr {
+			if a.Name.Local == fp.name.local && (fp.name.space == "" || fp.name.space == a.Name.Space) {
+				continue next
+			}
+		}
+		dc.path = append(dc.path, "@"+fp.name.local)
+		return dc.fail(missing(fp, "attribute"))
+	}
+	return nil
+}
+
+// missing says that the reply left out a field's element or attribute and why that is an
+// error: the field has no presence, so it would read as its zero value, which the backend never
+// sent.
+func missing(fp *fieldPlan, what string) error {
+	return fmt.Errorf("the reply has no such %s, and field %s cannot say so: it has no presence, so it would read as %s; "+
+		"mark the field optional in the proto if the backend may leave it out", what, fp.fd.FullName(), zeroText(fp.fd))
+}
+
+// zeroText is how the zero value of a field without presence reads in JSON.
+func zeroText(fd protoreflect.FieldDescriptor) string {
+	switch fd.Kind() {
+	case protoreflect.StringKind, protoreflect.BytesKind:
+		return `""`
+	case protoreflect.BoolKind:
+		return "false"
+	case protoreflect.EnumKind:
+		if v := fd.Enum().Values().ByNumber(0); v != nil {
+			return string(v.Name())
+		}
+	}
+	return "0"
+}
+
 func (dc *decoder) field(fp *fieldPlan, start xml.StartElement, m protoreflect.Message, depth int) error {
-	if isNil(start) {
-		return dc.d.Skip() // xsi:nil leaves the field unset, which is how presence says "null"
+	isNil, err := nilAttr(start)
+	if err != nil {
+		return dc.fail(err)
+	}
+	if isNil {
+		return dc.nilField(fp, start, m)
 	}
 	if fp.kind == kindMap {
 		return dc.mapField(fp, m, depth)
@@ -169,13 +240,16 @@ func (dc *decoder) field(fp *fieldPlan, start xml.StartElement, m protoreflect.M
 		case xml.EndElement:
 			return nil
 		case xml.StartElement:
-			if t.Name.Local != fp.item || isNil(t) {
+			if t.Name.Local != fp.item {
 				if err := dc.d.Skip(); err != nil {
 					return dc.fail(syntaxError(err))
 				}
 				continue
 			}
 			dc.path = append(dc.path, t.Name.Local)
+			if isNil, err := nilAttr(t); err != nil || isNil {
+				return dc.fail(cmp.Or(err, errNilItem))
+			}
 			v, err := dc.single(fp, t, m, depth+1)
 			if err != nil {
 				return err
@@ -200,13 +274,16 @@ func (dc *decoder) mapField(fp *fieldPlan, m protoreflect.Message, depth int) er
 		case xml.EndElement:
 			return nil
 		case xml.StartElement:
-			if t.Name.Local != fp.item || isNil(t) {
+			if t.Name.Local != fp.item {
 				if err := dc.d.Skip(); err != nil {
 					return dc.fail(syntaxError(err))
 				}
 				continue
 			}
 			dc.path = append(dc.path, t.Name.Local)
+			if isNil, err := nilAttr(t); err != nil || isNil {
+				return dc.fail(cmp.Or(err, errors.New("xsi:nil on a map entry: a map cannot hold a nil entry")))
+			}
 			if err := dc.mapEntry(fp, mp, m, depth+1); err != nil {
 				return err
 			}
@@ -248,10 +325,13 @@ func (dc *decoder) mapEntry(fp *fieldPlan, mp protoreflect.Map, m protoreflect.M
 				continue
 			}
 			dc.path = append(dc.path, name)
+			isNil, err := nilAttr(t)
 			switch {
+			case err != nil:
+				return dc.fail(err)
 			case name == keyName && hasKey, name == valueName && hasValue:
 				return dc.fail(fmt.Errorf("the entry has more than one %s element", name))
-			case isNil(t):
+			case isNil:
 				return dc.fail(errors.New("xsi:nil, but a map's keys and values cannot be null"))
 			case name == keyName:
 				text, err := dc.readText()
@@ -339,13 +419,87 @@ func (dc *decoder) readText() (string, error) {
 	}
 }
 
-func isNil(start xml.StartElement) bool {
+// errNilItem is the error for a list item sent with xsi:nil. A repeated field has no way to
+// hold it, and dropping it, as the codec once did, moved every later item up by one.
+var errNilItem = errors.New("xsi:nil on an item of a list: a repeated field cannot hold a nil item, " +
+	"and leaving it out would move the items after it; the proto cannot carry this reply")
+
+// nilAttr reports whether start carries xsi:nil="true" (or "1"); a value that is not an
+// xsd:boolean is an error rather than a guess.
+func nilAttr(start xml.StartElement) (bool, error) {
 	for _, a := range start.Attr {
 		if a.Name.Local == "nil" && a.Name.Space == xsiNamespace {
-			return strings.TrimSpace(a.Value) == "true" || strings.TrimSpace(a.Value) == "1"
+			switch trimXMLSpace(a.Value) {
+			case "true", "1":
+				return true, nil
+			case "false", "0":
+				return false, nil
+			}
+			return false, fmt.Errorf("xsi:nil=%q is not an xsd:boolean", a.Value)
 		}
 	}
-	return false
+	return false, nil
+}
+
+// nilField records an element sent with xsi:nil="true" in the nil_of field of fp, which must
+// have one: without it the field could only read as absent or empty, both of which say
+// something else.
+func (dc *decoder) nilField(fp *fieldPlan, start xml.StartElement, m protoreflect.Message) error {
+	switch {
+	case fp.kind == kindMap:
+		return dc.fail(fmt.Errorf("xsi:nil on map field %s: a map cannot be nil; wrap it in a message field, which can have a nil_of field", fp.fd.FullName()))
+	case fp.fd.IsList() && fp.item != "":
+		return dc.fail(fmt.Errorf("xsi:nil on the wrapper of repeated field %s: a list cannot be nil; wrap it in a message field, which can have a nil_of field", fp.fd.FullName()))
+	case fp.fd.IsList():
+		return dc.fail(errNilItem)
+	case fp.nilFD == nil:
+		return dc.fail(fmt.Errorf("xsi:nil, but field %s has no nil_of field to carry it, and reading it as absent or empty would say something else; "+
+			"add a google.protobuf.NullValue field in a oneof with it, marked [(agentbridge.v1.xml) = {nil_of: %q}]", fp.fd.FullName(), fp.fd.Name()))
+	}
+	if fp.kind == kindMessage {
+		for _, a := range start.Attr {
+			for _, ap := range fp.msg.attrs {
+				if ap.name.local == a.Name.Local && (ap.name.space == "" || ap.name.space == a.Name.Space) {
+					return dc.fail(fmt.Errorf("xsi:nil with attribute %s, which a nil field cannot carry", a.Name.Local))
+				}
+			}
+		}
+	}
+	if err := dc.emptyContent(); err != nil {
+		return err
+	}
+	m.Set(fp.nilFD, protoreflect.ValueOfEnum(0))
+	return nil
+}
+
+// emptyContent reads up to the current element's end tag, which must come with nothing but
+// whitespace, comments and processing instructions before it: XSD forbids content in a nil
+// element, and whatever it held would be lost.
+func (dc *decoder) emptyContent() error {
+	for {
+		tok, err := dc.d.Token()
+		if err != nil {
+			return dc.fail(syntaxError(err))
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return nil
+		case xml.StartElement:
+			return dc.fail(fmt.Errorf("xsi:nil, but the element holds element %s", t.Name.Local))
+		case xml.CharData:
+			if len(bytes.Trim(t, " \t\r\n")) != 0 {
+				return dc.fail(errors.New("xsi:nil, but the element holds text"))
+			}
+		case xml.Directive:
+			return dc.fail(errDoctype)
+		}
+	}
+}
+
+// trimXMLSpace removes XML whitespace (space, tab, CR, LF) around s, as XSD's whiteSpace
+// "collapse" facet does for every built-in type other than string.
+func trimXMLSpace(s string) string {
+	return strings.Trim(s, " \t\r\n")
 }
 
 // syntaxError keeps encoding/xml's message, which names the line, marked as ErrMalformed.
@@ -361,6 +515,14 @@ func syntaxError(err error) error {
 // parseValue parses the XSD lexical form of a non-message value. m is the message holding the
 // field, used to make new well-known-type values.
 func parseValue(fp *fieldPlan, text string, m protoreflect.Message) (protoreflect.Value, error) {
+	if fp.xsd != nil {
+		// Whitespace around the value means nothing to XSD (whiteSpace collapse); the rest is
+		// kept as the backend wrote it.
+		text = trimXMLSpace(text)
+		if !fp.xsd.check(text) {
+			return protoreflect.Value{}, fmt.Errorf("%q is not an xsd:%s", text, fp.xsd.Name)
+		}
+	}
 	switch fp.kind {
 	case kindEnum:
 		t := strings.TrimSpace(text)
@@ -369,19 +531,23 @@ func parseValue(fp *fieldPlan, text string, m protoreflect.Message) (protoreflec
 		}
 		return protoreflect.Value{}, fmt.Errorf("%q is not a value of %s", t, fp.fd.Enum().FullName())
 	case kindTimestamp:
-		t, err := ParseDateTime(text)
+		secs, nanos, err := ParseDateTime(text)
 		if err != nil {
-			return protoreflect.Value{}, err
+			keeps := "dateTime"
+			if validDate(trimXMLSpace(text)) {
+				keeps = "date"
+			}
+			return protoreflect.Value{}, adviseString(fp, err, keeps)
 		}
 		msg := newWKT(fp, m)
 		fields := msg.Descriptor().Fields()
-		msg.Set(fields.ByNumber(1), protoreflect.ValueOfInt64(t.Unix()))
-		msg.Set(fields.ByNumber(2), protoreflect.ValueOfInt32(int32(t.Nanosecond())))
+		msg.Set(fields.ByNumber(1), protoreflect.ValueOfInt64(secs))
+		msg.Set(fields.ByNumber(2), protoreflect.ValueOfInt32(nanos))
 		return protoreflect.ValueOfMessage(msg), nil
 	case kindDuration:
 		secs, nanos, err := ParseDuration(text)
 		if err != nil {
-			return protoreflect.Value{}, err
+			return protoreflect.Value{}, adviseString(fp, err, "duration")
 		}
 		msg := newWKT(fp, m)
 		fields := msg.Descriptor().Fields()
@@ -389,7 +555,7 @@ func parseValue(fp *fieldPlan, text string, m protoreflect.Message) (protoreflec
 		msg.Set(fields.ByNumber(2), protoreflect.ValueOfInt32(nanos))
 		return protoreflect.ValueOfMessage(msg), nil
 	case kindWrapper:
-		v, err := parseScalar(fp.valueFD.Kind(), text)
+		v, err := scalarValue(fp, fp.valueFD.Kind(), text)
 		if err != nil {
 			return protoreflect.Value{}, err
 		}
@@ -397,7 +563,29 @@ func parseValue(fp *fieldPlan, text string, m protoreflect.Message) (protoreflec
 		msg.Set(fp.valueFD, v)
 		return protoreflect.ValueOfMessage(msg), nil
 	}
-	return parseScalar(fp.fd.Kind(), text)
+	return scalarValue(fp, fp.fd.Kind(), text)
+}
+
+// scalarValue parses a scalar of a field, bytes as the field's xsd_type says.
+func scalarValue(fp *fieldPlan, kind protoreflect.Kind, text string) (protoreflect.Value, error) {
+	if kind == protoreflect.BytesKind && fp.hex {
+		b, err := hex.DecodeString(trimXMLSpace(text))
+		if err != nil {
+			return protoreflect.Value{}, fmt.Errorf("not xsd:hexBinary: %w", err)
+		}
+		return protoreflect.ValueOfBytes(b), nil
+	}
+	return parseScalar(kind, text)
+}
+
+// adviseString adds to an error that says a value would not survive in a well-known type which
+// field to map it to instead; other errors (text that is no dateTime at all) pass unchanged.
+func adviseString(fp *fieldPlan, err error, xsdType string) error {
+	if !errors.Is(err, ErrInexact) {
+		return err
+	}
+	return fmt.Errorf("%w; field %s is a %s: map it as string with (agentbridge.v1.xml).xsd_type = %q, which keeps the value as written",
+		err, fp.fd.FullName(), fp.fd.Message().FullName(), xsdType)
 }
 
 func newWKT(fp *fieldPlan, m protoreflect.Message) protoreflect.Message {
@@ -487,87 +675,4 @@ func parseFloat(t string, bits int) (float64, error) {
 		return 0, fmt.Errorf("%q is not an XSD number", t)
 	}
 	return f, nil
-}
-
-// ParseDateTime parses xsd:dateTime (and xsd:date). A value without a zone is taken as UTC, as
-// most legacy systems mean it.
-func ParseDateTime(text string) (time.Time, error) {
-	t := strings.TrimSpace(text)
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02Z07:00", "2006-01-02"} {
-		if v, err := time.Parse(layout, t); err == nil {
-			return v, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q is not an xsd:dateTime", t)
-}
-
-// ParseDuration parses xsd:duration into seconds and nanoseconds. Years and months have no
-// fixed length, so a value using them is refused rather than guessed.
-func ParseDuration(text string) (int64, int32, error) {
-	t := strings.TrimSpace(text)
-	bad := fmt.Errorf("%q is not an xsd:duration of days, hours, minutes and seconds", t)
-	neg := strings.HasPrefix(t, "-")
-	s := strings.TrimPrefix(t, "-")
-	if !strings.HasPrefix(s, "P") || len(s) < 3 {
-		return 0, 0, bad
-	}
-	s = s[1:]
-	var secs float64
-	var nanosFrac int64
-	inTime := false
-	for s != "" {
-		if s[0] == 'T' {
-			inTime = true
-			s = s[1:]
-			continue
-		}
-		i := strings.IndexAny(s, "YMDHS")
-		if i <= 0 {
-			return 0, 0, bad
-		}
-		num, unit := s[:i], s[i]
-		s = s[i+1:]
-		if unit == 'S' && inTime {
-			whole, frac, _ := strings.Cut(num, ".")
-			w, err := strconv.ParseInt(whole, 10, 64)
-			if err != nil || len(frac) > 9 {
-				return 0, 0, bad
-			}
-			secs += float64(w)
-			if frac != "" {
-				f, err := strconv.ParseInt((frac + "000000000")[:9], 10, 64)
-				if err != nil {
-					return 0, 0, bad
-				}
-				nanosFrac = f
-			}
-			continue
-		}
-		n, err := strconv.ParseInt(num, 10, 64)
-		if err != nil {
-			return 0, 0, bad
-		}
-		switch {
-		case unit == 'D' && !inTime:
-			secs += float64(n) * 86400
-		case unit == 'H' && inTime:
-			secs += float64(n) * 3600
-		case unit == 'M' && inTime:
-			secs += float64(n) * 60
-		case (unit == 'Y' || unit == 'M') && !inTime:
-			if n != 0 {
-				return 0, 0, fmt.Errorf("%q uses years or months, which have no fixed length", t)
-			}
-		default:
-			return 0, 0, bad
-		}
-	}
-	if secs > 315_576_000_000 { // protobuf Duration's range, about 10,000 years
-		return 0, 0, fmt.Errorf("%q is longer than a protobuf Duration holds", t)
-	}
-	sec, nanos := int64(secs), int32(nanosFrac)
-	if neg {
-		sec, nanos = -sec, -nanos
-	}
-	return sec, nanos, nil
 }

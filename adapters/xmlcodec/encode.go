@@ -156,14 +156,26 @@ func isSet(m protoreflect.Message, fp *fieldPlan) bool {
 
 // writesZero is false for an enum left at its zero value without an xml_value of its own: by
 // proto convention that value means "not given", and no legacy system knows it as UNSPECIFIED.
+// So is an empty string with an xsd_type and without presence: "" is in no such type's lexical
+// space, so it can only mean "not given" too.
 func writesZero(fp *fieldPlan, m protoreflect.Message) bool {
-	if fp.kind != kindEnum || fp.fd.IsList() || m.Get(fp.fd).Enum() != 0 {
+	if fp.fd.IsList() {
 		return true
 	}
-	return fp.zeroHasText
+	switch {
+	case fp.kind == kindEnum:
+		return fp.zeroHasText || m.Get(fp.fd).Enum() != 0
+	case fp.xsd != nil && fp.kind == kindScalar && !fp.fd.HasPresence():
+		return m.Get(fp.fd).String() != ""
+	}
+	return true
 }
 
 func (e *encoder) field(fp *fieldPlan, m protoreflect.Message) error {
+	if fp.nilFD != nil && m.Has(fp.nilFD) {
+		e.nilElement(fp.name)
+		return nil
+	}
 	if !isSet(m, fp) {
 		return nil
 	}
@@ -261,6 +273,14 @@ func keyText(k protoreflect.MapKey) string {
 	return fmt.Sprint(k.Interface())
 }
 
+// nilElement writes an empty element with xsi:nil="true", declaring the xsi prefix on it: nil
+// elements are rare, so one declaration each keeps every other element free of it.
+func (e *encoder) nilElement(name xmlName) {
+	_, _, mark := e.open(name)
+	e.buf = append(e.buf, ` xmlns:xsi="`+xsiNamespace+`" xsi:nil="true"/>`...)
+	e.scopes = e.scopes[:mark]
+}
+
 func (e *encoder) single(fp *fieldPlan, name xmlName, v protoreflect.Value) error {
 	if fp.kind == kindMessage {
 		return e.element(fp.msg, name, v.Message())
@@ -289,14 +309,38 @@ func (e *encoder) value(fp *fieldPlan, v protoreflect.Value, attr bool) error {
 	case kindDuration:
 		e.buf, err = appendDuration(e.buf, v.Message())
 	case kindWrapper:
-		e.buf, err = appendScalar(e.buf, fp.valueFD, v.Message().Get(fp.valueFD), attr)
+		e.buf, err = appendFieldScalar(e.buf, fp, fp.valueFD, v.Message().Get(fp.valueFD), attr)
 	default:
-		e.buf, err = appendScalar(e.buf, fp.fd, v, attr)
+		e.buf, err = appendFieldScalar(e.buf, fp, fp.fd, v, attr)
 	}
 	if err != nil {
 		return &EncodeError{fp.fd.FullName(), err}
 	}
 	return nil
+}
+
+// appendFieldScalar appends a scalar as the field's xsd_type says: a string with a lexical type
+// only when it is in that type's lexical space, as sent (a request value the backend's XSD
+// would refuse, or read differently, is the caller's to fix), bytes as hex for hexBinary.
+func appendFieldScalar(b []byte, fp *fieldPlan, fd protoreflect.FieldDescriptor, v protoreflect.Value, attr bool) ([]byte, error) {
+	switch {
+	case fp.xsd != nil:
+		if s := v.String(); !fp.xsd.check(s) {
+			return b, fmt.Errorf("%q is not an xsd:%s; %s", s, fp.xsd.Name, fp.xsd.Form)
+		}
+	case fp.hex && fd.Kind() == protoreflect.BytesKind:
+		return appendHex(b, v.Bytes()), nil
+	}
+	return appendScalar(b, fd, v, attr)
+}
+
+// appendHex writes xsd:hexBinary in its canonical form, upper case.
+func appendHex(b, data []byte) []byte {
+	const digits = "0123456789ABCDEF"
+	for _, c := range data {
+		b = append(b, digits[c>>4], digits[c&0x0f])
+	}
+	return b
 }
 
 func appendScalar(b []byte, fd protoreflect.FieldDescriptor, v protoreflect.Value, attr bool) ([]byte, error) {

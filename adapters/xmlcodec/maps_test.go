@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -25,7 +26,7 @@ func maps() *testingv1.Maps {
 		Labels:  map[string]string{"color": "red", "Color": "<b>&", "": "empty key", "size": ""},
 		Palette: map[int32]testingv1.Color{10: testingv1.Color_COLOR_GREEN, -1: testingv1.Color_COLOR_RED, 2: testingv1.Color_COLOR_UNSPECIFIED},
 		Prices: map[string]*testingv1.Priced{
-			"b": {Currency: "EUR", Amount: "12.50"},
+			"b": {Currency: proto.String("EUR"), Amount: "12.50"},
 			"a": {Amount: "3"},
 		},
 		Seen: map[bool]*timestamppb.Timestamp{
@@ -93,9 +94,9 @@ func TestDecodeMaps(t *testing.T) {
 			&testingv1.Maps{Palette: map[int32]testingv1.Color{7: testingv1.Color_COLOR_GREEN, -3: testingv1.Color_COLOR_RED}}},
 		{"message values, an empty one included",
 			`<r><prices><entry><key>a</key><value currency="EUR">1.5</value></entry><entry><key>b</key><value/></entry></prices></r>`,
-			&testingv1.Maps{Prices: map[string]*testingv1.Priced{"a": {Currency: "EUR", Amount: "1.5"}, "b": {}}}},
+			&testingv1.Maps{Prices: map[string]*testingv1.Priced{"a": {Currency: proto.String("EUR"), Amount: "1.5"}, "b": {}}}},
 		{"bool keys as 1 and false, timestamp values",
-			`<r><seen><entry><key>1</key><value>2026-01-02T03:04:05Z</value></entry><entry><key>false</key><value>2026-01-02</value></entry></seen></r>`,
+			`<r><seen><entry><key>1</key><value>2026-01-02T03:04:05Z</value></entry><entry><key>false</key><value>2026-01-02T00:00:00+00:00</value></entry></seen></r>`,
 			&testingv1.Maps{Seen: map[bool]*timestamppb.Timestamp{
 				true:  timestamppb.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
 				false: timestamppb.New(time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)),
@@ -109,9 +110,9 @@ func TestDecodeMaps(t *testing.T) {
 		{"the field element given twice merges",
 			`<r><labels><entry><key>a</key><value>1</value></entry></labels><labels><entry><key>b</key><value>2</value></entry></labels></r>`,
 			&testingv1.Maps{Labels: map[string]string{"a": "1", "b": "2"}}},
-		{"xsi:nil wrapper and nil entries leave nothing",
-			`<r ` + xsi + `><labels xsi:nil="true"/><prices><entry xsi:nil="true"/></prices></r>`,
-			&testingv1.Maps{}},
+		{"xsi:nil=false is no nil",
+			`<r ` + xsi + `><labels xsi:nil="false"><entry xsi:nil="0"><key>a</key><value xsi:nil=" false ">b</value></entry></labels></r>`,
+			&testingv1.Maps{Labels: map[string]string{"a": "b"}}},
 		{"an empty wrapper is an empty map",
 			`<r><labels/></r>`,
 			&testingv1.Maps{}},
@@ -157,6 +158,14 @@ func TestDecodeMapErrors(t *testing.T) {
 			`element labels/entry/key: xsi:nil, but a map's keys and values cannot be null`},
 		{"nil value", `<r ` + xsi + `><prices><entry><key>a</key><value xsi:nil="true"/></entry></prices></r>`,
 			`element prices/entry/value: xsi:nil`},
+		{"nil map", `<r ` + xsi + `><labels xsi:nil="true"/></r>`,
+			`element labels: xsi:nil on map field agentbridge.testing.v1.Maps.labels: a map cannot be nil`},
+		{"nil entry", `<r ` + xsi + `><prices><entry xsi:nil="true"/></prices></r>`,
+			`element prices/entry: xsi:nil on a map entry: a map cannot hold a nil entry`},
+		{"xsi:nil not a boolean", `<r ` + xsi + `><labels><entry><key>a</key><value xsi:nil="yes"/></entry></labels></r>`,
+			`element labels/entry/value: xsi:nil="yes" is not an xsd:boolean`},
+		{"a date as a timestamp value", `<r><seen><entry><key>false</key><value>2026-01-02</value></entry></seen></r>`,
+			`element seen/entry/value: "2026-01-02" is an xsd:date`},
 		{"key not a number", `<r><colorTable><row><id>seven</id><shade>RED</shade></row></colorTable></r>`,
 			`element colorTable/row/id: "seven" is not a 32-bit integer`},
 		{"key not a bool", `<r><seen><entry><key>yes</key><value>2026-01-02</value></entry></seen></r>`,

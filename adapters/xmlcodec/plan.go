@@ -53,6 +53,12 @@ type Plan struct {
 	// for backends that qualify elements differently from their WSDL.
 	byName  map[xmlName]*fieldPlan
 	byLocal map[string]*fieldPlan
+
+	// required are the indexes in fields, and requiredAttrs the attribute fields, of the fields
+	// without presence (proto3 scalars and enums not marked optional, outside a oneof): a reply
+	// that leaves one out is an error, as decoding it would print a zero the backend never sent.
+	required      []int
+	requiredAttrs []*fieldPlan
 }
 
 type xmlName struct{ space, local string }
@@ -68,6 +74,16 @@ type fieldPlan struct {
 	enumValue map[string]protoreflect.EnumNumber
 
 	zeroHasText bool // the enum's zero value has an xml_value, so it is written like any other
+
+	index int // the field's position in its plan's fields, for telling which elements were seen
+
+	// xsd is the lexical type a string (or StringValue) field keeps exactly, from xsd_type; hex
+	// says a bytes field is xsd:hexBinary rather than base64Binary.
+	xsd *XSDType
+	hex bool
+	// nilFD is the google.protobuf.NullValue field marked nil_of this one: set when the
+	// element came with xsi:nil="true", and written as such.
+	nilFD protoreflect.FieldDescriptor
 
 	// For maps: the plans of the entry's key and value fields, named as their elements.
 	mapKey, mapValue *fieldPlan
@@ -122,14 +138,27 @@ func build(md protoreflect.MessageDescriptor, building map[protoreflect.MessageD
 			elementNS = xm.GetNamespace()
 		}
 	}
+	nils, err := planNils(md)
+	if err != nil {
+		return nil, err
+	}
 	fields := md.Fields()
 	for i := range fields.Len() {
 		fd := fields.Get(i)
+		if _, isNil := nils[fd.Name()]; isNil {
+			continue // carried by the element of the field it is the nil of
+		}
 		fp, err := planField(fd, elementNS, building)
 		if err != nil {
 			return nil, err
 		}
 		xf := fieldOption(fd)
+		if nfd := nilFieldOf(nils, fd); nfd != nil {
+			if xf.GetAttribute() || xf.GetText() {
+				return nil, fmt.Errorf("xmlcodec: field %s has a nil_of field, but only elements can be nil, not attributes or text", fd.FullName())
+			}
+			fp.nilFD = nfd
+		}
 		switch {
 		case xf.GetAttribute() && xf.GetText():
 			return nil, fmt.Errorf("xmlcodec: field %s is marked both attribute and text", fd.FullName())
@@ -139,12 +168,19 @@ func build(md protoreflect.MessageDescriptor, building map[protoreflect.MessageD
 			}
 			fp.name.space = xf.GetNamespace() // attributes are unqualified unless named
 			p.attrs = append(p.attrs, fp)
+			if withoutPresence(fd) {
+				p.requiredAttrs = append(p.requiredAttrs, fp)
+			}
 		case xf.GetText():
 			if fd.IsList() || fp.kind == kindMessage || fp.kind == kindMap || p.text != nil {
 				return nil, fmt.Errorf("xmlcodec: field %s is text content but not the only single scalar text field", fd.FullName())
 			}
 			p.text = fp
 		default:
+			fp.index = len(p.fields)
+			if withoutPresence(fd) {
+				p.required = append(p.required, fp.index)
+			}
 			p.fields = append(p.fields, fp)
 			if _, dup := p.byName[fp.name]; dup {
 				return nil, fmt.Errorf("xmlcodec: two fields of %s map to element %q", md.FullName(), fp.name.local)
@@ -164,6 +200,67 @@ func build(md protoreflect.MessageDescriptor, building map[protoreflect.MessageD
 		return nil, fmt.Errorf("xmlcodec: message %s has both text content and child elements", md.FullName())
 	}
 	return p, nil
+}
+
+// withoutPresence reports whether a single field cannot tell "not sent" from its zero value:
+// a proto3 scalar or enum that is not optional and not in a oneof.
+func withoutPresence(fd protoreflect.FieldDescriptor) bool {
+	return !fd.HasPresence() && !fd.IsList() && !fd.IsMap()
+}
+
+// planNils finds md's nil_of fields and checks each: a google.protobuf.NullValue field in a
+// oneof, naming a sibling of that oneof which is not itself a nil field, one nil per sibling.
+// It returns a map from each nil field's name to the name of the field it is the nil of.
+func planNils(md protoreflect.MessageDescriptor) (map[protoreflect.Name]protoreflect.Name, error) {
+	var nils map[protoreflect.Name]protoreflect.Name
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		xf := fieldOption(fd)
+		of := xf.GetNilOf()
+		if of == "" {
+			continue
+		}
+		fail := func(format string, args ...any) error {
+			return fmt.Errorf("xmlcodec: field %s is nil_of %q, but %s", fd.FullName(), of, fmt.Sprintf(format, args...))
+		}
+		oneof := fd.ContainingOneof()
+		target := fields.ByName(protoreflect.Name(of))
+		switch {
+		case fd.Enum() == nil || fd.Enum().FullName() != "google.protobuf.NullValue" || fd.IsList():
+			return nil, fail("it is not a single google.protobuf.NullValue field")
+		case oneof == nil || oneof.IsSynthetic():
+			return nil, fail("it is not in a oneof with that field (nil and a value exclude each other)")
+		case target == nil:
+			return nil, fail("%s has no field of that name (nil_of takes the proto name, such as trader_name)", md.FullName())
+		case target.ContainingOneof() != oneof:
+			return nil, fail("%s is not in the same oneof %s", target.Name(), oneof.Name())
+		case fieldOption(target).GetNilOf() != "":
+			return nil, fail("%s is itself a nil field", target.Name())
+		case xf.GetName() != "" || xf.GetNamespace() != "" || xf.GetAttribute() || xf.GetText() || xf.GetItem() != "" || xf.GetXsdType() != "":
+			return nil, fail("it also has other XML options; a nil field takes its element from the field it is the nil of")
+		}
+		for other, t := range nils {
+			if t == target.Name() {
+				return nil, fail("%s already has a nil field, %s", target.Name(), other)
+			}
+		}
+		if nils == nil {
+			nils = map[protoreflect.Name]protoreflect.Name{}
+		}
+		nils[fd.Name()] = target.Name()
+	}
+	return nils, nil
+}
+
+// nilFieldOf returns the nil field of fd among nils, or nil.
+func nilFieldOf(nils map[protoreflect.Name]protoreflect.Name, fd protoreflect.FieldDescriptor) protoreflect.FieldDescriptor {
+	for nilName, of := range nils {
+		if of == fd.Name() {
+			return fd.ContainingMessage().Fields().ByName(nilName)
+		}
+	}
+	return nil
 }
 
 func fieldOption(fd protoreflect.FieldDescriptor) *agentbridgev1.XmlField {
@@ -191,6 +288,9 @@ func planField(fd protoreflect.FieldDescriptor, elementNS string, building map[p
 		return nil, fmt.Errorf("xmlcodec: field %s names a map key or value element but is not a map", fd.FullName())
 	}
 	if fd.IsMap() {
+		if xf.GetXsdType() != "" {
+			return nil, fmt.Errorf("xmlcodec: map field %s has an xsd_type, which applies to single and repeated fields only; use a map of messages with an annotated field", fd.FullName())
+		}
 		return planMap(fd, fp, xf, building)
 	}
 	if xf.GetItem() != "" {
@@ -232,7 +332,73 @@ func planField(fd protoreflect.FieldDescriptor, elementNS string, building map[p
 	default:
 		fp.kind = kindScalar
 	}
+	if err := planXSD(fp, xf.GetXsdType()); err != nil {
+		return nil, err
+	}
 	return fp, nil
+}
+
+// planXSD checks a field's xsd_type against its proto type, refusing every pairing in which
+// the codec would have to change a value on its way through, with the mapping that keeps it.
+func planXSD(fp *fieldPlan, name string) error {
+	if name == "" {
+		return nil
+	}
+	fd := fp.fd
+	kind := fd.Kind()
+	if fp.kind == kindWrapper {
+		kind = fp.valueFD.Kind()
+	}
+	fail := func(why string) error {
+		return fmt.Errorf("xmlcodec: field %s has xsd_type %q, but %s", fd.FullName(), name, why)
+	}
+	lexical, isLexical := LookupXSDType(name)
+	switch {
+	case fp.kind == kindTimestamp:
+		switch name {
+		case "dateTime", "dateTimeStamp":
+			return nil // checked when decoding: only a UTC value fits a Timestamp exactly
+		case "date", "time", "gYear", "gYearMonth", "gMonth", "gMonthDay", "gDay":
+			return fail(fmt.Sprintf("a google.protobuf.Timestamp is an instant and an xsd:%s is not; map the field as string with xsd_type %q, which keeps the value as written", name, name))
+		}
+		return fail("a google.protobuf.Timestamp field takes xsd_type dateTime or dateTimeStamp only")
+	case fp.kind == kindDuration:
+		switch name {
+		case "duration", "dayTimeDuration":
+			return nil // checked when decoding: years and months have no length in seconds
+		case "yearMonthDuration":
+			return fail(`years and months have no fixed length in seconds; map the field as string with xsd_type "yearMonthDuration"`)
+		}
+		return fail("a google.protobuf.Duration field takes xsd_type duration or dayTimeDuration only")
+	case kind == protoreflect.BytesKind && (fp.kind == kindScalar || fp.kind == kindWrapper):
+		switch name {
+		case "base64Binary":
+			return nil
+		case "hexBinary":
+			fp.hex = true
+			return nil
+		}
+		return fail("a bytes field takes xsd_type base64Binary or hexBinary only")
+	case kind == protoreflect.StringKind && (fp.kind == kindScalar || fp.kind == kindWrapper):
+		if !isLexical {
+			return fail("a string field takes an xsd_type whose lexical form it keeps: one of " + lexicalNames())
+		}
+		fp.xsd = lexical
+		return nil
+	case isLexical:
+		return fail(fmt.Sprintf("the field is %s; map it as string with xsd_type %q, which keeps the value as written", kind, name))
+	}
+	return fail("xsd_type applies to string, bytes, google.protobuf.Timestamp and google.protobuf.Duration fields; other types map their XSD built-ins by value (docs/xml-mapping.md)")
+}
+
+// lexicalNames lists the xsd_type values a string field takes, in a fixed order.
+func lexicalNames() string {
+	names := make([]string, 0, len(xsdTypes))
+	for name := range xsdTypes {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
 }
 
 // planMap plans a map field as a wrapper element of entries, each holding a key element and a

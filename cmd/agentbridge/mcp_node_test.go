@@ -32,10 +32,12 @@ const (
 // mcpDemoTools are the tools the embedded demo serves.
 var mcpDemoTools = []string{"InventoryService_GetItem", "InventoryService_ListItems", "InventoryService_ReserveItem"}
 
-// mcpDemoCalls are the calls client.mjs makes: each tool once, and two that must fail as
-// isError results (a SKU the pattern rejects, a quantity over the limit and the stock).
+// mcpDemoCalls are the calls client.mjs makes: each tool once, an item with an xsd:date and a nil
+// (null) note, which the client checks against the tool's outputSchema, and two that must fail
+// as isError results (a SKU the pattern rejects, a quantity over the limit and the stock).
 var mcpDemoCalls = []mcpCall{
 	{Name: "InventoryService_GetItem", Arguments: map[string]any{"sku": "A-100"}},
+	{Name: "InventoryService_GetItem", Arguments: map[string]any{"sku": "A-400"}},
 	{Name: "InventoryService_ListItems", Arguments: map[string]any{"category": "tools", "maxResults": 2}},
 	{Name: "InventoryService_ReserveItem", Arguments: map[string]any{"sku": "G-100", "quantity": 1, "customerRef": "PO-7"}},
 	{Name: "InventoryService_GetItem", Arguments: map[string]any{"sku": "bad"}, ExpectError: true},
@@ -297,8 +299,10 @@ func mcpCheckSummary(t *testing.T, sum *mcpClientSummary) {
 		}
 		var sc struct {
 			Item *struct {
-				SKU  string `json:"sku"`
-				Name string `json:"name"`
+				SKU             string          `json:"sku"`
+				Name            string          `json:"name"`
+				DiscontinuedOn  string          `json:"discontinuedOn"`
+				SupplierNoteNil json.RawMessage `json:"supplierNoteNil"`
 			} `json:"item"`
 			Items []struct {
 				SKU      string `json:"sku"`
@@ -314,6 +318,10 @@ func mcpCheckSummary(t *testing.T, sum *mcpClientSummary) {
 		var ok bool
 		switch call.Name {
 		case "InventoryService_GetItem":
+			if call.Arguments["sku"] == "A-400" {
+				ok = sc.Item != nil && sc.Item.DiscontinuedOn == "2026-09-15+02:00" && string(sc.Item.SupplierNoteNil) == "null"
+				break
+			}
 			ok = sc.Item != nil && sc.Item.SKU == "A-100" && sc.Item.Name == "Cordless drill"
 		case "InventoryService_ListItems":
 			ok = len(sc.Items) == 2 && sc.Items[0].Category == "tools" && sc.Items[1].Category == "tools"

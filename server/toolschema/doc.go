@@ -15,6 +15,14 @@
 //     allowed. Maps are objects whose property names follow the key type.
 //   - Well-known types take their JSON forms: Timestamp (RFC 3339), Duration ("1.5s"),
 //     wrappers (the wrapped scalar), Struct, Value, ListValue, FieldMask, Any and Empty.
+//   - A string field that keeps an XSD type's lexical form (the agentbridge.v1.xml option's
+//     xsd_type, such as "date") carries that type's lexical pattern and a description of the
+//     form, in inputs and outputs; a field without presence may also be "", its zero value,
+//     which the XML codec leaves out as "not given". protojson and protovalidate do not check
+//     the form: the XML codec does, refusing a request value outside it with InvalidArgument
+//     before it reaches the backend, so the schema states what a bound method checks.
+//     A google.protobuf.NullValue field marked nil_of says in its description that null is the
+//     nil (xsi:nil) of its sibling's element.
 //   - A oneof allows at most one member; a message used by more than one field, or that
 //     contains itself, is written once under $defs and referred to by $ref, with no depth limit.
 //     So is the string form of a 64-bit integer that no rule narrows (agentbridge.int64-string,

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/agentbridge/agentbridge/adapters/xmlcodec"
 	demov1 "github.com/agentbridge/agentbridge/gen/agentbridge/demo/v1"
 	testingv1 "github.com/agentbridge/agentbridge/gen/agentbridge/testing/v1"
 	"github.com/agentbridge/agentbridge/server/toolschema"
@@ -31,6 +32,8 @@ func TestOutputAcceptsWhatProtojsonWrites(t *testing.T) {
 		&demov1.GetItemResponse{},
 		&demov1.ListItemsResponse{},
 		&demov1.ReserveItemResponse{},
+		&testingv1.Fidelity{},
+		&testingv1.Present{},
 	}
 	for _, root := range roots {
 		md := root.ProtoReflect().Descriptor()
@@ -124,6 +127,14 @@ func randomValue(r *rand.Rand, fd protoreflect.FieldDescriptor, newMsg func() pr
 		return protoreflect.ValueOfFloat64(oneOf(r, math.NaN(), math.Inf(1), math.Inf(-1), math.MaxFloat64,
 			-math.MaxFloat64, math.SmallestNonzeroFloat64, math.Copysign(0, -1), 0, r.NormFloat64()*1e300)), true
 	case protoreflect.StringKind:
+		if t, ok := xmlcodec.FieldXSDType(fd); ok {
+			// What the XML codec lets through: a form of the type, or "" where that is the zero.
+			if !fd.HasPresence() && !fd.IsList() && pick(4) {
+				return protoreflect.ValueOfString(""), true
+			}
+			examples := lexicalExamples[t.Name]
+			return protoreflect.ValueOfString(examples[r.IntN(len(examples))]), true
+		}
 		return protoreflect.ValueOfString(randomString(r)), true
 	case protoreflect.BytesKind:
 		b := make([]byte, r.IntN(10))
@@ -143,11 +154,26 @@ func randomValue(r *rand.Rand, fd protoreflect.FieldDescriptor, newMsg func() pr
 		return protoreflect.Value{}, false
 	}
 	v := newMsg()
+	if t, ok := xmlcodec.FieldXSDType(fd); ok { // a StringValue keeping a lexical form
+		examples := lexicalExamples[t.Name]
+		v.Message().Set(fd.Message().Fields().ByNumber(1), protoreflect.ValueOfString(examples[r.IntN(len(examples))]))
+		return v, true
+	}
 	m := v.Message()
 	if !wellKnown(r, m) {
 		fill(r, m, depth+1)
 	}
 	return v, true
+}
+
+// lexicalExamples are forms of the XSD types a string field can keep, for filling such fields.
+var lexicalExamples = map[string][]string{
+	"dateTime": {"2024-05-01T12:30:00", "2024-05-01T12:30:00.5+05:30", "-0044-03-15T24:00:00Z"}, "dateTimeStamp": {"2024-05-01T12:30:00-00:00"},
+	"date": {"2024-05-01", "2024-02-29+14:00"}, "time": {"12:30:00", "23:59:59.999Z"}, "gYear": {"2024", "12024-05:00"},
+	"gYearMonth": {"2024-05"}, "gMonth": {"--05"}, "gMonthDay": {"--02-29"}, "gDay": {"---31Z"},
+	"duration": {"P1Y2M3DT4H5M6.7S", "-PT0S"}, "dayTimeDuration": {"P1D"}, "yearMonthDuration": {"P18M"},
+	"decimal": {"12.50", "-.5", "+007."}, "integer": {"-123456789012345678901234567890"}, "nonNegativeInteger": {"-0"},
+	"positiveInteger": {"+01"}, "nonPositiveInteger": {"0"}, "negativeInteger": {"-1"},
 }
 
 // wellKnown fills a well-known type with a value protojson can write, and reports whether m is

@@ -55,6 +55,7 @@ func strictSchemas(t testing.TB) map[string]map[string]any {
 		(&testingv1.SchemaContainers{}).ProtoReflect().Descriptor(),
 		(&testingv1.SchemaRules{}).ProtoReflect().Descriptor(),
 		(&testingv1.SchemaRequired{}).ProtoReflect().Descriptor(),
+		(&testingv1.Fidelity{}).ProtoReflect().Descriptor(),
 		(&timestamppb.Timestamp{}).ProtoReflect().Descriptor(),
 		(&durationpb.Duration{}).ProtoReflect().Descriptor(),
 		(&wrapperspb.Int64Value{}).ProtoReflect().Descriptor(),
@@ -210,7 +211,8 @@ func TestPatternsAreECMAScript(t *testing.T) {
 		"aGk=", "-_8", "a+_b", "2024-02-29T00:00:00Z", "2023-02-29T00:00:00Z", "9999-12-31T23:59:59Z",
 		"1.5s", "-.5s", "a.bC,d", "a_b", "HELLO \t World", "hello\u00a0world", "x-mid-y", "a@b.co", "example.com.",
 		"123", "192.168.0.1", "01.1.1.1", "123e4567-e89b-12d3-a456-426614174000", "01ARZ3NDEKTSV4RRFFQ69G5FAV",
-		"\u212a", "ok\n", "é", "😀", "NaN", "1e39", "2.5e10"}
+		"\u212a", "ok\n", "é", "😀", "NaN", "1e39", "2.5e10",
+		"2024-05-01+02:00", "2024-05-01T12:30:00", "-0044-03", "--02-29", "---31", "24:00:00", "P1Y2M3DT4.5S", "12.50", ".5", "-0"}
 	type check struct {
 		Pattern string   `json:"pattern"`
 		Samples []string `json:"samples"`

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/agentbridge/agentbridge/adapters/xmlcodec"
 )
 
 // Patterns of protovalidate's string formats, where it checks them with a regular expression or
@@ -30,12 +32,18 @@ const (
 // stringValue returns the schema of a string field with its rules.
 func (b *builder) stringValue(fd protoreflect.FieldDescriptor, r *fieldRules) (map[string]any, []string) {
 	s := map[string]any{"type": "string"}
-	if !b.input || r == nil {
-		return s, nil
-	}
 	var patterns []string
-	var nots []map[string]any
 	var notes []string
+	if p, form := lexicalForm(fd); p != "" {
+		patterns, notes = append(patterns, p), append(notes, form)
+	}
+	if !b.input || r == nil {
+		if len(patterns) > 0 {
+			s["pattern"] = patterns[0]
+		}
+		return s, notes
+	}
+	var nots []map[string]any
 	sr := r.fr.GetString()
 	if sr != nil {
 		if sr.HasConst() {
@@ -125,6 +133,38 @@ func (b *builder) stringValue(fd protoreflect.FieldDescriptor, r *fieldRules) (m
 	}
 	notes = append(notes, r.celText()...)
 	return b.ignoreIfZero(s, r, map[string]any{"const": ""}), notes
+}
+
+// lexicalForm returns the pattern and the description of a string field (or StringValue, or
+// repeated string) that keeps an XSD type's lexical form (xsd_type): the XML codec refuses a
+// request value outside it, and a reply value outside it never reaches the caller. A field
+// without presence may also be "", its zero value, which the codec takes as "not given" and
+// leaves out of the request.
+func lexicalForm(fd protoreflect.FieldDescriptor) (pattern, form string) {
+	t, ok := xmlcodec.FieldXSDType(fd)
+	if !ok {
+		return "", ""
+	}
+	if !fd.HasPresence() && !fd.IsList() {
+		return "^$|" + t.Pattern, t.Form
+	}
+	return t.Pattern, t.Form
+}
+
+// withLexicalForm adds fd's lexical pattern to the schema s of a wrapper's value, whose
+// scalar schema is written from the wrapper's own field and so cannot see fd's options.
+func withLexicalForm(s map[string]any, notes []string, fd protoreflect.FieldDescriptor) (map[string]any, []string) {
+	p, form := lexicalForm(fd)
+	if p == "" {
+		return s, notes
+	}
+	if _, has := s["pattern"]; !has {
+		s["pattern"] = p
+	} else {
+		all, _ := s["allOf"].([]any)
+		s["allOf"] = append(all, map[string]any{"pattern": p})
+	}
+	return s, append(notes, form)
 }
 
 // wellKnownString returns the name of the well-known format rule set in string rules, or "".

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/agentbridge/agentbridge/adapters/xmlcodec"
 )
 
 // Dialect is the JSON Schema dialect of every schema this package returns.
@@ -237,6 +239,10 @@ func (b *builder) field(fd protoreflect.FieldDescriptor) map[string]any {
 		s, notes = b.value(fd, r)
 	}
 	desc := b.describe(fd.FullName())
+	if of := fd.ContainingMessage().Fields().ByName(xmlcodec.NilOf(fd)); of != nil {
+		notes = append(notes, fmt.Sprintf("null: the backend's %s element is nil (xsi:nil), which is neither absent nor empty; "+
+			"set to null to send it so.", of.JSONName()))
+	}
 	if fd.Enum() != nil || (fd.IsMap() && fd.MapValue().Enum() != nil) {
 		ed := fd.Enum()
 		if fd.IsMap() {
@@ -270,7 +276,8 @@ func (b *builder) value(fd protoreflect.FieldDescriptor, r *fieldRules) (map[str
 		md := fd.Message()
 		if isWrapper(md.FullName()) {
 			// Inline, so that the wrapped scalar's rules apply to it.
-			return b.scalar(md.Fields().ByNumber(1), r)
+			s, notes := b.scalar(md.Fields().ByNumber(1), r)
+			return withLexicalForm(s, notes, fd)
 		}
 		var notes []string
 		if r != nil {

@@ -32,6 +32,7 @@ func Calls(httpAddr, grpcAddr string) string {
 	fmt.Fprintf(&b, "curl -s http://%s/v1/items/A-100\n", httpAddr)
 	fmt.Fprintf(&b, "curl -s 'http://%s/v1/items?category=garden&maxResults=2'\n", httpAddr)
 	fmt.Fprintf(&b, "curl -s -X POST http://%s/v1/items/G-100:reserve -H 'Content-Type: application/json' -d '{\"quantity\": 2, \"customerRef\": \"PO-1001\"}'\n", httpAddr)
+	fmt.Fprintf(&b, "curl -s http://%s/v1/items/A-400\n", httpAddr) // a date kept as written, and a nil note
 	fmt.Fprintf(&b, "# gRPC (reflection is on)\n")
 	if grpcAddr != "" {
 		fmt.Fprintf(&b, "bin/grpcurl -plaintext -d '{\"sku\": \"G-100\"}' %s %s/GetItem\n", grpcAddr, ServiceName)

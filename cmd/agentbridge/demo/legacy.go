@@ -25,6 +25,7 @@ import (
 
 const (
 	legacySOAPEnvNS         = "http://schemas.xmlsoap.org/soap/envelope/"
+	legacyXSINS             = "http://www.w3.org/2001/XMLSchema-instance"
 	legacyInvNS             = "urn:acme:inventory"
 	legacyMaxBodyBytes      = 1 << 20
 	legacyDefaultMaxResults = 20
@@ -75,6 +76,12 @@ type legacyItem struct {
 	tags          []string
 	warehouseCode string
 	warehouseCity string
+	// discontinuedOn is the day the item was discontinued, as an xsd:date in the zone of
+	// the site that recorded it; "" while it is sold.
+	discontinuedOn string
+	// supplierNote is the supplier's note; nil when the supplier sent none, which the service
+	// writes as xsi:nil.
+	supplierNote *string
 }
 
 func (it *legacyItem) status() string {
@@ -99,7 +106,17 @@ func (it *legacyItem) toXML() legacyItemXML {
 		UpdatedAt:      it.updatedAt.UTC().Format(time.RFC3339),
 		Tags:           slices.Clone(it.tags),
 		Warehouse:      legacyWarehouseXML{Code: it.warehouseCode, City: it.warehouseCity},
+		DiscontinuedOn: it.discontinuedOn,
+		SupplierNote:   legacyNillable(it.supplierNote),
 	}
+}
+
+// legacyNillable writes a nillable element: its text, or xsi:nil="true" when there is none.
+func legacyNillable(s *string) legacyNillableXML {
+	if s == nil {
+		return legacyNillableXML{Nil: "true"}
+	}
+	return legacyNillableXML{Text: *s}
 }
 
 // NewLegacy returns the inventory service seeded with the Acme catalogue.
@@ -110,6 +127,7 @@ func NewLegacy(now func() time.Time) *Legacy {
 		now = time.Now
 	}
 	l := &Legacy{now: now, items: make(map[string]*legacyItem)}
+	note := func(s string) *string { return &s }
 	at := func(s string) time.Time {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
@@ -120,25 +138,25 @@ func NewLegacy(now func() time.Time) *Legacy {
 	for _, it := range []*legacyItem{
 		{sku: "A-100", name: "Cordless drill", category: "tools", unitPrice: "89.90", onHand: 42,
 			updatedAt: at("2026-11-02T09:30:00Z"), tags: []string{"power", "cordless"},
-			warehouseCode: "BER-1", warehouseCity: "Berlin"},
+			warehouseCode: "BER-1", warehouseCity: "Berlin", supplierNote: note("Two batteries and a charger included.")},
 		{sku: "A-200", name: "Claw hammer", category: "tools", unitPrice: "14.50", onHand: 120,
 			updatedAt: at("2026-10-28T14:05:00Z"), tags: []string{"hand"},
-			warehouseCode: "HAM-2", warehouseCity: "Hamburg"},
+			warehouseCode: "HAM-2", warehouseCity: "Hamburg", supplierNote: note("Forged steel head.")},
 		{sku: "A-300", name: "Circular saw", category: "tools", unitPrice: "129.00", onHand: 0,
 			updatedAt: at("2026-10-30T08:15:00Z"), tags: []string{"power", "corded"},
-			warehouseCode: "BER-1", warehouseCity: "Berlin"},
+			warehouseCode: "BER-1", warehouseCity: "Berlin", supplierNote: note("Next delivery expected in December.")},
 		{sku: "A-400", name: "Socket wrench set", category: "tools", unitPrice: "34.99", onHand: 8,
 			discontinued: true, updatedAt: at("2026-09-15T16:45:00Z"), tags: []string{"hand"},
-			warehouseCode: "MUC-1", warehouseCity: "Munich"},
+			warehouseCode: "MUC-1", warehouseCity: "Munich", discontinuedOn: "2026-09-15+02:00"},
 		{sku: "G-100", name: "Garden hose 25 m", category: "garden", unitPrice: "24.95", onHand: 65,
 			updatedAt: at("2026-11-01T11:00:00Z"), tags: []string{"watering"},
-			warehouseCode: "HAM-2", warehouseCity: "Hamburg"},
+			warehouseCode: "HAM-2", warehouseCity: "Hamburg", supplierNote: note("UV-resistant; fittings included.")},
 		{sku: "G-200", name: "Lawn mower", category: "garden", unitPrice: "249.00", onHand: 7,
 			updatedAt: at("2026-10-21T10:20:00Z"), tags: []string{"power", "petrol"},
 			warehouseCode: "MUC-1", warehouseCity: "Munich"},
 		{sku: "G-300", name: "Rake & leaf grabber", category: "garden", unitPrice: "19.80", onHand: 33,
 			updatedAt: at("2026-10-25T13:40:00Z"), tags: []string{"hand", "autumn"},
-			warehouseCode: "BER-1", warehouseCity: "Berlin"},
+			warehouseCode: "BER-1", warehouseCity: "Berlin", supplierNote: note("")},
 	} {
 		l.items[it.sku] = it
 	}
@@ -191,9 +209,10 @@ type legacyReserveItemReq struct {
 // ---- wire types: responses ----
 
 type legacyRespEnvelope struct {
-	XMLName xml.Name       `xml:"soap:Envelope"`
-	XMLNS   string         `xml:"xmlns:soap,attr"`
-	Body    legacyRespBody `xml:"soap:Body"`
+	XMLName  xml.Name       `xml:"soap:Envelope"`
+	XMLNS    string         `xml:"xmlns:soap,attr"`
+	XMLNSXSI string         `xml:"xmlns:xsi,attr"` // for xsi:nil on nillable elements
+	Body     legacyRespBody `xml:"soap:Body"`
 }
 
 type legacyRespBody struct {
@@ -210,6 +229,14 @@ type legacyItemXML struct {
 	UpdatedAt      string             `xml:"updatedAt"`
 	Tags           []string           `xml:"tag"`
 	Warehouse      legacyWarehouseXML `xml:"warehouse"`
+	DiscontinuedOn string             `xml:"discontinuedOn,omitempty"`
+	SupplierNote   legacyNillableXML  `xml:"supplierNote"`
+}
+
+// legacyNillableXML is an element that is either text or xsi:nil="true".
+type legacyNillableXML struct {
+	Nil  string `xml:"xsi:nil,attr,omitempty"`
+	Text string `xml:",chardata"`
 }
 
 type legacyWarehouseXML struct {
@@ -555,7 +582,7 @@ func legacyWriteFault(ctx context.Context, w http.ResponseWriter, f *legacyFault
 func legacyWriteEnvelope(ctx context.Context, w http.ResponseWriter, status int, content any) {
 	var buf bytes.Buffer
 	buf.WriteString(xml.Header)
-	env := legacyRespEnvelope{XMLNS: legacySOAPEnvNS, Body: legacyRespBody{Content: content}}
+	env := legacyRespEnvelope{XMLNS: legacySOAPEnvNS, XMLNSXSI: legacyXSINS, Body: legacyRespBody{Content: content}}
 	if err := xml.NewEncoder(&buf).Encode(env); err != nil {
 		slog.ErrorContext(ctx, "inventory: encoding response", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)

@@ -106,19 +106,38 @@ func legacyTestDecode(t *testing.T, w *httptest.ResponseRecorder) legacyTestResp
 
 func TestLegacyGetItemExactWireFormat(t *testing.T) {
 	t.Parallel()
-	w := legacyTestPost(t, NewLegacy(legacyTestClock), "GetItem", legacyTestEnvelope("GetItem", "<sku>A-100</sku>"))
-	want := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
-		`<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>` +
-		`<inv:GetItemResponse xmlns:inv="urn:acme:inventory"><item sku="A-100"><name>Cordless drill</name>` +
-		`<category>tools</category><unitPrice>89.90</unitPrice><quantityOnHand>42</quantityOnHand>` +
-		`<status>InStock</status><updatedAt>2026-11-02T09:30:00Z</updatedAt><tag>power</tag><tag>cordless</tag>` +
-		`<warehouse><code>BER-1</code><city>Berlin</city></warehouse></item></inv:GetItemResponse>` +
-		`</soap:Body></soap:Envelope>`
-	if w.Code != http.StatusOK {
-		t.Fatalf("status = %d, want 200", w.Code)
+	const open = `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
+		`<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soap:Body>` +
+		`<inv:GetItemResponse xmlns:inv="urn:acme:inventory">`
+	const close = `</inv:GetItemResponse></soap:Body></soap:Envelope>`
+	tests := []struct{ sku, item string }{
+		{"A-100", `<item sku="A-100"><name>Cordless drill</name>` +
+			`<category>tools</category><unitPrice>89.90</unitPrice><quantityOnHand>42</quantityOnHand>` +
+			`<status>InStock</status><updatedAt>2026-11-02T09:30:00Z</updatedAt><tag>power</tag><tag>cordless</tag>` +
+			`<warehouse><code>BER-1</code><city>Berlin</city></warehouse><supplierNote>Two batteries and a charger included.</supplierNote></item>`},
+		// A discontinued item: the day as an xsd:date with its zone, and a nil note.
+		{"A-400", `<item sku="A-400"><name>Socket wrench set</name>` +
+			`<category>tools</category><unitPrice>34.99</unitPrice><quantityOnHand>8</quantityOnHand>` +
+			`<status>Discontinued</status><updatedAt>2026-09-15T16:45:00Z</updatedAt><tag>hand</tag>` +
+			`<warehouse><code>MUC-1</code><city>Munich</city></warehouse><discontinuedOn>2026-09-15+02:00</discontinuedOn>` +
+			`<supplierNote xsi:nil="true"></supplierNote></item>`},
+		// An empty note is a note.
+		{"G-300", `<item sku="G-300"><name>Rake &amp; leaf grabber</name>` +
+			`<category>garden</category><unitPrice>19.80</unitPrice><quantityOnHand>33</quantityOnHand>` +
+			`<status>InStock</status><updatedAt>2026-10-25T13:40:00Z</updatedAt><tag>hand</tag><tag>autumn</tag>` +
+			`<warehouse><code>BER-1</code><city>Berlin</city></warehouse><supplierNote></supplierNote></item>`},
 	}
-	if got := w.Body.String(); got != want {
-		t.Errorf("body mismatch\n got: %s\nwant: %s", got, want)
+	for _, tt := range tests {
+		t.Run(tt.sku, func(t *testing.T) {
+			t.Parallel()
+			w := legacyTestPost(t, NewLegacy(legacyTestClock), "GetItem", legacyTestEnvelope("GetItem", "<sku>"+tt.sku+"</sku>"))
+			if w.Code != http.StatusOK {
+				t.Fatalf("status = %d, want 200", w.Code)
+			}
+			if got, want := w.Body.String(), open+tt.item+close; got != want {
+				t.Errorf("body mismatch\n got: %s\nwant: %s", got, want)
+			}
+		})
 	}
 }
 

@@ -764,7 +764,25 @@ type XmlField struct {
 	// For map fields: the name of an entry's key element; default "key".
 	MapKey string `protobuf:"bytes,6,opt,name=map_key,json=mapKey,proto3" json:"map_key,omitempty"`
 	// For map fields: the name of an entry's value element; default "value".
-	MapValue      string `protobuf:"bytes,7,opt,name=map_value,json=mapValue,proto3" json:"map_value,omitempty"`
+	MapValue string `protobuf:"bytes,7,opt,name=map_value,json=mapValue,proto3" json:"map_value,omitempty"`
+	// The XSD built-in type of the field's values, by its local name, where the lexical form
+	// carries meaning that a proto scalar would lose. On a string field (or StringValue, or a
+	// repeated string) it is one of dateTime, dateTimeStamp, date, time, gYear, gYearMonth,
+	// gMonth, gMonthDay, gDay, duration, dayTimeDuration, yearMonthDuration, decimal, integer,
+	// nonNegativeInteger, positiveInteger, nonPositiveInteger or negativeInteger: the value is
+	// checked against the type's lexical rule in both directions and passed on byte for byte, so
+	// an offset, its absence, a date without a time and every digit of a decimal reach the other
+	// side as written. On a bytes field it is base64Binary (the default) or hexBinary; on a
+	// google.protobuf.Timestamp dateTime or dateTimeStamp; on a google.protobuf.Duration duration
+	// or dayTimeDuration. Any other combination is refused when the binding is planned.
+	// docs/xml-mapping.md has the whole table.
+	XsdType string `protobuf:"bytes,8,opt,name=xsd_type,json=xsdType,proto3" json:"xsd_type,omitempty"`
+	// Marks a google.protobuf.NullValue field as the nil of a sibling in the same oneof, named by
+	// its proto name: the element of that field sent with xsi:nil="true". Decoding such an element
+	// sets this field; encoding this field writes the element with xsi:nil="true". In JSON it reads
+	// {"traderNameNil": null}. The field takes its element, name and namespace from the sibling, so
+	// nil, absent (neither set) and empty (the sibling set to "") stay three different things.
+	NilOf         string `protobuf:"bytes,9,opt,name=nil_of,json=nilOf,proto3" json:"nil_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -844,6 +862,20 @@ func (x *XmlField) GetMapKey() string {
 func (x *XmlField) GetMapValue() string {
 	if x != nil {
 		return x.MapValue
+	}
+	return ""
+}
+
+func (x *XmlField) GetXsdType() string {
+	if x != nil {
+		return x.XsdType
+	}
+	return ""
+}
+
+func (x *XmlField) GetNilOf() string {
+	if x != nil {
+		return x.NilOf
 	}
 	return ""
 }
@@ -971,7 +1003,7 @@ const file_agentbridge_v1_options_proto_rawDesc = "" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\"*\n" +
 	"\n" +
 	"XmlMessage\x12\x1c\n" +
-	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"\xb8\x01\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"\xea\x01\n" +
 	"\bXmlField\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x1c\n" +
@@ -979,7 +1011,9 @@ const file_agentbridge_v1_options_proto_rawDesc = "" +
 	"\x04text\x18\x04 \x01(\bR\x04text\x12\x12\n" +
 	"\x04item\x18\x05 \x01(\tR\x04item\x12\x17\n" +
 	"\amap_key\x18\x06 \x01(\tR\x06mapKey\x12\x1b\n" +
-	"\tmap_value\x18\a \x01(\tR\bmapValue*\x92\x04\n" +
+	"\tmap_value\x18\a \x01(\tR\bmapValue\x12\x19\n" +
+	"\bxsd_type\x18\b \x01(\tR\axsdType\x12\x15\n" +
+	"\x06nil_of\x18\t \x01(\tR\x05nilOf*\x92\x04\n" +
 	"\n" +
 	"StatusCode\x12\x1b\n" +
 	"\x17STATUS_CODE_UNSPECIFIED\x10\x00\x12\x19\n" +

@@ -15,6 +15,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -105,9 +106,20 @@ type Item struct {
 	// Search tags, such as outdoor or fragile.
 	Tags []string `protobuf:"bytes,8,rep,name=tags,proto3" json:"tags,omitempty"`
 	// Where the item is stored.
-	Warehouse     *Warehouse `protobuf:"bytes,9,opt,name=warehouse,proto3" json:"warehouse,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Warehouse *Warehouse `protobuf:"bytes,9,opt,name=warehouse,proto3" json:"warehouse,omitempty"`
+	// The day the item stopped being sold, as the warehouse records it: a date, not an instant,
+	// with the zone of the site that recorded it, such as 2026-09-30+02:00. Absent while the item
+	// is sold.
+	DiscontinuedOn *string `protobuf:"bytes,10,opt,name=discontinued_on,json=discontinuedOn,proto3,oneof" json:"discontinued_on,omitempty"`
+	// The supplier's note on the item: text, or null.
+	//
+	// Types that are valid to be assigned to SupplierNoteState:
+	//
+	//	*Item_SupplierNote
+	//	*Item_SupplierNoteNil
+	SupplierNoteState isItem_SupplierNoteState `protobuf_oneof:"supplier_note_state"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Item) Reset() {
@@ -202,6 +214,57 @@ func (x *Item) GetWarehouse() *Warehouse {
 	}
 	return nil
 }
+
+func (x *Item) GetDiscontinuedOn() string {
+	if x != nil && x.DiscontinuedOn != nil {
+		return *x.DiscontinuedOn
+	}
+	return ""
+}
+
+func (x *Item) GetSupplierNoteState() isItem_SupplierNoteState {
+	if x != nil {
+		return x.SupplierNoteState
+	}
+	return nil
+}
+
+func (x *Item) GetSupplierNote() string {
+	if x != nil {
+		if x, ok := x.SupplierNoteState.(*Item_SupplierNote); ok {
+			return x.SupplierNote
+		}
+	}
+	return ""
+}
+
+func (x *Item) GetSupplierNoteNil() structpb.NullValue {
+	if x != nil {
+		if x, ok := x.SupplierNoteState.(*Item_SupplierNoteNil); ok {
+			return x.SupplierNoteNil
+		}
+	}
+	return structpb.NullValue(0)
+}
+
+type isItem_SupplierNoteState interface {
+	isItem_SupplierNoteState()
+}
+
+type Item_SupplierNote struct {
+	// The note as the supplier wrote it; may be empty.
+	SupplierNote string `protobuf:"bytes,11,opt,name=supplier_note,json=supplierNote,proto3,oneof"`
+}
+
+type Item_SupplierNoteNil struct {
+	// Null when the supplier never sent a note: the warehouse marks its supplierNote nil
+	// (xsi:nil), which is neither an empty note nor a missing one.
+	SupplierNoteNil structpb.NullValue `protobuf:"varint,12,opt,name=supplier_note_nil,json=supplierNoteNil,proto3,enum=google.protobuf.NullValue,oneof"`
+}
+
+func (*Item_SupplierNote) isItem_SupplierNoteState() {}
+
+func (*Item_SupplierNoteNil) isItem_SupplierNoteState() {}
 
 // Warehouse is a storage site.
 type Warehouse struct {
@@ -583,20 +646,27 @@ var File_agentbridge_demo_v1_inventory_proto protoreflect.FileDescriptor
 
 const file_agentbridge_demo_v1_inventory_proto_rawDesc = "" +
 	"\n" +
-	"#agentbridge/demo/v1/inventory.proto\x12\x13agentbridge.demo.v1\x1a\x1cagentbridge/v1/options.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x02\n" +
+	"#agentbridge/demo/v1/inventory.proto\x12\x13agentbridge.demo.v1\x1a\x1cagentbridge/v1/options.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe4\x04\n" +
 	"\x04Item\x12\x18\n" +
 	"\x03sku\x18\x01 \x01(\tB\x06\x92\x82\x19\x02\x18\x01R\x03sku\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
-	"\bcategory\x18\x03 \x01(\tR\bcategory\x12\x1d\n" +
+	"\bcategory\x18\x03 \x01(\tR\bcategory\x12,\n" +
 	"\n" +
-	"unit_price\x18\x04 \x01(\tR\tunitPrice\x12(\n" +
+	"unit_price\x18\x04 \x01(\tB\r\x92\x82\x19\tB\adecimalR\tunitPrice\x12(\n" +
 	"\x10quantity_on_hand\x18\x05 \x01(\x05R\x0equantityOnHand\x127\n" +
 	"\x06status\x18\x06 \x01(\x0e2\x1f.agentbridge.demo.v1.ItemStatusR\x06status\x129\n" +
 	"\n" +
 	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x1d\n" +
 	"\x04tags\x18\b \x03(\tB\t\x92\x82\x19\x05\n" +
 	"\x03tagR\x04tags\x12<\n" +
-	"\twarehouse\x18\t \x01(\v2\x1e.agentbridge.demo.v1.WarehouseR\twarehouse\"3\n" +
+	"\twarehouse\x18\t \x01(\v2\x1e.agentbridge.demo.v1.WarehouseR\twarehouse\x128\n" +
+	"\x0fdiscontinued_on\x18\n" +
+	" \x01(\tB\n" +
+	"\x92\x82\x19\x06B\x04dateH\x01R\x0ediscontinuedOn\x88\x01\x01\x12%\n" +
+	"\rsupplier_note\x18\v \x01(\tH\x00R\fsupplierNote\x12]\n" +
+	"\x11supplier_note_nil\x18\f \x01(\x0e2\x1a.google.protobuf.NullValueB\x13\x92\x82\x19\x0fJ\rsupplier_noteH\x00R\x0fsupplierNoteNilB\x15\n" +
+	"\x13supplier_note_stateB\x12\n" +
+	"\x10_discontinued_on\"3\n" +
 	"\tWarehouse\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
 	"\x04city\x18\x02 \x01(\tR\x04city\";\n" +
@@ -669,31 +739,37 @@ var file_agentbridge_demo_v1_inventory_proto_goTypes = []any{
 	(*ReserveItemRequest)(nil),    // 7: agentbridge.demo.v1.ReserveItemRequest
 	(*ReserveItemResponse)(nil),   // 8: agentbridge.demo.v1.ReserveItemResponse
 	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(structpb.NullValue)(0),       // 10: google.protobuf.NullValue
 }
 var file_agentbridge_demo_v1_inventory_proto_depIdxs = []int32{
-	0, // 0: agentbridge.demo.v1.Item.status:type_name -> agentbridge.demo.v1.ItemStatus
-	9, // 1: agentbridge.demo.v1.Item.updated_at:type_name -> google.protobuf.Timestamp
-	2, // 2: agentbridge.demo.v1.Item.warehouse:type_name -> agentbridge.demo.v1.Warehouse
-	1, // 3: agentbridge.demo.v1.GetItemResponse.item:type_name -> agentbridge.demo.v1.Item
-	1, // 4: agentbridge.demo.v1.ListItemsResponse.items:type_name -> agentbridge.demo.v1.Item
-	9, // 5: agentbridge.demo.v1.ReserveItemResponse.expires_at:type_name -> google.protobuf.Timestamp
-	3, // 6: agentbridge.demo.v1.InventoryService.GetItem:input_type -> agentbridge.demo.v1.GetItemRequest
-	5, // 7: agentbridge.demo.v1.InventoryService.ListItems:input_type -> agentbridge.demo.v1.ListItemsRequest
-	7, // 8: agentbridge.demo.v1.InventoryService.ReserveItem:input_type -> agentbridge.demo.v1.ReserveItemRequest
-	4, // 9: agentbridge.demo.v1.InventoryService.GetItem:output_type -> agentbridge.demo.v1.GetItemResponse
-	6, // 10: agentbridge.demo.v1.InventoryService.ListItems:output_type -> agentbridge.demo.v1.ListItemsResponse
-	8, // 11: agentbridge.demo.v1.InventoryService.ReserveItem:output_type -> agentbridge.demo.v1.ReserveItemResponse
-	9, // [9:12] is the sub-list for method output_type
-	6, // [6:9] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	0,  // 0: agentbridge.demo.v1.Item.status:type_name -> agentbridge.demo.v1.ItemStatus
+	9,  // 1: agentbridge.demo.v1.Item.updated_at:type_name -> google.protobuf.Timestamp
+	2,  // 2: agentbridge.demo.v1.Item.warehouse:type_name -> agentbridge.demo.v1.Warehouse
+	10, // 3: agentbridge.demo.v1.Item.supplier_note_nil:type_name -> google.protobuf.NullValue
+	1,  // 4: agentbridge.demo.v1.GetItemResponse.item:type_name -> agentbridge.demo.v1.Item
+	1,  // 5: agentbridge.demo.v1.ListItemsResponse.items:type_name -> agentbridge.demo.v1.Item
+	9,  // 6: agentbridge.demo.v1.ReserveItemResponse.expires_at:type_name -> google.protobuf.Timestamp
+	3,  // 7: agentbridge.demo.v1.InventoryService.GetItem:input_type -> agentbridge.demo.v1.GetItemRequest
+	5,  // 8: agentbridge.demo.v1.InventoryService.ListItems:input_type -> agentbridge.demo.v1.ListItemsRequest
+	7,  // 9: agentbridge.demo.v1.InventoryService.ReserveItem:input_type -> agentbridge.demo.v1.ReserveItemRequest
+	4,  // 10: agentbridge.demo.v1.InventoryService.GetItem:output_type -> agentbridge.demo.v1.GetItemResponse
+	6,  // 11: agentbridge.demo.v1.InventoryService.ListItems:output_type -> agentbridge.demo.v1.ListItemsResponse
+	8,  // 12: agentbridge.demo.v1.InventoryService.ReserveItem:output_type -> agentbridge.demo.v1.ReserveItemResponse
+	10, // [10:13] is the sub-list for method output_type
+	7,  // [7:10] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_agentbridge_demo_v1_inventory_proto_init() }
 func file_agentbridge_demo_v1_inventory_proto_init() {
 	if File_agentbridge_demo_v1_inventory_proto != nil {
 		return
+	}
+	file_agentbridge_demo_v1_inventory_proto_msgTypes[0].OneofWrappers = []any{
+		(*Item_SupplierNote)(nil),
+		(*Item_SupplierNoteNil)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -11,6 +11,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	wrapperspb "google.golang.org/protobuf/types/known/wrapperspb"
 	reflect "reflect"
@@ -78,43 +79,44 @@ func (Color) EnumDescriptor() ([]byte, []int) {
 	return file_agentbridge_testing_v1_codec_proto_rawDescGZIP(), []int{0}
 }
 
-// Everything holds one field of each kind the XML codec maps.
+// Everything holds one field of each kind the XML codec maps. Its single scalars are optional:
+// tests decode replies that leave most of them out, which a field without presence refuses.
 type Everything struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// An attribute.
-	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Id *string `protobuf:"bytes,1,opt,name=id,proto3,oneof" json:"id,omitempty"`
 	// A string.
-	Text string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	Text *string `protobuf:"bytes,2,opt,name=text,proto3,oneof" json:"text,omitempty"`
 	// A bool.
-	Flag bool `protobuf:"varint,3,opt,name=flag,proto3" json:"flag,omitempty"`
+	Flag *bool `protobuf:"varint,3,opt,name=flag,proto3,oneof" json:"flag,omitempty"`
 	// An int32.
-	I32 int32 `protobuf:"varint,4,opt,name=i32,proto3" json:"i32,omitempty"`
+	I32 *int32 `protobuf:"varint,4,opt,name=i32,proto3,oneof" json:"i32,omitempty"`
 	// A sint32.
-	S32 int32 `protobuf:"zigzag32,5,opt,name=s32,proto3" json:"s32,omitempty"`
+	S32 *int32 `protobuf:"zigzag32,5,opt,name=s32,proto3,oneof" json:"s32,omitempty"`
 	// A sfixed32.
-	Sf32 int32 `protobuf:"fixed32,6,opt,name=sf32,proto3" json:"sf32,omitempty"`
+	Sf32 *int32 `protobuf:"fixed32,6,opt,name=sf32,proto3,oneof" json:"sf32,omitempty"`
 	// An int64.
-	I64 int64 `protobuf:"varint,7,opt,name=i64,proto3" json:"i64,omitempty"`
+	I64 *int64 `protobuf:"varint,7,opt,name=i64,proto3,oneof" json:"i64,omitempty"`
 	// A sint64.
-	S64 int64 `protobuf:"zigzag64,8,opt,name=s64,proto3" json:"s64,omitempty"`
+	S64 *int64 `protobuf:"zigzag64,8,opt,name=s64,proto3,oneof" json:"s64,omitempty"`
 	// A sfixed64.
-	Sf64 int64 `protobuf:"fixed64,9,opt,name=sf64,proto3" json:"sf64,omitempty"`
+	Sf64 *int64 `protobuf:"fixed64,9,opt,name=sf64,proto3,oneof" json:"sf64,omitempty"`
 	// A uint32.
-	U32 uint32 `protobuf:"varint,10,opt,name=u32,proto3" json:"u32,omitempty"`
+	U32 *uint32 `protobuf:"varint,10,opt,name=u32,proto3,oneof" json:"u32,omitempty"`
 	// A fixed32.
-	F32 uint32 `protobuf:"fixed32,11,opt,name=f32,proto3" json:"f32,omitempty"`
+	F32 *uint32 `protobuf:"fixed32,11,opt,name=f32,proto3,oneof" json:"f32,omitempty"`
 	// A uint64.
-	U64 uint64 `protobuf:"varint,12,opt,name=u64,proto3" json:"u64,omitempty"`
+	U64 *uint64 `protobuf:"varint,12,opt,name=u64,proto3,oneof" json:"u64,omitempty"`
 	// A fixed64.
-	F64 uint64 `protobuf:"fixed64,13,opt,name=f64,proto3" json:"f64,omitempty"`
+	F64 *uint64 `protobuf:"fixed64,13,opt,name=f64,proto3,oneof" json:"f64,omitempty"`
 	// A float.
-	Fl float32 `protobuf:"fixed32,14,opt,name=fl,proto3" json:"fl,omitempty"`
+	Fl *float32 `protobuf:"fixed32,14,opt,name=fl,proto3,oneof" json:"fl,omitempty"`
 	// A double.
-	Db float64 `protobuf:"fixed64,15,opt,name=db,proto3" json:"db,omitempty"`
+	Db *float64 `protobuf:"fixed64,15,opt,name=db,proto3,oneof" json:"db,omitempty"`
 	// Bytes, as base64.
-	Raw []byte `protobuf:"bytes,16,opt,name=raw,proto3" json:"raw,omitempty"`
+	Raw []byte `protobuf:"bytes,16,opt,name=raw,proto3,oneof" json:"raw,omitempty"`
 	// An enum.
-	Color Color `protobuf:"varint,17,opt,name=color,proto3,enum=agentbridge.testing.v1.Color" json:"color,omitempty"`
+	Color *Color `protobuf:"varint,17,opt,name=color,proto3,enum=agentbridge.testing.v1.Color,oneof" json:"color,omitempty"`
 	// A timestamp (xsd:dateTime).
 	At *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=at,proto3" json:"at,omitempty"`
 	// A duration (xsd:duration).
@@ -132,7 +134,7 @@ type Everything struct {
 	// Explicit presence.
 	Note *string `protobuf:"bytes,25,opt,name=note,proto3,oneof" json:"note,omitempty"`
 	// An element in another namespace.
-	Foreign string `protobuf:"bytes,26,opt,name=foreign,proto3" json:"foreign,omitempty"`
+	Foreign *string `protobuf:"bytes,26,opt,name=foreign,proto3,oneof" json:"foreign,omitempty"`
 	// A oneof.
 	//
 	// Types that are valid to be assigned to Choice:
@@ -175,106 +177,106 @@ func (*Everything) Descriptor() ([]byte, []int) {
 }
 
 func (x *Everything) GetId() string {
-	if x != nil {
-		return x.Id
+	if x != nil && x.Id != nil {
+		return *x.Id
 	}
 	return ""
 }
 
 func (x *Everything) GetText() string {
-	if x != nil {
-		return x.Text
+	if x != nil && x.Text != nil {
+		return *x.Text
 	}
 	return ""
 }
 
 func (x *Everything) GetFlag() bool {
-	if x != nil {
-		return x.Flag
+	if x != nil && x.Flag != nil {
+		return *x.Flag
 	}
 	return false
 }
 
 func (x *Everything) GetI32() int32 {
-	if x != nil {
-		return x.I32
+	if x != nil && x.I32 != nil {
+		return *x.I32
 	}
 	return 0
 }
 
 func (x *Everything) GetS32() int32 {
-	if x != nil {
-		return x.S32
+	if x != nil && x.S32 != nil {
+		return *x.S32
 	}
 	return 0
 }
 
 func (x *Everything) GetSf32() int32 {
-	if x != nil {
-		return x.Sf32
+	if x != nil && x.Sf32 != nil {
+		return *x.Sf32
 	}
 	return 0
 }
 
 func (x *Everything) GetI64() int64 {
-	if x != nil {
-		return x.I64
+	if x != nil && x.I64 != nil {
+		return *x.I64
 	}
 	return 0
 }
 
 func (x *Everything) GetS64() int64 {
-	if x != nil {
-		return x.S64
+	if x != nil && x.S64 != nil {
+		return *x.S64
 	}
 	return 0
 }
 
 func (x *Everything) GetSf64() int64 {
-	if x != nil {
-		return x.Sf64
+	if x != nil && x.Sf64 != nil {
+		return *x.Sf64
 	}
 	return 0
 }
 
 func (x *Everything) GetU32() uint32 {
-	if x != nil {
-		return x.U32
+	if x != nil && x.U32 != nil {
+		return *x.U32
 	}
 	return 0
 }
 
 func (x *Everything) GetF32() uint32 {
-	if x != nil {
-		return x.F32
+	if x != nil && x.F32 != nil {
+		return *x.F32
 	}
 	return 0
 }
 
 func (x *Everything) GetU64() uint64 {
-	if x != nil {
-		return x.U64
+	if x != nil && x.U64 != nil {
+		return *x.U64
 	}
 	return 0
 }
 
 func (x *Everything) GetF64() uint64 {
-	if x != nil {
-		return x.F64
+	if x != nil && x.F64 != nil {
+		return *x.F64
 	}
 	return 0
 }
 
 func (x *Everything) GetFl() float32 {
-	if x != nil {
-		return x.Fl
+	if x != nil && x.Fl != nil {
+		return *x.Fl
 	}
 	return 0
 }
 
 func (x *Everything) GetDb() float64 {
-	if x != nil {
-		return x.Db
+	if x != nil && x.Db != nil {
+		return *x.Db
 	}
 	return 0
 }
@@ -287,8 +289,8 @@ func (x *Everything) GetRaw() []byte {
 }
 
 func (x *Everything) GetColor() Color {
-	if x != nil {
-		return x.Color
+	if x != nil && x.Color != nil {
+		return *x.Color
 	}
 	return Color_COLOR_UNSPECIFIED
 }
@@ -350,8 +352,8 @@ func (x *Everything) GetNote() string {
 }
 
 func (x *Everything) GetForeign() string {
-	if x != nil {
-		return x.Foreign
+	if x != nil && x.Foreign != nil {
+		return *x.Foreign
 	}
 	return ""
 }
@@ -402,8 +404,8 @@ func (*Everything_ChoiceNumber) isEverything_Choice() {}
 // Priced is simpleContent: a text value with an attribute.
 type Priced struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The currency attribute.
-	Currency string `protobuf:"bytes,1,opt,name=currency,proto3" json:"currency,omitempty"`
+	// The currency attribute, optional as XSD attributes are by default.
+	Currency *string `protobuf:"bytes,1,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
 	// The amount, the element's text.
 	Amount        string `protobuf:"bytes,2,opt,name=amount,proto3" json:"amount,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -441,8 +443,8 @@ func (*Priced) Descriptor() ([]byte, []int) {
 }
 
 func (x *Priced) GetCurrency() string {
-	if x != nil {
-		return x.Currency
+	if x != nil && x.Currency != nil {
+		return *x.Currency
 	}
 	return ""
 }
@@ -545,33 +547,607 @@ func (x *Maps) GetBlobs() map[int64][]byte {
 	return nil
 }
 
+// Fidelity holds a field of each XSD type whose lexical form the codec keeps exactly, fields
+// that can be nil, and fields without presence, which every reply must carry.
+type Fidelity struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// xsd:dateTime, offset or its absence kept.
+	DateTime *string `protobuf:"bytes,1,opt,name=date_time,json=dateTime,proto3,oneof" json:"date_time,omitempty"`
+	// xsd:dateTimeStamp, a zone required.
+	DateTimeStamp *string `protobuf:"bytes,2,opt,name=date_time_stamp,json=dateTimeStamp,proto3,oneof" json:"date_time_stamp,omitempty"`
+	// xsd:date.
+	Date *string `protobuf:"bytes,3,opt,name=date,proto3,oneof" json:"date,omitempty"`
+	// xsd:time.
+	Time *string `protobuf:"bytes,4,opt,name=time,proto3,oneof" json:"time,omitempty"`
+	// xsd:gYear.
+	GYear *string `protobuf:"bytes,5,opt,name=g_year,json=gYear,proto3,oneof" json:"g_year,omitempty"`
+	// xsd:gYearMonth.
+	GYearMonth *string `protobuf:"bytes,6,opt,name=g_year_month,json=gYearMonth,proto3,oneof" json:"g_year_month,omitempty"`
+	// xsd:gMonth.
+	GMonth *string `protobuf:"bytes,7,opt,name=g_month,json=gMonth,proto3,oneof" json:"g_month,omitempty"`
+	// xsd:gMonthDay.
+	GMonthDay *string `protobuf:"bytes,8,opt,name=g_month_day,json=gMonthDay,proto3,oneof" json:"g_month_day,omitempty"`
+	// xsd:gDay.
+	GDay *string `protobuf:"bytes,9,opt,name=g_day,json=gDay,proto3,oneof" json:"g_day,omitempty"`
+	// xsd:duration, years and months included.
+	Duration *string `protobuf:"bytes,10,opt,name=duration,proto3,oneof" json:"duration,omitempty"`
+	// xsd:dayTimeDuration.
+	DayTimeDuration *string `protobuf:"bytes,11,opt,name=day_time_duration,json=dayTimeDuration,proto3,oneof" json:"day_time_duration,omitempty"`
+	// xsd:yearMonthDuration.
+	YearMonthDuration *string `protobuf:"bytes,12,opt,name=year_month_duration,json=yearMonthDuration,proto3,oneof" json:"year_month_duration,omitempty"`
+	// xsd:decimal, every digit kept.
+	Decimal *string `protobuf:"bytes,13,opt,name=decimal,proto3,oneof" json:"decimal,omitempty"`
+	// xsd:integer, beyond 64 bits.
+	Integer *string `protobuf:"bytes,14,opt,name=integer,proto3,oneof" json:"integer,omitempty"`
+	// xsd:nonNegativeInteger.
+	NonNegativeInteger *string `protobuf:"bytes,15,opt,name=non_negative_integer,json=nonNegativeInteger,proto3,oneof" json:"non_negative_integer,omitempty"`
+	// xsd:positiveInteger.
+	PositiveInteger *string `protobuf:"bytes,16,opt,name=positive_integer,json=positiveInteger,proto3,oneof" json:"positive_integer,omitempty"`
+	// xsd:nonPositiveInteger.
+	NonPositiveInteger *string `protobuf:"bytes,17,opt,name=non_positive_integer,json=nonPositiveInteger,proto3,oneof" json:"non_positive_integer,omitempty"`
+	// xsd:negativeInteger.
+	NegativeInteger *string `protobuf:"bytes,18,opt,name=negative_integer,json=negativeInteger,proto3,oneof" json:"negative_integer,omitempty"`
+	// Repeated dates, each checked.
+	Dates []string `protobuf:"bytes,19,rep,name=dates,proto3" json:"dates,omitempty"`
+	// A date with presence through a wrapper.
+	MaybeDate *wrapperspb.StringValue `protobuf:"bytes,20,opt,name=maybe_date,json=maybeDate,proto3" json:"maybe_date,omitempty"`
+	// An attribute holding a dateTime.
+	Stamped *string `protobuf:"bytes,21,opt,name=stamped,proto3,oneof" json:"stamped,omitempty"`
+	// xsd:hexBinary.
+	Hex []byte `protobuf:"bytes,22,opt,name=hex,proto3,oneof" json:"hex,omitempty"`
+	// A dateTime that is always UTC, where a Timestamp is exact.
+	At *timestamppb.Timestamp `protobuf:"bytes,23,opt,name=at,proto3" json:"at,omitempty"`
+	// A dayTimeDuration, where a Duration is exact.
+	Took *durationpb.Duration `protobuf:"bytes,24,opt,name=took,proto3" json:"took,omitempty"`
+	// A nillable string.
+	//
+	// Types that are valid to be assigned to TraderNameState:
+	//
+	//	*Fidelity_TraderName
+	//	*Fidelity_TraderNameNil
+	TraderNameState isFidelity_TraderNameState `protobuf_oneof:"trader_name_state"`
+	// A nillable message.
+	//
+	// Types that are valid to be assigned to PriceState:
+	//
+	//	*Fidelity_Price
+	//	*Fidelity_PriceNil
+	PriceState isFidelity_PriceState `protobuf_oneof:"price_state"`
+	// A nillable number.
+	//
+	// Types that are valid to be assigned to CountState:
+	//
+	//	*Fidelity_Count
+	//	*Fidelity_CountNil
+	CountState isFidelity_CountState `protobuf_oneof:"count_state"`
+	// A nillable date.
+	//
+	// Types that are valid to be assigned to DueState:
+	//
+	//	*Fidelity_Due
+	//	*Fidelity_DueNil
+	DueState      isFidelity_DueState `protobuf_oneof:"due_state"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Fidelity) Reset() {
+	*x = Fidelity{}
+	mi := &file_agentbridge_testing_v1_codec_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Fidelity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Fidelity) ProtoMessage() {}
+
+func (x *Fidelity) ProtoReflect() protoreflect.Message {
+	mi := &file_agentbridge_testing_v1_codec_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Fidelity.ProtoReflect.Descriptor instead.
+func (*Fidelity) Descriptor() ([]byte, []int) {
+	return file_agentbridge_testing_v1_codec_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Fidelity) GetDateTime() string {
+	if x != nil && x.DateTime != nil {
+		return *x.DateTime
+	}
+	return ""
+}
+
+func (x *Fidelity) GetDateTimeStamp() string {
+	if x != nil && x.DateTimeStamp != nil {
+		return *x.DateTimeStamp
+	}
+	return ""
+}
+
+func (x *Fidelity) GetDate() string {
+	if x != nil && x.Date != nil {
+		return *x.Date
+	}
+	return ""
+}
+
+func (x *Fidelity) GetTime() string {
+	if x != nil && x.Time != nil {
+		return *x.Time
+	}
+	return ""
+}
+
+func (x *Fidelity) GetGYear() string {
+	if x != nil && x.GYear != nil {
+		return *x.GYear
+	}
+	return ""
+}
+
+func (x *Fidelity) GetGYearMonth() string {
+	if x != nil && x.GYearMonth != nil {
+		return *x.GYearMonth
+	}
+	return ""
+}
+
+func (x *Fidelity) GetGMonth() string {
+	if x != nil && x.GMonth != nil {
+		return *x.GMonth
+	}
+	return ""
+}
+
+func (x *Fidelity) GetGMonthDay() string {
+	if x != nil && x.GMonthDay != nil {
+		return *x.GMonthDay
+	}
+	return ""
+}
+
+func (x *Fidelity) GetGDay() string {
+	if x != nil && x.GDay != nil {
+		return *x.GDay
+	}
+	return ""
+}
+
+func (x *Fidelity) GetDuration() string {
+	if x != nil && x.Duration != nil {
+		return *x.Duration
+	}
+	return ""
+}
+
+func (x *Fidelity) GetDayTimeDuration() string {
+	if x != nil && x.DayTimeDuration != nil {
+		return *x.DayTimeDuration
+	}
+	return ""
+}
+
+func (x *Fidelity) GetYearMonthDuration() string {
+	if x != nil && x.YearMonthDuration != nil {
+		return *x.YearMonthDuration
+	}
+	return ""
+}
+
+func (x *Fidelity) GetDecimal() string {
+	if x != nil && x.Decimal != nil {
+		return *x.Decimal
+	}
+	return ""
+}
+
+func (x *Fidelity) GetInteger() string {
+	if x != nil && x.Integer != nil {
+		return *x.Integer
+	}
+	return ""
+}
+
+func (x *Fidelity) GetNonNegativeInteger() string {
+	if x != nil && x.NonNegativeInteger != nil {
+		return *x.NonNegativeInteger
+	}
+	return ""
+}
+
+func (x *Fidelity) GetPositiveInteger() string {
+	if x != nil && x.PositiveInteger != nil {
+		return *x.PositiveInteger
+	}
+	return ""
+}
+
+func (x *Fidelity) GetNonPositiveInteger() string {
+	if x != nil && x.NonPositiveInteger != nil {
+		return *x.NonPositiveInteger
+	}
+	return ""
+}
+
+func (x *Fidelity) GetNegativeInteger() string {
+	if x != nil && x.NegativeInteger != nil {
+		return *x.NegativeInteger
+	}
+	return ""
+}
+
+func (x *Fidelity) GetDates() []string {
+	if x != nil {
+		return x.Dates
+	}
+	return nil
+}
+
+func (x *Fidelity) GetMaybeDate() *wrapperspb.StringValue {
+	if x != nil {
+		return x.MaybeDate
+	}
+	return nil
+}
+
+func (x *Fidelity) GetStamped() string {
+	if x != nil && x.Stamped != nil {
+		return *x.Stamped
+	}
+	return ""
+}
+
+func (x *Fidelity) GetHex() []byte {
+	if x != nil {
+		return x.Hex
+	}
+	return nil
+}
+
+func (x *Fidelity) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *Fidelity) GetTook() *durationpb.Duration {
+	if x != nil {
+		return x.Took
+	}
+	return nil
+}
+
+func (x *Fidelity) GetTraderNameState() isFidelity_TraderNameState {
+	if x != nil {
+		return x.TraderNameState
+	}
+	return nil
+}
+
+func (x *Fidelity) GetTraderName() string {
+	if x != nil {
+		if x, ok := x.TraderNameState.(*Fidelity_TraderName); ok {
+			return x.TraderName
+		}
+	}
+	return ""
+}
+
+func (x *Fidelity) GetTraderNameNil() structpb.NullValue {
+	if x != nil {
+		if x, ok := x.TraderNameState.(*Fidelity_TraderNameNil); ok {
+			return x.TraderNameNil
+		}
+	}
+	return structpb.NullValue(0)
+}
+
+func (x *Fidelity) GetPriceState() isFidelity_PriceState {
+	if x != nil {
+		return x.PriceState
+	}
+	return nil
+}
+
+func (x *Fidelity) GetPrice() *Priced {
+	if x != nil {
+		if x, ok := x.PriceState.(*Fidelity_Price); ok {
+			return x.Price
+		}
+	}
+	return nil
+}
+
+func (x *Fidelity) GetPriceNil() structpb.NullValue {
+	if x != nil {
+		if x, ok := x.PriceState.(*Fidelity_PriceNil); ok {
+			return x.PriceNil
+		}
+	}
+	return structpb.NullValue(0)
+}
+
+func (x *Fidelity) GetCountState() isFidelity_CountState {
+	if x != nil {
+		return x.CountState
+	}
+	return nil
+}
+
+func (x *Fidelity) GetCount() int32 {
+	if x != nil {
+		if x, ok := x.CountState.(*Fidelity_Count); ok {
+			return x.Count
+		}
+	}
+	return 0
+}
+
+func (x *Fidelity) GetCountNil() structpb.NullValue {
+	if x != nil {
+		if x, ok := x.CountState.(*Fidelity_CountNil); ok {
+			return x.CountNil
+		}
+	}
+	return structpb.NullValue(0)
+}
+
+func (x *Fidelity) GetDueState() isFidelity_DueState {
+	if x != nil {
+		return x.DueState
+	}
+	return nil
+}
+
+func (x *Fidelity) GetDue() string {
+	if x != nil {
+		if x, ok := x.DueState.(*Fidelity_Due); ok {
+			return x.Due
+		}
+	}
+	return ""
+}
+
+func (x *Fidelity) GetDueNil() structpb.NullValue {
+	if x != nil {
+		if x, ok := x.DueState.(*Fidelity_DueNil); ok {
+			return x.DueNil
+		}
+	}
+	return structpb.NullValue(0)
+}
+
+type isFidelity_TraderNameState interface {
+	isFidelity_TraderNameState()
+}
+
+type Fidelity_TraderName struct {
+	// The name, possibly empty.
+	TraderName string `protobuf:"bytes,25,opt,name=trader_name,json=traderName,proto3,oneof"`
+}
+
+type Fidelity_TraderNameNil struct {
+	// Set when the element came with xsi:nil="true".
+	TraderNameNil structpb.NullValue `protobuf:"varint,26,opt,name=trader_name_nil,json=traderNameNil,proto3,enum=google.protobuf.NullValue,oneof"`
+}
+
+func (*Fidelity_TraderName) isFidelity_TraderNameState() {}
+
+func (*Fidelity_TraderNameNil) isFidelity_TraderNameState() {}
+
+type isFidelity_PriceState interface {
+	isFidelity_PriceState()
+}
+
+type Fidelity_Price struct {
+	// The price.
+	Price *Priced `protobuf:"bytes,27,opt,name=price,proto3,oneof"`
+}
+
+type Fidelity_PriceNil struct {
+	// Set when the element came with xsi:nil="true".
+	PriceNil structpb.NullValue `protobuf:"varint,28,opt,name=price_nil,json=priceNil,proto3,enum=google.protobuf.NullValue,oneof"`
+}
+
+func (*Fidelity_Price) isFidelity_PriceState() {}
+
+func (*Fidelity_PriceNil) isFidelity_PriceState() {}
+
+type isFidelity_CountState interface {
+	isFidelity_CountState()
+}
+
+type Fidelity_Count struct {
+	// The count.
+	Count int32 `protobuf:"varint,29,opt,name=count,proto3,oneof"`
+}
+
+type Fidelity_CountNil struct {
+	// Set when the element came with xsi:nil="true".
+	CountNil structpb.NullValue `protobuf:"varint,30,opt,name=count_nil,json=countNil,proto3,enum=google.protobuf.NullValue,oneof"`
+}
+
+func (*Fidelity_Count) isFidelity_CountState() {}
+
+func (*Fidelity_CountNil) isFidelity_CountState() {}
+
+type isFidelity_DueState interface {
+	isFidelity_DueState()
+}
+
+type Fidelity_Due struct {
+	// The date.
+	Due string `protobuf:"bytes,31,opt,name=due,proto3,oneof"`
+}
+
+type Fidelity_DueNil struct {
+	// Set when the element came with xsi:nil="true".
+	DueNil structpb.NullValue `protobuf:"varint,32,opt,name=due_nil,json=dueNil,proto3,enum=google.protobuf.NullValue,oneof"`
+}
+
+func (*Fidelity_Due) isFidelity_DueState() {}
+
+func (*Fidelity_DueNil) isFidelity_DueState() {}
+
+// Present holds fields without presence: a reply must carry each of them, since a missing one
+// would read as its zero value.
+type Present struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A required attribute.
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// A string.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// A number.
+	Count int32 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	// A bool.
+	Flag bool `protobuf:"varint,4,opt,name=flag,proto3" json:"flag,omitempty"`
+	// An enum.
+	Color Color `protobuf:"varint,5,opt,name=color,proto3,enum=agentbridge.testing.v1.Color" json:"color,omitempty"`
+	// A date, without presence.
+	Day string `protobuf:"bytes,6,opt,name=day,proto3" json:"day,omitempty"`
+	// Optional: may be left out.
+	Maybe *int32 `protobuf:"varint,7,opt,name=maybe,proto3,oneof" json:"maybe,omitempty"`
+	// A message: may be left out.
+	Price *Priced `protobuf:"bytes,8,opt,name=price,proto3" json:"price,omitempty"`
+	// Repeated: may be left out (an empty list).
+	Numbers       []int32 `protobuf:"varint,9,rep,packed,name=numbers,proto3" json:"numbers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Present) Reset() {
+	*x = Present{}
+	mi := &file_agentbridge_testing_v1_codec_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Present) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Present) ProtoMessage() {}
+
+func (x *Present) ProtoReflect() protoreflect.Message {
+	mi := &file_agentbridge_testing_v1_codec_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Present.ProtoReflect.Descriptor instead.
+func (*Present) Descriptor() ([]byte, []int) {
+	return file_agentbridge_testing_v1_codec_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Present) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *Present) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Present) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *Present) GetFlag() bool {
+	if x != nil {
+		return x.Flag
+	}
+	return false
+}
+
+func (x *Present) GetColor() Color {
+	if x != nil {
+		return x.Color
+	}
+	return Color_COLOR_UNSPECIFIED
+}
+
+func (x *Present) GetDay() string {
+	if x != nil {
+		return x.Day
+	}
+	return ""
+}
+
+func (x *Present) GetMaybe() int32 {
+	if x != nil && x.Maybe != nil {
+		return *x.Maybe
+	}
+	return 0
+}
+
+func (x *Present) GetPrice() *Priced {
+	if x != nil {
+		return x.Price
+	}
+	return nil
+}
+
+func (x *Present) GetNumbers() []int32 {
+	if x != nil {
+		return x.Numbers
+	}
+	return nil
+}
+
 var File_agentbridge_testing_v1_codec_proto protoreflect.FileDescriptor
 
 const file_agentbridge_testing_v1_codec_proto_rawDesc = "" +
 	"\n" +
-	"\"agentbridge/testing/v1/codec.proto\x12\x16agentbridge.testing.v1\x1a\x1cagentbridge/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\"\xc9\a\n" +
+	"\"agentbridge/testing/v1/codec.proto\x12\x16agentbridge.testing.v1\x1a\x1cagentbridge/v1/options.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\"\xba\t\n" +
 	"\n" +
-	"Everything\x12\x1a\n" +
+	"Everything\x12\x1f\n" +
 	"\x02id\x18\x01 \x01(\tB\n" +
 	"\x92\x82\x19\x06\n" +
-	"\x02id\x18\x01R\x02id\x12\x12\n" +
-	"\x04text\x18\x02 \x01(\tR\x04text\x12\x12\n" +
-	"\x04flag\x18\x03 \x01(\bR\x04flag\x12\x10\n" +
-	"\x03i32\x18\x04 \x01(\x05R\x03i32\x12\x10\n" +
-	"\x03s32\x18\x05 \x01(\x11R\x03s32\x12\x12\n" +
-	"\x04sf32\x18\x06 \x01(\x0fR\x04sf32\x12\x10\n" +
-	"\x03i64\x18\a \x01(\x03R\x03i64\x12\x10\n" +
-	"\x03s64\x18\b \x01(\x12R\x03s64\x12\x12\n" +
-	"\x04sf64\x18\t \x01(\x10R\x04sf64\x12\x10\n" +
+	"\x02id\x18\x01H\x01R\x02id\x88\x01\x01\x12\x17\n" +
+	"\x04text\x18\x02 \x01(\tH\x02R\x04text\x88\x01\x01\x12\x17\n" +
+	"\x04flag\x18\x03 \x01(\bH\x03R\x04flag\x88\x01\x01\x12\x15\n" +
+	"\x03i32\x18\x04 \x01(\x05H\x04R\x03i32\x88\x01\x01\x12\x15\n" +
+	"\x03s32\x18\x05 \x01(\x11H\x05R\x03s32\x88\x01\x01\x12\x17\n" +
+	"\x04sf32\x18\x06 \x01(\x0fH\x06R\x04sf32\x88\x01\x01\x12\x15\n" +
+	"\x03i64\x18\a \x01(\x03H\aR\x03i64\x88\x01\x01\x12\x15\n" +
+	"\x03s64\x18\b \x01(\x12H\bR\x03s64\x88\x01\x01\x12\x17\n" +
+	"\x04sf64\x18\t \x01(\x10H\tR\x04sf64\x88\x01\x01\x12\x15\n" +
 	"\x03u32\x18\n" +
-	" \x01(\rR\x03u32\x12\x10\n" +
-	"\x03f32\x18\v \x01(\aR\x03f32\x12\x10\n" +
-	"\x03u64\x18\f \x01(\x04R\x03u64\x12\x10\n" +
-	"\x03f64\x18\r \x01(\x06R\x03f64\x12\x0e\n" +
-	"\x02fl\x18\x0e \x01(\x02R\x02fl\x12\x0e\n" +
-	"\x02db\x18\x0f \x01(\x01R\x02db\x12\x10\n" +
-	"\x03raw\x18\x10 \x01(\fR\x03raw\x123\n" +
-	"\x05color\x18\x11 \x01(\x0e2\x1d.agentbridge.testing.v1.ColorR\x05color\x12*\n" +
+	" \x01(\rH\n" +
+	"R\x03u32\x88\x01\x01\x12\x15\n" +
+	"\x03f32\x18\v \x01(\aH\vR\x03f32\x88\x01\x01\x12\x15\n" +
+	"\x03u64\x18\f \x01(\x04H\fR\x03u64\x88\x01\x01\x12\x15\n" +
+	"\x03f64\x18\r \x01(\x06H\rR\x03f64\x88\x01\x01\x12\x13\n" +
+	"\x02fl\x18\x0e \x01(\x02H\x0eR\x02fl\x88\x01\x01\x12\x13\n" +
+	"\x02db\x18\x0f \x01(\x01H\x0fR\x02db\x88\x01\x01\x12\x15\n" +
+	"\x03raw\x18\x10 \x01(\fH\x10R\x03raw\x88\x01\x01\x128\n" +
+	"\x05color\x18\x11 \x01(\x0e2\x1d.agentbridge.testing.v1.ColorH\x11R\x05color\x88\x01\x01\x12*\n" +
 	"\x02at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12-\n" +
 	"\x04took\x18\x13 \x01(\v2\x19.google.protobuf.DurationR\x04took\x128\n" +
 	"\x05child\x18\x14 \x01(\v2\".agentbridge.testing.v1.EverythingR\x05child\x12&\n" +
@@ -583,18 +1159,38 @@ const file_agentbridge_testing_v1_codec_proto_rawDesc = "" +
 	"\n" +
 	"color-listR\x06colors\x121\n" +
 	"\x05maybe\x18\x18 \x01(\v2\x1b.google.protobuf.Int32ValueR\x05maybe\x12\x17\n" +
-	"\x04note\x18\x19 \x01(\tH\x01R\x04note\x88\x01\x01\x127\n" +
+	"\x04note\x18\x19 \x01(\tH\x12R\x04note\x88\x01\x01\x12<\n" +
 	"\aforeign\x18\x1a \x01(\tB\x1d\x92\x82\x19\x19\n" +
-	"\aForeign\x12\x0eurn:test:otherR\aforeign\x12!\n" +
+	"\aForeign\x12\x0eurn:test:otherH\x13R\aforeign\x88\x01\x01\x12!\n" +
 	"\vchoice_text\x18\x1b \x01(\tH\x00R\n" +
 	"choiceText\x12%\n" +
 	"\rchoice_number\x18\x1c \x01(\x03H\x00R\fchoiceNumber:\x19\x92\x82\x19\x15\n" +
 	"\x13urn:test:everythingB\b\n" +
-	"\x06choiceB\a\n" +
-	"\x05_note\"L\n" +
-	"\x06Priced\x12\"\n" +
-	"\bcurrency\x18\x01 \x01(\tB\x06\x92\x82\x19\x02\x18\x01R\bcurrency\x12\x1e\n" +
-	"\x06amount\x18\x02 \x01(\tB\x06\x92\x82\x19\x02 \x01R\x06amount\"\x9b\a\n" +
+	"\x06choiceB\x05\n" +
+	"\x03_idB\a\n" +
+	"\x05_textB\a\n" +
+	"\x05_flagB\x06\n" +
+	"\x04_i32B\x06\n" +
+	"\x04_s32B\a\n" +
+	"\x05_sf32B\x06\n" +
+	"\x04_i64B\x06\n" +
+	"\x04_s64B\a\n" +
+	"\x05_sf64B\x06\n" +
+	"\x04_u32B\x06\n" +
+	"\x04_f32B\x06\n" +
+	"\x04_u64B\x06\n" +
+	"\x04_f64B\x05\n" +
+	"\x03_flB\x05\n" +
+	"\x03_dbB\x06\n" +
+	"\x04_rawB\b\n" +
+	"\x06_colorB\a\n" +
+	"\x05_noteB\n" +
+	"\n" +
+	"\b_foreign\"^\n" +
+	"\x06Priced\x12'\n" +
+	"\bcurrency\x18\x01 \x01(\tB\x06\x92\x82\x19\x02\x18\x01H\x00R\bcurrency\x88\x01\x01\x12\x1e\n" +
+	"\x06amount\x18\x02 \x01(\tB\x06\x92\x82\x19\x02 \x01R\x06amountB\v\n" +
+	"\t_currency\"\x9b\a\n" +
 	"\x04Maps\x12@\n" +
 	"\x06labels\x18\x01 \x03(\v2(.agentbridge.testing.v1.Maps.LabelsEntryR\x06labels\x12e\n" +
 	"\apalette\x18\x02 \x03(\v2).agentbridge.testing.v1.Maps.PaletteEntryB \x92\x82\x19\x1c\n" +
@@ -623,7 +1219,99 @@ const file_agentbridge_testing_v1_codec_proto_rawDesc = "" +
 	"BlobsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x12R\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01:\x13\x92\x82\x19\x0f\n" +
-	"\rurn:test:maps*N\n" +
+	"\rurn:test:maps\"\xa8\x11\n" +
+	"\bFidelity\x120\n" +
+	"\tdate_time\x18\x01 \x01(\tB\x0e\x92\x82\x19\n" +
+	"B\bdateTimeH\x04R\bdateTime\x88\x01\x01\x12@\n" +
+	"\x0fdate_time_stamp\x18\x02 \x01(\tB\x13\x92\x82\x19\x0fB\rdateTimeStampH\x05R\rdateTimeStamp\x88\x01\x01\x12#\n" +
+	"\x04date\x18\x03 \x01(\tB\n" +
+	"\x92\x82\x19\x06B\x04dateH\x06R\x04date\x88\x01\x01\x12#\n" +
+	"\x04time\x18\x04 \x01(\tB\n" +
+	"\x92\x82\x19\x06B\x04timeH\aR\x04time\x88\x01\x01\x12'\n" +
+	"\x06g_year\x18\x05 \x01(\tB\v\x92\x82\x19\aB\x05gYearH\bR\x05gYear\x88\x01\x01\x127\n" +
+	"\fg_year_month\x18\x06 \x01(\tB\x10\x92\x82\x19\fB\n" +
+	"gYearMonthH\tR\n" +
+	"gYearMonth\x88\x01\x01\x12*\n" +
+	"\ag_month\x18\a \x01(\tB\f\x92\x82\x19\bB\x06gMonthH\n" +
+	"R\x06gMonth\x88\x01\x01\x124\n" +
+	"\vg_month_day\x18\b \x01(\tB\x0f\x92\x82\x19\vB\tgMonthDayH\vR\tgMonthDay\x88\x01\x01\x12$\n" +
+	"\x05g_day\x18\t \x01(\tB\n" +
+	"\x92\x82\x19\x06B\x04gDayH\fR\x04gDay\x88\x01\x01\x12/\n" +
+	"\bduration\x18\n" +
+	" \x01(\tB\x0e\x92\x82\x19\n" +
+	"B\bdurationH\rR\bduration\x88\x01\x01\x12F\n" +
+	"\x11day_time_duration\x18\v \x01(\tB\x15\x92\x82\x19\x11B\x0fdayTimeDurationH\x0eR\x0fdayTimeDuration\x88\x01\x01\x12L\n" +
+	"\x13year_month_duration\x18\f \x01(\tB\x17\x92\x82\x19\x13B\x11yearMonthDurationH\x0fR\x11yearMonthDuration\x88\x01\x01\x12,\n" +
+	"\adecimal\x18\r \x01(\tB\r\x92\x82\x19\tB\adecimalH\x10R\adecimal\x88\x01\x01\x12,\n" +
+	"\ainteger\x18\x0e \x01(\tB\r\x92\x82\x19\tB\aintegerH\x11R\ainteger\x88\x01\x01\x12O\n" +
+	"\x14non_negative_integer\x18\x0f \x01(\tB\x18\x92\x82\x19\x14B\x12nonNegativeIntegerH\x12R\x12nonNegativeInteger\x88\x01\x01\x12E\n" +
+	"\x10positive_integer\x18\x10 \x01(\tB\x15\x92\x82\x19\x11B\x0fpositiveIntegerH\x13R\x0fpositiveInteger\x88\x01\x01\x12O\n" +
+	"\x14non_positive_integer\x18\x11 \x01(\tB\x18\x92\x82\x19\x14B\x12nonPositiveIntegerH\x14R\x12nonPositiveInteger\x88\x01\x01\x12E\n" +
+	"\x10negative_integer\x18\x12 \x01(\tB\x15\x92\x82\x19\x11B\x0fnegativeIntegerH\x15R\x0fnegativeInteger\x88\x01\x01\x12-\n" +
+	"\x05dates\x18\x13 \x03(\tB\x17\x92\x82\x19\x13\n" +
+	"\x05dates*\x04dateB\x04dateR\x05dates\x12G\n" +
+	"\n" +
+	"maybe_date\x18\x14 \x01(\v2\x1c.google.protobuf.StringValueB\n" +
+	"\x92\x82\x19\x06B\x04dateR\tmaybeDate\x12/\n" +
+	"\astamped\x18\x15 \x01(\tB\x10\x92\x82\x19\f\x18\x01B\bdateTimeH\x16R\astamped\x88\x01\x01\x12&\n" +
+	"\x03hex\x18\x16 \x01(\fB\x0f\x92\x82\x19\vB\thexBinaryH\x17R\x03hex\x88\x01\x01\x12:\n" +
+	"\x02at\x18\x17 \x01(\v2\x1a.google.protobuf.TimestampB\x0e\x92\x82\x19\n" +
+	"B\bdateTimeR\x02at\x12D\n" +
+	"\x04took\x18\x18 \x01(\v2\x19.google.protobuf.DurationB\x15\x92\x82\x19\x11B\x0fdayTimeDurationR\x04took\x12!\n" +
+	"\vtrader_name\x18\x19 \x01(\tH\x00R\n" +
+	"traderName\x12W\n" +
+	"\x0ftrader_name_nil\x18\x1a \x01(\x0e2\x1a.google.protobuf.NullValueB\x11\x92\x82\x19\rJ\vtrader_nameH\x00R\rtraderNameNil\x126\n" +
+	"\x05price\x18\x1b \x01(\v2\x1e.agentbridge.testing.v1.PricedH\x01R\x05price\x12F\n" +
+	"\tprice_nil\x18\x1c \x01(\x0e2\x1a.google.protobuf.NullValueB\v\x92\x82\x19\aJ\x05priceH\x01R\bpriceNil\x12\x16\n" +
+	"\x05count\x18\x1d \x01(\x05H\x02R\x05count\x12F\n" +
+	"\tcount_nil\x18\x1e \x01(\x0e2\x1a.google.protobuf.NullValueB\v\x92\x82\x19\aJ\x05countH\x02R\bcountNil\x12\x1e\n" +
+	"\x03due\x18\x1f \x01(\tB\n" +
+	"\x92\x82\x19\x06B\x04dateH\x03R\x03due\x12@\n" +
+	"\adue_nil\x18  \x01(\x0e2\x1a.google.protobuf.NullValueB\t\x92\x82\x19\x05J\x03dueH\x03R\x06dueNil:\x17\x92\x82\x19\x13\n" +
+	"\x11urn:test:fidelityB\x13\n" +
+	"\x11trader_name_stateB\r\n" +
+	"\vprice_stateB\r\n" +
+	"\vcount_stateB\v\n" +
+	"\tdue_stateB\f\n" +
+	"\n" +
+	"_date_timeB\x12\n" +
+	"\x10_date_time_stampB\a\n" +
+	"\x05_dateB\a\n" +
+	"\x05_timeB\t\n" +
+	"\a_g_yearB\x0f\n" +
+	"\r_g_year_monthB\n" +
+	"\n" +
+	"\b_g_monthB\x0e\n" +
+	"\f_g_month_dayB\b\n" +
+	"\x06_g_dayB\v\n" +
+	"\t_durationB\x14\n" +
+	"\x12_day_time_durationB\x16\n" +
+	"\x14_year_month_durationB\n" +
+	"\n" +
+	"\b_decimalB\n" +
+	"\n" +
+	"\b_integerB\x17\n" +
+	"\x15_non_negative_integerB\x13\n" +
+	"\x11_positive_integerB\x17\n" +
+	"\x15_non_positive_integerB\x13\n" +
+	"\x11_negative_integerB\n" +
+	"\n" +
+	"\b_stampedB\x06\n" +
+	"\x04_hex\"\xd1\x02\n" +
+	"\aPresent\x12\x1a\n" +
+	"\x04code\x18\x01 \x01(\tB\x06\x92\x82\x19\x02\x18\x01R\x04code\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\x05R\x05count\x12\x12\n" +
+	"\x04flag\x18\x04 \x01(\bR\x04flag\x123\n" +
+	"\x05color\x18\x05 \x01(\x0e2\x1d.agentbridge.testing.v1.ColorR\x05color\x12\x1c\n" +
+	"\x03day\x18\x06 \x01(\tB\n" +
+	"\x92\x82\x19\x06B\x04dateR\x03day\x12\x19\n" +
+	"\x05maybe\x18\a \x01(\x05H\x00R\x05maybe\x88\x01\x01\x124\n" +
+	"\x05price\x18\b \x01(\v2\x1e.agentbridge.testing.v1.PricedR\x05price\x12&\n" +
+	"\anumbers\x18\t \x03(\x05B\f\x92\x82\x19\b\n" +
+	"\x06numberR\anumbers:\x16\x92\x82\x19\x12\n" +
+	"\x10urn:test:presentB\b\n" +
+	"\x06_maybe*N\n" +
 	"\x05Color\x12\x15\n" +
 	"\x11COLOR_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tCOLOR_RED\x10\x01\x12\x1f\n" +
@@ -643,45 +1331,59 @@ func file_agentbridge_testing_v1_codec_proto_rawDescGZIP() []byte {
 }
 
 var file_agentbridge_testing_v1_codec_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_agentbridge_testing_v1_codec_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_agentbridge_testing_v1_codec_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_agentbridge_testing_v1_codec_proto_goTypes = []any{
-	(Color)(0),                    // 0: agentbridge.testing.v1.Color
-	(*Everything)(nil),            // 1: agentbridge.testing.v1.Everything
-	(*Priced)(nil),                // 2: agentbridge.testing.v1.Priced
-	(*Maps)(nil),                  // 3: agentbridge.testing.v1.Maps
-	nil,                           // 4: agentbridge.testing.v1.Maps.LabelsEntry
-	nil,                           // 5: agentbridge.testing.v1.Maps.PaletteEntry
-	nil,                           // 6: agentbridge.testing.v1.Maps.PricesEntry
-	nil,                           // 7: agentbridge.testing.v1.Maps.SeenEntry
-	nil,                           // 8: agentbridge.testing.v1.Maps.CountsEntry
-	nil,                           // 9: agentbridge.testing.v1.Maps.BlobsEntry
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 11: google.protobuf.Duration
-	(*wrapperspb.Int32Value)(nil), // 12: google.protobuf.Int32Value
+	(Color)(0),                     // 0: agentbridge.testing.v1.Color
+	(*Everything)(nil),             // 1: agentbridge.testing.v1.Everything
+	(*Priced)(nil),                 // 2: agentbridge.testing.v1.Priced
+	(*Maps)(nil),                   // 3: agentbridge.testing.v1.Maps
+	(*Fidelity)(nil),               // 4: agentbridge.testing.v1.Fidelity
+	(*Present)(nil),                // 5: agentbridge.testing.v1.Present
+	nil,                            // 6: agentbridge.testing.v1.Maps.LabelsEntry
+	nil,                            // 7: agentbridge.testing.v1.Maps.PaletteEntry
+	nil,                            // 8: agentbridge.testing.v1.Maps.PricesEntry
+	nil,                            // 9: agentbridge.testing.v1.Maps.SeenEntry
+	nil,                            // 10: agentbridge.testing.v1.Maps.CountsEntry
+	nil,                            // 11: agentbridge.testing.v1.Maps.BlobsEntry
+	(*timestamppb.Timestamp)(nil),  // 12: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),    // 13: google.protobuf.Duration
+	(*wrapperspb.Int32Value)(nil),  // 14: google.protobuf.Int32Value
+	(*wrapperspb.StringValue)(nil), // 15: google.protobuf.StringValue
+	(structpb.NullValue)(0),        // 16: google.protobuf.NullValue
 }
 var file_agentbridge_testing_v1_codec_proto_depIdxs = []int32{
 	0,  // 0: agentbridge.testing.v1.Everything.color:type_name -> agentbridge.testing.v1.Color
-	10, // 1: agentbridge.testing.v1.Everything.at:type_name -> google.protobuf.Timestamp
-	11, // 2: agentbridge.testing.v1.Everything.took:type_name -> google.protobuf.Duration
+	12, // 1: agentbridge.testing.v1.Everything.at:type_name -> google.protobuf.Timestamp
+	13, // 2: agentbridge.testing.v1.Everything.took:type_name -> google.protobuf.Duration
 	1,  // 3: agentbridge.testing.v1.Everything.child:type_name -> agentbridge.testing.v1.Everything
 	1,  // 4: agentbridge.testing.v1.Everything.children:type_name -> agentbridge.testing.v1.Everything
 	0,  // 5: agentbridge.testing.v1.Everything.colors:type_name -> agentbridge.testing.v1.Color
-	12, // 6: agentbridge.testing.v1.Everything.maybe:type_name -> google.protobuf.Int32Value
-	4,  // 7: agentbridge.testing.v1.Maps.labels:type_name -> agentbridge.testing.v1.Maps.LabelsEntry
-	5,  // 8: agentbridge.testing.v1.Maps.palette:type_name -> agentbridge.testing.v1.Maps.PaletteEntry
-	6,  // 9: agentbridge.testing.v1.Maps.prices:type_name -> agentbridge.testing.v1.Maps.PricesEntry
-	7,  // 10: agentbridge.testing.v1.Maps.seen:type_name -> agentbridge.testing.v1.Maps.SeenEntry
-	8,  // 11: agentbridge.testing.v1.Maps.counts:type_name -> agentbridge.testing.v1.Maps.CountsEntry
-	9,  // 12: agentbridge.testing.v1.Maps.blobs:type_name -> agentbridge.testing.v1.Maps.BlobsEntry
-	0,  // 13: agentbridge.testing.v1.Maps.PaletteEntry.value:type_name -> agentbridge.testing.v1.Color
-	2,  // 14: agentbridge.testing.v1.Maps.PricesEntry.value:type_name -> agentbridge.testing.v1.Priced
-	10, // 15: agentbridge.testing.v1.Maps.SeenEntry.value:type_name -> google.protobuf.Timestamp
-	12, // 16: agentbridge.testing.v1.Maps.CountsEntry.value:type_name -> google.protobuf.Int32Value
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	14, // 6: agentbridge.testing.v1.Everything.maybe:type_name -> google.protobuf.Int32Value
+	6,  // 7: agentbridge.testing.v1.Maps.labels:type_name -> agentbridge.testing.v1.Maps.LabelsEntry
+	7,  // 8: agentbridge.testing.v1.Maps.palette:type_name -> agentbridge.testing.v1.Maps.PaletteEntry
+	8,  // 9: agentbridge.testing.v1.Maps.prices:type_name -> agentbridge.testing.v1.Maps.PricesEntry
+	9,  // 10: agentbridge.testing.v1.Maps.seen:type_name -> agentbridge.testing.v1.Maps.SeenEntry
+	10, // 11: agentbridge.testing.v1.Maps.counts:type_name -> agentbridge.testing.v1.Maps.CountsEntry
+	11, // 12: agentbridge.testing.v1.Maps.blobs:type_name -> agentbridge.testing.v1.Maps.BlobsEntry
+	15, // 13: agentbridge.testing.v1.Fidelity.maybe_date:type_name -> google.protobuf.StringValue
+	12, // 14: agentbridge.testing.v1.Fidelity.at:type_name -> google.protobuf.Timestamp
+	13, // 15: agentbridge.testing.v1.Fidelity.took:type_name -> google.protobuf.Duration
+	16, // 16: agentbridge.testing.v1.Fidelity.trader_name_nil:type_name -> google.protobuf.NullValue
+	2,  // 17: agentbridge.testing.v1.Fidelity.price:type_name -> agentbridge.testing.v1.Priced
+	16, // 18: agentbridge.testing.v1.Fidelity.price_nil:type_name -> google.protobuf.NullValue
+	16, // 19: agentbridge.testing.v1.Fidelity.count_nil:type_name -> google.protobuf.NullValue
+	16, // 20: agentbridge.testing.v1.Fidelity.due_nil:type_name -> google.protobuf.NullValue
+	0,  // 21: agentbridge.testing.v1.Present.color:type_name -> agentbridge.testing.v1.Color
+	2,  // 22: agentbridge.testing.v1.Present.price:type_name -> agentbridge.testing.v1.Priced
+	0,  // 23: agentbridge.testing.v1.Maps.PaletteEntry.value:type_name -> agentbridge.testing.v1.Color
+	2,  // 24: agentbridge.testing.v1.Maps.PricesEntry.value:type_name -> agentbridge.testing.v1.Priced
+	12, // 25: agentbridge.testing.v1.Maps.SeenEntry.value:type_name -> google.protobuf.Timestamp
+	14, // 26: agentbridge.testing.v1.Maps.CountsEntry.value:type_name -> google.protobuf.Int32Value
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_agentbridge_testing_v1_codec_proto_init() }
@@ -693,13 +1395,25 @@ func file_agentbridge_testing_v1_codec_proto_init() {
 		(*Everything_ChoiceText)(nil),
 		(*Everything_ChoiceNumber)(nil),
 	}
+	file_agentbridge_testing_v1_codec_proto_msgTypes[1].OneofWrappers = []any{}
+	file_agentbridge_testing_v1_codec_proto_msgTypes[3].OneofWrappers = []any{
+		(*Fidelity_TraderName)(nil),
+		(*Fidelity_TraderNameNil)(nil),
+		(*Fidelity_Price)(nil),
+		(*Fidelity_PriceNil)(nil),
+		(*Fidelity_Count)(nil),
+		(*Fidelity_CountNil)(nil),
+		(*Fidelity_Due)(nil),
+		(*Fidelity_DueNil)(nil),
+	}
+	file_agentbridge_testing_v1_codec_proto_msgTypes[4].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentbridge_testing_v1_codec_proto_rawDesc), len(file_agentbridge_testing_v1_codec_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -217,11 +217,10 @@ const file_agentbridge_testing_v1_numberconversion_proto_rawDesc = "" +
 	"\x06ubiNumR\x06ubiNum\"g\n" +
 	"\x15NumberToWordsResponse\x12N\n" +
 	"\x16number_to_words_result\x18\x01 \x01(\tB\x19\x92\x82\x19\x15\n" +
-	"\x13NumberToWordsResultR\x13numberToWordsResult\"9\n" +
-	"\x16NumberToDollarsRequest\x12\x1f\n" +
-	"\x05d_num\x18\x01 \x01(\tB\n" +
-	"\x92\x82\x19\x06\n" +
-	"\x04dNumR\x04dNum\"o\n" +
+	"\x13NumberToWordsResultR\x13numberToWordsResult\"B\n" +
+	"\x16NumberToDollarsRequest\x12(\n" +
+	"\x05d_num\x18\x01 \x01(\tB\x13\x92\x82\x19\x0f\n" +
+	"\x04dNumB\adecimalR\x04dNum\"o\n" +
 	"\x17NumberToDollarsResponse\x12T\n" +
 	"\x18number_to_dollars_result\x18\x01 \x01(\tB\x1b\x92\x82\x19\x17\n" +
 	"\x15NumberToDollarsResultR\x15numberToDollarsResult2\xae\x05\n" +
