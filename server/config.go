@@ -43,7 +43,8 @@ type Config struct {
 	// Default: the config file's directory.
 	ProtoPaths []string `yaml:"proto_paths"`
 	// Protos are .proto files, relative to an import root, compiled at start-up.
-	// agentbridge's options, google/api, buf/validate and the well-known types are built in.
+	// agentbridge's options, google/api (annotations, http, field_behavior), buf/validate and the
+	// well-known types are built in.
 	Protos []string `yaml:"protos"`
 	// DescriptorSets are FileDescriptorSets or buf images (buf build -o x.binpb), relative to
 	// the config file.
