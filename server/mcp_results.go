@@ -111,7 +111,9 @@ func newToolResults(m *method, o ResultOptions, wrappedOutput bool) *toolResults
 	// of its own keeps it (it is most likely the method's own read mask).
 	r.fieldsArg = o.fieldsArgument() && !wrappedOutput && !ownJSONForm(out) && out.Fields().Len() > 0 &&
 		m.desc.Input().Fields().ByJSONName(fieldsArgument) == nil
-	r.noted = wrappedOutput || out.Fields().ByJSONName(truncatedKey) == nil
+	// A wrapped result has nothing to cut; a message with a "_truncated" field of its own (only
+	// possible with json_name) gets the note in words only.
+	r.noted = !wrappedOutput && (r.stream || out.Fields().ByJSONName(truncatedKey) == nil)
 	r.example = examplePaths(out, "", 2, 0)
 	if len(r.example) == 0 && out.Fields().Len() > 0 {
 		r.example = []string{out.Fields().Get(0).JSONName()}
