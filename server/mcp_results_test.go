@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 
 	"github.com/google/jsonschema-go/jsonschema"
@@ -126,11 +126,17 @@ message Blob {
 }
 `
 
-// catalog is the running catalogue service and how often its implementation was called.
+// catalog is the running catalogue service and the payload sizes its implementation was
+// called with, which tests running in parallel keep apart.
 type catalog struct {
-	b     *bridge
-	calls *atomic.Int64
-	sd    protoreflect.ServiceDescriptor
+	b        *bridge
+	payloads sync.Map // int → true
+}
+
+// called reports whether the implementation saw a request with this payload.
+func (c *catalog) called(payload int) bool {
+	_, ok := c.payloads.Load(payload)
+	return ok
 }
 
 func startCatalog(t *testing.T, opts server.MCPOptions) *catalog {
@@ -151,7 +157,7 @@ func startCatalog(t *testing.T, opts server.MCPOptions) *catalog {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &catalog{calls: &atomic.Int64{}, sd: sd}
+	c := &catalog{}
 	product := func(i, payload int) protoreflect.Message {
 		md := sd.Methods().ByName("WatchProducts").Output()
 		p := dynamicpb.NewMessage(md)
@@ -171,7 +177,11 @@ func startCatalog(t *testing.T, opts server.MCPOptions) *catalog {
 	}
 	intOf := func(req proto.Message, name protoreflect.Name) int {
 		m := req.ProtoReflect()
-		return int(m.Get(m.Descriptor().Fields().ByName(name)).Int())
+		n := int(m.Get(m.Descriptor().Fields().ByName(name)).Int())
+		if name == "payload" {
+			c.payloads.Store(n, true)
+		}
+		return n
 	}
 	newOutput := func(method protoreflect.Name) protoreflect.Message {
 		return adapters.MessageType(sd.Methods().ByName(method).Output()).New()
@@ -180,7 +190,6 @@ func startCatalog(t *testing.T, opts server.MCPOptions) *catalog {
 		Desc: sd,
 		Methods: map[protoreflect.Name]adapters.Unary{
 			"ListProducts": func(_ context.Context, req proto.Message) (proto.Message, error) {
-				c.calls.Add(1)
 				out := newOutput("ListProducts")
 				f := out.Descriptor().Fields()
 				list := out.Mutable(f.ByName("products")).List()
@@ -199,7 +208,6 @@ func startCatalog(t *testing.T, opts server.MCPOptions) *catalog {
 				return out.Interface(), nil
 			},
 			"Export": func(_ context.Context, req proto.Message) (proto.Message, error) {
-				c.calls.Add(1)
 				out := newOutput("Export")
 				f := out.Descriptor().Fields()
 				list := out.Mutable(f.ByName("products")).List()
@@ -213,7 +221,6 @@ func startCatalog(t *testing.T, opts server.MCPOptions) *catalog {
 				return out.Interface(), nil
 			},
 			"GetBlob": func(_ context.Context, req proto.Message) (proto.Message, error) {
-				c.calls.Add(1)
 				out := newOutput("GetBlob")
 				out.Set(out.Descriptor().Fields().ByName("data"), protoreflect.ValueOfString(strings.Repeat("z", intOf(req, "payload"))))
 				return out.Interface(), nil
@@ -221,7 +228,6 @@ func startCatalog(t *testing.T, opts server.MCPOptions) *catalog {
 		},
 		Streams: map[protoreflect.Name]adapters.ServerStream{
 			"WatchProducts": func(ctx context.Context, req proto.Message, send func(proto.Message) error) error {
-				c.calls.Add(1)
 				for i := range intOf(req, "count") {
 					if err := send(product(i, intOf(req, "payload")).Interface()); err != nil {
 						return err
@@ -349,17 +355,20 @@ func TestMCPFieldsArgument(t *testing.T) {
 		{name: "empty segment", tool: "CatalogService_ListProducts", fields: []string{"products..sku"}, err: true, want: `empty segment`},
 		{name: "not a list", tool: "CatalogService_ListProducts", fields: "products.sku", err: true, want: `fields must be a list of field paths`},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			before := c.calls.Load()
-			args := map[string]any{"count": 2, "payload": 2, "fields": tt.fields}
+			payload := 2
+			if tt.err {
+				payload = 100 + i // this call's own, to tell whether it reached the implementation
+			}
+			args := map[string]any{"count": 2, "payload": payload, "fields": tt.fields}
 			got := callCatalog(t, session, tt.tool, args)
 			if tt.err {
 				if !got.res.IsError || !strings.HasPrefix(got.text, "InvalidArgument: ") || !strings.Contains(got.text, tt.want) {
 					t.Errorf("got %s, want InvalidArgument containing %q", got.text, tt.want)
 				}
-				if c.calls.Load() != before {
+				if c.called(payload) {
 					t.Error("a call with an invalid mask reached the implementation")
 				}
 				return

@@ -291,6 +291,7 @@ func TestFieldBehaviorRequiredOnEverySurface(t *testing.T) {
 		{"missing parent, not its fields", order("-shipTo", "billTo={}"), []string{"ship_to", "bill_to.city"}},
 	}
 	for _, tt := range tests {
+		// Not parallel: each case counts the calls that reach the one implementation.
 		t.Run(tt.name, func(t *testing.T) {
 			var first *status.Status
 			firstName := ""
