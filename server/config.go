@@ -37,7 +37,7 @@ type Config struct {
 	// AllowedHosts lists Host names the HTTP listener answers besides loopback names; see
 	// WithAllowedHosts.
 	AllowedHosts []string `yaml:"allowed_hosts"`
-	// MCP configures the MCP surface (toolsets, allowed origins).
+	// MCP configures the MCP surface (toolsets, allowed origins, result budgets).
 	MCP MCPOptions `yaml:"mcp"`
 	// ProtoPaths are the import roots of Protos, as protoc -I; relative to the config file.
 	// Default: the config file's directory.
