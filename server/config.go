@@ -37,13 +37,14 @@ type Config struct {
 	// AllowedHosts lists Host names the HTTP listener answers besides loopback names; see
 	// WithAllowedHosts.
 	AllowedHosts []string `yaml:"allowed_hosts"`
-	// MCP configures the MCP surface (toolsets, allowed origins).
+	// MCP configures the MCP surface (toolsets, allowed origins, result budgets).
 	MCP MCPOptions `yaml:"mcp"`
 	// ProtoPaths are the import roots of Protos, as protoc -I; relative to the config file.
 	// Default: the config file's directory.
 	ProtoPaths []string `yaml:"proto_paths"`
 	// Protos are .proto files, relative to an import root, compiled at start-up.
-	// agentbridge's options, google/api, buf/validate and the well-known types are built in.
+	// agentbridge's options, google/api (annotations, http, field_behavior), buf/validate and the
+	// well-known types are built in.
 	Protos []string `yaml:"protos"`
 	// DescriptorSets are FileDescriptorSets or buf images (buf build -o x.binpb), relative to
 	// the config file.

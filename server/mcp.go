@@ -35,6 +35,8 @@ const SurfaceMCP Surface = "mcp"
 type Toolset struct {
 	Include []string `yaml:"include"`
 	Exclude []string `yaml:"exclude"`
+	// Results overrides mcp.results.max_bytes for this toolset's tools.
+	Results ResultOptions `yaml:"results"`
 }
 
 // MCPOptions configures the MCP surface.
@@ -52,6 +54,8 @@ type MCPOptions struct {
 	// addition to loopback origins. A request with any other Origin header is refused, against
 	// DNS rebinding.
 	AllowedOrigins []string `yaml:"allowed_origins"`
+	// Results bound what tools return: a byte budget and the "fields" argument.
+	Results ResultOptions `yaml:"results"`
 }
 
 // toolNamePattern is what MCP clients accept in a tool name.
@@ -64,6 +68,7 @@ type mcpTool struct {
 	input      *jsonschema.Resolved
 	wrapInput  bool
 	wrapOutput bool
+	results    *toolResults
 }
 
 // buildTools makes one tool per served method, sorted by method name for a stable tools/list.
@@ -99,6 +104,9 @@ func (s *Server) buildTools(g *generation) ([]*mcpTool, error) {
 		if m.stream != nil {
 			out = streamSchema(out, maxStreamItems(g.mcpOpts))
 		}
+		results := newToolResults(m, g.mcpOpts.Results, toolschema.Wrapped(m.desc.Output()) && m.stream == nil)
+		results.inputSchema(in)
+		results.outputSchema(out)
 		// The SDK re-encodes a map schema on every tools/list; encoded once here, it is copied.
 		inJSON, err := json.Marshal(in)
 		if err != nil {
@@ -125,6 +133,7 @@ func (s *Server) buildTools(g *generation) ([]*mcpTool, error) {
 			input:      resolved,
 			wrapInput:  toolschema.Wrapped(m.desc.Input()),
 			wrapOutput: toolschema.Wrapped(m.desc.Output()) && m.stream == nil,
+			results:    results,
 		})
 	}
 	return tools, nil
@@ -235,6 +244,10 @@ func (s *Server) toolHandler(name string) mcp.ToolHandler {
 		if len(args) == 0 || string(args) == "null" {
 			args = json.RawMessage("{}")
 		}
+		args, shape, st := shapeResult(ctx, g, t, args)
+		if st != nil {
+			return toolError(st), nil
+		}
 		var instance any
 		if err := json.Unmarshal(args, &instance); err != nil {
 			return toolError(status.New(codes.InvalidArgument, "arguments are not valid JSON: "+err.Error())), nil //nolint:nilerr // tool failures are results the agent reads, not protocol errors
@@ -253,7 +266,7 @@ func (s *Server) toolHandler(name string) mcp.ToolHandler {
 		}
 		ctx, _ = incomingContext(ctx, SurfaceMCP, t.method.procedure, header)
 		if t.method.stream != nil {
-			return s.collectStream(ctx, t, msg, maxStreamItems(g.mcpOpts)), nil
+			return s.collectStream(ctx, t, msg, maxStreamItems(g.mcpOpts), shape), nil
 		}
 		resp, err := s.call(ctx, t.method, msg)
 		if err != nil {
@@ -267,10 +280,7 @@ func (s *Server) toolHandler(name string) mcp.ToolHandler {
 		if t.wrapOutput {
 			data, _ = json.Marshal(map[string]json.RawMessage{toolschema.WrapperKey: data})
 		}
-		return &mcp.CallToolResult{
-			Content:           []mcp.Content{&mcp.TextContent{Text: string(data)}},
-			StructuredContent: json.RawMessage(data),
-		}, nil
+		return shape.unary(data, t.wrapOutput), nil
 	}
 }
 
@@ -310,21 +320,23 @@ func streamSchema(item map[string]any, limit int) map[string]any {
 		streamItemsKey: map[string]any{"type": "array", "items": inner, "maxItems": limit,
 			"description": "The streamed messages, in the order the method sent them."},
 		streamTruncatedKey: map[string]any{"type": "boolean",
-			"description": fmt.Sprintf("True when the stream had more than %d messages and the bridge stopped it early; narrow the request to see the rest.", limit)},
+			"description": fmt.Sprintf("True when the stream had more messages than the bridge collected (at most %d, and no more than the result budget holds) and it stopped the stream early; narrow the request to see the rest.", limit)},
 	}
 	return out
 }
 
-// collectStream runs a server-streaming method, keeps up to the bound of its messages, and
-// cancels the stream when it has more.
-func (s *Server) collectStream(ctx context.Context, t *mcpTool, req proto.Message, limit int) *mcp.CallToolResult {
+// collectStream runs a server-streaming method, keeps up to the bound of its messages (trimmed
+// to the call's fields, and no more than exceed the result budget), and cancels the stream when
+// it has more.
+func (s *Server) collectStream(ctx context.Context, t *mcpTool, req proto.Message, limit int, shape *resultShape) *mcp.CallToolResult {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var items []json.RawMessage
+	size := 0
 	truncated := false
 	errStop := errors.New("enough items")
 	err := s.callStream(ctx, t.method, req, func(msg proto.Message) error {
-		if len(items) == limit {
+		if len(items) == limit || shape.full(size) {
 			truncated = true
 			cancel()
 			return errStop
@@ -333,21 +345,18 @@ func (s *Server) collectStream(ctx context.Context, t *mcpTool, req proto.Messag
 		if err != nil {
 			return err
 		}
+		if data, err = shape.item(data); err != nil {
+			return err
+		}
 		items = append(items, data)
+		size += len(data) + 1
 		return nil
 	})
 	if err != nil && !truncated {
 		st, _ := status.FromError(err)
 		return toolError(st)
 	}
-	if items == nil {
-		items = []json.RawMessage{}
-	}
-	data, _ := json.Marshal(map[string]any{streamItemsKey: items, streamTruncatedKey: truncated})
-	return &mcp.CallToolResult{
-		Content:           []mcp.Content{&mcp.TextContent{Text: string(data)}},
-		StructuredContent: json.RawMessage(data),
-	}
+	return shape.stream(items, truncated)
 }
 
 // argumentError explains arguments the input schema refused. The schema validator's wording
@@ -440,6 +449,9 @@ func toolsets(g *generation, o MCPOptions) (map[string]Toolset, error) {
 	if b := o.ToolNameBudget; b != 0 && (b < 16 || b > 64) {
 		return nil, fmt.Errorf("server: mcp.tool_name_budget %d: use 16 to 64 characters", b)
 	}
+	if err := checkResults(o); err != nil {
+		return nil, err
+	}
 	sets := map[string]Toolset{"": {}}
 	for name, ts := range o.Toolsets {
 		if name == "" || strings.Contains(name, "/") {
@@ -485,7 +497,7 @@ func (s *Server) updateMCP(g *generation) {
 			want[t.tool.Name] = true
 			def, _ := json.Marshal(t.tool)
 			if string(have[t.tool.Name]) != string(def) {
-				srv.AddTool(t.tool, s.toolHandler(t.tool.Name))
+				srv.AddTool(t.tool, inToolset(name, s.toolHandler(t.tool.Name)))
 				have[t.tool.Name] = def
 			}
 		}

@@ -64,7 +64,10 @@ func newOpenAPIFixture(t *testing.T, describe func(protoreflect.FullName) string
 	}
 	f.doc = decodeJSON(t, f.raw)
 	s := &Server{comments: commentsFunc(describe)}
-	tools, err := s.buildTools(&generation{methods: f.methods, files: new(protoregistry.Files)})
+	// The tools' result options (the fields argument, the _truncated note) are MCP's own; off
+	// here, the tools' schemas are the messages' as the OpenAPI document has them.
+	noFields := false
+	tools, err := s.buildTools(&generation{methods: f.methods, files: new(protoregistry.Files), mcpOpts: MCPOptions{Results: ResultOptions{FieldsArgument: &noFields}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,6 +358,9 @@ func (f *openAPIFixture) checkSameAsTools(t *testing.T, ops map[string]openAPIOp
 		routes, _ := httpRoutes(m.desc)
 		tool := f.tools[f.names[p]]
 		in, out := decodeJSON(t, tool.tool.InputSchema.(json.RawMessage)), decodeJSON(t, tool.tool.OutputSchema.(json.RawMessage))
+		if props, ok := out["properties"].(map[string]any); ok {
+			delete(props, truncatedKey) // MCP's note on a result cut to its budget; REST does not cut
+		}
 		toolIn := expandSchema(in, toolResolver(t, in, m.desc.Input()), []string{string(m.desc.Input().FullName())}).(map[string]any)
 		toolOut := expandSchema(out, toolResolver(t, out, m.desc.Output()), []string{string(m.desc.Output().FullName())}).(map[string]any)
 		if m.stream != nil {

@@ -65,8 +65,8 @@ func WithInterceptors(i ...grpc.UnaryServerInterceptor) Option {
 	return func(o *options) { o.interceptors = append(o.interceptors, i...) }
 }
 
-// WithMCP configures the MCP surface: toolsets and allowed origins. Default: every tool at
-// /mcp, loopback origins only.
+// WithMCP configures the MCP surface: toolsets, allowed origins and results. Default: every
+// tool at /mcp, loopback origins only, results of at most 64 KiB and a fields argument.
 func WithMCP(o MCPOptions) Option { return func(opts *options) { opts.mcp = o } }
 
 // WithLogger sets the logger. Default slog.Default().

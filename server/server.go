@@ -105,8 +105,8 @@ func New(services []Service, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: protovalidate: %w", err)
 	}
-	s.validator = validator
-	interceptors := append(append([]grpc.UnaryServerInterceptor{}, o.interceptors...), validateInterceptor(validator))
+	s.validator = newBehaviorValidator(validator) // (google.api.field_behavior) = REQUIRED, then buf.validate
+	interceptors := append(append([]grpc.UnaryServerInterceptor{}, o.interceptors...), validateInterceptor(s.validator))
 	s.chain = chainUnary(interceptors)
 	if s.comments, err = EmbeddedComments(); err != nil {
 		return nil, err

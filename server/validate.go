@@ -14,8 +14,9 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// validateInterceptor enforces the request's buf.validate rules before any adapter runs. A
-// violation is InvalidArgument with google.rpc.BadRequest naming each field and rule.
+// validateInterceptor enforces the request's (google.api.field_behavior) = REQUIRED fields and
+// buf.validate rules (see behaviorValidator) before any adapter runs. A violation is
+// InvalidArgument with google.rpc.BadRequest naming each field and rule.
 func validateInterceptor(v protovalidate.Validator) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		msg, ok := req.(proto.Message)

@@ -22,9 +22,10 @@ import (
 func TestVendoredProtosMatchLinkedCode(t *testing.T) {
 	t.Parallel()
 	roots := map[string]string{
-		"buf/validate/validate.proto":  "../proto/third_party/protovalidate",
-		"google/api/annotations.proto": "../proto/third_party/googleapis",
-		"google/api/http.proto":        "../proto/third_party/googleapis",
+		"buf/validate/validate.proto":     "../proto/third_party/protovalidate",
+		"google/api/annotations.proto":    "../proto/third_party/googleapis",
+		"google/api/http.proto":           "../proto/third_party/googleapis",
+		"google/api/field_behavior.proto": "../proto/third_party/googleapis",
 	}
 	for file, root := range roots {
 		t.Run(file, func(t *testing.T) {

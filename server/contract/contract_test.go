@@ -5,12 +5,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
@@ -223,5 +225,57 @@ func TestLoadBufImage(t *testing.T) {
 	}
 	if got := set.Paths(); len(got) != 1 || got[0] != "acme/orders/v1/orders.proto" {
 		t.Fatalf("paths = %v: the image's copies of the built-ins should give way to the linked ones", got)
+	}
+}
+
+// TestLoadProtoFieldBehavior compiles a contract that imports google/api/field_behavior.proto
+// without a copy of its own: the built-in resolves to the linked file, so the option is read as
+// the typed extension that the server's REQUIRED check looks for.
+func TestLoadProtoFieldBehavior(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, dir, "acme/notes/v1/notes.proto", `syntax = "proto3";
+
+package acme.notes.v1;
+
+import "google/api/field_behavior.proto";
+
+// Notes.
+service NoteService {
+  // Add a note.
+  rpc AddNote(AddNoteRequest) returns (AddNoteRequest);
+}
+
+// A note to add.
+message AddNoteRequest {
+  // The text.
+  string text = 1 [(google.api.field_behavior) = REQUIRED];
+  // Set by the server.
+  string id = 2 [(google.api.field_behavior) = OUTPUT_ONLY, (google.api.field_behavior) = IMMUTABLE];
+}
+`)
+	set, err := contract.Load(t.Context(), contract.Sources{Protos: []string{"acme/notes/v1/notes.proto"}}.Resolve(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := set.Service("acme.notes.v1.NoteService")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := sd.Methods().ByName("AddNote").Input().Fields()
+	for _, tc := range []struct {
+		field string
+		want  []annotations.FieldBehavior
+	}{
+		{"text", []annotations.FieldBehavior{annotations.FieldBehavior_REQUIRED}},
+		{"id", []annotations.FieldBehavior{annotations.FieldBehavior_OUTPUT_ONLY, annotations.FieldBehavior_IMMUTABLE}},
+	} {
+		got, _ := proto.GetExtension(fields.ByName(protoreflect.Name(tc.field)).Options(), annotations.E_FieldBehavior).([]annotations.FieldBehavior)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: field_behavior %v, want %v", tc.field, got, tc.want)
+		}
+	}
+	if fd, err := set.Files().FindFileByPath("google/api/field_behavior.proto"); err != nil || fd != annotations.File_google_api_field_behavior_proto {
+		t.Errorf("google/api/field_behavior.proto resolves to %v (%v), not the linked file", fd, err)
 	}
 }

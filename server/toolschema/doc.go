@@ -31,7 +31,9 @@
 //   - Input schemas state buf.validate rules as keywords where JSON Schema can, and in the
 //     description ("Must …") where it cannot. A field is required where protovalidate rejects
 //     the message without it: fields marked required, and fields without presence whose zero
-//     value breaks a rule. Output schemas describe what protojson writes with
+//     value breaks a rule; and where the server rejects it, (google.api.field_behavior) =
+//     REQUIRED, with minItems or minProperties 1 for a list or map and a note that a scalar's
+//     zero value counts as not set. Output schemas describe what protojson writes with
 //     EmitDefaultValues: fields without presence are always present, and rules do not apply.
 //
 // Every schema compiles in Ajv's strict mode with ajv-formats: no type unions, no "required"

@@ -154,8 +154,9 @@ func (b *builder) object(md protoreflect.MessageDescriptor) map[string]any {
 		fd := fields.Get(i)
 		props[fd.JSONName()] = b.field(fd)
 		// Output: protojson with EmitDefaultValues writes every field without presence.
-		// Input: a field is required where protovalidate rejects the message without it.
-		if (b.input && absentRejected[fd.Number()]) || (!b.input && !fd.HasPresence()) {
+		// Input: a field is required where protovalidate rejects the message without it, or
+		// where (google.api.field_behavior) = REQUIRED makes the server reject it.
+		if (b.input && (absentRejected[fd.Number()] || behaviorRequired(fd))) || (!b.input && !fd.HasPresence()) {
 			required = append(required, fd.JSONName())
 		}
 	}
@@ -263,6 +264,9 @@ func (b *builder) field(fd protoreflect.FieldDescriptor) map[string]any {
 				desc = joinText(desc, messageRuleText(md)...)
 			}
 		}
+	}
+	if b.input {
+		notes = append(notes, behaviorNotes(fd, s)...)
 	}
 	setDescription(s, joinText(desc, notes...))
 	return s
