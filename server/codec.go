@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,12 +21,17 @@ var (
 	jsonUnmarshal = protojson.UnmarshalOptions{DiscardUnknown: false}
 )
 
-// jsonError turns a protojson error into a message that names the message type and the
-// problem, without protojson's "proto:" prefix.
-func jsonError(msg proto.Message, err error) error {
+// jsonError turns a protojson error for data into a message that names the message type and
+// the problem, without protojson's "proto:" prefix. A null that protojson refuses is explained
+// by the field it is in (see refusedNull), the same on every surface.
+func jsonError(msg proto.Message, data []byte, err error) error {
+	md := msg.ProtoReflect().Descriptor()
+	if why, ok := refusedNull(md, data, err); ok {
+		return fmt.Errorf("invalid JSON for %s: %s", md.FullName(), why)
+	}
 	text := strings.TrimPrefix(err.Error(), "proto:")
 	text = strings.TrimSpace(strings.ReplaceAll(text, "\u00a0", " "))
-	return fmt.Errorf("invalid JSON for %s: %s", msg.ProtoReflect().Descriptor().FullName(), text)
+	return fmt.Errorf("invalid JSON for %s: %s", md.FullName(), text)
 }
 
 // gatewayJSON is grpc-gateway's JSONPb with the shared options and clearer decode errors.
@@ -48,21 +54,33 @@ func (j *gatewayJSON) StreamContentType(any) string { return streamContentType }
 func (j *gatewayJSON) Unmarshal(data []byte, v any) error {
 	if err := j.JSONPb.Unmarshal(data, v); err != nil {
 		if m, ok := v.(proto.Message); ok {
-			return jsonError(m, err)
+			return jsonError(m, data, err)
 		}
 		return err
 	}
 	return nil
 }
 
+// NewDecoder decodes a message as runtime.JSONPb's decoder does (the next JSON value, then
+// protojson), keeping the value's bytes for jsonError; other values (field bodies) go to
+// JSONPb's own decoding of Go types, reading from the same stream.
 func (j *gatewayJSON) NewDecoder(r io.Reader) runtime.Decoder {
-	inner := j.JSONPb.NewDecoder(r)
+	d := json.NewDecoder(r)
+	inner := runtime.DecoderWrapper{Decoder: d, UnmarshalOptions: j.UnmarshalOptions}
 	return runtime.DecoderFunc(func(v any) error {
-		if err := inner.Decode(v); err != nil {
-			if m, ok := v.(proto.Message); ok && !errors.Is(err, io.EOF) {
-				return jsonError(m, err)
+		m, ok := v.(proto.Message)
+		if !ok {
+			return inner.Decode(v)
+		}
+		var raw json.RawMessage
+		if err := d.Decode(&raw); err != nil {
+			if errors.Is(err, io.EOF) {
+				return err
 			}
-			return err
+			return jsonError(m, nil, err)
+		}
+		if err := j.UnmarshalOptions.Unmarshal(raw, m); err != nil {
+			return jsonError(m, raw, err)
 		}
 		return nil
 	})

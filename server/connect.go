@@ -19,6 +19,11 @@ import (
 // generic handler. Each method's codecs fill it with that method's request type.
 type box struct {
 	msg proto.Message
+	// err is why the request could not be decoded. The codec keeps it here rather than
+	// returning it, because connect would prefix its own words ("unmarshal message: ") and the
+	// message an agent reads must be the one REST and MCP show for the same body; the handler
+	// returns it as InvalidArgument before the call.
+	err error
 }
 
 // boxCodec is a connect codec for one method: binary protobuf or the shared JSON form.
@@ -63,12 +68,12 @@ func (c *boxCodec) Unmarshal(data []byte, v any) error {
 	}
 	if c.json {
 		if err := jsonUnmarshal.Unmarshal(data, b.msg); err != nil {
-			return jsonError(b.msg, err)
+			b.err = jsonError(b.msg, data, err)
 		}
 		return nil
 	}
 	if err := proto.Unmarshal(data, b.msg); err != nil {
-		return errors.New("malformed protobuf request for " + string(b.msg.ProtoReflect().Descriptor().FullName()))
+		b.err = errors.New("malformed protobuf request for " + string(b.msg.ProtoReflect().Descriptor().FullName()))
 	}
 	return nil
 }
@@ -90,6 +95,9 @@ func (s *Server) connectHandler(m *method) http.Handler {
 	}
 	return connect.NewUnaryHandler(m.procedure, func(ctx context.Context, req *connect.Request[box]) (*connect.Response[box], error) {
 		ctx, st := incomingContext(ctx, surfaceOf(req.Peer().Protocol), m.procedure, req.Header())
+		if req.Msg.err != nil {
+			return nil, connect.NewError(connect.CodeInvalidArgument, req.Msg.err)
+		}
 		if req.Msg.msg == nil { // an empty body decodes to no call of Unmarshal
 			req.Msg.msg = m.newInput()
 		}
@@ -111,6 +119,9 @@ func (s *Server) connectHandler(m *method) http.Handler {
 func (s *Server) connectStreamHandler(m *method, opts []connect.HandlerOption) http.Handler {
 	return connect.NewServerStreamHandler(m.procedure, func(ctx context.Context, req *connect.Request[box], stream *connect.ServerStream[box]) error {
 		ctx, st := incomingContext(ctx, surfaceOf(req.Peer().Protocol), m.procedure, req.Header())
+		if req.Msg.err != nil {
+			return connect.NewError(connect.CodeInvalidArgument, req.Msg.err)
+		}
 		if req.Msg.msg == nil {
 			req.Msg.msg = m.newInput()
 		}

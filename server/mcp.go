@@ -252,13 +252,18 @@ func (s *Server) toolHandler(name string) mcp.ToolHandler {
 		if err := json.Unmarshal(args, &instance); err != nil {
 			return toolError(status.New(codes.InvalidArgument, "arguments are not valid JSON: "+err.Error())), nil //nolint:nilerr // tool failures are results the agent reads, not protocol errors
 		}
+		if !t.wrapInput {
+			// null for a field means "not sent", as on REST and Connect; the schema, which
+			// teaches one spelling, has no null for it, so it checks what protojson will read.
+			dropAbsentNulls(t.method.desc.Input(), instance)
+		}
 		if err := t.input.Validate(instance); err != nil {
 			return toolError(s.argumentError(t, args, err)), nil
 		}
 		args = t.unwrap(args)
 		msg := t.method.newInput()
 		if err := jsonUnmarshal.Unmarshal(args, msg); err != nil {
-			return toolError(status.New(codes.InvalidArgument, jsonError(msg, err).Error())), nil
+			return toolError(status.New(codes.InvalidArgument, jsonError(msg, args, err).Error())), nil
 		}
 		var header http.Header
 		if req.Extra != nil {
@@ -363,12 +368,14 @@ func (s *Server) collectStream(ctx context.Context, t *mcpTool, req proto.Messag
 // names schema branches (anyOf, $ref) rather than fields, so the arguments are also decoded and
 // validated as every other surface does, and that message, which names the field and the rule,
 // is used when it finds the problem. Only where the schema is deliberately stricter than
-// protojson (proto field names, null) is the schema's own message shown.
+// protojson (proto field names, one spelling of numbers and times) is the schema's own message
+// shown; null for a field is not among them, as toolHandler drops it first (see
+// dropAbsentNulls).
 func (s *Server) argumentError(t *mcpTool, args json.RawMessage, schemaErr error) *status.Status {
 	args = t.unwrap(args)
 	msg := t.method.newInput()
 	if err := jsonUnmarshal.Unmarshal(args, msg); err != nil {
-		return status.New(codes.InvalidArgument, jsonError(msg, err).Error())
+		return status.New(codes.InvalidArgument, jsonError(msg, args, err).Error())
 	}
 	if err := s.validator.Validate(msg); err != nil {
 		st, _ := status.FromError(validationStatus(err))
@@ -376,7 +383,7 @@ func (s *Server) argumentError(t *mcpTool, args json.RawMessage, schemaErr error
 	}
 	text := strings.TrimPrefix(schemaErr.Error(), "validating root: ")
 	return status.New(codes.InvalidArgument, "arguments do not match the tool's inputSchema: "+text+
-		" (send only the properties the schema lists, by their lowerCamel names, and omit a property rather than sending null)")
+		" (send only the properties the schema lists, by their lowerCamel names, in the forms it gives)")
 }
 
 // hints say what an agent can do about each kind of failure. A backend's fault rules (see
