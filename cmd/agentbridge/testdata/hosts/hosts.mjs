@@ -327,7 +327,8 @@ async function runLangChain(target, out, base) {
 async function runVercel(target, out, base) {
   out.library = `ai ${version('ai')} (@ai-sdk/mcp ${version('@ai-sdk/mcp')}, @ai-sdk/anthropic ${version('@ai-sdk/anthropic')})`;
   out.api = 'Anthropic Messages API';
-  const client = await createMCPClient({ transport: { type: 'http', url: target.url }, name: 'agentbridge-hosts-vercel' });
+  // No name: the client announces itself with the library's default clientInfo, as most apps do.
+  const client = await createMCPClient({ transport: { type: 'http', url: target.url } });
   try {
     const tools = await client.tools();
     out.toolCount = Object.keys(tools).length;
