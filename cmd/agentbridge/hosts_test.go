@@ -910,8 +910,9 @@ func hostsUntyped(schema map[string]any, path string) []string {
 
 // OpenAI's strict mode (Structured Outputs, "Supported schemas"): the root is an object, not
 // anyOf; every object has additionalProperties false and lists every property in required; only
-// these keywords are supported; string formats are limited; a $ref stands alone; at most 10
-// levels of nesting and 5000 properties.
+// these keywords are supported (no minLength/maxLength, default, $schema, ...); string formats
+// are limited; patterns have no lookaround; a $ref stands alone; at most 10 levels of nesting and
+// 5000 properties.
 var (
 	hostsOpenAIKeywords = []string{
 		"type", "description", "title", "properties", "required", "additionalProperties", "items", "enum", "const", "anyOf",
@@ -919,6 +920,7 @@ var (
 		"exclusiveMinimum", "minItems", "maxItems",
 	}
 	hostsOpenAIFormats = []string{"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"}
+	hostsLookaround    = regexp.MustCompile(`\(\?<?[=!]`)
 )
 
 func hostsOpenAIStrictRules(name string, schema map[string]any) []string {
@@ -946,6 +948,9 @@ func hostsOpenAIStrictRules(name string, schema map[string]any) []string {
 		}
 		if f, ok := s["format"].(string); ok && !slices.Contains(hostsOpenAIFormats, f) {
 			add("unsupported formats: " + f)
+		}
+		if p, ok := s["pattern"].(string); ok && hostsLookaround.MatchString(p) {
+			add("unsupported keywords: pattern with lookaround")
 		}
 		if _, ok := s["$ref"]; ok && len(s) > 1 {
 			add("structure: $ref with sibling keywords")
@@ -1101,4 +1106,55 @@ func hostsWriteDoc(t *testing.T, table string) {
 		t.Fatal(err)
 	}
 	t.Logf("rewrote %s", hostsDocPath)
+}
+
+// TestMCPHostsRules checks the host rules themselves on schemas whose verdict is known.
+func TestMCPHostsRules(t *testing.T) {
+	t.Parallel()
+	parse := func(s string) map[string]any {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(s), &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	strict := `{"type":"object","additionalProperties":false,"required":["a","b"],"properties":{
+		"a":{"type":"string","pattern":"^[A-Z]-[0-9]{3}$","description":"A."},
+		"b":{"anyOf":[{"$ref":"#/$defs/n"},{"type":"null"}]}},
+		"$defs":{"n":{"type":"object","additionalProperties":false,"required":["c"],"properties":{"c":{"type":["integer","null"],"minimum":0}}}}}`
+	for _, tc := range []struct {
+		name      string
+		rules     func(map[string]any) []string
+		schema    string
+		wantRules []string
+	}{
+		{"openai strict accepts", func(s map[string]any) []string { return hostsOpenAIStrictRules("T_Get", s) }, strict, nil},
+		{"openai strict refuses", func(s map[string]any) []string { return hostsOpenAIStrictRules("T.Get", s) },
+			`{"$schema":"x","type":"object","properties":{"a":{"type":"string","minLength":1,"format":"uri","pattern":"^(?!x)"},
+			"m":{"type":"object","additionalProperties":{"type":"string"}},"r":{"$ref":"#/$defs/r","description":"R."}}}`,
+			[]string{"name: not ^[a-zA-Z0-9_-]{1,64}$", "structure: a property not in required", "structure: an object without additionalProperties false",
+				"structure: $ref with sibling keywords", "unsupported formats: uri", "unsupported keywords: $schema", "unsupported keywords: minLength",
+				"unsupported keywords: pattern with lookaround"}},
+		{"gemini accepts", func(s map[string]any) []string { return hostsGeminiRules(s, "") },
+			`{"type":"object","properties":{"a":{"type":"string","enum":["X","Y"],"nullable":true},"b":{"type":"array","items":{"type":"integer","format":"int64"}}},"required":["a"]}`, nil},
+		{"gemini refuses", func(s map[string]any) []string { return hostsGeminiRules(s, "") },
+			`{"$schema":"x","type":"object","additionalProperties":false,"properties":{"a":{"type":["string","null"]},"b":{"enum":[1,2]},"c":{"$ref":"#/$defs/c"}},"$defs":{"c":{"type":"string"}}}`,
+			[]string{"not in Gemini's Schema: $schema", "not in Gemini's Schema: additionalProperties", "not in Gemini's Schema: $defs",
+				"not in Gemini's Schema: $ref", "structure: a list of types", "structure: an enum of non-strings"}},
+		{"anthropic accepts nested anyOf", func(s map[string]any) []string { return hostsAnthropicRules("T_Get", s) },
+			`{"type":"object","properties":{"a":{"anyOf":[{"type":"string"},{"type":"integer"}]}}}`, nil},
+		{"anthropic refuses a top-level allOf", func(s map[string]any) []string { return hostsAnthropicRules("T_Get", s) },
+			`{"type":"object","properties":{},"allOf":[{"dependentSchemas":{}}]}`, []string{"at the top level: allOf"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := tc.rules(parse(tc.schema))
+			slices.Sort(got)
+			want := slices.Clone(tc.wantRules)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("rules broken:\n got %q\nwant %q", got, want)
+			}
+		})
+	}
 }
