@@ -9,6 +9,7 @@ GENERATORS := $(addprefix $(BIN)/,protoc-gen-go protoc-gen-go-grpc protoc-gen-co
 NODESOAP := adapters/soap/testdata/nodesoap
 MCPCLIENT := cmd/agentbridge/testdata/mcpclient
 OPENAPIPEERS := cmd/agentbridge/testdata/openapi
+HOSTS := cmd/agentbridge/testdata/hosts
 
 .PHONY: help
 help: ## list the targets
@@ -79,8 +80,12 @@ $(OPENAPIPEERS)/node_modules: $(OPENAPIPEERS)/package.json $(OPENAPIPEERS)/packa
 	npm ci --prefix $(OPENAPIPEERS) --no-audit --no-fund
 	touch $@
 
+$(HOSTS)/node_modules: $(HOSTS)/package.json $(HOSTS)/package-lock.json
+	npm ci --prefix $(HOSTS) --no-audit --no-fund
+	touch $@
+
 .PHONY: test
-test: $(NODESOAP)/node_modules $(MCPCLIENT)/node_modules $(OPENAPIPEERS)/node_modules $(BIN)/grpcurl $(BIN)/buf ## run every test, the real-peer ones included
+test: $(NODESOAP)/node_modules $(MCPCLIENT)/node_modules $(OPENAPIPEERS)/node_modules $(HOSTS)/node_modules $(BIN)/grpcurl $(BIN)/buf ## run every test, the real-peer ones included
 	AGENTBRIDGE_GRPCURL=$(BIN)/grpcurl AGENTBRIDGE_BUF=$(BIN)/buf $(GO) test -race -count=1 ./...
 
 .PHONY: run
