@@ -35,6 +35,9 @@ const SurfaceMCP Surface = "mcp"
 type Toolset struct {
 	Include []string `yaml:"include"`
 	Exclude []string `yaml:"exclude"`
+	// Profile is the schema profile of the toolset's hosts that auto_profile does not place
+	// (see toolschema.Profile): exact, portable, openai-strict or gemini. Default: mcp.profile.
+	Profile string `yaml:"profile"`
 }
 
 // MCPOptions configures the MCP surface.
@@ -52,6 +55,14 @@ type MCPOptions struct {
 	// addition to loopback origins. A request with any other Origin header is refused, against
 	// DNS rebinding.
 	AllowedOrigins []string `yaml:"allowed_origins"`
+	// Profile is the schema profile of /mcp's hosts, and of every toolset's that sets none,
+	// when auto_profile does not place the host: exact, portable, openai-strict or gemini.
+	// Default portable (toolschema.DefaultProfile).
+	Profile string `yaml:"profile"`
+	// AutoProfile chooses the profile from the name a host announces in initialize (Gemini,
+	// OpenAI and Codex, Claude, Cursor; see hostProfiles). Default true; false shows every host
+	// the configured profile.
+	AutoProfile *bool `yaml:"auto_profile"`
 }
 
 // toolNamePattern is what MCP clients accept in a tool name.
@@ -62,6 +73,7 @@ type mcpTool struct {
 	tool       *mcp.Tool
 	method     *method
 	input      *jsonschema.Resolved
+	advertised map[toolschema.Profile]json.RawMessage // inputSchema in each profile but exact
 	wrapInput  bool
 	wrapOutput bool
 }
@@ -112,6 +124,10 @@ func (s *Server) buildTools(g *generation) ([]*mcpTool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("server: input schema of %s: %w", m.desc.FullName(), err)
 		}
+		advertised, err := advertisedInputs(in)
+		if err != nil {
+			return nil, fmt.Errorf("server: input schema of %s: %w", m.desc.FullName(), err)
+		}
 		tools = append(tools, &mcpTool{
 			tool: &mcp.Tool{
 				Name:         name,
@@ -123,6 +139,7 @@ func (s *Server) buildTools(g *generation) ([]*mcpTool, error) {
 			},
 			method:     m,
 			input:      resolved,
+			advertised: advertised,
 			wrapInput:  toolschema.Wrapped(m.desc.Input()),
 			wrapOutput: toolschema.Wrapped(m.desc.Output()) && m.stream == nil,
 		})
@@ -433,6 +450,9 @@ func toolsets(g *generation, o MCPOptions) (map[string]Toolset, error) {
 	if b := o.ToolNameBudget; b != 0 && (b < 16 || b > 64) {
 		return nil, fmt.Errorf("server: mcp.tool_name_budget %d: use 16 to 64 characters", b)
 	}
+	if err := checkProfiles(o); err != nil {
+		return nil, err
+	}
 	sets := map[string]Toolset{"": {}}
 	for name, ts := range o.Toolsets {
 		if name == "" || strings.Contains(name, "/") {
@@ -464,6 +484,7 @@ func (s *Server) updateMCP(g *generation) {
 				Instructions: "Tools call legacy enterprise systems through agentbridge. Each tool's schema is exact: send only the properties it lists; 64-bit integers are decimal strings.",
 				Logger:       s.log.With("surface", "mcp"),
 			})
+			s.mcp[name].AddReceivingMiddleware(s.profileMiddleware(name))
 			s.mcpTools[name] = map[string][]byte{}
 		}
 	}
