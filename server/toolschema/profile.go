@@ -580,6 +580,11 @@ var (
 )
 
 func openAIStrict(s map[string]any) map[string]any {
+	if freeForm(s) {
+		// A request that is a Struct: strict mode cannot describe it, so hosts send the tool
+		// without strict; the portable schema says what there is to say.
+		return s
+	}
 	if defs, ok := s["$defs"].(map[string]any); ok {
 		for name, d := range defs {
 			if m, ok := d.(map[string]any); ok {
