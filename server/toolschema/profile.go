@@ -207,10 +207,53 @@ func portable(s map[string]any) map[string]any {
 	delete(s, "$defs")
 	p := &portabler{defs: defs, recursive: recursiveDefs(defs), kept: map[string]any{}}
 	out := p.node(s)
-	if len(p.kept) > 0 {
-		out["$defs"] = p.kept
+	if len(p.kept) == 0 {
+		return out
 	}
+	// A kept message is named by its short name where that is unique, and described by the
+	// fields that refer to it: its own comment is the message's, not a field's, and the bytes
+	// count against every tool that nests it.
+	short := map[string]int{}
+	for name := range p.kept {
+		short[name[strings.LastIndex(name, ".")+1:]]++
+	}
+	renamed := map[string]string{}
+	defsOut := map[string]any{}
+	for name, d := range p.kept {
+		to := name
+		if n := name[strings.LastIndex(name, ".")+1:]; short[n] == 1 {
+			to = n
+		}
+		renamed["#/$defs/"+name] = "#/$defs/" + to
+		if m, ok := d.(map[string]any); ok {
+			delete(m, "description")
+		}
+		defsOut[to] = d
+	}
+	out["$defs"] = defsOut
+	renameRefs(out, renamed)
 	return out
+}
+
+func renameRefs(v any, renamed map[string]string) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if r, ok := x.(string); ok && k == "$ref" {
+				if to, ok := renamed[r]; ok {
+					v[k] = to
+				}
+				continue
+			}
+			if k != "enum" && k != "const" {
+				renameRefs(x, renamed)
+			}
+		}
+	case []any:
+		for _, x := range v {
+			renameRefs(x, renamed)
+		}
+	}
 }
 
 // recursiveDefs finds the $defs entries that refer to themselves, directly or through others.
@@ -301,9 +344,17 @@ func (p *portabler) node(s map[string]any) map[string]any {
 	for _, key := range []string{"anyOf", "allOf"} {
 		if list, ok := s[key].([]any); ok {
 			for i, sub := range list {
-				if m, ok := sub.(map[string]any); ok {
-					list[i] = p.node(m)
+				m, ok := sub.(map[string]any)
+				if !ok {
+					continue
 				}
+				if _, isOneof := m["description"]; isOneof && key == "allOf" {
+					// A oneof's "at most one" (dependentSchemas) and "at least one" (not), which
+					// its description states.
+					delete(m, "dependentSchemas")
+					delete(m, "not")
+				}
+				list[i] = p.node(m)
 			}
 		}
 	}
@@ -517,8 +568,8 @@ func notText(m map[string]any) []string {
 	case len(m) == 1 && m["pattern"] != nil:
 		return []string{"Must not match the regular expression " + stringOf(m["pattern"]) + "."}
 	case m["minProperties"] != nil && m["properties"] != nil:
-		// An Any's "@type unless empty".
-		return []string{"Unless empty, must name the message type in @type."}
+		// An Any's "@type unless empty", which its description states.
+		return nil
 	}
 	return []string{"Must not be valid against " + valueText(m) + "."}
 }
