@@ -481,7 +481,7 @@ func (s *Server) updateMCP(g *generation) {
 	for name := range g.toolsets {
 		if s.mcp[name] == nil {
 			s.mcp[name] = mcp.NewServer(&mcp.Implementation{Name: "agentbridge", Title: "agentbridge", Version: "v1"}, &mcp.ServerOptions{
-				Instructions: "Tools call legacy enterprise systems through agentbridge. Each tool's schema is exact: send only the properties it lists; 64-bit integers are decimal strings.",
+				Instructions: "Tools call legacy enterprise systems through agentbridge. Send only the properties a tool's schema lists; 64-bit integers are decimal strings.",
 				Logger:       s.log.With("surface", "mcp"),
 			})
 			s.mcp[name].AddReceivingMiddleware(s.profileMiddleware(name))
