@@ -37,6 +37,9 @@ type Toolset struct {
 	Exclude []string `yaml:"exclude"`
 	// Results overrides mcp.results.max_bytes for this toolset's tools.
 	Results ResultOptions `yaml:"results"`
+	// Profile is the schema profile of the toolset's hosts that auto_profile does not place
+	// (see toolschema.Profile): exact, portable, openai-strict or gemini. Default: mcp.profile.
+	Profile string `yaml:"profile"`
 }
 
 // MCPOptions configures the MCP surface.
@@ -56,6 +59,14 @@ type MCPOptions struct {
 	AllowedOrigins []string `yaml:"allowed_origins"`
 	// Results bound what tools return: a byte budget and the "fields" argument.
 	Results ResultOptions `yaml:"results"`
+	// Profile is the schema profile of /mcp's hosts, and of every toolset's that sets none,
+	// when auto_profile does not place the host: exact, portable, openai-strict or gemini.
+	// Default portable (toolschema.DefaultProfile).
+	Profile string `yaml:"profile"`
+	// AutoProfile chooses the profile from the name a host announces in initialize (Gemini,
+	// OpenAI and Codex, Claude, Cursor; see hostProfiles). Default true; false shows every host
+	// the configured profile.
+	AutoProfile *bool `yaml:"auto_profile"`
 }
 
 // toolNamePattern is what MCP clients accept in a tool name.
@@ -66,6 +77,7 @@ type mcpTool struct {
 	tool       *mcp.Tool
 	method     *method
 	input      *jsonschema.Resolved
+	advertised map[toolschema.Profile]json.RawMessage // inputSchema in each profile but exact
 	wrapInput  bool
 	wrapOutput bool
 	results    *toolResults
@@ -120,6 +132,10 @@ func (s *Server) buildTools(g *generation) ([]*mcpTool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("server: input schema of %s: %w", m.desc.FullName(), err)
 		}
+		advertised, err := advertisedInputs(in)
+		if err != nil {
+			return nil, fmt.Errorf("server: input schema of %s: %w", m.desc.FullName(), err)
+		}
 		tools = append(tools, &mcpTool{
 			tool: &mcp.Tool{
 				Name:         name,
@@ -131,6 +147,7 @@ func (s *Server) buildTools(g *generation) ([]*mcpTool, error) {
 			},
 			method:     m,
 			input:      resolved,
+			advertised: advertised,
 			wrapInput:  toolschema.Wrapped(m.desc.Input()),
 			wrapOutput: toolschema.Wrapped(m.desc.Output()) && m.stream == nil,
 			results:    results,
@@ -459,6 +476,9 @@ func toolsets(g *generation, o MCPOptions) (map[string]Toolset, error) {
 	if err := checkResults(o); err != nil {
 		return nil, err
 	}
+	if err := checkProfiles(o); err != nil {
+		return nil, err
+	}
 	sets := map[string]Toolset{"": {}}
 	for name, ts := range o.Toolsets {
 		if name == "" || strings.Contains(name, "/") {
@@ -487,9 +507,10 @@ func (s *Server) updateMCP(g *generation) {
 	for name := range g.toolsets {
 		if s.mcp[name] == nil {
 			s.mcp[name] = mcp.NewServer(&mcp.Implementation{Name: "agentbridge", Title: "agentbridge", Version: "v1"}, &mcp.ServerOptions{
-				Instructions: "Tools call legacy enterprise systems through agentbridge. Each tool's schema is exact: send only the properties it lists; 64-bit integers are decimal strings.",
+				Instructions: "Tools call legacy enterprise systems through agentbridge. Send only the properties a tool's schema lists; 64-bit integers are decimal strings.",
 				Logger:       s.log.With("surface", "mcp"),
 			})
+			s.mcp[name].AddReceivingMiddleware(s.profileMiddleware(name))
 			s.mcpTools[name] = map[string][]byte{}
 		}
 	}

@@ -109,8 +109,11 @@ func newToolResults(m *method, o ResultOptions, wrappedOutput bool) *toolResults
 	r := &toolResults{output: out, stream: m.stream != nil}
 	// A result whose JSON is not an object has nothing to select; a request that has a "fields"
 	// of its own keeps it (it is most likely the method's own read mask).
+	// A result with no list or map in it stays small, so its tool is not offered the argument:
+	// every tools/list would pay for it in each host's context for nothing.
 	r.fieldsArg = o.fieldsArgument() && !wrappedOutput && !ownJSONForm(out) && out.Fields().Len() > 0 &&
-		m.desc.Input().Fields().ByJSONName(fieldsArgument) == nil
+		m.desc.Input().Fields().ByJSONName(fieldsArgument) == nil &&
+		(r.stream || hasCollection(out, map[protoreflect.FullName]bool{}))
 	// A wrapped result has nothing to cut; a message with a "_truncated" field of its own (only
 	// possible with json_name) gets the note in words only.
 	r.noted = !wrappedOutput && (r.stream || out.Fields().ByJSONName(truncatedKey) == nil)
@@ -170,11 +173,29 @@ func (r *toolResults) inputSchema(in map[string]any) {
 	}
 	example, _ := json.Marshal(r.example)
 	props[fieldsArgument] = map[string]any{
-		"type":  "array",
-		"items": map[string]any{"type": "string"},
-		"description": fmt.Sprintf("Optional: return only these fields of %s, as lowerCamel paths such as %s. "+
-			"A path through a list or map applies to each element. Omit it for every field; a large result is cut to fit (see _truncated).", what, example),
+		"type":        "array",
+		"items":       map[string]any{"type": "string"},
+		"description": fmt.Sprintf("Optional: only these fields of %s, as lowerCamel paths (%s); omit for all.", what, example),
 	}
+}
+
+// hasCollection reports whether a message's JSON can hold a list or a map, at any depth.
+func hasCollection(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
+	if seen[md.FullName()] || ownJSONForm(md) {
+		return false
+	}
+	seen[md.FullName()] = true
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.IsList() || fd.IsMap() {
+			return true
+		}
+		if fd.Message() != nil && hasCollection(fd.Message(), seen) {
+			return true
+		}
+	}
+	return false
 }
 
 // outputSchema makes a tool's output schema fit what the tool returns: no required properties

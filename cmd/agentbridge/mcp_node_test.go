@@ -52,10 +52,11 @@ type mcpCall struct {
 
 // mcpClientSummary is the JSON line client.mjs prints.
 type mcpClientSummary struct {
-	Transport       string         `json:"transport"`
-	Server          map[string]any `json:"server"`
-	ProtocolVersion string         `json:"protocolVersion"`
-	Tools           []string       `json:"tools"`
+	Transport       string                    `json:"transport"`
+	Server          map[string]any            `json:"server"`
+	ProtocolVersion string                    `json:"protocolVersion"`
+	Tools           []string                  `json:"tools"`
+	InputSchemas    map[string]map[string]any `json:"inputSchemas"`
 	SchemaErrors    []struct {
 		Tool    string   `json:"tool"`
 		Schema  string   `json:"schema"`
@@ -246,6 +247,13 @@ func mcpStartDemo(t *testing.T) string {
 // failing the test when it cannot be read.
 func mcpRunClient(t *testing.T, node string, target ...string) *mcpClientSummary {
 	t.Helper()
+	return mcpRunClientAs(t, node, "", target...)
+}
+
+// mcpRunClientAs is mcpRunClient with the client announcing itself as clientName ("" for
+// client.mjs's default).
+func mcpRunClientAs(t *testing.T, node, clientName string, target ...string) *mcpClientSummary {
+	t.Helper()
 	calls, err := json.Marshal(mcpDemoCalls)
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +266,11 @@ func mcpRunClient(t *testing.T, node string, target ...string) *mcpClientSummary
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, stderr, runErr := mcpRunNode(t, dir, node, append([]string{"client.mjs", "--calls", callsFile}, target...)...)
+	args := []string{"client.mjs", "--calls", callsFile}
+	if clientName != "" {
+		args = append(args, "--client-name", clientName)
+	}
+	stdout, stderr, runErr := mcpRunNode(t, dir, node, append(args, target...)...)
 	lines := strings.Split(strings.TrimSpace(string(stdout)), "\n")
 	var sum mcpClientSummary
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {

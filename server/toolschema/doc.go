@@ -63,4 +63,10 @@
 // expressions, URI references, timestamps relative to now) are stated in the description.
 // JSON numbers beyond 2^53 lose precision in validators that read them as doubles; 64-bit
 // values are best passed as strings.
+//
+// Hosts refuse some of this (anyOf at the top level, any anyOf, $ref, additionalProperties, or
+// optional properties), so a tool's input schema is shown to a host in a [Profile]: [Advertise]
+// makes the Portable, OpenAIStrict or Gemini schema from the exact one, saying less than the
+// server checks (rules in words, one canonical spelling per value) but never something
+// different. The server keeps checking arguments against the exact schema.
 package toolschema

@@ -3,9 +3,11 @@
 //
 // Usage:
 //
-//	node client.mjs [--calls FILE] http URL
-//	node client.mjs [--calls FILE] stdio COMMAND [ARG...]
+//	node client.mjs [--calls FILE] [--client-name NAME] http URL
+//	node client.mjs [--calls FILE] [--client-name NAME] stdio COMMAND [ARG...]
 //
+// --client-name is the name the client announces in initialize's clientInfo (default
+// agentbridge-mcp-test-client), as a host does; agentbridge picks a tool schema profile by it.
 // The calls file (or the file named by $MCP_CALLS) is a JSON array of
 // {"name": TOOL, "arguments": {...}, "expectError": bool}. The client lists every tool
 // (following nextCursor), compiles each tool's inputSchema and outputSchema with Ajv's JSON
@@ -14,7 +16,7 @@
 // must carry structuredContent valid against the tool's outputSchema and a text content that
 // parses to the same JSON; an expectError call must come back as an isError result.
 //
-// It prints one JSON line, {tools, schemaErrors, callResults, failures, ...}, to stdout and
+// It prints one JSON line, {tools, inputSchemas, schemaErrors, callResults, failures, ...}, to stdout and
 // exits 1 when there is any failure, 2 on bad usage. Server logs (stdio) go to stderr.
 import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
@@ -29,24 +31,30 @@ const REQUEST_TIMEOUT_MS = 20_000;
 const OVERALL_TIMEOUT_MS = Number(process.env.MCP_CLIENT_TIMEOUT_MS || 90_000);
 
 const usage = `usage:
-  node client.mjs [--calls FILE] http URL
-  node client.mjs [--calls FILE] stdio COMMAND [ARG...]
+  node client.mjs [--calls FILE] [--client-name NAME] http URL
+  node client.mjs [--calls FILE] [--client-name NAME] stdio COMMAND [ARG...]
 (the calls file may also be named by $MCP_CALLS)`;
 
 function parseArgs(argv) {
   const args = [...argv];
   let callsFile = process.env.MCP_CALLS || '';
-  if (args[0] === '--calls') {
-    if (args.length < 2) throw new Error('--calls needs a file');
-    callsFile = args[1];
-    args.splice(0, 2);
-  } else if (args[0]?.startsWith('--calls=')) {
-    callsFile = args[0].slice('--calls='.length);
-    args.shift();
+  let clientName = 'agentbridge-mcp-test-client';
+  for (;;) {
+    if (args[0] === '--calls' || args[0] === '--client-name') {
+      if (args.length < 2) throw new Error(`${args[0]} needs a value`);
+      if (args[0] === '--calls') callsFile = args[1];
+      else clientName = args[1];
+      args.splice(0, 2);
+    } else if (args[0]?.startsWith('--calls=')) {
+      callsFile = args[0].slice('--calls='.length);
+      args.shift();
+    } else {
+      break;
+    }
   }
   const [mode, ...rest] = args;
-  if (mode === 'http' && rest.length === 1) return { mode, url: rest[0], callsFile };
-  if (mode === 'stdio' && rest.length >= 1) return { mode, command: rest[0], commandArgs: rest.slice(1), callsFile };
+  if (mode === 'http' && rest.length === 1) return { mode, url: rest[0], callsFile, clientName };
+  if (mode === 'stdio' && rest.length >= 1) return { mode, command: rest[0], commandArgs: rest.slice(1), callsFile, clientName };
   throw new Error(`bad arguments: ${JSON.stringify(argv)}`);
 }
 
@@ -136,6 +144,7 @@ async function main() {
 
   const summary = {
     transport: opts.mode,
+    clientName: opts.clientName,
     server: null,
     protocolVersion: null,
     tools: [],
@@ -161,7 +170,7 @@ async function main() {
   const transport = opts.mode === 'http'
     ? new StreamableHTTPClientTransport(new URL(opts.url))
     : new StdioClientTransport({ command: opts.command, args: opts.commandArgs, stderr: 'inherit' });
-  const client = new Client({ name: 'agentbridge-mcp-test-client', version: '1.0.0' }, { capabilities: {} });
+  const client = new Client({ name: opts.clientName, version: '1.0.0' }, { capabilities: {} });
   client.onerror = (err) => fail(`client error: ${errMessage(err)}`);
   const reqOpts = { timeout: REQUEST_TIMEOUT_MS };
 
@@ -203,6 +212,7 @@ async function main() {
     // The SDK client keeps output validators only for the last page it listed; the checks
     // below validate every result against its own tool's outputSchema either way.
     summary.tools = tools.map((t) => t.name);
+    summary.inputSchemas = Object.fromEntries(tools.map((t) => [t.name, t.inputSchema]));
     if (tools.length === 0) fail('tools/list returned no tools');
 
     const byName = new Map();
