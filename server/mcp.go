@@ -471,6 +471,7 @@ func (s *Server) updateMCP(g *generation) {
 				Instructions: "Tools call legacy enterprise systems through agentbridge. Each tool's schema is exact: send only the properties it lists; 64-bit integers are decimal strings.",
 				Logger:       s.log.With("surface", "mcp"),
 			})
+			s.mcp[name].AddReceivingMiddleware(s.mcpAuth)
 			s.mcpTools[name] = map[string][]byte{}
 		}
 	}

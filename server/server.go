@@ -77,6 +77,7 @@ type Server struct {
 	mcp      map[string]*mcp.Server       // by toolset, "" for all tools; they outlive generations
 	mcpTools map[string]map[string][]byte // by toolset: the tools each server has, as JSON
 	mcpHTTP  http.Handler                 // Streamable HTTP; outlives generations, as sessions do
+	auth     *authenticator               // nil when no credentials are configured
 }
 
 // generation is one immutable build of the served services and every surface's routes. A call
@@ -106,7 +107,14 @@ func New(services []Service, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("server: protovalidate: %w", err)
 	}
 	s.validator = validator
-	interceptors := append(append([]grpc.UnaryServerInterceptor{}, o.interceptors...), validateInterceptor(validator))
+	var interceptors []grpc.UnaryServerInterceptor
+	if o.auth.enabled() {
+		if s.auth, err = newAuthenticator(*o.auth); err != nil {
+			return nil, err
+		}
+		interceptors = append(interceptors, s.authInterceptor(s.auth)) // first: nothing runs for an unknown caller
+	}
+	interceptors = append(append(interceptors, o.interceptors...), validateInterceptor(validator))
 	s.chain = chainUnary(interceptors)
 	if s.comments, err = EmbeddedComments(); err != nil {
 		return nil, err
@@ -116,7 +124,7 @@ func New(services []Service, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.http = s.originGuard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.gen.Load().http.ServeHTTP(w, r) }))
+	s.http = s.authHTTP(s.originGuard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.gen.Load().http.ServeHTTP(w, r) })))
 	s.install(g)
 	s.ready.Store(true)
 	return s, nil
@@ -269,6 +277,14 @@ func (s *Server) Serve(ctx context.Context) error {
 // ServeListeners is Serve on listeners the caller opened; either may be nil to leave that
 // listener off.
 func (s *Server) ServeListeners(ctx context.Context, grpcLis, httpLis net.Listener) error {
+	if err := s.checkExposure(grpcLis, httpLis); err != nil {
+		for _, l := range []net.Listener{grpcLis, httpLis} {
+			if l != nil {
+				_ = l.Close()
+			}
+		}
+		return err
+	}
 	errc := make(chan error, 2)
 	var httpSrv *http.Server
 	if httpLis != nil {

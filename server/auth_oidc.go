@@ -1,0 +1,134 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// oidcVerifier checks JWT bearer tokens against an OIDC issuer's JWKS: signature (by one of the
+// allowed algorithms), iss, aud and exp. The issuer is discovered at the first token rather
+// than at start, so config validate and a start while the issuer is down do not depend on it;
+// a failed discovery is tried again at the next token.
+type oidcVerifier struct {
+	cfg    OIDCConfig
+	mu     sync.Mutex // one discovery at a time
+	v      atomic.Pointer[oidc.IDTokenVerifier]
+	client *http.Client
+}
+
+// DefaultClockSkew is how long after its expiry a token is still accepted by default.
+const DefaultClockSkew = 30 * time.Second
+
+func newOIDCVerifier(cfg OIDCConfig) *oidcVerifier {
+	if len(cfg.Algorithms) == 0 {
+		cfg.Algorithms = []string{oidc.RS256}
+	}
+	if cfg.ClockSkew == 0 {
+		cfg.ClockSkew = DefaultClockSkew
+	}
+	return &oidcVerifier{cfg: cfg, client: &http.Client{Timeout: 10 * time.Second}}
+}
+
+func (o *oidcVerifier) verifier() (*oidc.IDTokenVerifier, error) {
+	if v := o.v.Load(); v != nil {
+		return v, nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if v := o.v.Load(); v != nil {
+		return v, nil
+	}
+	// The provider keeps this context for every later JWKS fetch, so it must not be a call's.
+	ctx := oidc.ClientContext(context.Background(), o.client)
+	provider, err := oidc.NewProvider(ctx, o.cfg.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	skew := o.cfg.ClockSkew
+	v := provider.Verifier(&oidc.Config{
+		ClientID:             o.cfg.Audience,
+		SupportedSigningAlgs: o.cfg.Algorithms,
+		// Checking expiry against a clock set back by the skew accepts a token up to skew after
+		// its exp, for an issuer whose clock runs ahead of ours.
+		Now: func() time.Time { return time.Now().Add(-skew) },
+	})
+	o.v.Store(v)
+	return v, nil
+}
+
+// tokenClaims are the claims a principal is made from.
+type tokenClaims struct {
+	Subject  string `json:"sub"`
+	ClientID string `json:"client_id"`
+	Azp      string `json:"azp"`
+	Scope    any    `json:"scope"`
+	Scp      any    `json:"scp"`
+}
+
+// verify returns the token's principal. Errors say what kind of problem the token has and
+// where to get a good one, never the token or its claims.
+func (o *oidcVerifier) verify(ctx context.Context, token string, a *authenticator) (*Principal, error) {
+	v, err := o.verifier()
+	if err != nil {
+		return nil, status.Error(codes.Unavailable, "the token issuer "+o.cfg.Issuer+" could not be reached to check the bearer token; try again later")
+	}
+	idt, err := v.Verify(ctx, token)
+	if err != nil {
+		var expired *oidc.TokenExpiredError
+		if errors.As(err, &expired) {
+			return nil, status.Error(codes.Unauthenticated, "the bearer token has expired; get a new one from "+o.cfg.Issuer)
+		}
+		return nil, a.rejected("the bearer token (signature, issuer, audience or algorithm)")
+	}
+	var c tokenClaims
+	if err := idt.Claims(&c); err != nil {
+		return nil, a.rejected("the bearer token's claims")
+	}
+	id := c.Subject
+	if id == "" {
+		id = c.ClientID
+	}
+	if id == "" {
+		id = c.Azp
+	}
+	claim := c.Scope
+	switch o.cfg.ScopesClaim {
+	case "scp":
+		claim = c.Scp
+	case "", "scope":
+		if claim == nil {
+			claim = c.Scp
+		}
+	default:
+		var all map[string]any
+		_ = idt.Claims(&all)
+		claim = all[o.cfg.ScopesClaim]
+	}
+	return &Principal{ID: id, Scopes: scopeList(claim), Method: AuthJWT}, nil
+}
+
+// scopeList reads a scope claim: a space-separated string (RFC 8693 scope) or a list (scp).
+func scopeList(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return strings.Fields(v)
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, s := range v {
+			if s, ok := s.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
