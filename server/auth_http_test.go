@@ -95,7 +95,7 @@ func TestAuthHTTPAnswers(t *testing.T) {
 				AuthorizationServers []string `json:"authorization_servers"`
 				ScopesSupported      []string `json:"scopes_supported"`
 			}
-			if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != 200 {
+			if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != http.StatusOK {
 				t.Fatalf("%d %v", resp.StatusCode, err)
 			}
 			if m.Resource != testAudience || len(m.AuthorizationServers) != 1 || m.AuthorizationServers[0] != iss.url ||

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"net/http"
 	"strings"
@@ -23,7 +24,21 @@ type oidcVerifier struct {
 	mu     sync.Mutex // one discovery at a time
 	v      atomic.Pointer[oidc.IDTokenVerifier]
 	client *http.Client
+
+	// verified remembers tokens already verified, by their SHA-256, until they expire: an agent
+	// sends the same token on every call, and checking its RSA signature again costs ~100 µs.
+	// Only the hash is kept, never the token.
+	cacheMu  sync.Mutex
+	verified map[[sha256.Size]byte]verifiedToken
 }
+
+type verifiedToken struct {
+	principal *Principal
+	until     time.Time // the token's exp plus the clock skew
+}
+
+// maxVerifiedTokens bounds the cache of verified tokens; when full, an entry is dropped.
+const maxVerifiedTokens = 4096
 
 // DefaultClockSkew is how long after its expiry a token is still accepted by default.
 const DefaultClockSkew = 30 * time.Second
@@ -35,7 +50,7 @@ func newOIDCVerifier(cfg OIDCConfig) *oidcVerifier {
 	if cfg.ClockSkew == 0 {
 		cfg.ClockSkew = DefaultClockSkew
 	}
-	return &oidcVerifier{cfg: cfg, client: &http.Client{Timeout: 10 * time.Second}}
+	return &oidcVerifier{cfg: cfg, client: &http.Client{Timeout: 10 * time.Second}, verified: map[[sha256.Size]byte]verifiedToken{}}
 }
 
 func (o *oidcVerifier) verifier() (*oidc.IDTokenVerifier, error) {
@@ -77,21 +92,48 @@ type tokenClaims struct {
 // verify returns the token's principal. Errors say what kind of problem the token has and
 // where to get a good one, never the token or its claims.
 func (o *oidcVerifier) verify(ctx context.Context, token string, a *authenticator) (*Principal, error) {
+	sum := sha256.Sum256([]byte(token))
+	now := time.Now()
+	o.cacheMu.Lock()
+	hit, ok := o.verified[sum]
+	o.cacheMu.Unlock()
+	if ok && now.Before(hit.until) {
+		return hit.principal, nil
+	}
+	p, exp, err := o.verifyToken(ctx, token, a)
+	if err != nil {
+		return nil, err
+	}
+	o.cacheMu.Lock()
+	if len(o.verified) >= maxVerifiedTokens {
+		for k, e := range o.verified {
+			if !now.Before(e.until) || len(o.verified) >= maxVerifiedTokens {
+				delete(o.verified, k)
+			}
+		}
+	}
+	o.verified[sum] = verifiedToken{principal: p, until: exp.Add(o.cfg.ClockSkew)}
+	o.cacheMu.Unlock()
+	return p, nil
+}
+
+// verifyToken checks a token with the issuer's keys and returns its principal and expiry.
+func (o *oidcVerifier) verifyToken(ctx context.Context, token string, a *authenticator) (*Principal, time.Time, error) {
 	v, err := o.verifier()
 	if err != nil {
-		return nil, status.Error(codes.Unavailable, "the token issuer "+o.cfg.Issuer+" could not be reached to check the bearer token; try again later")
+		return nil, time.Time{}, status.Error(codes.Unavailable, "the token issuer "+o.cfg.Issuer+" could not be reached to check the bearer token; try again later")
 	}
 	idt, err := v.Verify(ctx, token)
 	if err != nil {
 		var expired *oidc.TokenExpiredError
 		if errors.As(err, &expired) {
-			return nil, status.Error(codes.Unauthenticated, "the bearer token has expired; get a new one from "+o.cfg.Issuer)
+			return nil, time.Time{}, status.Error(codes.Unauthenticated, "the bearer token has expired; get a new one from "+o.cfg.Issuer)
 		}
-		return nil, a.rejected("the bearer token (signature, issuer, audience or algorithm)")
+		return nil, time.Time{}, a.rejected("the bearer token (signature, issuer, audience or algorithm)")
 	}
 	var c tokenClaims
 	if err := idt.Claims(&c); err != nil {
-		return nil, a.rejected("the bearer token's claims")
+		return nil, time.Time{}, a.rejected("the bearer token's claims")
 	}
 	id := c.Subject
 	if id == "" {
@@ -113,7 +155,7 @@ func (o *oidcVerifier) verify(ctx context.Context, token string, a *authenticato
 		_ = idt.Claims(&all)
 		claim = all[o.cfg.ScopesClaim]
 	}
-	return &Principal{ID: id, Scopes: scopeList(claim), Method: AuthJWT}, nil
+	return &Principal{ID: id, Scopes: scopeList(claim), Method: AuthJWT}, idt.Expiry, nil
 }
 
 // scopeList reads a scope claim: a space-separated string (RFC 8693 scope) or a list (scp).
