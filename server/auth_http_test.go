@@ -234,3 +234,41 @@ func TestMCPStdioIsTheOperator(t *testing.T) {
 		t.Fatalf("tools/call: %v %+v", err, res)
 	}
 }
+
+// TestMCPSessionBoundToPrincipal checks that an MCP session opened by one principal cannot be
+// used by another that learned its id.
+func TestMCPSessionBoundToPrincipal(t *testing.T) {
+	t.Parallel()
+	iss := newTestIssuer(t)
+	b := startGoService(t, principalEcho, server.WithAuth(authConfig(iss)))
+	post := func(key, session, body string) (*http.Response, string) {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, b.httpURL+"/mcp", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("X-Api-Key", key)
+		req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+		if session != "" {
+			req.Header.Set("Mcp-Session-Id", session)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		data, _ := io.ReadAll(resp.Body)
+		return resp, string(data)
+	}
+	resp, _ := post(readerKey, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}`)
+	session := resp.Header.Get("Mcp-Session-Id")
+	if resp.StatusCode != http.StatusOK || session == "" {
+		t.Fatalf("initialize: %d, session %q", resp.StatusCode, session)
+	}
+	post(readerKey, session, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	list := `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`
+	if resp, body := post(readerKey, session, list); resp.StatusCode != http.StatusOK || !strings.Contains(body, "InventoryService_GetItem") {
+		t.Fatalf("the owner's tools/list: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := post(writerKey, session, list); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("another principal's tools/list on the session: %d %s", resp.StatusCode, body)
+	}
+}
