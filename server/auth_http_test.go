@@ -241,7 +241,7 @@ func TestMCPSessionBoundToPrincipal(t *testing.T) {
 	t.Parallel()
 	iss := newTestIssuer(t)
 	b := startGoService(t, principalEcho, server.WithAuth(authConfig(iss)))
-	post := func(key, session, body string) (*http.Response, string) {
+	post := func(key, session, body string) (int, http.Header, string) {
 		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, b.httpURL+"/mcp", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Accept", "application/json, text/event-stream")
@@ -256,19 +256,19 @@ func TestMCPSessionBoundToPrincipal(t *testing.T) {
 		}
 		defer func() { _ = resp.Body.Close() }()
 		data, _ := io.ReadAll(resp.Body)
-		return resp, string(data)
+		return resp.StatusCode, resp.Header, string(data)
 	}
-	resp, _ := post(readerKey, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}`)
-	session := resp.Header.Get("Mcp-Session-Id")
-	if resp.StatusCode != http.StatusOK || session == "" {
-		t.Fatalf("initialize: %d, session %q", resp.StatusCode, session)
+	code, header, _ := post(readerKey, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}`)
+	session := header.Get("Mcp-Session-Id")
+	if code != http.StatusOK || session == "" {
+		t.Fatalf("initialize: %d, session %q", code, session)
 	}
 	post(readerKey, session, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 	list := `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`
-	if resp, body := post(readerKey, session, list); resp.StatusCode != http.StatusOK || !strings.Contains(body, "InventoryService_GetItem") {
-		t.Fatalf("the owner's tools/list: %d %s", resp.StatusCode, body)
+	if code, _, body := post(readerKey, session, list); code != http.StatusOK || !strings.Contains(body, "InventoryService_GetItem") {
+		t.Fatalf("the owner's tools/list: %d %s", code, body)
 	}
-	if resp, body := post(writerKey, session, list); resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("another principal's tools/list on the session: %d %s", resp.StatusCode, body)
+	if code, _, body := post(writerKey, session, list); code != http.StatusForbidden {
+		t.Fatalf("another principal's tools/list on the session: %d %s", code, body)
 	}
 }
