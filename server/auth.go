@@ -275,23 +275,25 @@ func (a *authenticator) rejected(what string) error {
 	return status.Error(codes.Unauthenticated, what+" was not accepted; "+a.hint)
 }
 
-// authenticate finds the caller of a call from its metadata (headers on HTTP surfaces) and its
-// TLS peer. Explicit credentials come first: a client certificate identifies the machine, a key
-// or token the caller on it.
-func (a *authenticator) authenticate(ctx context.Context, md metadata.MD) (*Principal, error) {
+// authenticate finds the caller of a call from its credentials (the values of the
+// authorization and API key headers, or gRPC metadata keys) and its TLS peer. Explicit
+// credentials come first: a client certificate identifies the machine, a key or token the
+// caller on it.
+func (a *authenticator) authenticate(ctx context.Context, authorization, apiKey []string) (*Principal, error) {
 	bearer := ""
-	if v := firstValue(md, "authorization"); v != "" {
-		scheme, token, ok := strings.Cut(v, " ")
+	if len(authorization) > 0 {
+		scheme, token, ok := strings.Cut(authorization[0], " ")
 		if !ok || !strings.EqualFold(scheme, "bearer") || strings.TrimSpace(token) == "" {
 			return nil, status.Error(codes.Unauthenticated, "the authorization header must be Bearer TOKEN; "+a.hint)
 		}
 		bearer = strings.TrimSpace(token)
 	}
-	key := ""
-	if a.keyHeader == "authorization" {
-		key = bearer
-	} else {
-		key = firstValue(md, a.keyHeader)
+	key := bearer
+	if a.keyHeader != "authorization" {
+		key = ""
+		if len(apiKey) > 0 {
+			key = apiKey[0]
+		}
 	}
 	if key != "" && len(a.keys) > 0 {
 		if p := a.matchKey(key); p != nil {
@@ -360,44 +362,27 @@ func certIdentity(c *x509.Certificate) string {
 	return c.Subject.CommonName
 }
 
-func firstValue(md metadata.MD, key string) string {
-	if vs := md[key]; len(vs) > 0 {
-		return vs[0]
-	}
-	return ""
-}
-
-// credentialKeys are the metadata keys that carry credentials; they are removed once checked.
-func (a *authenticator) withoutCredentials(md metadata.MD) metadata.MD {
-	_, hasAuth := md["authorization"]
-	_, hasKey := md[a.keyHeader]
-	if !hasAuth && !hasKey {
-		return nil
-	}
-	out := make(metadata.MD, len(md))
-	for k, v := range md {
-		if k != "authorization" && k != a.keyHeader {
-			out[k] = v
-		}
-	}
-	return out
-}
-
 // interceptor authenticates the call (unless the MCP transport already did, for the session),
 // removes the credential from its metadata, and checks the method's scopes.
 func (s *Server) authInterceptor(a *authenticator) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		md, _ := metadata.FromIncomingContext(ctx)
+		// Only the two credential keys are read; the whole metadata is copied only when one is
+		// there, to take it out.
+		authorization := metadata.ValueFromIncomingContext(ctx, "authorization")
+		apiKey := metadata.ValueFromIncomingContext(ctx, a.keyHeader)
 		p := PrincipalFromContext(ctx)
 		if p == nil {
 			var err error
-			if p, err = a.authenticate(ctx, md); err != nil {
+			if p, err = a.authenticate(ctx, authorization, apiKey); err != nil {
 				return nil, err
 			}
 			ctx = withPrincipal(ctx, p)
 		}
-		if stripped := a.withoutCredentials(md); stripped != nil {
-			ctx = metadata.NewIncomingContext(ctx, stripped)
+		if len(authorization) > 0 || len(apiKey) > 0 {
+			md, _ := metadata.FromIncomingContext(ctx) // a copy, ours to change
+			delete(md, "authorization")
+			delete(md, a.keyHeader)
+			ctx = metadata.NewIncomingContext(ctx, md)
 		}
 		// A method the current generation no longer serves has no policy to check against:
 		// refuse it rather than let it through unchecked.

@@ -11,7 +11,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
@@ -129,13 +128,7 @@ func (s *Server) serveResourceMetadata(w http.ResponseWriter, r *http.Request) {
 // on it is refused), and passes it to every request's handler, where mcpAuth reads it.
 func (s *Server) serveMCPAuthenticated(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	a := s.auth
-	md := metadata.MD{}
-	for _, k := range []string{"authorization", a.keyHeader} {
-		if vs := r.Header.Values(k); len(vs) > 0 {
-			md[k] = vs
-		}
-	}
-	p, err := a.authenticate(r.Context(), md)
+	p, err := a.authenticate(r.Context(), r.Header.Values("Authorization"), r.Header.Values(a.keyHeader))
 	if err != nil {
 		st, _ := status.FromError(err)
 		writeStatus(&challengeWriter{ResponseWriter: w, challenge: s.challenge(r)}, r, st)
