@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -270,5 +272,54 @@ func TestMCPSessionBoundToPrincipal(t *testing.T) {
 	}
 	if code, _, body := post(writerKey, session, list); code != http.StatusForbidden {
 		t.Fatalf("another principal's tools/list on the session: %d %s", code, body)
+	}
+}
+
+// TestAuthStreams checks that server-streaming calls stream through the authenticated HTTP
+// listener (its response writer adds challenges to 401s and must still flush), and are refused
+// without credentials.
+func TestAuthStreams(t *testing.T) {
+	t.Parallel()
+	sd := loadShop(t, "")
+	srv, err := server.New([]server.Service{shopService(t, sd, "v1")}, server.WithLogger(slog.New(slog.DiscardHandler)),
+		server.WithAuth(server.AuthConfig{APIKeys: []server.APIKey{{ID: "reader", SHA256: sha256Hex(readerKey)}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := serve(t, srv, false, &counter{n: map[string]int{}}, &atomic.Int64{})
+	msg := []byte(`{}`)
+	envelope := append([]byte{0, 0, 0, 0, byte(len(msg))}, msg...)
+	for _, c := range []struct {
+		name, method, path, contentType string
+		body                            []byte
+	}{
+		{"REST", http.MethodGet, "/v1/products:watch", "", nil},
+		{"Connect", http.MethodPost, "/acme.shop.v1.ShopService/WatchProducts", "application/connect+json", envelope},
+	} {
+		for _, key := range []string{readerKey, ""} {
+			t.Run(c.name+map[bool]string{true: " with a key", false: " without"}[key != ""], func(t *testing.T) {
+				t.Parallel()
+				req, _ := http.NewRequestWithContext(t.Context(), c.method, b.httpURL+c.path, bytes.NewReader(c.body))
+				if c.contentType != "" {
+					req.Header.Set("Content-Type", c.contentType)
+				}
+				if key != "" {
+					req.Header.Set("X-Api-Key", key)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer func() { _ = resp.Body.Close() }()
+				body, _ := io.ReadAll(resp.Body)
+				streamed := strings.Contains(string(body), "P-1") && strings.Contains(string(body), "P-3")
+				if key != "" && (resp.StatusCode != http.StatusOK || !streamed) {
+					t.Fatalf("%d %s", resp.StatusCode, body)
+				}
+				if key == "" && (streamed || !strings.Contains(strings.ToLower(string(body)), "unauthenticated") && !strings.Contains(string(body), `"code":16`)) {
+					t.Fatalf("%d %s", resp.StatusCode, body)
+				}
+			})
+		}
 	}
 }
