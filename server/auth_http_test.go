@@ -323,3 +323,34 @@ func TestAuthStreams(t *testing.T) {
 		}
 	}
 }
+
+// TestCredentialsNeverLogged calls every surface with good and bad keys and tokens, with the
+// server logging at debug level, and checks that no log line holds any of them.
+func TestCredentialsNeverLogged(t *testing.T) {
+	t.Parallel()
+	iss := newTestIssuer(t)
+	logs := new(lockedBuffer)
+	b := startGoService(t, principalEcho, server.WithAuth(authConfig(iss)),
+		server.WithLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	good := iss.sign(t, iss.claims("agent-7", testAudience, inventoryRead), nil)
+	wrongAud := iss.sign(t, iss.claims("agent-7", "https://other.example", inventoryRead), nil)
+	secrets := []string{readerKey, readerKey + "x", scopelessKey, good, wrongAud}
+	credentials := []map[string]string{
+		{"X-Api-Key": readerKey}, {"X-Api-Key": readerKey + "x"}, {"X-Api-Key": scopelessKey},
+		{"Authorization": "Bearer " + good}, {"Authorization": "Bearer " + wrongAud},
+	}
+	for _, s := range authSurfaces(b) {
+		for _, h := range credentials {
+			s.call(t, t.Context(), h)
+		}
+	}
+	text := logs.String()
+	if !strings.Contains(text, "serving HTTP") {
+		t.Fatalf("the log was not captured: %s", text)
+	}
+	for _, secret := range secrets {
+		if strings.Contains(text, secret) || strings.Contains(text, secret[len(secret)-16:]) {
+			t.Errorf("a credential is in the log:\n%s", text)
+		}
+	}
+}
