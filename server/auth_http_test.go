@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -352,5 +353,31 @@ func TestCredentialsNeverLogged(t *testing.T) {
 		if strings.Contains(text, secret) || strings.Contains(text, secret[len(secret)-16:]) {
 			t.Errorf("a credential is in the log:\n%s", text)
 		}
+	}
+}
+
+// TestForgedTokensDoNotReachTheIssuer checks that tokens the issuer's keys do not verify do not
+// each make the bridge fetch the keys again: a flood of forged tokens must not become a flood
+// of requests to the issuer.
+func TestForgedTokensDoNotReachTheIssuer(t *testing.T) {
+	t.Parallel()
+	iss := newTestIssuer(t)
+	b := startGoService(t, principalEcho, server.WithAuth(authConfig(iss)))
+	rest := authSurfaces(b)[4]
+	if rest.name != "REST" {
+		t.Fatalf("surface %s", rest.name)
+	}
+	good := iss.sign(t, iss.claims("agent-7", testAudience, inventoryRead), nil)
+	if got := rest.call(t, t.Context(), map[string]string{"Authorization": "Bearer " + good}); got.principal != "agent-7" {
+		t.Fatalf("a valid token: %+v", got)
+	}
+	for i := range 20 {
+		forged := iss.sign(t, iss.claims(fmt.Sprintf("forger-%d", i), testAudience, inventoryRead), iss.other)
+		if got := rest.call(t, t.Context(), map[string]string{"Authorization": "Bearer " + forged}); got.code != codes.Unauthenticated {
+			t.Fatalf("a forged token: %+v", got)
+		}
+	}
+	if n := iss.keyFetches.Load(); n != 1 {
+		t.Errorf("the JWKS was fetched %d times, want once", n)
 	}
 }

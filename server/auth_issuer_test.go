@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +19,8 @@ type testIssuer struct {
 	url   string
 	key   *rsa.PrivateKey
 	other *rsa.PrivateKey // signs tokens the JWKS cannot verify
+	// keyFetches counts requests for the JWKS.
+	keyFetches atomic.Int64
 }
 
 func newTestIssuer(t *testing.T) *testIssuer {
@@ -45,6 +48,7 @@ func newTestIssuer(t *testing.T) *testIssuer {
 		})
 	})
 	mux.HandleFunc("GET /keys", func(w http.ResponseWriter, _ *http.Request) {
+		iss.keyFetches.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
 	})

@@ -68,8 +68,14 @@ func (o *oidcVerifier) verifier() (*oidc.IDTokenVerifier, error) {
 	if err != nil {
 		return nil, err
 	}
+	var doc struct {
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := provider.Claims(&doc); err != nil || doc.JWKSURI == "" {
+		return nil, errors.New("the issuer's discovery document names no jwks_uri")
+	}
 	skew := o.cfg.ClockSkew
-	v := provider.Verifier(&oidc.Config{
+	v := oidc.NewVerifier(o.cfg.Issuer, newJWKS(doc.JWKSURI, o.client, o.cfg.Algorithms), &oidc.Config{
 		ClientID:             o.cfg.Audience,
 		SupportedSigningAlgs: o.cfg.Algorithms,
 		// Checking expiry against a clock set back by the skew accepts a token up to skew after
