@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -379,5 +380,29 @@ func TestForgedTokensDoNotReachTheIssuer(t *testing.T) {
 	}
 	if n := iss.keyFetches.Load(); n != 1 {
 		t.Errorf("the JWKS was fetched %d times, want once", n)
+	}
+}
+
+// TestIssuerDown checks that while the issuer cannot be reached a token is Unavailable (try
+// again later), not Unauthenticated (get a new token), and that the bridge does not ask the
+// issuer again for every token.
+func TestIssuerDown(t *testing.T) {
+	t.Parallel()
+	var discoveries atomic.Int64
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		discoveries.Add(1)
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(down.Close)
+	b := startGoService(t, principalEcho, server.WithAuth(server.AuthConfig{OIDC: &server.OIDCConfig{Issuer: down.URL, Audience: testAudience}}))
+	for _, s := range authSurfaces(b) {
+		for range 3 {
+			if got := s.call(t, t.Context(), map[string]string{"Authorization": "Bearer a.b.c"}); got.code != codes.Unavailable || !strings.Contains(got.message, "try again later") {
+				t.Fatalf("%s: %+v", s.name, got)
+			}
+		}
+	}
+	if n := discoveries.Load(); n != 1 {
+		t.Errorf("the issuer was asked %d times, want once", n)
 	}
 }

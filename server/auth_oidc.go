@@ -25,6 +25,9 @@ type oidcVerifier struct {
 	v      atomic.Pointer[oidc.IDTokenVerifier]
 	client *http.Client
 
+	discoveryAt  time.Time // of the last failed discovery; guarded by mu
+	discoveryErr error
+
 	// verified remembers tokens already verified, by their SHA-256, until they expire: an agent
 	// sends the same token on every call, and checking its RSA signature again costs ~100 µs.
 	// Only the hash is kept, never the token.
@@ -62,7 +65,19 @@ func (o *oidcVerifier) verifier() (*oidc.IDTokenVerifier, error) {
 	if v := o.v.Load(); v != nil {
 		return v, nil
 	}
-	// The provider keeps this context for every later JWKS fetch, so it must not be a call's.
+	// A failed discovery is not tried again for a while, so tokens arriving while the issuer is
+	// down do not each become a request to it.
+	if o.discoveryErr != nil && time.Since(o.discoveryAt) < jwksMinRefresh {
+		return nil, o.discoveryErr
+	}
+	v, err := o.discover()
+	o.discoveryAt, o.discoveryErr = time.Now(), err
+	return v, err
+}
+
+// discover reads the issuer's discovery document and makes the verifier.
+func (o *oidcVerifier) discover() (*oidc.IDTokenVerifier, error) {
+	// Discovery serves every later caller, so a call's cancellation must not cut it short.
 	ctx := oidc.ClientContext(context.Background(), o.client)
 	provider, err := oidc.NewProvider(ctx, o.cfg.Issuer)
 	if err != nil {
