@@ -216,7 +216,7 @@ type authenticator struct {
 	keys      []apiKey
 	keyHeader string // lower-case; "authorization" for Authorization: Bearer
 	oidc      *oidcVerifier
-	certs     map[string][]string // mTLS principals by certificate identity
+	certs     map[string]*Principal // mTLS service accounts by certificate identity; nil without mtls
 	scopes    *scopePolicy
 	hint      string // what to send, for Unauthenticated messages
 }
@@ -245,7 +245,10 @@ func newAuthenticator(cfg AuthConfig) (*authenticator, error) {
 		a.oidc = newOIDCVerifier(*cfg.OIDC)
 	}
 	if cfg.MTLS != nil {
-		a.certs = cfg.MTLS.Principals
+		a.certs = make(map[string]*Principal, len(cfg.MTLS.Principals))
+		for id, scopes := range cfg.MTLS.Principals {
+			a.certs[id] = &Principal{ID: id, Scopes: slices.Clone(scopes), Method: AuthMTLS}
+		}
 	}
 	var ways []string
 	if a.oidc != nil {
@@ -343,11 +346,11 @@ func (a *authenticator) fromCertificate(ctx context.Context) (p *Principal, err 
 		return nil, nil, false
 	}
 	id := certIdentity(info.State.VerifiedChains[0][0])
-	scopes, listed := a.certs[id]
+	p, listed := a.certs[id]
 	if !listed {
 		return nil, status.Error(codes.Unauthenticated, "the client certificate for "+id+" is not a configured service account (auth.mtls.principals)"), true
 	}
-	return &Principal{ID: id, Scopes: scopes, Method: AuthMTLS}, nil, true
+	return p, nil, true
 }
 
 // certIdentity names a client certificate: its first URI SAN (a SPIFFE ID), else its first DNS
