@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -54,6 +55,9 @@ type Config struct {
 	Services []string `yaml:"services"`
 	// Backends names the legacy systems that method bindings refer to.
 	Backends map[string]adapters.Backend `yaml:"backends"`
+	// Auth authenticates callers and checks method scopes on every surface; required when a
+	// listener binds beyond loopback (see AuthConfig).
+	Auth *AuthConfig `yaml:"auth"`
 
 	// path is the file the config was read from; its directory is where relative paths start.
 	path string
@@ -116,6 +120,10 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	errs = append(errs, c.Auth.Validate(), c.validateExposure())
+	if c.Auth != nil && c.Auth.MTLS != nil && c.TLS == nil {
+		errs = append(errs, errors.New("config: auth.mtls needs tls (cert_file, key_file): client certificates are sent only over TLS"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -152,7 +160,14 @@ func (c *Config) Options() ([]Option, error) {
 		if err != nil {
 			return nil, fmt.Errorf("config: tls: %w", err)
 		}
-		opts = append(opts, WithTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
+		tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		if err := c.Auth.applyMTLS(tlsCfg); err != nil {
+			return nil, err
+		}
+		opts = append(opts, WithTLS(tlsCfg))
+	}
+	if c.Auth != nil {
+		opts = append(opts, WithAuth(*c.Auth))
 	}
 	return opts, nil
 }
@@ -254,6 +269,9 @@ func (s *Server) ReloadConfig(c *Config) error {
 		if d.was != d.want {
 			s.log.Warn("a reload cannot change this setting; restart to apply it", "setting", d.name, "serving", d.was, "config", d.want)
 		}
+	}
+	if !reflect.DeepEqual(s.opts.auth, o.auth) {
+		s.log.Warn("a reload cannot change auth (keys, issuer, scopes); restart to apply it", "setting", "auth")
 	}
 	return s.Reload(services, c.MCP)
 }

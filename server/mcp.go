@@ -459,13 +459,7 @@ func (ts Toolset) matches(fullName string) bool {
 }
 
 // tool returns the tool of that name, or nil.
-func (g *generation) tool(name string) *mcpTool {
-	i, ok := slices.BinarySearchFunc(g.tools, name, func(t *mcpTool, name string) int { return strings.Compare(t.tool.Name, name) })
-	if !ok {
-		return nil
-	}
-	return g.tools[i]
-}
+func (g *generation) tool(name string) *mcpTool { return g.toolByName[name] }
 
 // toolsets checks the configured toolsets against g's tools: "" selects every tool, and a named
 // toolset that selects nothing is a mistake.
@@ -510,7 +504,7 @@ func (s *Server) updateMCP(g *generation) {
 				Instructions: "Tools call legacy enterprise systems through agentbridge. Send only the properties a tool's schema lists; 64-bit integers are decimal strings.",
 				Logger:       s.log.With("surface", "mcp"),
 			})
-			s.mcp[name].AddReceivingMiddleware(s.profileMiddleware(name))
+			s.mcp[name].AddReceivingMiddleware(s.mcpAuth, s.profileMiddleware(name))
 			s.mcpTools[name] = map[string][]byte{}
 		}
 	}

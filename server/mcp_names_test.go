@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -11,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/agentbridge/agentbridge/adapters"
 	agentbridgev1 "github.com/agentbridge/agentbridge/gen/agentbridge/v1"
 )
 
@@ -125,5 +128,40 @@ func TestToolAnnotations(t *testing.T) {
 			(a.DestructiveHint != nil && *a.DestructiveHint != tc.destructive) || a.OpenWorldHint == nil || !*a.OpenWorldHint {
 			t.Errorf("%s: %+v", tc.method, a)
 		}
+	}
+}
+
+// TestToolLookupAcrossServices: a call finds its tool whatever the order of procedures and tool
+// names (a.y.v1.Zulu sorts before b.z.v1.Alpha by procedure, after it by tool name); a lookup
+// that assumed one order answered NotFound for a listed tool.
+func TestToolLookupAcrossServices(t *testing.T) {
+	t.Parallel()
+	empty := func(context.Context, proto.Message) (proto.Message, error) { return &emptypb.Empty{}, nil }
+	var services []Service
+	for _, fd := range []protoreflect.FileDescriptor{
+		file(t, "a.y.v1", map[string]map[string]*descriptorpb.MethodOptions{"Zulu": {"Get": nil}}),
+		file(t, "b.z.v1", map[string]map[string]*descriptorpb.MethodOptions{"Alpha": {"Get": nil}, "Mike": {"Put": nil}}),
+	} {
+		for i := range fd.Services().Len() {
+			sd := fd.Services().Get(i)
+			impl := map[protoreflect.Name]adapters.Unary{}
+			for j := range sd.Methods().Len() {
+				impl[sd.Methods().Get(j).Name()] = empty
+			}
+			services = append(services, Service{Desc: sd, Methods: impl})
+		}
+	}
+	s, err := New(services, WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := s.gen.Load()
+	for _, name := range []string{"Zulu_Get", "Alpha_Get", "Mike_Put"} {
+		if tool := g.tool(name); tool == nil || tool.tool.Name != name {
+			t.Errorf("tool %s not found", name)
+		}
+	}
+	if g.tool("Nope_Get") != nil {
+		t.Error("an unknown tool was found")
 	}
 }

@@ -22,6 +22,7 @@ type options struct {
 	mcp          MCPOptions
 	origins      []string // browser origins allowed on every HTTP surface, beside loopback ones
 	hosts        []string // Host names allowed on the HTTP listener, beside loopback names
+	auth         *AuthConfig
 }
 
 // Defaults of the options.

@@ -77,19 +77,21 @@ type Server struct {
 	mcp      map[string]*mcp.Server       // by toolset, "" for all tools; they outlive generations
 	mcpTools map[string]map[string][]byte // by toolset: the tools each server has, as JSON
 	mcpHTTP  http.Handler                 // Streamable HTTP; outlives generations, as sessions do
+	auth     *authenticator               // nil when no credentials are configured
 }
 
 // generation is one immutable build of the served services and every surface's routes. A call
 // keeps the generation it started on to the end; Reload makes a new one for new calls.
 type generation struct {
-	services []Service
-	names    []string           // the services' full names, sorted
-	methods  map[string]*method // by procedure, /package.Service/Method
-	files    *protoregistry.Files
-	tools    []*mcpTool
-	toolsets map[string]Toolset // "" selects every tool
-	mcpOpts  MCPOptions
-	http     http.Handler
+	services   []Service
+	names      []string           // the services' full names, sorted
+	methods    map[string]*method // by procedure, /package.Service/Method
+	files      *protoregistry.Files
+	tools      []*mcpTool // in procedure order
+	toolByName map[string]*mcpTool
+	toolsets   map[string]Toolset // "" selects every tool
+	mcpOpts    MCPOptions
+	http       http.Handler
 }
 
 // New builds a server for services. It fails when a method has no implementation, a contract
@@ -106,7 +108,14 @@ func New(services []Service, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("server: protovalidate: %w", err)
 	}
 	s.validator = newBehaviorValidator(validator) // (google.api.field_behavior) = REQUIRED, then buf.validate
-	interceptors := append(append([]grpc.UnaryServerInterceptor{}, o.interceptors...), validateInterceptor(s.validator))
+	var interceptors []grpc.UnaryServerInterceptor
+	if o.auth.enabled() {
+		if s.auth, err = newAuthenticator(*o.auth); err != nil {
+			return nil, err
+		}
+		interceptors = append(interceptors, s.authInterceptor(s.auth)) // first: nothing runs for an unknown caller
+	}
+	interceptors = append(append(interceptors, o.interceptors...), validateInterceptor(s.validator))
 	s.chain = chainUnary(interceptors)
 	if s.comments, err = EmbeddedComments(); err != nil {
 		return nil, err
@@ -116,7 +125,7 @@ func New(services []Service, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.http = s.originGuard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.gen.Load().http.ServeHTTP(w, r) }))
+	s.http = s.authHTTP(s.originGuard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.gen.Load().http.ServeHTTP(w, r) })))
 	s.install(g)
 	s.ready.Store(true)
 	return s, nil
@@ -181,6 +190,10 @@ func (s *Server) newGeneration(ctx context.Context, services []Service, mcpOpts 
 	var err error
 	if g.tools, err = s.buildTools(g); err != nil {
 		return nil, err
+	}
+	g.toolByName = make(map[string]*mcpTool, len(g.tools))
+	for _, t := range g.tools {
+		g.toolByName[t.tool.Name] = t
 	}
 	if g.toolsets, err = toolsets(g, mcpOpts); err != nil {
 		return nil, err
@@ -269,6 +282,14 @@ func (s *Server) Serve(ctx context.Context) error {
 // ServeListeners is Serve on listeners the caller opened; either may be nil to leave that
 // listener off.
 func (s *Server) ServeListeners(ctx context.Context, grpcLis, httpLis net.Listener) error {
+	if err := s.checkExposure(grpcLis, httpLis); err != nil {
+		for _, l := range []net.Listener{grpcLis, httpLis} {
+			if l != nil {
+				_ = l.Close()
+			}
+		}
+		return err
+	}
 	errc := make(chan error, 2)
 	var httpSrv *http.Server
 	if httpLis != nil {

@@ -43,6 +43,7 @@ const usage = `usage:
   agentbridge demo [-grpc-addr ADDR] [-http-addr ADDR] [-legacy-addr ADDR]
   agentbridge mcp -stdio [-config FILE | -demo] [-toolset NAME]
   agentbridge config validate -config FILE
+  agentbridge hash-key < KEYFILE   (prints the SHA-256 for auth.api_keys[].sha256)
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return errors.New("unknown config command")
 		}
 		return validate(args[2:], stdout)
+	case "hash-key":
+		return hashKey(os.Stdin, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -3,8 +3,8 @@
 // files linked into the binary. A loaded file whose messages have no Go type is served with
 // dynamic messages (dynamicpb); the rest of agentbridge cannot tell the difference.
 //
-// agentbridge's own options (agentbridge/v1/options.proto), google/api (annotations, http,
-// field_behavior), buf/validate and the well-known types are built in: a contract imports them without
+// agentbridge's own options (agentbridge/v1/options.proto, agentbridge/v1/auth.proto), google/api
+// (annotations, http, field_behavior), buf/validate and the well-known types are built in: a contract imports them without
 // vendoring a copy, and they always resolve to the descriptors linked into the binary, so their
 // options are read as typed extensions.
 //
@@ -40,6 +40,7 @@ import (
 // the linked descriptors, whatever a descriptor set or import path holds under the same name.
 var builtins = map[string]bool{
 	"agentbridge/v1/options.proto":    true,
+	"agentbridge/v1/auth.proto":       true,
 	"google/api/annotations.proto":    true,
 	"google/api/http.proto":           true,
 	"google/api/field_behavior.proto": true,
