@@ -1,24 +1,26 @@
 #!/usr/bin/env node
-// SOAP peer for the SOAP adapter tests: seven node-soap (npm "soap" 1.13.0)
-// servers on loopback, four built from WSDLs in the shared corpus, which are
+// SOAP peer for the SOAP adapter tests: eight node-soap (npm "soap" 1.13.0)
+// servers on loopback, five built from WSDLs in the shared corpus, which are
 // read in place, and three written for these tests: catalog, a list-returning
 // operation for streaming bindings (../catalog.wsdl), vat, a VIES-style VAT
 // number check that faults as VIES does, for fault rules (../vat.wsdl), and
 // reservation, a WSDL 1.1 rendition of the corpus's WSDL 2.0 GreatH
 // reservation example (../reservation.wsdl), for xsd:date values and a
 // nillable element. ec2 serves DescribeSpotPriceHistory of the corpus's EC2
-// WSDL, for dateTime values and optional lists.
+// WSDL, for dateTime values and optional lists; dummy serves the corpus's
+// node-soap sample of xsi:nil in imported schemas
+// (soap-messages/s09-xsi-nil-imported-schemas).
 //
 // Usage: node server.js <absolute path of the corpus wsdl folder>
 //
 // On success, prints one line of JSON to stdout with the five endpoint URLs,
 // then keeps running:
-//   {"calculator":"http://127.0.0.1:P/calculator","numbers":"...","greeter":"...","catalog":"...","vat":"...","ec2":"...","reservation":"..."}
+//   {"calculator":"http://127.0.0.1:P/calculator","numbers":"...","greeter":"...","catalog":"...","vat":"...","ec2":"...","reservation":"...","dummy":"..."}
 // Nothing else goes to stdout; errors go to stderr and exit with status 1.
 //
 // Each server also answers GET /_received (a JSON array of
 // {service, operation, args} for every operation the handlers ran, oldest
-// first, shared by all servers; ec2 and reservation add xml, the request
+// first, shared by all servers; ec2, reservation and dummy add xml, the request
 // envelope exactly as it arrived) and DELETE /_received (clears it), and
 // GET /_urls (the line of endpoint URLs printed at start-up).
 //
@@ -344,6 +346,32 @@ function reservationPort() {
   };
 }
 
+function dummyPort() {
+  return {
+    // Dummy (s09's soap.wsdl, whose types come from two imported schemas)
+    // replies by DummyField1: "corpus-sample" gives the corpus's own
+    // response.xml, a DummyList whose one DummyElement is nil; "no-list" a
+    // DummyResult without its optional DummyList; anything else a list of
+    // DummyField1 (with language "en") and DummyStringFilter, or "none".
+    Dummy(args, _cb, _headers, req) {
+      record('dummy', 'Dummy', args, req);
+      const field1 = arg(args, 'DummyField1');
+      if (field1 === 'corpus-sample') {
+        return { DummyResult: { DummyList: { DummyElement: [NIL] } } };
+      }
+      const result = { attributes: { code: 'ok' } };
+      if (field1 !== 'no-list') {
+        const filter = arg(args, 'DummyFilter');
+        const second = filter && filter.DummyStringFilter !== undefined ? filter.DummyStringFilter : 'none';
+        result.DummyList = {
+          DummyElement: [{ attributes: { language: 'en' }, $value: field1 }, second],
+        };
+      }
+      return { DummyResult: result };
+    },
+  };
+}
+
 // Serves /_received. node-soap's listen() takes the server's existing
 // 'request' listeners, removes them, and installs one listener that handles
 // its own path and passes every other request to the old listeners. So this
@@ -554,6 +582,15 @@ function main() {
       // A nil element reaches the handler as null rather than being dropped,
       // so the record tells nil from absent.
       options: { handleNilAsNull: true },
+    },
+    {
+      name: 'dummy',
+      wsdlPath: path.join(corpus, '..', 'soap-messages', 's09-xsi-nil-imported-schemas', 'soap.wsdl'),
+      path: '/dummy',
+      soap12: false,
+      services: { DummyService: { DummyPortType: dummyPort() } },
+      requiredElement: ['http://www.Dummy.com/Name/Types', 'DummyResponse'],
+      rawLog: true,
     },
   ];
 
