@@ -15,6 +15,13 @@ package soap_test
 //     checkAvailability (wsdl/postman-wsdl20-W3Example.wsdl, WSDL 2.0), rendered as WSDL 1.1 in
 //     testdata/reservation.wsdl because node-soap serves WSDL 1.1 only: dates with and without a
 //     zone, a nillable date sent nil and as a value, optional elements absent and empty.
+//   - dummy: node-soap's own sample of xsi:nil with imported schemas
+//     (soap-messages/s09-xsi-nil-imported-schemas): its request.json, with elements in two
+//     namespaces, an optional list absent, and its response.xml, a nil list item, refused.
+//
+// node-soap writes the children of imported complex types in the parent's namespace (n:DummyList
+// for the WSDL's Common-namespace DummyList); the codec matches child elements by local name, so
+// those replies still decode.
 
 import (
 	"encoding/json"
@@ -228,21 +235,99 @@ message Stay {
 }
 `
 
+// dummyProto fronts Dummy of the corpus's node-soap sample with imported schemas: the wrapper
+// elements' own children are in the Name namespace, the children of the imported complex
+// types (DummyFilter, DummyResult, DummyList) in the Common namespace.
+const dummyProto = `syntax = "proto3";
+
+package corpus.dummy.v1;
+
+import "agentbridge/v1/options.proto";
+import "google/api/annotations.proto";
+
+// node-soap's Dummy sample service.
+service DummyService {
+  // Lists dummies.
+  rpc Dummy(DummyRequest) returns (DummyResponse) {
+    option (google.api.http) = {post: "/v1/dummy" body: "*"};
+    option (agentbridge.v1.binding) = {
+      backend: "dummy"
+      soap: {
+        action: "http://www.Dummy.com#Dummy"
+        request: {name: "DummyRequest" namespace: "http://www.Dummy.com/Name/Types"}
+        response: {name: "DummyResponse" namespace: "http://www.Dummy.com/Name/Types"}
+      }
+    };
+  }
+}
+
+// The request.
+message DummyRequest {
+  option (agentbridge.v1.xml_message) = {namespace: "http://www.Dummy.com/Name/Types"};
+  // A field.
+  optional string dummy_field1 = 1 [(agentbridge.v1.xml) = {name: "DummyField1"}];
+  // A filter.
+  DummyFilter dummy_filter = 2 [(agentbridge.v1.xml) = {name: "DummyFilter"}];
+}
+
+// The filter (common.xsd).
+message DummyFilter {
+  option (agentbridge.v1.xml_message) = {namespace: "http://www.Dummy.com/Common/Types"};
+  // By int.
+  optional string dummy_int_filter = 1 [(agentbridge.v1.xml) = {name: "DummyIntFilter"}];
+  // By string.
+  optional string dummy_string_filter = 2 [(agentbridge.v1.xml) = {name: "DummyStringFilter"}];
+}
+
+// The reply.
+message DummyResponse {
+  option (agentbridge.v1.xml_message) = {namespace: "http://www.Dummy.com/Name/Types"};
+  // The result.
+  DummyResult dummy_result = 1 [(agentbridge.v1.xml) = {name: "DummyResult"}];
+}
+
+// The result (common.xsd).
+message DummyResult {
+  option (agentbridge.v1.xml_message) = {namespace: "http://www.Dummy.com/Common/Types"};
+  // A code.
+  optional string code = 1 [(agentbridge.v1.xml) = {attribute: true}];
+  // The dummies; unset when the reply has no DummyList.
+  DummyList dummy_list = 2 [(agentbridge.v1.xml) = {name: "DummyList"}];
+}
+
+// The list (common.xsd).
+message DummyList {
+  option (agentbridge.v1.xml_message) = {namespace: "http://www.Dummy.com/Common/Types"};
+  // The items.
+  repeated Dummy dummy_element = 1 [(agentbridge.v1.xml) = {name: "DummyElement"}];
+}
+
+// One dummy: text with an optional language.
+message Dummy {
+  // The text.
+  string value = 1 [(agentbridge.v1.xml) = {text: true}];
+  // Its language.
+  optional string language = 2 [(agentbridge.v1.xml) = {attribute: true}];
+}
+`
+
 // valuesBridge serves the two protos in front of the peer's ec2 and reservation servers, each
 // service from a bridge of its own: with both in one server, MCP calls of
 // ReservationService_CheckAvailability fail with NotFound "no longer served", since the server
 // sorts its tools by procedure (corpus.ec2… before corpus.greath…) but looks them up by binary
 // search on the tool name (Reservation… before Spot…).
 type valuesBridge struct {
-	spotBridge, stayBridge *nodeBridge
-	spot                   protoreflect.ServiceDescriptor
-	reservation            protoreflect.ServiceDescriptor
+	spotBridge, stayBridge, dummyBridge *nodeBridge
+	spot, reservation, dummy            protoreflect.ServiceDescriptor
 }
 
 // bridgeFor returns the bridge serving a REST route or MCP tool of the case.
 func (b *valuesBridge) bridgeFor(routeOrTool string) *nodeBridge {
 	if strings.HasPrefix(routeOrTool, "/v1/stays") || strings.HasPrefix(routeOrTool, "ReservationService_") {
 		return b.stayBridge
+	}
+	if strings.HasPrefix(routeOrTool, "/v1/dummy") || strings.HasPrefix(routeOrTool, "DummyService_") {
+		return b.dummyBridge
 	}
 	return b.spotBridge
 }
@@ -252,7 +337,7 @@ func (b *valuesBridge) bridgeFor(routeOrTool string) *nodeBridge {
 func newValuesBridge(t *testing.T, urls map[string]string) *valuesBridge {
 	t.Helper()
 	dir := t.TempDir()
-	files := map[string]string{"corpus/ec2/v1/spot.proto": spotProto, "corpus/greath/v1/reservation.proto": reservationProto}
+	files := map[string]string{"corpus/ec2/v1/spot.proto": spotProto, "corpus/greath/v1/reservation.proto": reservationProto, "corpus/dummy/v1/dummy.proto": dummyProto}
 	var protos []string
 	for path, src := range files {
 		full := filepath.Join(dir, filepath.FromSlash(path))
@@ -276,6 +361,10 @@ func newValuesBridge(t *testing.T, urls map[string]string) *valuesBridge {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dummy, err := set.Service("corpus.dummy.v1.DummyService")
+	if err != nil {
+		t.Fatal(err)
+	}
 	serve := func(sd protoreflect.ServiceDescriptor, backend string) *nodeBridge {
 		return serveNodeBridge(t, &server.Config{
 			ProtoPaths: []string{dir},
@@ -284,7 +373,10 @@ func newValuesBridge(t *testing.T, urls map[string]string) *valuesBridge {
 			Backends:   map[string]adapters.Backend{backend: {Kind: "soap", Endpoint: urls[backend]}},
 		}, nil)
 	}
-	return &valuesBridge{spotBridge: serve(spot, "ec2"), stayBridge: serve(res, "reservation"), spot: spot, reservation: res}
+	return &valuesBridge{
+		spotBridge: serve(spot, "ec2"), stayBridge: serve(res, "reservation"), dummyBridge: serve(dummy, "dummy"),
+		spot: spot, reservation: res, dummy: dummy,
+	}
 }
 
 // nodeSOAPURLs reads every endpoint URL the peer serves from its /_urls, which lists servers
@@ -302,7 +394,7 @@ func nodeSOAPURLs(t *testing.T, p *nodeSOAPPeer) map[string]string {
 	}
 	defer func() { _ = resp.Body.Close() }()
 	var urls map[string]string
-	if err := json.NewDecoder(resp.Body).Decode(&urls); err != nil || urls["ec2"] == "" || urls["reservation"] == "" {
+	if err := json.NewDecoder(resp.Body).Decode(&urls); err != nil || urls["ec2"] == "" || urls["reservation"] == "" || urls["dummy"] == "" {
 		t.Fatalf("GET /_urls: HTTP %d, %v, %v", resp.StatusCode, urls, err)
 	}
 	return urls
@@ -393,6 +485,31 @@ func rawElements(t *testing.T, envelope string) map[string][]string {
 	}
 }
 
+// rawNamespaces returns the namespace of each element of the envelope named in names, by local
+// name ("(missing)" for one the envelope lacks).
+func rawNamespaces(t *testing.T, envelope string, names map[string]string) map[string]string {
+	t.Helper()
+	out := make(map[string]string, len(names))
+	for name := range names {
+		out[name] = "(missing)"
+	}
+	d := xml.NewDecoder(strings.NewReader(envelope))
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("request envelope %s: %v", envelope, err)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			if _, ok := names[se.Name.Local]; ok {
+				out[se.Name.Local] = se.Name.Space
+			}
+		}
+	}
+}
+
 // valuesCase is one round trip: the agent's request, what node-soap must have parsed and the
 // raw elements it must have got (absent ones listed with no values), and the agent's reply.
 type valuesCase struct {
@@ -403,6 +520,7 @@ type valuesCase struct {
 	args    map[string]any      // node-soap's parse of the request (nil: an empty element)
 	raw     map[string][]string // leaf elements the envelope must carry exactly
 	absent  []string            // elements the envelope must not carry
+	spaces  map[string]string   // namespaces of elements, by local name
 	reply   string              // the agent's reply, as protojson
 	output  protoreflect.MessageDescriptor
 }
@@ -443,6 +561,11 @@ func (e *valuesExpectations) check(t *testing.T, p *nodeSOAPPeer, start int) {
 		for name, want := range c.raw {
 			if !reflect.DeepEqual(got[name], want) {
 				t.Errorf("%s: element %s arrived as %q; want %q\n%s", c.name, name, got[name], want, r.XML)
+			}
+		}
+		for name, got := range rawNamespaces(t, r.XML, c.spaces) {
+			if got != c.spaces[name] {
+				t.Errorf("%s: element %s arrived in namespace %q; want %q\n%s", c.name, name, got, c.spaces[name], r.XML)
 			}
 		}
 		for _, name := range c.absent {
@@ -576,6 +699,7 @@ func TestNodeSOAPCorpusValues(t *testing.T) {
 	spotOut := b.spot.Methods().ByName("DescribeSpotPriceHistory").Output()
 	utcOut := b.spot.Methods().ByName("DescribeSpotPriceHistoryUtc").Output()
 	stay := b.reservation.Methods().ByName("CheckAvailability").Output()
+	dummyOut := b.dummy.Methods().ByName("Dummy").Output()
 
 	const (
 		spotRoute = "/v1/spot-prices:history"
@@ -661,13 +785,37 @@ func TestNodeSOAPCorpusValues(t *testing.T) {
 		reply:   `{"checkInDate":"2024-02-29","checkOutDate":"2024-03-01+14:00","roomType":"suite"}`,
 	}}
 
+	dummies := []valuesCase{{
+		// The corpus's own request.json.
+		name:  "the corpus request, imported namespaces",
+		route: "/v1/dummy", tool: "DummyService_Dummy", output: dummyOut,
+		request: `{"dummyField1":"Humpty","dummyFilter":{"dummyStringFilter":"Dumpty"}}`,
+		args:    map[string]any{"DummyField1": "Humpty", "DummyFilter": map[string]any{"DummyStringFilter": "Dumpty"}},
+		raw:     map[string][]string{"DummyField1": {"Humpty"}, "DummyStringFilter": {"Dumpty"}},
+		absent:  []string{"DummyIntFilter"},
+		// The imported schemas' namespaces, as the WSDL gives them.
+		spaces: map[string]string{
+			"DummyRequest": "http://www.Dummy.com/Name/Types", "DummyField1": "http://www.Dummy.com/Name/Types",
+			"DummyFilter": "http://www.Dummy.com/Name/Types", "DummyStringFilter": "http://www.Dummy.com/Common/Types",
+		},
+		reply: `{"dummyResult":{"code":"ok","dummyList":{"dummyElement":[{"value":"Humpty","language":"en"},{"value":"Dumpty"}]}}}`,
+	}, {
+		name:  "optional list absent",
+		route: "/v1/dummy", tool: "DummyService_Dummy", output: dummyOut,
+		request: `{"dummyField1":"no-list"}`,
+		args:    map[string]any{"DummyField1": "no-list"},
+		raw:     map[string][]string{"DummyField1": {"no-list"}},
+		absent:  []string{"DummyFilter"},
+		reply:   `{"dummyResult":{"code":"ok"}}`,
+	}}
+
 	start := len(p.received(t))
 	var sent valuesExpectations
 	t.Run("round trips", func(t *testing.T) {
 		for _, group := range []struct {
 			service, operation string
 			cases              []valuesCase
-		}{{"ec2", "DescribeSpotPriceHistory", spot}, {"reservation", "checkAvailability", stays}} {
+		}{{"ec2", "DescribeSpotPriceHistory", spot}, {"reservation", "checkAvailability", stays}, {"dummy", "Dummy", dummies}} {
 			for _, c := range group.cases {
 				for _, surface := range []string{"rest", "mcp"} {
 					t.Run(group.service+"/"+c.name+"/"+surface, func(t *testing.T) {
@@ -726,6 +874,15 @@ func TestNodeSOAPCorpusValueFailures(t *testing.T) {
 		}},
 		want: nodeWantError{code: codes.Internal, reasons: []string{"BACKEND_REPLY_INVALID"}, domain: "reservation", message: "element checkAvailabilityResponse/checkOutDate: \"\" is not an xsd:date",
 			metadata: map[string]string{"element": "checkAvailabilityResponse/checkOutDate"}},
+	}, {
+		// The corpus's own response.xml: a DummyList whose only item is nil, which a proto
+		// list cannot hold.
+		name:  "the corpus reply, a nil list item",
+		route: "/v1/dummy", tool: "DummyService_Dummy",
+		request: `{"dummyField1":"corpus-sample"}`,
+		reached: &nodeCall{Service: "dummy", Operation: "Dummy", Args: map[string]any{"DummyField1": "corpus-sample"}},
+		want: nodeWantError{code: codes.Internal, reasons: []string{"BACKEND_REPLY_INVALID"}, domain: "dummy", message: "xsi:nil",
+			metadata: map[string]string{"element": "DummyResponse/DummyResult/DummyList/DummyElement"}},
 	}}
 
 	start := len(p.received(t))
