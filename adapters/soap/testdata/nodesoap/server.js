@@ -1,20 +1,28 @@
 #!/usr/bin/env node
-// SOAP peer for the SOAP adapter tests: five node-soap (npm "soap" 1.13.0)
-// servers on loopback, three built from WSDLs in the shared corpus, which are
-// read in place, and two written for these tests: catalog, a list-returning
-// operation for streaming bindings (../catalog.wsdl), and vat, a VIES-style
-// VAT number check that faults as VIES does, for fault rules (../vat.wsdl).
+// SOAP peer for the SOAP adapter tests: eight node-soap (npm "soap" 1.13.0)
+// servers on loopback, five built from WSDLs in the shared corpus, which are
+// read in place, and three written for these tests: catalog, a list-returning
+// operation for streaming bindings (../catalog.wsdl), vat, a VIES-style VAT
+// number check that faults as VIES does, for fault rules (../vat.wsdl), and
+// reservation, a WSDL 1.1 rendition of the corpus's WSDL 2.0 GreatH
+// reservation example (../reservation.wsdl), for xsd:date values and a
+// nillable element. ec2 serves DescribeSpotPriceHistory of the corpus's EC2
+// WSDL, for dateTime values and optional lists; dummy serves the corpus's
+// node-soap sample of xsi:nil in imported schemas
+// (soap-messages/s09-xsi-nil-imported-schemas).
 //
 // Usage: node server.js <absolute path of the corpus wsdl folder>
 //
 // On success, prints one line of JSON to stdout with the five endpoint URLs,
 // then keeps running:
-//   {"calculator":"http://127.0.0.1:P/calculator","numbers":"...","greeter":"...","catalog":"...","vat":"..."}
+//   {"calculator":"http://127.0.0.1:P/calculator","numbers":"...","greeter":"...","catalog":"...","vat":"...","ec2":"...","reservation":"...","dummy":"..."}
 // Nothing else goes to stdout; errors go to stderr and exit with status 1.
 //
 // Each server also answers GET /_received (a JSON array of
 // {service, operation, args} for every operation the handlers ran, oldest
-// first, shared by all five servers) and DELETE /_received (clears it).
+// first, shared by all servers; ec2, reservation and dummy add xml, the request
+// envelope exactly as it arrived) and DELETE /_received (clears it), and
+// GET /_urls (the line of endpoint URLs printed at start-up).
 //
 // It exits with status 0 on SIGTERM or SIGINT, or when stdin reaches EOF if
 // stdin is a pipe or socket (so a parent that dies takes the peer with it).
@@ -49,14 +57,34 @@ function fail(err) {
 
 const received = [];
 
-function record(service, operation, args) {
+function record(service, operation, args, req) {
   // Copy what node-soap parsed, so that later changes can't alter the record.
   // Undefined args (an empty request element) are stored as null.
-  received.push({
+  const entry = {
     service: service,
     operation: operation,
     args: args === undefined ? null : JSON.parse(JSON.stringify(args)),
-  });
+  };
+  // node-soap's parsed args cannot show everything: an empty complex element
+  // and (with handleNilAsNull) a nil one both become null, and its own
+  // deserializers trim text. Servers that log the raw request (rawLog) keep it
+  // with the record, so tests can check the bytes that arrived.
+  if (req && req[RAW_XML] !== undefined) {
+    entry.xml = req[RAW_XML];
+  }
+  received.push(entry);
+}
+
+// The request property rawLog stores the received envelope under.
+const RAW_XML = Symbol('agentbridge raw request xml');
+
+// A node-soap server log function that keeps the raw request XML on the
+// request, where record finds it: node-soap logs 'received' with the request
+// before it runs the handler, which gets the same request object.
+function rawLog(type, data, req) {
+  if (type === 'received' && req) {
+    req[RAW_XML] = String(data);
+  }
 }
 
 function arg(args, name) {
@@ -235,6 +263,115 @@ function vatPort() {
   };
 }
 
+const XSI_NS = 'http://www.w3.org/2001/XMLSchema-instance';
+
+// An element with xsi:nil="true" as node-soap should write it. node-soap 1.13
+// writes a null property as <name xsi:nil="true"> but never declares the xsi
+// prefix: its envelope leaves out every http://www.w3.org/ namespace of the
+// WSDL (wsdl/index.js _xmlnsMap). So the nil is written as attributes, the
+// prefix declared on the element itself.
+const NIL = { attributes: { 'xmlns:xsi': XSI_NS, 'xsi:nil': 'true' } };
+
+// A value that node-soap received for an element, as the reply should carry
+// it again: undefined (absent) stays absent, null (nil, with handleNilAsNull)
+// is written nil.
+function echoNillable(v) {
+  return v === null ? NIL : v;
+}
+
+function ec2Port() {
+  return {
+    // DescribeSpotPriceHistory (gowsdl-aws-ec2-2013-10-15.wsdl) answers from
+    // the request, so a test decides every reply value: one price history item
+    // per requested instance type, its timestamp the request's startTime as
+    // received (endTime for the second type, so both are checked) and its
+    // availabilityZone the request's, or none. No instanceTypeSet gives no
+    // spotPriceHistorySet, an empty one an empty set; the XSD requires the set
+    // (and an item in a request's set), which lets the tests tell absent and
+    // empty lists apart in both directions. nextToken is echoed when sent.
+    DescribeSpotPriceHistory(args, _cb, _headers, req) {
+      record('ec2', 'DescribeSpotPriceHistory', args, req);
+      const reply = { requestId: 'spot-' + (arg(args, 'nextToken') === undefined ? 'first' : arg(args, 'nextToken')) };
+      const set = arg(args, 'instanceTypeSet');
+      if (set !== undefined) {
+        // node-soap reads an empty element as null and one item as an object.
+        const items = set === null || set.item === undefined ? [] : [].concat(set.item);
+        reply.spotPriceHistorySet = {};
+        if (items.length > 0) {
+          reply.spotPriceHistorySet.item = items.map((it, i) => {
+            const item = {
+              instanceType: it.instanceType,
+              productDescription: 'Linux/UNIX',
+              spotPrice: '0.012300',
+              timestamp: i % 2 === 0 ? arg(args, 'startTime') : arg(args, 'endTime'),
+            };
+            if (arg(args, 'availabilityZone') !== undefined) {
+              item.availabilityZone = arg(args, 'availabilityZone');
+            }
+            return item;
+          });
+        }
+      }
+      if (arg(args, 'nextToken') !== undefined) {
+        reply.nextToken = arg(args, 'nextToken');
+      }
+      return reply;
+    },
+  };
+}
+
+function reservationPort() {
+  return {
+    // checkAvailability echoes the stay as received (dates byte for byte,
+    // checkOutDate nil when it came nil, arrivalTime and guestNote absent when
+    // they were). roomType "node-null" makes checkOutDate a plain null, which
+    // node-soap itself writes as xsi:nil with an undeclared prefix.
+    checkAvailability(args, _cb, _headers, req) {
+      record('reservation', 'checkAvailability', args, req);
+      const reply = {
+        checkInDate: arg(args, 'checkInDate'),
+        checkOutDate: echoNillable(arg(args, 'checkOutDate')),
+        roomType: arg(args, 'roomType'),
+      };
+      if (reply.roomType === 'node-null') {
+        reply.checkOutDate = null;
+      }
+      for (const name of ['arrivalTime', 'guestNote']) {
+        if (arg(args, name) !== undefined) {
+          reply[name] = echoNillable(arg(args, name));
+        }
+      }
+      return reply;
+    },
+  };
+}
+
+function dummyPort() {
+  return {
+    // Dummy (s09's soap.wsdl, whose types come from two imported schemas)
+    // replies by DummyField1: "corpus-sample" gives the corpus's own
+    // response.xml, a DummyList whose one DummyElement is nil; "no-list" a
+    // DummyResult without its optional DummyList; anything else a list of
+    // DummyField1 (with language "en") and DummyStringFilter, or "none".
+    Dummy(args, _cb, _headers, req) {
+      record('dummy', 'Dummy', args, req);
+      const field1 = arg(args, 'DummyField1');
+      if (field1 === 'corpus-sample') {
+        return { DummyResult: { DummyList: { DummyElement: [NIL] } } };
+      }
+      const result = { attributes: { code: 'ok' } };
+      if (field1 !== 'no-list') {
+        const filter = arg(args, 'DummyFilter');
+        const second = filter && filter.DummyStringFilter !== undefined ? filter.DummyStringFilter : 'none';
+        result.DummyList = {
+          DummyElement: [{ attributes: { language: 'en' }, $value: field1 }, second],
+        };
+      }
+      return { DummyResult: result };
+    },
+  };
+}
+
 // Serves /_received. node-soap's listen() takes the server's existing
 // 'request' listeners, removes them, and installs one listener that handles
 // its own path and passes every other request to the old listeners. So this
@@ -242,6 +379,12 @@ function vatPort() {
 // path.
 function fallbackHandler(req, res) {
   const pathname = new URL(req.url, 'http://127.0.0.1').pathname.replace(/\/+$/, '');
+  if (pathname === '/_urls' && req.method === 'GET' && urls !== null) {
+    const body = JSON.stringify(urls);
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+    return;
+  }
   if (pathname === '/_received') {
     if (req.method === 'GET') {
       const body = JSON.stringify(received);
@@ -281,10 +424,14 @@ function startServer(def) {
       uri: def.wsdlPath,
       forceSoap12Headers: def.soap12,
       customDeserializer: CUSTOM_DESERIALIZER,
+      ...def.options,
       callback: (err, soapServer) => {
         if (err) {
           reject(new Error(def.name + ': loading ' + def.wsdlPath + ': ' + (err.stack || err)));
           return;
+        }
+        if (def.rawLog) {
+          soapServer.log = rawLog;
         }
         try {
           checkWsdl(def, soapServer.wsdl);
@@ -341,6 +488,7 @@ function checkWsdl(def, wsdl) {
 
 const servers = [];
 let stopping = false;
+let urls = null; // the endpoint URLs, once every server listens
 
 function stop() {
   if (stopping) {
@@ -414,15 +562,46 @@ function main() {
       services: { checkVatService: { checkVatPort: vatPort() } },
       requiredElement: ['urn:agentbridge:testing:vat', 'checkVatResponse'],
     },
+    {
+      name: 'ec2',
+      wsdlPath: path.join(corpus, 'gowsdl-aws-ec2-2013-10-15.wsdl'),
+      path: '/ec2',
+      soap12: false,
+      services: { AmazonEC2: { AmazonEC2Port: ec2Port() } },
+      requiredElement: ['http://ec2.amazonaws.com/doc/2013-10-15/', 'DescribeSpotPriceHistoryResponse'],
+      rawLog: true,
+    },
+    {
+      name: 'reservation',
+      wsdlPath: path.join(__dirname, '..', 'reservation.wsdl'),
+      path: '/reservation',
+      soap12: false,
+      services: { reservationService: { reservationPort: reservationPort() } },
+      requiredElement: ['http://greath.example.com/2004/schemas/resSvc', 'checkAvailabilityResponse'],
+      rawLog: true,
+      // A nil element reaches the handler as null rather than being dropped,
+      // so the record tells nil from absent.
+      options: { handleNilAsNull: true },
+    },
+    {
+      name: 'dummy',
+      wsdlPath: path.join(corpus, '..', 'soap-messages', 's09-xsi-nil-imported-schemas', 'soap.wsdl'),
+      path: '/dummy',
+      soap12: false,
+      services: { DummyService: { DummyPortType: dummyPort() } },
+      requiredElement: ['http://www.Dummy.com/Name/Types', 'DummyResponse'],
+      rawLog: true,
+    },
   ];
 
   const timer = setTimeout(() => fail(new Error('servers not ready after ' + STARTUP_TIMEOUT_MS + 'ms')), STARTUP_TIMEOUT_MS);
-  Promise.all(defs.map(startServer)).then((urls) => {
+  Promise.all(defs.map(startServer)).then((list) => {
     clearTimeout(timer);
     const out = {};
     defs.forEach((def, i) => {
-      out[def.name] = urls[i];
+      out[def.name] = list[i];
     });
+    urls = out;
     process.stdout.write(JSON.stringify(out) + '\n');
   }, fail);
 }
