@@ -55,6 +55,10 @@ type Backend struct {
 	// method's own rules (its binding's faults) and before the table in status.go. Kinds
 	// whose backends send faults (soap) apply them; see FaultRule.
 	Faults []FaultRule `yaml:"faults"`
+	// Auth is how the bridge authenticates to the backend (basic, API key, OAuth2 client
+	// credentials, WS-Security, client TLS); secrets come from the environment or files. See
+	// Auth.
+	Auth *Auth `yaml:"auth"`
 }
 
 // Defaults for Backend fields left zero.

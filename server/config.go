@@ -109,6 +109,11 @@ func (c *Config) Validate() error {
 		// Fault rules are checked at load, so a bad pattern or status names its backend
 		// before anything is built.
 		b.Name = name
+		// A literal secret or a half-given credential is a config error, reported without
+		// reading any secret; missing variables and files are found when the backend is built.
+		if err := b.Auth.Check(fmt.Sprintf("config: backend %q: auth", name)); err != nil {
+			errs = append(errs, unjoin(err)...)
+		}
 		if _, err := b.FaultRules(); err != nil {
 			for _, err := range unjoin(err) {
 				errs = append(errs, fmt.Errorf("config: %w", err))
@@ -182,6 +187,7 @@ func (c *Config) BuildServices() ([]Service, error) {
 	for _, name := range names {
 		b := c.Backends[name]
 		b.Name = name
+		b.Auth = b.Auth.RelativeTo(c.dir)
 		a, err := adapters.New(b)
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
