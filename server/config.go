@@ -39,6 +39,8 @@ type Config struct {
 	AllowedHosts []string `yaml:"allowed_hosts"`
 	// MCP configures the MCP surface (toolsets, allowed origins).
 	MCP MCPOptions `yaml:"mcp"`
+	// Limits bound connections, streams, body upload time and idle time on the listeners.
+	Limits Limits `yaml:"limits"`
 	// ProtoPaths are the import roots of Protos, as protoc -I; relative to the config file.
 	// Default: the config file's directory.
 	ProtoPaths []string `yaml:"proto_paths"`
@@ -150,7 +152,7 @@ func (c *Config) Options() ([]Option, error) {
 	if c.MaxBodyBytes > 0 {
 		opts = append(opts, WithMaxBodyBytes(c.MaxBodyBytes))
 	}
-	opts = append(opts, WithMCP(c.MCP), WithAllowedOrigins(c.AllowedOrigins...), WithAllowedHosts(c.AllowedHosts...))
+	opts = append(opts, WithLimits(c.Limits), WithMCP(c.MCP), WithAllowedOrigins(c.AllowedOrigins...), WithAllowedHosts(c.AllowedHosts...))
 	if c.TLS != nil {
 		cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
 		if err != nil {
@@ -255,6 +257,7 @@ func (s *Server) ReloadConfig(c *Config) error {
 		{"tls", s.opts.tls != nil, o.tls != nil},
 		{"max_body_bytes", s.opts.maxBody, o.maxBody},
 		{"shutdown_grace", s.opts.grace, o.grace},
+		{"limits", s.opts.limits, o.limits},
 	} {
 		if d.was != d.want {
 			s.log.Warn("a reload cannot change this setting; restart to apply it", "setting", d.name, "serving", d.was, "config", d.want)

@@ -22,6 +22,7 @@ type options struct {
 	mcp          MCPOptions
 	origins      []string // browser origins allowed on every HTTP surface, beside loopback ones
 	hosts        []string // Host names allowed on the HTTP listener, beside loopback names
+	limits       Limits
 }
 
 // Defaults of the options.
@@ -39,6 +40,7 @@ func defaultOptions() options {
 		grace:    DefaultGrace,
 		maxBody:  DefaultMaxBodyBytes,
 		logger:   slog.Default(),
+		limits:   Limits{}.withDefaults(),
 	}
 }
 

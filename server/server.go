@@ -276,13 +276,21 @@ func (s *Server) ServeListeners(ctx context.Context, grpcLis, httpLis net.Listen
 		if isLoopback(httpLis.Addr()) || len(s.opts.hosts) > 0 {
 			handler = s.hostGuard(handler) // DNS rebinding reaches loopback under a foreign name
 		}
+		limits := s.opts.limits
 		httpSrv = &http.Server{
 			Handler:           handler,
 			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			MaxHeaderBytes:    maxHeaderBytes,
-			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+			// Bounds a request's body as well as its headers: 300 clients each sending a
+			// body a byte at a time once held 300 connections for as long as they liked.
+			// net/http lifts the deadline when the body has been read, so calls and MCP
+			// streams may run longer (TestLongCallOutlivesBodyTimeout).
+			ReadTimeout:    limits.BodyTimeout,
+			IdleTimeout:    limits.IdleTimeout,
+			MaxHeaderBytes: maxHeaderBytes,
+			ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+			HTTP2:          &http.HTTP2Config{MaxConcurrentStreams: int(limits.MaxConcurrentStreams)},
 		}
+		httpLis = limits.limitListener(httpLis)
 		protocols := new(http.Protocols)
 		protocols.SetHTTP1(true)
 		protocols.SetHTTP2(true)
@@ -300,6 +308,7 @@ func (s *Server) ServeListeners(ctx context.Context, grpcLis, httpLis net.Listen
 		go func() { errc <- ignoreClosed(httpSrv.Serve(httpLis)) }()
 	}
 	if grpcLis != nil {
+		grpcLis = s.opts.limits.limitListener(grpcLis)
 		s.log.Info("serving gRPC", "addr", grpcLis.Addr().String(), "tls", s.opts.tls != nil)
 		go func() {
 			err := s.grpc.Serve(grpcLis)
