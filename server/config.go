@@ -39,6 +39,8 @@ type Config struct {
 	AllowedHosts []string `yaml:"allowed_hosts"`
 	// MCP configures the MCP surface (toolsets, allowed origins).
 	MCP MCPOptions `yaml:"mcp"`
+	// Audit configures the audit log: one JSON line per call. Default: on, to stderr.
+	Audit AuditOptions `yaml:"audit"`
 	// Limits bound connections, streams, body upload time and idle time on the listeners.
 	Limits Limits `yaml:"limits"`
 	// ProtoPaths are the import roots of Protos, as protoc -I; relative to the config file.
@@ -152,7 +154,7 @@ func (c *Config) Options() ([]Option, error) {
 	if c.MaxBodyBytes > 0 {
 		opts = append(opts, WithMaxBodyBytes(c.MaxBodyBytes))
 	}
-	opts = append(opts, WithLimits(c.Limits), WithMCP(c.MCP), WithAllowedOrigins(c.AllowedOrigins...), WithAllowedHosts(c.AllowedHosts...))
+	opts = append(opts, WithAudit(c.Audit), WithLimits(c.Limits), WithMCP(c.MCP), WithAllowedOrigins(c.AllowedOrigins...), WithAllowedHosts(c.AllowedHosts...))
 	if c.TLS != nil {
 		cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
 		if err != nil {

@@ -65,6 +65,7 @@ type Server struct {
 	log       *slog.Logger
 	chain     grpc.UnaryServerInterceptor
 	validator protovalidate.Validator
+	audit     *auditor
 	comments  Comments // of agentbridge's own protos, whose linked descriptors carry none
 	grpc      *grpc.Server
 	health    *health.Server
@@ -106,7 +107,13 @@ func New(services []Service, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("server: protovalidate: %w", err)
 	}
 	s.validator = validator
-	interceptors := append(append([]grpc.UnaryServerInterceptor{}, o.interceptors...), validateInterceptor(validator))
+	if s.audit, err = newAuditor(&o); err != nil {
+		return nil, err
+	}
+	// Audit comes first, after authentication when that is configured: every call it lets
+	// through is logged once, with its principal, whatever later interceptors decide.
+	interceptors := []grpc.UnaryServerInterceptor{s.auditInterceptor(s.audit)}
+	interceptors = append(append(interceptors, o.interceptors...), validateInterceptor(validator))
 	s.chain = chainUnary(interceptors)
 	if s.comments, err = EmbeddedComments(); err != nil {
 		return nil, err
@@ -116,7 +123,7 @@ func New(services []Service, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.http = s.originGuard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.gen.Load().http.ServeHTTP(w, r) }))
+	s.http = requestIDs(s.originGuard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.gen.Load().http.ServeHTTP(w, r) })))
 	s.install(g)
 	s.ready.Store(true)
 	return s, nil
