@@ -300,3 +300,43 @@ func TestAuditBodies(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditSink checks the config's audit sinks: a file gets one line per call, off gets none.
+func TestAuditSink(t *testing.T) {
+	t.Parallel()
+	legacy := demo.NewLegacy(func() time.Time { return time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC) })
+	backend := httptest.NewServer(legacy)
+	t.Cleanup(backend.Close)
+	for _, tt := range []struct {
+		name  string
+		sink  func(dir string) string
+		lines int
+	}{
+		{"file", func(dir string) string { return filepath.Join(dir, "audit.log") }, 2},
+		{"off", func(string) string { return server.AuditOff }, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			cfg := demo.Config(backend.URL + "/inventory")
+			cfg.Audit.Sink = tt.sink(dir)
+			srv, err := cfg.Build(server.WithLogger(slog.New(slog.DiscardHandler)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts := httptest.NewServer(srv.Handler())
+			t.Cleanup(ts.Close)
+			for range 2 {
+				resp, err := http.Get(ts.URL + "/v1/items/A-100")
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = resp.Body.Close()
+			}
+			data, _ := os.ReadFile(filepath.Join(dir, "audit.log"))
+			if got := strings.Count(string(data), "\n"); got != tt.lines {
+				t.Fatalf("%d lines, want %d: %s", got, tt.lines, data)
+			}
+		})
+	}
+}

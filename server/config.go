@@ -260,6 +260,7 @@ func (s *Server) ReloadConfig(c *Config) error {
 		{"max_body_bytes", s.opts.maxBody, o.maxBody},
 		{"shutdown_grace", s.opts.grace, o.grace},
 		{"limits", s.opts.limits, o.limits},
+		{"audit", fmt.Sprint(s.opts.audit), fmt.Sprint(o.audit)}, // the sink is opened once, by New
 	} {
 		if d.was != d.want {
 			s.log.Warn("a reload cannot change this setting; restart to apply it", "setting", d.name, "serving", d.was, "config", d.want)

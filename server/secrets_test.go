@@ -121,12 +121,17 @@ func TestSecretsNeverReachCallers(t *testing.T) {
 				b.Auth = tt.auth(t)
 			}
 			cfg.Backends["inventory"] = b
+			// The audit log, with bodies and credential headers asked for, is a log too.
+			cfg.Audit = server.AuditOptions{Headers: []string{"authorization", "x-api-key"}, Bodies: true}
 			logs := &lockedBuffer{}
-			srv, err := cfg.Build(server.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+			srv, err := cfg.Build(server.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))), server.WithAuditWriter(logs))
 			if err != nil {
 				t.Fatal(err)
 			}
 			all := callEverySurface(t, srv) + "\nlog: " + logs.String()
+			if !strings.Contains(all, `"msg":"call"`) {
+				t.Fatalf("no audit line:\n%s", all)
+			}
 			if !strings.Contains(all, "rejected; request headers were") {
 				t.Fatalf("the fault did not come through at all:\n%s", all)
 			}
