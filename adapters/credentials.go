@@ -235,6 +235,7 @@ type Credentials struct {
 	wss        *WSSecurity
 	secrets    []string
 	tokenHTTPC *http.Client
+	headers    map[string]string // Backend.Headers with ${ENV_VAR} references resolved
 }
 
 // WSSecurity is a resolved WS-Security UsernameToken config, for kinds that write SOAP
@@ -259,10 +260,25 @@ func (b Backend) Credentials() (*Credentials, error) {
 	if err := a.Check(where); err != nil {
 		return nil, err
 	}
-	if a == nil {
-		return c, nil
-	}
 	var errs []error
+	// A fixed header (an API key a backend wants under its own name) may be a ${ENV_VAR}
+	// reference too, so that it need not be written in the config.
+	if len(b.Headers) > 0 {
+		c.headers = make(map[string]string, len(b.Headers))
+		for k, v := range b.Headers {
+			if envRef.MatchString(v) {
+				var err error
+				if v, err = readSecret(v, ""); err != nil {
+					errs = append(errs, fmt.Errorf("backend %q: headers.%s: %w", b.Name, k, err))
+					continue
+				}
+			}
+			c.headers[k] = v
+		}
+	}
+	if a == nil {
+		return c, errors.Join(errs...)
+	}
 	read := func(field, value, file string) string {
 		v, err := readSecret(value, file)
 		if err != nil {
@@ -357,6 +373,14 @@ func expandUser(v string) string {
 		return os.Getenv(m[1])
 	}
 	return v
+}
+
+// Headers returns the backend's fixed headers with ${ENV_VAR} references resolved.
+func (c *Credentials) Headers() map[string]string {
+	if c == nil {
+		return nil
+	}
+	return c.headers
 }
 
 // Secrets returns every secret value the credentials hold, for the backend's Redactor.

@@ -79,17 +79,27 @@ func TestAuthCheck(t *testing.T) {
 func TestCredentialsFromEnv(t *testing.T) {
 	t.Setenv("AB_TEST_USER", "svc-bridge")
 	t.Setenv("AB_TEST_PW", "env-pa55word")
-	var got atomic.Value
+	t.Setenv("AB_TEST_KEY", "env-k3y-in-header")
+	var got, key atomic.Value
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got.Store(r.Header.Get("Authorization"))
+		key.Store(r.Header.Get("X-Legacy-Key"))
 	}))
 	t.Cleanup(srv.Close)
-	b := adapters.Backend{Name: "erp", Endpoint: srv.URL, Auth: &adapters.Auth{Basic: &adapters.BasicAuth{User: "${AB_TEST_USER}", Password: "${AB_TEST_PW}"}}}
-	if _, err := adapters.NewTransport(b, nil).Post(t.Context(), nil, nil); err != nil {
+	b := adapters.Backend{Name: "erp", Endpoint: srv.URL, Headers: map[string]string{"X-Legacy-Key": "${AB_TEST_KEY}"},
+		Auth: &adapters.Auth{Basic: &adapters.BasicAuth{User: "${AB_TEST_USER}", Password: "${AB_TEST_PW}"}}}
+	tr := adapters.NewTransport(b, nil)
+	if _, err := tr.Post(t.Context(), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if want := "Basic " + base64.StdEncoding.EncodeToString([]byte("svc-bridge:env-pa55word")); got.Load() != want {
 		t.Fatalf("Authorization %q, want %q", got.Load(), want)
+	}
+	if key.Load() != "env-k3y-in-header" {
+		t.Fatalf("X-Legacy-Key %q", key.Load())
+	}
+	if r := tr.Redactor().Replace("echo env-k3y-in-header env-pa55word"); r != "echo [redacted] [redacted]" {
+		t.Fatalf("redacted: %q", r)
 	}
 	b.Auth.Basic.Password = "${AB_TEST_UNSET}"
 	err := adapters.NewTransport(b, nil).Err()

@@ -60,7 +60,11 @@ func (t *Transport) Credentials() *Credentials { return t.creds }
 // Redactor returns the backend's Redactor (see NewRedactor), hiding the resolved secrets and
 // the bearer token last sent as well.
 func (t *Transport) Redactor() *Redactor {
-	r := NewRedactor(t.backend, t.creds.Secrets()...)
+	b := t.backend
+	if t.creds != nil {
+		b.Headers = t.creds.Headers() // resolved, so an Authorization header's parts are hidden too
+	}
+	r := NewRedactor(b, t.creds.Secrets()...)
 	r.creds = t.creds
 	return r
 }
@@ -142,7 +146,7 @@ func (t *Transport) send(ctx context.Context, header http.Header, body []byte) (
 	if err != nil {
 		return nil, Errorf(t.backend.Name, ReasonBackendUnreachable, nil, "backend %s has an unusable endpoint", t.backend.Name)
 	}
-	for k, v := range t.backend.Headers {
+	for k, v := range t.creds.Headers() {
 		req.Header.Set(k, v)
 	}
 	for k, vs := range header {
