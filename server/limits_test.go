@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -12,11 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/agentbridge/agentbridge/cmd/agentbridge/demo"
 	demov1 "github.com/agentbridge/agentbridge/gen/agentbridge/demo/v1"
+	"github.com/agentbridge/agentbridge/gen/agentbridge/demo/v1/demov1connect"
 	"github.com/agentbridge/agentbridge/server"
 )
 
@@ -62,6 +66,48 @@ func TestHTTPListenerLimits(t *testing.T) {
 		got := readUntilClosed(t, conn)
 		if strings.HasPrefix(got, "HTTP/1.1 200") {
 			t.Fatalf("a call without its body succeeded: %q", got)
+		}
+		if n := br.backendCalls.Load(); n != 0 {
+			t.Fatalf("the backend was called %d times", n)
+		}
+	})
+	t.Run("slow body cut off over h2c", func(t *testing.T) {
+		t.Parallel()
+		br := startBridge(t, false, server.WithLimits(server.Limits{BodyTimeout: 200 * time.Millisecond}))
+		_, fr := h2Settings(t, strings.TrimPrefix(br.httpURL, "http://"))
+		var hdr bytes.Buffer
+		enc := hpack.NewEncoder(&hdr)
+		for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":authority", "127.0.0.1"}, {":path", "/v1/items/G-100:reserve"}, {"content-type", "application/json"}, {"content-length", "100"}} {
+			_ = enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+		}
+		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hdr.Bytes(), EndHeaders: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := fr.WriteData(1, false, []byte(`{"quantity":`)); err != nil {
+			t.Fatal(err)
+		}
+		// The stream must end (reset, or answered with an error) while the client still owes
+		// most of its body; the connection itself may stay.
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				t.Fatalf("the stream was still open when the connection failed: %v", err)
+			}
+			if f.Header().StreamID != 1 {
+				continue
+			}
+			if _, ok := f.(*http2.RSTStreamFrame); ok {
+				break
+			}
+			if h, ok := f.(*http2.HeadersFrame); ok {
+				fields, _ := hpack.NewDecoder(4096, nil).DecodeFull(h.HeaderBlockFragment())
+				for _, hf := range fields {
+					if hf.Name == ":status" && hf.Value == "200" {
+						t.Fatal("a call without its body succeeded")
+					}
+				}
+				break
+			}
 		}
 		if n := br.backendCalls.Load(); n != 0 {
 			t.Fatalf("the backend was called %d times", n)
@@ -136,16 +182,27 @@ func TestLongCallOutlivesBodyTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	br := serve(t, srv, false, nil, nil)
-	client := &http.Client{Transport: &http.Transport{ForceAttemptHTTP2: false}, Timeout: failAfter}
-	resp, err := client.Post(br.httpURL+"/v1/items/G-100:reserve", "application/json", strings.NewReader(`{"quantity":1}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "R-1") {
-		t.Fatalf("HTTP %d %s", resp.StatusCode, body)
-	}
+	t.Run("rest over HTTP/1.1", func(t *testing.T) {
+		t.Parallel()
+		client := &http.Client{Transport: &http.Transport{ForceAttemptHTTP2: false}, Timeout: failAfter}
+		resp, err := client.Post(br.httpURL+"/v1/items/G-100:reserve", "application/json", strings.NewReader(`{"quantity":1}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "R-1") {
+			t.Fatalf("HTTP %d %s", resp.StatusCode, body)
+		}
+	})
+	t.Run("grpc over h2c", func(t *testing.T) {
+		t.Parallel()
+		resp, err := demov1connect.NewInventoryServiceClient(h2cClient(), br.httpURL, connect.WithGRPC()).
+			ReserveItem(t.Context(), connect.NewRequest(&demov1.ReserveItemRequest{Sku: "G-100", Quantity: 1}))
+		if err != nil || resp.Msg.GetReservationId() != "R-1" {
+			t.Fatalf("%v %v", resp, err)
+		}
+	})
 }
 
 // h2Settings opens a cleartext HTTP/2 connection to addr and returns the server's SETTINGS and
