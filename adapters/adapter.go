@@ -48,13 +48,18 @@ type Backend struct {
 	// MaxReplyBytes bounds a reply body; a larger reply fails with REPLY_TOO_LARGE.
 	// Default 4 MiB.
 	MaxReplyBytes int64 `yaml:"max_reply_bytes"`
-	// Headers are sent with every call (for example a fixed API key header). Values are never
+	// Headers are sent with every call (for example a fixed API key header). A value may be a
+	// ${ENV_VAR} reference, read at start; prefer auth.api_key for keys. Values are never
 	// logged.
 	Headers map[string]string `yaml:"headers"`
 	// Faults map the backend's documented faults to statuses agents can act on, tried after a
 	// method's own rules (its binding's faults) and before the table in status.go. Kinds
 	// whose backends send faults (soap) apply them; see FaultRule.
 	Faults []FaultRule `yaml:"faults"`
+	// Auth is how the bridge authenticates to the backend (basic, API key, OAuth2 client
+	// credentials, WS-Security, client TLS); secrets come from the environment or files. See
+	// Auth.
+	Auth *Auth `yaml:"auth"`
 }
 
 // Defaults for Backend fields left zero.

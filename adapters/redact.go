@@ -15,6 +15,7 @@ import (
 // Authorization value to the caller.
 type Redactor struct {
 	secrets *strings.Replacer
+	creds   *Credentials // for the OAuth2 bearer token, which changes while serving
 }
 
 // Placeholders that replace what a Redactor hides.
@@ -30,8 +31,9 @@ const minSecret = 6
 
 // NewRedactor hides b's endpoint in all its spellings, the user name and password it carries,
 // its query, and the value of every configured header (for an Authorization header, also its
-// credentials and, for Basic, what they decode to).
-func NewRedactor(b Backend) *Redactor {
+// credentials and, for Basic, what they decode to), and every value in extra (resolved
+// credentials; see Transport.Redactor).
+func NewRedactor(b Backend, extra ...string) *Redactor {
 	type pair struct{ old, new string }
 	var pairs []pair
 	seen := map[string]bool{}
@@ -86,6 +88,9 @@ func NewRedactor(b Backend) *Redactor {
 			}
 		}
 	}
+	for _, v := range extra {
+		secret(v)
+	}
 	// Longest first, so a secret inside a longer one does not leave the rest showing.
 	sort.SliceStable(pairs, func(i, j int) bool { return len(pairs[i].old) > len(pairs[j].old) })
 	args := make([]string, 0, 2*len(pairs))
@@ -100,6 +105,9 @@ func NewRedactor(b Backend) *Redactor {
 func (r *Redactor) Replace(s string) string {
 	if r != nil {
 		s = r.secrets.Replace(s)
+		if tok := r.creds.currentToken(); len(tok) >= minSecret {
+			s = strings.ReplaceAll(s, tok, RedactedSecret)
+		}
 	}
 	return internalAddresses.ReplaceAllString(s, RedactedInternal)
 }

@@ -30,6 +30,7 @@ const (
 	ReasonReplyTooLarge       Reason = "REPLY_TOO_LARGE"
 	ReasonRequestNotEncodable Reason = "REQUEST_NOT_ENCODABLE"
 	ReasonCanceled            Reason = "CANCELED"
+	ReasonBackendAuth         Reason = "BACKEND_AUTH_UNAVAILABLE"
 )
 
 // ErrorInfo metadata keys the server reads.
@@ -95,6 +96,9 @@ var outcomes = map[Reason]codes.Code{
 	ReasonRequestNotEncodable: codes.InvalidArgument,
 	// The caller went away.
 	ReasonCanceled: codes.Canceled,
+	// The bridge could not get its own credentials for the backend (an OAuth2 token endpoint
+	// that refused or did not answer): the caller can do nothing but wait for an operator.
+	ReasonBackendAuth: codes.Unavailable,
 }
 
 // Outcome is a backend failure, described once and rendered as a gRPC status with

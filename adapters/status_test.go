@@ -32,6 +32,7 @@ func TestOutcomeTable(t *testing.T) {
 		{ReasonReplyTooLarge, codes.ResourceExhausted},
 		{ReasonRequestNotEncodable, codes.InvalidArgument},
 		{ReasonCanceled, codes.Canceled},
+		{ReasonBackendAuth, codes.Unavailable},
 		{"NOT_A_REASON", codes.Unknown},
 	}
 	if got, want := len(outcomes), len(tests)-1; got != want {

@@ -16,8 +16,10 @@ import (
 // backend's config sets. It turns transport failures into Outcomes; reading the reply's meaning
 // (faults, HTTP statuses) is the adapter's job.
 type Transport struct {
-	backend Backend
-	client  *http.Client
+	backend  Backend
+	client   *http.Client
+	creds    *Credentials
+	credsErr error // why the backend's credentials could not be resolved; every call fails
 }
 
 // NewTransport returns a transport for a backend. A nil client means a client with a private
@@ -25,7 +27,12 @@ type Transport struct {
 // followed: Go would turn a redirected POST into a GET without the envelope (301 to 303) and
 // would send the backend's fixed headers, API keys included, to whatever host the redirect
 // names. A redirect reaches the adapter as its 3xx status instead.
+//
+// The backend's credentials (Backend.Auth) are resolved here, once: the default client gets
+// their TLS settings, and every request their headers. When they cannot be resolved, Err says
+// why and every call fails without reaching the backend.
 func NewTransport(b Backend, client *http.Client) *Transport {
+	creds, credsErr := b.Credentials()
 	if client == nil {
 		client = &http.Client{
 			Transport: &http.Transport{
@@ -35,11 +42,31 @@ func NewTransport(b Backend, client *http.Client) *Transport {
 				IdleConnTimeout:       90 * time.Second,
 				TLSHandshakeTimeout:   10 * time.Second,
 				ExpectContinueTimeout: time.Second,
+				TLSClientConfig:       creds.TLSConfig(),
 			},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	return &Transport{backend: b.WithDefaults(), client: client}
+	return &Transport{backend: b.WithDefaults(), client: client, creds: creds, credsErr: credsErr}
+}
+
+// Err returns why the backend's credentials could not be resolved, or nil. Adapters report it
+// when they are made, so a missing secret stops the server at start.
+func (t *Transport) Err() error { return t.credsErr }
+
+// Credentials returns the backend's resolved credentials (nil when Err is not).
+func (t *Transport) Credentials() *Credentials { return t.creds }
+
+// Redactor returns the backend's Redactor (see NewRedactor), hiding the resolved secrets and
+// the bearer token last sent as well.
+func (t *Transport) Redactor() *Redactor {
+	b := t.backend
+	if t.creds != nil {
+		b.Headers = t.creds.Headers() // resolved, so an Authorization header's parts are hidden too
+	}
+	r := NewRedactor(b, t.creds.Secrets()...)
+	r.creds = t.creds
+	return r
 }
 
 // Reply is a backend's answer, read in full up to the size bound.
@@ -119,11 +146,17 @@ func (t *Transport) send(ctx context.Context, header http.Header, body []byte) (
 	if err != nil {
 		return nil, Errorf(t.backend.Name, ReasonBackendUnreachable, nil, "backend %s has an unusable endpoint", t.backend.Name)
 	}
-	for k, v := range t.backend.Headers {
+	for k, v := range t.creds.Headers() {
 		req.Header.Set(k, v)
 	}
 	for k, vs := range header {
 		req.Header[k] = vs
+	}
+	if t.credsErr != nil {
+		return nil, Errorf(t.backend.Name, ReasonBackendAuth, map[string]string{MetaRequestSent: "false"}, "backend %s has credentials the bridge cannot read; an operator must fix its auth config", t.backend.Name)
+	}
+	if err := t.creds.apply(req); err != nil {
+		return nil, err
 	}
 	resp, err := t.client.Do(req)
 	if err != nil {

@@ -40,6 +40,10 @@ type Config struct {
 	AllowedHosts []string `yaml:"allowed_hosts"`
 	// MCP configures the MCP surface (toolsets, allowed origins, result budgets).
 	MCP MCPOptions `yaml:"mcp"`
+	// Audit configures the audit log: one JSON line per call. Default: on, to stderr.
+	Audit AuditOptions `yaml:"audit"`
+	// Limits bound connections, streams, body upload time and idle time on the listeners.
+	Limits Limits `yaml:"limits"`
 	// ProtoPaths are the import roots of Protos, as protoc -I; relative to the config file.
 	// Default: the config file's directory.
 	ProtoPaths []string `yaml:"proto_paths"`
@@ -114,6 +118,11 @@ func (c *Config) Validate() error {
 		// Fault rules are checked at load, so a bad pattern or status names its backend
 		// before anything is built.
 		b.Name = name
+		// A literal secret or a half-given credential is a config error, reported without
+		// reading any secret; missing variables and files are found when the backend is built.
+		if err := b.Auth.Check(fmt.Sprintf("config: backend %q: auth", name)); err != nil {
+			errs = append(errs, unjoin(err)...)
+		}
 		if _, err := b.FaultRules(); err != nil {
 			for _, err := range unjoin(err) {
 				errs = append(errs, fmt.Errorf("config: %w", err))
@@ -154,7 +163,7 @@ func (c *Config) Options() ([]Option, error) {
 	if c.MaxBodyBytes > 0 {
 		opts = append(opts, WithMaxBodyBytes(c.MaxBodyBytes))
 	}
-	opts = append(opts, WithMCP(c.MCP), WithAllowedOrigins(c.AllowedOrigins...), WithAllowedHosts(c.AllowedHosts...))
+	opts = append(opts, WithAudit(c.Audit), WithLimits(c.Limits), WithMCP(c.MCP), WithAllowedOrigins(c.AllowedOrigins...), WithAllowedHosts(c.AllowedHosts...))
 	if c.TLS != nil {
 		cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
 		if err != nil {
@@ -198,6 +207,7 @@ func (c *Config) BuildServices() ([]Service, error) {
 	for _, name := range names {
 		b := c.Backends[name]
 		b.Name = name
+		b.Auth = b.Auth.RelativeTo(c.dir)
 		a, err := adapters.New(b)
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
@@ -265,6 +275,8 @@ func (s *Server) ReloadConfig(c *Config) error {
 		{"tls", s.opts.tls != nil, o.tls != nil},
 		{"max_body_bytes", s.opts.maxBody, o.maxBody},
 		{"shutdown_grace", s.opts.grace, o.grace},
+		{"limits", s.opts.limits, o.limits},
+		{"audit", fmt.Sprint(s.opts.audit), fmt.Sprint(o.audit)}, // the sink is opened once, by New
 	} {
 		if d.was != d.want {
 			s.log.Warn("a reload cannot change this setting; restart to apply it", "setting", d.name, "serving", d.was, "config", d.want)

@@ -66,3 +66,34 @@ func TestConfigFaultRules(t *testing.T) {
 		}
 	})
 }
+
+// TestConfigAuth checks backends.NAME.auth at load: a secret written in clear is an error
+// that says how to pass it and never repeats it; references and files are accepted.
+func TestConfigAuth(t *testing.T) {
+	t.Parallel()
+	const head = "services: [agentbridge.testing.v1.VatService]\nbackends:\n  vat:\n    kind: soap\n    endpoint: http://127.0.0.1:1/vat\n    auth:\n"
+	const clear = "Tr0ub4dor-in-yaml"
+	for _, tt := range []struct{ name, auth, want string }{
+		{"basic from env", "      basic: {user: svc, password: '${VAT_PASSWORD}'}\n", ""},
+		{"ws-security from a file", "      ws_security: {username: svc, password_file: secrets/vat, password_type: digest, timestamp: 5m}\n", ""},
+		{"oauth2", "      oauth2: {token_url: 'https://idp.example/token', client_id: bridge, client_secret: '${VAT_CLIENT_SECRET}', scopes: [vat]}\n", ""},
+		{"api key and tls", "      api_key: {header: X-API-Key, key_file: secrets/key}\n      tls: {cert_file: c.pem, key_file: c.key, ca_file: ca.pem}\n", ""},
+		{"basic in clear", "      basic: {user: svc, password: " + clear + "}\n",
+			`config: backend "vat": auth.basic.password: a secret cannot be written in the config in clear; pass it as basic.password: ${ENV_VAR} or basic.password_file: /path/to/file`},
+		{"api key in clear", "      api_key: {query: key, key: " + clear + "}\n", "auth.api_key.key: a secret cannot be written in the config in clear"},
+		{"unknown kind", "      kerberos: {principal: svc}\n", "field kerberos not found in type adapters.Auth"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := server.ParseConfig([]byte(head + tt.auth))
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatal(err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("got %v, want an error containing %q", err, tt.want)
+			case err != nil && strings.Contains(err.Error(), clear):
+				t.Fatalf("the error repeats the secret: %v", err)
+			}
+		})
+	}
+}

@@ -32,6 +32,7 @@ func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
 		grpc.ForceServerCodecV2(grpcCodec{}),
 		grpc.UnknownServiceHandler(s.grpcHandler),
 	}
+	opts = append(opts, s.opts.limits.grpcLimitOptions()...)
 	if s.opts.tls != nil {
 		// With TLS configured, the gRPC listener serves TLS too; it never falls back to
 		// plaintext.

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"crypto/tls"
+	"io"
 	"log/slog"
 	"time"
 
@@ -23,6 +25,10 @@ type options struct {
 	origins      []string // browser origins allowed on every HTTP surface, beside loopback ones
 	hosts        []string // Host names allowed on the HTTP listener, beside loopback names
 	auth         *AuthConfig
+	limits       Limits
+	audit        *AuditOptions                // nil: no audit log
+	auditWriter  io.Writer                    // overrides audit.Sink
+	principal    func(context.Context) string // names the caller in the audit log
 }
 
 // Defaults of the options.
@@ -40,6 +46,7 @@ func defaultOptions() options {
 		grace:    DefaultGrace,
 		maxBody:  DefaultMaxBodyBytes,
 		logger:   slog.Default(),
+		limits:   Limits{}.withDefaults(),
 	}
 }
 

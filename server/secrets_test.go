@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -42,43 +44,113 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// TestSecretsNeverReachCallers plants credentials in the backend's config and a backend whose
-// fault echoes every request header it received, with a JDBC URL and an internal host name for
-// good measure; no secret may appear in any answer on any surface, nor in the log. The fault
-// once handed the API key and the Basic Authorization value to the caller.
+// TestSecretsNeverReachCallers plants credentials in the backend's config, of every kind, and a
+// backend whose fault echoes every request header it received, the query and the envelope it
+// got (WS-Security header included), with a JDBC URL and an internal host name for good
+// measure; no secret may appear in any answer on any surface, nor in the log. The fault once
+// handed the API key and the Basic Authorization value to the caller.
 func TestSecretsNeverReachCallers(t *testing.T) {
 	t.Parallel()
 	const apiKey, password = "ak_live_5f3b9c2e7d", "pa55-w0rd-legacy"
+	const clientSecret, bearer = "oauth-cl1ent-s3cret", "bearer-tok-9a8b7c6d5e"
 	basic := base64.StdEncoding.EncodeToString([]byte("bridge:" + password))
-	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var names []string
-		for k := range r.Header {
-			names = append(names, k)
+	file := func(t *testing.T, secret string) string {
+		p := filepath.Join(t.TempDir(), "secret")
+		if err := os.WriteFile(p, []byte(secret), 0o600); err != nil {
+			t.Fatal(err)
 		}
-		sort.Strings(names)
-		var seen strings.Builder
-		for _, k := range names {
-			fmt.Fprintf(&seen, "%s: %s; ", k, strings.Join(r.Header[k], ","))
-		}
-		w.Header().Set("Content-Type", "text/xml")
-		w.WriteHeader(http.StatusInternalServerError)
-		fmt.Fprintf(w, `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault>`+
-			`<faultcode>soap:Client</faultcode><faultstring>rejected; request headers were %s pool jdbc:oracle:thin:@db01.corp:1521/ORCL, node erp-app-3.acme.internal:8443</faultstring>`+
-			`<detail><echo>%s</echo></detail></soap:Fault></soap:Body></soap:Envelope>`, xmlEscape(seen.String()), xmlEscape(seen.String()))
-	}))
-	t.Cleanup(echo.Close)
-	endpoint := strings.Replace(echo.URL, "http://", "http://bridge:"+password+"@", 1) + "/inventory"
-	cfg := demo.Config(endpoint)
-	b := cfg.Backends["inventory"]
-	b.Headers = map[string]string{"X-API-Key": apiKey}
-	cfg.Backends["inventory"] = b
-	logs := &lockedBuffer{}
-	srv, err := cfg.Build(server.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
-	if err != nil {
-		t.Fatal(err)
+		return p
 	}
-	br := serve(t, srv, true, nil, nil)
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":3600}`, bearer)
+	}))
+	t.Cleanup(idp.Close)
+	for _, tt := range []struct {
+		name    string
+		auth    func(t *testing.T) *adapters.Auth
+		headers map[string]string
+		secrets []string
+	}{
+		{"endpoint userinfo and header", nil, map[string]string{"X-API-Key": apiKey}, []string{apiKey, password, basic}},
+		{"basic", func(t *testing.T) *adapters.Auth {
+			return &adapters.Auth{Basic: &adapters.BasicAuth{User: "bridge", PasswordFile: file(t, password)}}
+		}, nil, []string{password, basic}},
+		{"api key in the query", func(t *testing.T) *adapters.Auth {
+			return &adapters.Auth{APIKey: &adapters.APIKeyAuth{Query: "apikey", KeyFile: file(t, apiKey)}}
+		}, nil, []string{apiKey}},
+		{"api key header", func(t *testing.T) *adapters.Auth {
+			return &adapters.Auth{APIKey: &adapters.APIKeyAuth{Header: "X-Legacy-Key", KeyFile: file(t, apiKey)}}
+		}, nil, []string{apiKey}},
+		{"oauth2", func(t *testing.T) *adapters.Auth {
+			return &adapters.Auth{OAuth2: &adapters.OAuth2Auth{TokenURL: idp.URL, ClientID: "bridge", ClientSecretFile: file(t, clientSecret)}}
+		}, nil, []string{bearer, clientSecret}},
+		{"ws-security text", func(t *testing.T) *adapters.Auth {
+			return &adapters.Auth{WSSecurity: &adapters.WSSecurityAuth{Username: "bridge", PasswordFile: file(t, password), PasswordType: adapters.PasswordText}}
+		}, nil, []string{password}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var names []string
+				for k := range r.Header {
+					names = append(names, k)
+				}
+				sort.Strings(names)
+				var seen strings.Builder
+				for _, k := range names {
+					fmt.Fprintf(&seen, "%s: %s; ", k, strings.Join(r.Header[k], ","))
+				}
+				body, _ := io.ReadAll(r.Body)
+				fmt.Fprintf(&seen, "query %s; envelope %s", r.URL.RawQuery, body)
+				w.Header().Set("Content-Type", "text/xml")
+				w.WriteHeader(http.StatusInternalServerError)
+				fmt.Fprintf(w, `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault>`+
+					`<faultcode>soap:Client</faultcode><faultstring>rejected; request headers were %s pool jdbc:oracle:thin:@db01.corp:1521/ORCL, node erp-app-3.acme.internal:8443</faultstring>`+
+					`<detail><echo>%s</echo></detail></soap:Fault></soap:Body></soap:Envelope>`, xmlEscape(seen.String()), xmlEscape(seen.String()))
+			}))
+			t.Cleanup(echo.Close)
+			endpoint := echo.URL + "/inventory"
+			if tt.auth == nil {
+				endpoint = strings.Replace(echo.URL, "http://", "http://bridge:"+password+"@", 1) + "/inventory"
+			}
+			cfg := demo.Config(endpoint)
+			b := cfg.Backends["inventory"]
+			b.Headers = tt.headers
+			if tt.auth != nil {
+				b.Auth = tt.auth(t)
+			}
+			cfg.Backends["inventory"] = b
+			// The audit log, with bodies and credential headers asked for, is a log too.
+			cfg.Audit = server.AuditOptions{Headers: []string{"authorization", "x-api-key"}, Bodies: true}
+			logs := &lockedBuffer{}
+			srv, err := cfg.Build(server.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))), server.WithAuditWriter(logs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			all := callEverySurface(t, srv) + "\nlog: " + logs.String()
+			if !strings.Contains(all, `"msg":"call"`) {
+				t.Fatalf("no audit line:\n%s", all)
+			}
+			if !strings.Contains(all, "rejected; request headers were") {
+				t.Fatalf("the fault did not come through at all:\n%s", all)
+			}
+			for _, secret := range append(tt.secrets, "jdbc:oracle", "db01.corp", "acme.internal", echo.Listener.Addr().String()) {
+				if strings.Contains(all, secret) {
+					t.Errorf("%q leaked:\n%s", secret, all)
+				}
+			}
+			if !strings.Contains(all, adapters.RedactedSecret) || !strings.Contains(all, adapters.RedactedInternal) {
+				t.Errorf("expected the placeholders in the answers:\n%s", all)
+			}
+		})
+	}
+}
 
+// callEverySurface calls GetItem on every surface and returns every answer, errors included.
+func callEverySurface(t *testing.T, srv *server.Server) string {
+	t.Helper()
+	br := serve(t, srv, true, nil, nil)
 	var answers []string
 	// REST
 	resp, err := http.Get(br.httpURL + "/v1/items/A-100")
@@ -102,19 +174,7 @@ func TestSecretsNeverReachCallers(t *testing.T) {
 		t.Fatal(err)
 	}
 	answers = append(answers, "mcp: "+textOf(res))
-
-	all := strings.Join(answers, "\n") + "\nlog: " + logs.String()
-	if !strings.Contains(all, "rejected; request headers were") {
-		t.Fatalf("the fault did not come through at all:\n%s", all)
-	}
-	for _, secret := range []string{apiKey, password, basic, "jdbc:oracle", "db01.corp", "acme.internal", echo.Listener.Addr().String()} {
-		if strings.Contains(all, secret) {
-			t.Errorf("%q leaked:\n%s", secret, all)
-		}
-	}
-	if !strings.Contains(all, adapters.RedactedSecret) || !strings.Contains(all, adapters.RedactedInternal) {
-		t.Errorf("expected the placeholders in the answers:\n%s", all)
-	}
+	return strings.Join(answers, "\n")
 }
 
 func xmlEscape(s string) string {

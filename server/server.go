@@ -65,6 +65,7 @@ type Server struct {
 	log       *slog.Logger
 	chain     grpc.UnaryServerInterceptor
 	validator protovalidate.Validator
+	audit     *auditor
 	comments  Comments // of agentbridge's own protos, whose linked descriptors carry none
 	grpc      *grpc.Server
 	health    *health.Server
@@ -108,6 +109,9 @@ func New(services []Service, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("server: protovalidate: %w", err)
 	}
 	s.validator = newBehaviorValidator(validator) // (google.api.field_behavior) = REQUIRED, then buf.validate
+	if s.audit, err = newAuditor(&o); err != nil {
+		return nil, err
+	}
 	var interceptors []grpc.UnaryServerInterceptor
 	if o.auth.enabled() {
 		if s.auth, err = newAuthenticator(*o.auth); err != nil {
@@ -115,6 +119,9 @@ func New(services []Service, opts ...Option) (*Server, error) {
 		}
 		interceptors = append(interceptors, s.authInterceptor(s.auth)) // first: nothing runs for an unknown caller
 	}
+	// Audit comes next, after authentication when that is configured: every call it lets
+	// through is logged once, with its principal, whatever later interceptors decide.
+	interceptors = append(interceptors, s.auditInterceptor(s.audit))
 	interceptors = append(append(interceptors, o.interceptors...), validateInterceptor(s.validator))
 	s.chain = chainUnary(interceptors)
 	if s.comments, err = EmbeddedComments(); err != nil {
@@ -125,7 +132,7 @@ func New(services []Service, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.http = s.authHTTP(s.originGuard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.gen.Load().http.ServeHTTP(w, r) })))
+	s.http = requestIDs(s.authHTTP(s.originGuard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.gen.Load().http.ServeHTTP(w, r) }))))
 	s.install(g)
 	s.ready.Store(true)
 	return s, nil
@@ -297,13 +304,21 @@ func (s *Server) ServeListeners(ctx context.Context, grpcLis, httpLis net.Listen
 		if isLoopback(httpLis.Addr()) || len(s.opts.hosts) > 0 {
 			handler = s.hostGuard(handler) // DNS rebinding reaches loopback under a foreign name
 		}
+		limits := s.opts.limits
 		httpSrv = &http.Server{
 			Handler:           handler,
 			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			MaxHeaderBytes:    maxHeaderBytes,
-			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+			// Bounds a request's body as well as its headers: 300 clients each sending a
+			// body a byte at a time once held 300 connections for as long as they liked.
+			// net/http lifts the deadline when the body has been read, so calls and MCP
+			// streams may run longer (TestLongCallOutlivesBodyTimeout).
+			ReadTimeout:    limits.BodyTimeout,
+			IdleTimeout:    limits.IdleTimeout,
+			MaxHeaderBytes: maxHeaderBytes,
+			ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+			HTTP2:          &http.HTTP2Config{MaxConcurrentStreams: int(limits.MaxConcurrentStreams)},
 		}
+		httpLis = limits.limitListener(httpLis)
 		protocols := new(http.Protocols)
 		protocols.SetHTTP1(true)
 		protocols.SetHTTP2(true)
@@ -321,6 +336,7 @@ func (s *Server) ServeListeners(ctx context.Context, grpcLis, httpLis net.Listen
 		go func() { errc <- ignoreClosed(httpSrv.Serve(httpLis)) }()
 	}
 	if grpcLis != nil {
+		grpcLis = s.opts.limits.limitListener(grpcLis)
 		s.log.Info("serving gRPC", "addr", grpcLis.Addr().String(), "tls", s.opts.tls != nil)
 		go func() {
 			err := s.grpc.Serve(grpcLis)

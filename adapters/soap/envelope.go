@@ -93,10 +93,17 @@ func quoteAction(action string) string {
 }
 
 // appendEnvelope writes a complete envelope whose body is msg written as the element name.
-func appendEnvelope(dst []byte, v Version, name xmlcodec.Name, plan *xmlcodec.Plan, msg proto.Message) ([]byte, error) {
+// header, when not empty, is the content of soap:Header (a wsse:Security element).
+func appendEnvelope(dst []byte, v Version, header []byte, name xmlcodec.Name, plan *xmlcodec.Plan, msg proto.Message) ([]byte, error) {
 	dst = append(dst, `<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="`...)
 	dst = append(dst, v.Namespace()...)
-	dst = append(dst, `"><soap:Body>`...)
+	dst = append(dst, `">`...)
+	if len(header) > 0 {
+		dst = append(dst, `<soap:Header>`...)
+		dst = append(dst, header...)
+		dst = append(dst, `</soap:Header>`...)
+	}
+	dst = append(dst, `<soap:Body>`...)
 	dst, err := plan.AppendElement(dst, name, msg)
 	if err != nil {
 		return nil, err

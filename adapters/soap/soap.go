@@ -40,9 +40,10 @@ func init() {
 type Adapter struct {
 	backend   adapters.Backend
 	transport *adapters.Transport
-	redact    *adapters.Redactor  // hides the endpoint in backend text
-	faults    adapters.FaultRules // the backend's fault rules, from the config
-	faultsErr error               // why the backend's fault rules do not compile; Bind reports it
+	redact    *adapters.Redactor   // hides the endpoint and the credentials in backend text
+	wss       *adapters.WSSecurity // the WS-Security UsernameToken to send, if any
+	faults    adapters.FaultRules  // the backend's fault rules, from the config
+	faultsErr error                // why the fault rules do not compile or the credentials cannot be read; Bind reports it
 }
 
 var (
@@ -56,7 +57,24 @@ var (
 func New(b adapters.Backend, client *http.Client) *Adapter {
 	b = b.WithDefaults()
 	faults, err := b.FaultRules()
-	return &Adapter{backend: b, transport: adapters.NewTransport(b, client), redact: adapters.NewRedactor(b), faults: faults, faultsErr: err}
+	t := adapters.NewTransport(b, client)
+	if cerr := t.Err(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	return &Adapter{backend: b, transport: t, redact: t.Redactor(), wss: t.Credentials().WSSecurity(), faults: faults, faultsErr: err}
+}
+
+// header returns the SOAP header content of one request: a fresh wsse:Security element when
+// the backend's auth has ws_security, else nothing.
+func (a *Adapter) header() ([]byte, error) {
+	if a.wss == nil {
+		return nil, nil
+	}
+	h, err := securityHeader(a.wss)
+	if err != nil {
+		return nil, adapters.Errorf(a.backend.Name, adapters.ReasonBackendAuth, map[string]string{adapters.MetaRequestSent: "false"}, "backend %s: no random nonce for the WS-Security header", a.backend.Name)
+	}
+	return h, nil
 }
 
 // Operation is a planned SOAP operation: names, version and the XML plans of its messages.
@@ -144,7 +162,11 @@ func (a *Adapter) bindOperation(binding *agentbridgev1.Binding, method protorefl
 // it to get the same transport, bounds and error mapping as declarative bindings.
 func (a *Adapter) Call(ctx context.Context, op *Operation, req, resp proto.Message) error {
 	name := a.backend.Name
-	body, err := appendEnvelope(make([]byte, 0, 1024), op.version, op.request, op.in, req)
+	header, err := a.header()
+	if err != nil {
+		return err
+	}
+	body, err := appendEnvelope(make([]byte, 0, 1024), op.version, header, op.request, op.in, req)
 	if err != nil {
 		return adapters.Errorf(name, adapters.ReasonRequestNotEncodable, nil, "the request cannot be sent to backend %s: %v", name, err)
 	}

@@ -21,7 +21,8 @@
 // Each server also answers GET /_received (a JSON array of
 // {service, operation, args} for every operation the handlers ran, oldest
 // first, shared by all servers; ec2, reservation and dummy add xml, the request
-// envelope exactly as it arrived) and DELETE /_received (clears it), and
+// envelope exactly as it arrived; the calculator adds auth when it got
+// credentials, see checkCredentials) and DELETE /_received (clears it), and
 // GET /_urls (the line of endpoint URLs printed at start-up).
 //
 // It exits with status 0 on SIGTERM or SIGINT, or when stdin reaches EOF if
@@ -29,6 +30,7 @@
 // A parent that gives it /dev/null as stdin has to stop it with a signal.
 'use strict';
 
+const crypto = require('crypto');
 const fs = require('fs');
 const http = require('http');
 const path = require('path');
@@ -72,6 +74,11 @@ function record(service, operation, args, req) {
   if (req && req[RAW_XML] !== undefined) {
     entry.xml = req[RAW_XML];
   }
+  // What the calculator's authenticate hook found (see checkCredentials), only
+  // for requests that carried credentials, so other records stay as they were.
+  if (req && req.agentbridgeAuth) {
+    entry.auth = req.agentbridgeAuth;
+  }
   received.push(entry);
 }
 
@@ -87,6 +94,64 @@ function rawLog(type, data, req) {
   }
 }
 
+// The credentials the calculator accepts: HTTP Basic and a WS-Security
+// UsernameToken (PasswordText, or PasswordDigest checked here by the Username
+// Token Profile's formula, Base64(SHA-1(nonce + created + password))).
+const PEER_USER = 'bridge';
+const PEER_PASSWORD = 'peer-pa55-w0rd';
+
+function textOf(v) {
+  return v !== null && typeof v === 'object' ? v.$value : v;
+}
+
+function typeOf(v) {
+  return v !== null && typeof v === 'object' && v.attributes ? v.attributes.Type || '' : '';
+}
+
+// checkCredentials is the calculator's node-soap authenticate hook. It lets
+// requests without credentials through (the other tests send none), refuses
+// wrong ones with node-soap's AuthenticationFailure fault, and notes on req
+// what it checked, for the handler's record.
+function checkCredentials(security, callback, req) {
+  const authz = req.headers.authorization || '';
+  if (!security && !authz) {
+    return true;
+  }
+  const auth = {};
+  let ok = true;
+  if (authz) {
+    const expect = 'Basic ' + Buffer.from(PEER_USER + ':' + PEER_PASSWORD).toString('base64');
+    auth.basic = authz === expect;
+    ok = ok && auth.basic;
+  }
+  if (security) {
+    const tok = security.UsernameToken || {};
+    const pw = tok.Password;
+    const type = typeOf(pw);
+    let valid;
+    if (type.endsWith('#PasswordDigest')) {
+      const nonce = Buffer.from(String(textOf(tok.Nonce) || ''), 'base64');
+      const created = String(textOf(tok.Created) || '');
+      const digest = crypto.createHash('sha1')
+        .update(Buffer.concat([nonce, Buffer.from(created), Buffer.from(PEER_PASSWORD)]))
+        .digest('base64');
+      valid = nonce.length > 0 && created !== '' && textOf(pw) === digest;
+    } else {
+      valid = textOf(pw) === PEER_PASSWORD;
+    }
+    const ts = security.Timestamp;
+    auth.wsse = {
+      username: textOf(tok.Username),
+      passwordType: type.slice(type.indexOf('#') + 1),
+      valid: valid && textOf(tok.Username) === PEER_USER,
+      timestamp: Boolean(ts && textOf(ts.Created) && textOf(ts.Expires)),
+    };
+    ok = ok && auth.wsse.valid;
+  }
+  req.agentbridgeAuth = auth;
+  return ok;
+}
+
 function arg(args, name) {
   return args && Object.prototype.hasOwnProperty.call(args, name) ? args[name] : undefined;
 }
@@ -99,8 +164,8 @@ function intArgs(args) {
 
 function calculatorPort() {
   return {
-    add(args) {
-      record('calculator', 'add', args);
+    add(args, cb, headers, req) {
+      record('calculator', 'add', args, req);
       const { a, b } = intArgs(args);
       return { value: a + b };
     },
@@ -433,6 +498,9 @@ function startServer(def) {
         if (def.rawLog) {
           soapServer.log = rawLog;
         }
+        if (def.authenticate) {
+          soapServer.authenticate = def.authenticate;
+        }
         try {
           checkWsdl(def, soapServer.wsdl);
         } catch (e) {
@@ -525,6 +593,7 @@ function main() {
       soap12: false,
       services: { CalculatorService: { CalculatorPort: calculatorPort() } },
       requiredElement: ['http://example.com/', 'add'],
+      authenticate: checkCredentials,
     },
     {
       name: 'numbers',
