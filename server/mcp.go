@@ -387,7 +387,7 @@ var hints = map[codes.Code]string{
 // and the status details as JSON, so the agent sees what to change.
 func toolError(st *status.Status) *mcp.CallToolResult {
 	text := fmt.Sprintf("%s: %s", st.Code().String(), st.Message())
-	if h := hints[st.Code()]; h != "" {
+	if h := hintFor(st); h != "" {
 		text += "\n" + h
 	}
 	if details := st.Proto().GetDetails(); len(details) > 0 {
