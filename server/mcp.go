@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"path"
 	"regexp"
 	"slices"
@@ -556,10 +557,6 @@ func (s *Server) MCPServer(toolset string) (*mcp.Server, error) {
 // ServeMCPStdio serves the MCP surface over standard input and output until ctx is done or the
 // client closes the stream.
 func (s *Server) ServeMCPStdio(ctx context.Context, toolset string) error {
-	srv, err := s.MCPServer(toolset)
-	if err != nil {
-		return err
-	}
 	s.log.Info("serving MCP on stdio", "toolset", toolset)
-	return srv.Run(ctx, &mcp.StdioTransport{})
+	return s.ServeMCPIO(ctx, toolset, os.Stdin, os.Stdout)
 }
