@@ -53,6 +53,8 @@ type MCPOptions struct {
 	// addition to loopback origins. A request with any other Origin header is refused, against
 	// DNS rebinding.
 	AllowedOrigins []string `yaml:"allowed_origins"`
+	// MCPProtocolOptions: progress.
+	MCPProtocolOptions `yaml:",inline"`
 }
 
 // toolNamePattern is what MCP clients accept in a tool name.
@@ -335,6 +337,7 @@ func (s *Server) collectStream(ctx context.Context, t *mcpTool, req proto.Messag
 			return err
 		}
 		items = append(items, data)
+		reportItem(ctx, len(items), limit)
 		return nil
 	})
 	if err != nil && !truncated {
@@ -461,10 +464,7 @@ func (s *Server) updateMCP(g *generation) {
 	defer s.mcpMu.Unlock()
 	for name := range g.toolsets {
 		if s.mcp[name] == nil {
-			s.mcp[name] = mcp.NewServer(&mcp.Implementation{Name: "agentbridge", Title: "agentbridge", Version: "v1"}, &mcp.ServerOptions{
-				Instructions: "Tools call legacy enterprise systems through agentbridge. Each tool's schema is exact: send only the properties it lists; 64-bit integers are decimal strings.",
-				Logger:       s.log.With("surface", "mcp"),
-			})
+			s.mcp[name] = s.newMCPServer()
 			s.mcpTools[name] = map[string][]byte{}
 		}
 	}

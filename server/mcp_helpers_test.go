@@ -7,9 +7,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -69,6 +71,60 @@ func newSlowServer(t *testing.T, opts ...server.Option) (*server.Server, *slowBa
 		t.Fatal(err)
 	}
 	return srv, b
+}
+
+// serveHTTP serves srv's HTTP listener on a free port and returns its base URL.
+func serveHTTP(t *testing.T, srv *server.Server) string {
+	t.Helper()
+	return serve(t, srv, false, &counter{n: map[string]int{}}, &atomic.Int64{}).httpURL
+}
+
+// stdioSession connects an MCP client to srv's MCP surface over newline-delimited JSON on
+// pipes, as a host does over a subprocess's standard input and output.
+func stdioSession(t *testing.T, srv *server.Server, opts *mcp.ClientOptions) *mcp.ClientSession {
+	t.Helper()
+	toServerR, toServerW := io.Pipe()
+	fromServerR, fromServerW := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeMCPIO(ctx, "", toServerR, fromServerW); _ = fromServerW.Close() }()
+	client := mcp.NewClient(&mcp.Implementation{Name: "agentbridge-test", Version: "v0"}, opts)
+	session, err := client.Connect(t.Context(), &mcp.IOTransport{Reader: fromServerR, Writer: toServerW}, nil)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = session.Close()
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
+			t.Errorf("ServeMCPIO: %v", err)
+		}
+	})
+	return session
+}
+
+// bothTransports returns a client session over Streamable HTTP and one over stdio to srv.
+func bothTransports(t *testing.T, srv *server.Server, opts *mcp.ClientOptions) map[string]*mcp.ClientSession {
+	t.Helper()
+	client := mcp.NewClient(&mcp.Implementation{Name: "agentbridge-test", Version: "v0"}, opts)
+	httpSession, err := client.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: serveHTTP(t, srv) + "/mcp"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = httpSession.Close() })
+	return map[string]*mcp.ClientSession{"streamable HTTP": httpSession, "stdio": stdioSession(t, srv, opts)}
+}
+
+func receive[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(waitLimit):
+		t.Fatalf("no %s within %s", what, waitLimit)
+		panic("unreachable")
+	}
 }
 
 // stdioWire is a raw newline-delimited JSON-RPC connection to ServeMCPIO.
