@@ -233,6 +233,8 @@ func (s *Server) ReloadConfig(c *Config) error {
 		{"tls", s.opts.tls != nil, o.tls != nil},
 		{"max_body_bytes", s.opts.maxBody, o.maxBody},
 		{"shutdown_grace", s.opts.grace, o.grace},
+		{"mcp.stateless", s.opts.mcp.Stateless, o.mcp.Stateless},
+		{"mcp.session_idle_timeout", s.opts.mcp.sessionIdleTimeout(), o.mcp.sessionIdleTimeout()},
 	} {
 		if d.was != d.want {
 			s.log.Warn("a reload cannot change this setting; restart to apply it", "setting", d.name, "serving", d.was, "config", d.want)

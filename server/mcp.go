@@ -53,7 +53,7 @@ type MCPOptions struct {
 	// addition to loopback origins. A request with any other Origin header is refused, against
 	// DNS rebinding.
 	AllowedOrigins []string `yaml:"allowed_origins"`
-	// MCPProtocolOptions: progress.
+	// MCPProtocolOptions: sessions, stateless mode, progress.
 	MCPProtocolOptions `yaml:",inline"`
 }
 
@@ -500,14 +500,11 @@ func (s *Server) updateMCP(g *generation) {
 // outlives generations, so sessions survive a reload; origins and toolsets are checked against
 // the current generation on every request.
 func (s *Server) newMCPHTTP() http.Handler {
-	h := mcp.NewStreamableHTTPHandler(func(r *http.Request) *mcp.Server {
+	h := s.newMCPGuard(mcp.NewStreamableHTTPHandler(func(r *http.Request) *mcp.Server {
 		s.mcpMu.Lock()
 		defer s.mcpMu.Unlock()
 		return s.mcp[r.PathValue("toolset")]
-	}, &mcp.StreamableHTTPOptions{
-		Logger:              s.log.With("surface", "mcp"),
-		MaxRequestBodyBytes: s.opts.maxBody,
-	})
+	}, s.streamableOptions()))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g := s.gen.Load()
 		if _, ok := g.toolsets[r.PathValue("toolset")]; !ok {

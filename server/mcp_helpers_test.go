@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -125,6 +127,55 @@ func receive[T any](t *testing.T, ch <-chan T, what string) T {
 		t.Fatalf("no %s within %s", what, waitLimit)
 		panic("unreachable")
 	}
+}
+
+// rawInitialize opens a session by hand and returns its ID.
+func rawInitialize(t *testing.T, endpoint string) string {
+	t.Helper()
+	resp := rawPost(t, endpoint, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}`)
+	session := resp.header.Get("Mcp-Session-Id")
+	if resp.status != http.StatusOK || session == "" {
+		t.Fatalf("initialize: HTTP %d, session %q", resp.status, session)
+	}
+	rawPost(t, endpoint, session, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	return session
+}
+
+// rawResponse is an HTTP response read in full.
+type rawResponse struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// rawPost posts one body to an MCP endpoint as a Streamable HTTP client would, with the
+// session's headers when session is set and then headers (name, value, ...), and reads the
+// answer in full.
+func rawPost(t *testing.T, endpoint, session, body string, headers ...string) rawResponse {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, endpoint, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	if session != "" {
+		req.Header.Set("Mcp-Session-Id", session)
+		req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rawResponse{resp.StatusCode, resp.Header, data}
 }
 
 // stdioWire is a raw newline-delimited JSON-RPC connection to ServeMCPIO.

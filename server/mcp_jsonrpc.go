@@ -6,8 +6,16 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 )
 
-// MCP protocol names the line transport looks at.
+// codeTooManySessions is the JSON-RPC error code of a refused initialize: -32000 to -32099 are
+// left to implementations.
+const codeTooManySessions = -32000
+
+// MCP protocol names the HTTP guard and the line transport look at.
 const (
+	mcpSessionHeader   = "Mcp-Session-Id"
+	mcpVersionHeader   = "Mcp-Protocol-Version"
+	mcpMetaVersionKey  = "io.modelcontextprotocol/protocolVersion"
+	mcpNewProtocol     = "2026-07-28" // sessionless: no initialize, the version on every request
 	methodInitialize   = "initialize"
 	methodPing         = "ping"
 	methodDiscover     = "server/discover"

@@ -10,8 +10,22 @@ import (
 )
 
 // MCPProtocolOptions configures the MCP protocol features a bridge in front of slow legacy
-// systems needs. In YAML its keys sit directly under mcp.
+// systems needs: sessions, statelessness and progress. In YAML its keys sit directly under mcp.
 type MCPProtocolOptions struct {
+	// Stateless serves Streamable HTTP without sessions (the go-sdk's stateless mode, the
+	// sessionless protocol of 2026-07-28 and later), so replicas behind a load balancer need
+	// no sticky sessions. Server-to-client requests are then impossible, and
+	// notifications/cancelled cannot reach a call that another replica serves: closing the
+	// call's HTTP request cancels it instead. Default false. A reload cannot change it.
+	Stateless bool `yaml:"stateless"`
+	// SessionIdleTimeout closes a Streamable HTTP session that has sent no request for this
+	// long, and frees its memory. Default 30m (DefaultMCPSessionIdleTimeout); negative keeps
+	// idle sessions forever. A reload cannot change it.
+	SessionIdleTimeout time.Duration `yaml:"session_idle_timeout"`
+	// MaxSessions bounds the live Streamable HTTP sessions over all toolsets; an initialize
+	// beyond it is refused with HTTP 503 and a JSON-RPC error saying so. Default 10000
+	// (DefaultMCPMaxSessions); negative means no bound.
+	MaxSessions int `yaml:"max_sessions"`
 	// ProgressInterval is how often a tools/call that carries a progress token hears that the
 	// backend is still working (notifications/progress). A server-streaming tool reports each
 	// message it collects instead. Default 1s (DefaultMCPProgressInterval); negative turns the
@@ -21,8 +35,27 @@ type MCPProtocolOptions struct {
 
 // Defaults of MCPProtocolOptions.
 const (
-	DefaultMCPProgressInterval = time.Second
+	DefaultMCPSessionIdleTimeout = 30 * time.Minute
+	DefaultMCPMaxSessions        = 10000
+	DefaultMCPProgressInterval   = time.Second
 )
+
+func (o MCPProtocolOptions) sessionIdleTimeout() time.Duration {
+	switch {
+	case o.SessionIdleTimeout < 0:
+		return 0 // the SDK's "never"
+	case o.SessionIdleTimeout == 0:
+		return DefaultMCPSessionIdleTimeout
+	}
+	return o.SessionIdleTimeout
+}
+
+func (o MCPProtocolOptions) maxSessions() int {
+	if o.MaxSessions == 0 {
+		return DefaultMCPMaxSessions
+	}
+	return o.MaxSessions
+}
 
 func (o MCPProtocolOptions) progressInterval() time.Duration {
 	if o.ProgressInterval == 0 {
@@ -37,7 +70,7 @@ func (s *Server) newMCPServer() *mcp.Server {
 		Instructions: "Tools call legacy enterprise systems through agentbridge. Each tool's schema is exact: send only the properties it lists; 64-bit integers are decimal strings.",
 		Logger:       s.log.With("surface", "mcp"),
 	})
-	srv.AddReceivingMiddleware(s.progressMiddleware)
+	srv.AddReceivingMiddleware(cancelWithRequest, s.progressMiddleware)
 	return srv
 }
 
