@@ -51,6 +51,10 @@ type Backend struct {
 	// Headers are sent with every call (for example a fixed API key header). Values are never
 	// logged.
 	Headers map[string]string `yaml:"headers"`
+	// WSDL locates the backend's WSDL, an http(s) URL or a file (relative to the config file),
+	// which the MCP surface offers agents as a resource. It is fetched with no credentials:
+	// Headers are not sent. Default: none.
+	WSDL string `yaml:"wsdl"`
 }
 
 // Defaults for Backend fields left zero.

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -106,6 +107,9 @@ func (c *Config) Validate() error {
 		if b.Endpoint == "" {
 			errs = append(errs, fmt.Errorf("config: backend %q has no endpoint", name))
 		}
+		if u, err := url.Parse(b.WSDL); b.WSDL != "" && (err != nil || (strings.Contains(b.WSDL, "://") && u.Scheme != "http" && u.Scheme != "https")) {
+			errs = append(errs, fmt.Errorf("config: backend %q: wsdl %q: use an http(s) URL or a file path", name, b.WSDL))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -129,7 +133,7 @@ func (c *Config) Options() ([]Option, error) {
 	if c.MaxBodyBytes > 0 {
 		opts = append(opts, WithMaxBodyBytes(c.MaxBodyBytes))
 	}
-	opts = append(opts, WithMCP(c.MCP), WithAllowedOrigins(c.AllowedOrigins...), WithAllowedHosts(c.AllowedHosts...))
+	opts = append(opts, WithMCP(c.mcpOptions()), WithAllowedOrigins(c.AllowedOrigins...), WithAllowedHosts(c.AllowedHosts...))
 	if c.TLS != nil {
 		cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
 		if err != nil {
@@ -240,5 +244,26 @@ func (s *Server) ReloadConfig(c *Config) error {
 			s.log.Warn("a reload cannot change this setting; restart to apply it", "setting", d.name, "serving", d.was, "config", d.want)
 		}
 	}
-	return s.Reload(services, c.MCP)
+	return s.Reload(services, c.mcpOptions())
+}
+
+// mcpOptions is the config's mcp section with the WSDL location of every backend that names
+// one, file paths made relative to the config file.
+func (c *Config) mcpOptions() MCPOptions {
+	o := c.MCP
+	o.WSDL = nil
+	for name, b := range c.Backends {
+		if b.WSDL == "" {
+			continue
+		}
+		if o.WSDL == nil {
+			o.WSDL = map[string]string{}
+		}
+		src := b.WSDL
+		if u, err := url.Parse(src); (err != nil || (u.Scheme != "http" && u.Scheme != "https")) && !filepath.IsAbs(src) && c.dir != "" {
+			src = filepath.Join(c.dir, src)
+		}
+		o.WSDL[name] = src
+	}
+	return o
 }

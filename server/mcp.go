@@ -53,7 +53,7 @@ type MCPOptions struct {
 	// addition to loopback origins. A request with any other Origin header is refused, against
 	// DNS rebinding.
 	AllowedOrigins []string `yaml:"allowed_origins"`
-	// MCPProtocolOptions: sessions, stateless mode, progress.
+	// MCPProtocolOptions: sessions, stateless mode, progress, WSDL resources.
 	MCPProtocolOptions `yaml:",inline"`
 }
 

@@ -31,6 +31,10 @@ type MCPProtocolOptions struct {
 	// message it collects instead. Default 1s (DefaultMCPProgressInterval); negative turns the
 	// heartbeat off.
 	ProgressInterval time.Duration `yaml:"progress_interval"`
+	// WSDL maps a backend name to the location of its WSDL, an http(s) URL or a file, served as
+	// the MCP resource agentbridge://wsdl/{backend}. Config fills it from each backend's wsdl
+	// key.
+	WSDL map[string]string `yaml:"-"`
 }
 
 // Defaults of MCPProtocolOptions.
@@ -64,11 +68,17 @@ func (o MCPProtocolOptions) progressInterval() time.Duration {
 	return o.ProgressInterval
 }
 
-// newMCPServer makes the MCP server of one toolset. Tools are added by updateMCP.
+// newMCPServer makes the MCP server of one toolset. Tools and resources are added by
+// updateMCP and updateMCPResources.
 func (s *Server) newMCPServer() *mcp.Server {
 	srv := mcp.NewServer(&mcp.Implementation{Name: "agentbridge", Title: "agentbridge", Version: "v1"}, &mcp.ServerOptions{
-		Instructions: "Tools call legacy enterprise systems through agentbridge. Each tool's schema is exact: send only the properties it lists; 64-bit integers are decimal strings.",
-		Logger:       s.log.With("surface", "mcp"),
+		Instructions: "Tools call legacy enterprise systems through agentbridge. Each tool's schema is exact: send only the properties it lists; 64-bit integers are decimal strings. " +
+			"Resources hold the contract: the OpenAPI document, the proto files and, where known, each backend's WSDL.",
+		Logger: s.log.With("surface", "mcp"),
+		// Subscribing lets a client hear notifications/resources/updated when a reload changes
+		// the contract behind a resource it reads; the SDK keeps the subscriptions.
+		SubscribeHandler:   s.subscribeResource,
+		UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error { return nil },
 	})
 	srv.AddReceivingMiddleware(cancelWithRequest, s.progressMiddleware)
 	return srv

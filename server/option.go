@@ -22,6 +22,8 @@ type options struct {
 	mcp          MCPOptions
 	origins      []string // browser origins allowed on every HTTP surface, beside loopback ones
 	hosts        []string // Host names allowed on the HTTP listener, beside loopback names
+	wsdlTimeout  time.Duration
+	wsdlMaxBytes int64
 }
 
 // Defaults of the options.
@@ -39,6 +41,9 @@ func defaultOptions() options {
 		grace:    DefaultGrace,
 		maxBody:  DefaultMaxBodyBytes,
 		logger:   slog.Default(),
+		// Bounds on fetching a backend's WSDL for an MCP resource; tests shorten them.
+		wsdlTimeout:  defaultWSDLTimeout,
+		wsdlMaxBytes: defaultWSDLMaxBytes,
 	}
 }
 
