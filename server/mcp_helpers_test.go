@@ -85,13 +85,20 @@ func serveHTTP(t *testing.T, srv *server.Server) string {
 // pipes, as a host does over a subprocess's standard input and output.
 func stdioSession(t *testing.T, srv *server.Server, opts *mcp.ClientOptions) *mcp.ClientSession {
 	t.Helper()
+	return stdioSessionVersion(t, srv, opts, "")
+}
+
+// stdioSessionVersion is stdioSession with the protocol version the client asks for; "" is the
+// latest.
+func stdioSessionVersion(t *testing.T, srv *server.Server, opts *mcp.ClientOptions, version string) *mcp.ClientSession {
+	t.Helper()
 	toServerR, toServerW := io.Pipe()
 	fromServerR, fromServerW := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.ServeMCPIO(ctx, "", toServerR, fromServerW); _ = fromServerW.Close() }()
 	client := mcp.NewClient(&mcp.Implementation{Name: "agentbridge-test", Version: "v0"}, opts)
-	session, err := client.Connect(t.Context(), &mcp.IOTransport{Reader: fromServerR, Writer: toServerW}, nil)
+	session, err := client.Connect(t.Context(), &mcp.IOTransport{Reader: fromServerR, Writer: toServerW}, &mcp.ClientSessionOptions{ProtocolVersion: version})
 	if err != nil {
 		cancel()
 		t.Fatal(err)

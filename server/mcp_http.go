@@ -58,7 +58,7 @@ type mcpGuard struct {
 	mu       sync.Mutex
 	inflight map[callKey]*inflightCall // calls on sessions, by session and request ID
 	admitMu  sync.Mutex                // one admission decision at a time
-	starting int                       // initialize requests admitted and still being served
+	starting int                       // initialize requests admitted and not yet answered
 }
 
 // callKey names a call on a session. jsonrpc.ID is comparable and decodes 1 and 1.0 alike.
@@ -125,7 +125,9 @@ func (h *mcpGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if !h.admit(w, req.ID) {
 				return
 			}
-			defer h.admitted()
+			sw := &startingSession{ResponseWriter: w, h: h}
+			defer sw.started()
+			w = sw
 		case methodPing, methodDiscover:
 		default:
 			writeRPCError(w, http.StatusBadRequest, req.ID, jsonrpc.CodeInvalidRequest,
@@ -191,10 +193,10 @@ func sessionless(r *http.Request, req *jsonrpc.Request) bool {
 }
 
 // admit lets a new session start unless the sessions at the bound are live: initialized ones,
-// and those whose initialize is admitted and still being served (counted on their own, so a
+// and those whose initialize is admitted and not yet answered (counted on their own, so a
 // burst of initialize requests cannot overshoot the bound). A request that starts no session
 // (server/discover, ping) makes a session the SDK drops at once; it is not counted. When admit
-// returns true, the caller calls admitted once the initialize is served.
+// returns true, the caller wraps the response in a startingSession.
 func (h *mcpGuard) admit(w http.ResponseWriter, id jsonrpc.ID) bool {
 	limit := h.s.gen.Load().mcpOpts.maxSessions()
 	if limit < 0 {
@@ -219,11 +221,39 @@ func (h *mcpGuard) admit(w http.ResponseWriter, id jsonrpc.ID) bool {
 	return false
 }
 
-func (h *mcpGuard) admitted() {
-	h.admitMu.Lock()
-	h.starting--
-	h.admitMu.Unlock()
+// startingSession counts an admitted initialize as starting until its answer is written: by
+// then the SDK has made the session initialized (or failed it), so it is counted as live
+// instead (or not at all), and a client that opens its next session on reading the answer is
+// not refused for this one.
+type startingSession struct {
+	http.ResponseWriter
+	h    *mcpGuard
+	once sync.Once
 }
+
+func (s *startingSession) started() {
+	s.once.Do(func() {
+		s.h.admitMu.Lock()
+		s.h.starting--
+		s.h.admitMu.Unlock()
+	})
+}
+
+func (s *startingSession) WriteHeader(code int) {
+	s.started()
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *startingSession) Write(p []byte) (int, error) {
+	s.started()
+	return s.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController flush the response through the wrapper.
+func (s *startingSession) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Flush flushes the response, for code that asserts http.Flusher.
+func (s *startingSession) Flush() { _ = http.NewResponseController(s.ResponseWriter).Flush() }
 
 // liveMCPSessions counts the initialized sessions of every toolset's MCP server.
 func (s *Server) liveMCPSessions() int {

@@ -144,15 +144,17 @@ func TestMCPResourcesFollowReload(t *testing.T) {
 			},
 		}
 	}
-	// 2025-11-25: list-changed and updated notifications reach a session without the
-	// subscriptions/listen stream the sessionless protocol needs for them.
+	// 2025-11-25 on both transports: its resources/subscribe is answered once the server has
+	// the subscription, and notifications reach the session directly. The sessionless
+	// protocol's client subscribes with a subscriptions/listen stream that it does not wait
+	// for, so a reload right after could come first.
 	client := mcp.NewClient(&mcp.Implementation{Name: "agentbridge-test", Version: "v0"}, opts("streamable HTTP"))
 	httpSession, err := client.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: serveHTTP(t, srv) + "/mcp"}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = httpSession.Close() })
-	sessions := map[string]*mcp.ClientSession{"streamable HTTP": httpSession, "stdio": stdioSession(t, srv, opts("stdio"))}
+	sessions := map[string]*mcp.ClientSession{"streamable HTTP": httpSession, "stdio": stdioSessionVersion(t, srv, opts("stdio"), "2025-11-25")}
 	const streamProto = server.ProtoResourcePrefix + "agentbridge/testing/v1/stream.proto"
 	for transport, session := range sessions {
 		if uris := resourceURIs(t, session); !slices.Contains(uris, streamProto) {
