@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -49,7 +50,10 @@ func TestMCPStatelessBehindRoundRobin(t *testing.T) {
 	for _, version := range []string{"", "2025-11-25"} {
 		t.Run("protocol "+version, func(t *testing.T) {
 			t.Parallel()
-			client := mcp.NewClient(&mcp.Implementation{Name: "agentbridge-test", Version: "v0"}, nil)
+			progress := make(chan float64, 64)
+			client := mcp.NewClient(&mcp.Implementation{Name: "agentbridge-test", Version: "v0"}, &mcp.ClientOptions{
+				ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) { progress <- req.Params.Progress },
+			})
 			session, err := client.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: proxy.URL + "/mcp"}, &mcp.ClientSessionOptions{ProtocolVersion: version})
 			if err != nil {
 				t.Fatal(err)
@@ -60,7 +64,9 @@ func TestMCPStatelessBehindRoundRobin(t *testing.T) {
 				if err != nil || len(tools.Tools) != 3 {
 					t.Fatalf("tools/list %d: %v %v", i, err, tools)
 				}
-				res, err := session.CallTool(t.Context(), &mcp.CallToolParams{Name: "CountService_Count", Arguments: map[string]any{"upTo": i}})
+				params := &mcp.CallToolParams{Name: "CountService_Count", Arguments: map[string]any{"upTo": i}}
+				params.SetProgressToken(i)
+				res, err := session.CallTool(t.Context(), params)
 				if err != nil || res.IsError {
 					t.Fatalf("call %d: %v %+v", i, err, res)
 				}
@@ -72,6 +78,11 @@ func TestMCPStatelessBehindRoundRobin(t *testing.T) {
 				if res, err := session.CallTool(t.Context(), &mcp.CallToolParams{Name: "GreeterService_SayHi", Arguments: map[string]any{}}); err != nil || res.IsError {
 					t.Fatalf("SayHi %d: %v %+v", i, err, res)
 				}
+			}
+			// Each call's progress comes on its own response stream, through the proxy: one
+			// notification per item, 0+1+...+5.
+			for range 15 {
+				receive(t, progress, "progress notification")
 			}
 		})
 	}
