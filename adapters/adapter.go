@@ -60,6 +60,10 @@ type Backend struct {
 	// credentials, WS-Security, client TLS); secrets come from the environment or files. See
 	// Auth.
 	Auth *Auth `yaml:"auth"`
+	// WSDL locates the backend's WSDL, an http(s) URL or a file (relative to the config file),
+	// which the MCP surface offers agents as a resource. It is fetched with no credentials:
+	// Headers are not sent. Default: none.
+	WSDL string `yaml:"wsdl"`
 }
 
 // Defaults for Backend fields left zero.

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -123,6 +124,9 @@ func (c *Config) Validate() error {
 		if err := b.Auth.Check(fmt.Sprintf("config: backend %q: auth", name)); err != nil {
 			errs = append(errs, unjoin(err)...)
 		}
+		if u, err := url.Parse(b.WSDL); b.WSDL != "" && (err != nil || (strings.Contains(b.WSDL, "://") && u.Scheme != "http" && u.Scheme != "https")) {
+			errs = append(errs, fmt.Errorf("config: backend %q: wsdl %q: use an http(s) URL or a file path", name, b.WSDL))
+		}
 		if _, err := b.FaultRules(); err != nil {
 			for _, err := range unjoin(err) {
 				errs = append(errs, fmt.Errorf("config: %w", err))
@@ -163,7 +167,7 @@ func (c *Config) Options() ([]Option, error) {
 	if c.MaxBodyBytes > 0 {
 		opts = append(opts, WithMaxBodyBytes(c.MaxBodyBytes))
 	}
-	opts = append(opts, WithAudit(c.Audit), WithLimits(c.Limits), WithMCP(c.MCP), WithAllowedOrigins(c.AllowedOrigins...), WithAllowedHosts(c.AllowedHosts...))
+	opts = append(opts, WithAudit(c.Audit), WithLimits(c.Limits), WithMCP(c.mcpOptions()), WithAllowedOrigins(c.AllowedOrigins...), WithAllowedHosts(c.AllowedHosts...))
 	if c.TLS != nil {
 		cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
 		if err != nil {
@@ -277,6 +281,8 @@ func (s *Server) ReloadConfig(c *Config) error {
 		{"shutdown_grace", s.opts.grace, o.grace},
 		{"limits", s.opts.limits, o.limits},
 		{"audit", fmt.Sprint(s.opts.audit), fmt.Sprint(o.audit)}, // the sink is opened once, by New
+		{"mcp.stateless", s.opts.mcp.Stateless, o.mcp.Stateless},
+		{"mcp.session_idle_timeout", s.opts.mcp.sessionIdleTimeout(), o.mcp.sessionIdleTimeout()},
 	} {
 		if d.was != d.want {
 			s.log.Warn("a reload cannot change this setting; restart to apply it", "setting", d.name, "serving", d.was, "config", d.want)
@@ -285,5 +291,26 @@ func (s *Server) ReloadConfig(c *Config) error {
 	if !reflect.DeepEqual(s.opts.auth, o.auth) {
 		s.log.Warn("a reload cannot change auth (keys, issuer, scopes); restart to apply it", "setting", "auth")
 	}
-	return s.Reload(services, c.MCP)
+	return s.Reload(services, c.mcpOptions())
+}
+
+// mcpOptions is the config's mcp section with the WSDL location of every backend that names
+// one, file paths made relative to the config file.
+func (c *Config) mcpOptions() MCPOptions {
+	o := c.MCP
+	o.WSDL = nil
+	for name, b := range c.Backends {
+		if b.WSDL == "" {
+			continue
+		}
+		if o.WSDL == nil {
+			o.WSDL = map[string]string{}
+		}
+		src := b.WSDL
+		if u, err := url.Parse(src); (err != nil || (u.Scheme != "http" && u.Scheme != "https")) && !filepath.IsAbs(src) && c.dir != "" {
+			src = filepath.Join(c.dir, src)
+		}
+		o.WSDL[name] = src
+	}
+	return o
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -28,4 +29,10 @@ func GeneratedREST(s *Server, registrations ...GeneratedRegistration) (http.Hand
 		}
 	}
 	return boundBody(s.opts.maxBody, mux), nil
+}
+
+// WithWSDLFetchBounds sets how long and how large a WSDL fetch for an MCP resource may be,
+// so tests of the bounds need not wait or send the defaults.
+func WithWSDLFetchBounds(timeout time.Duration, maxBytes int64) Option {
+	return func(o *options) { o.wsdlTimeout, o.wsdlMaxBytes = timeout, maxBytes }
 }

@@ -18,6 +18,7 @@ func (s *Server) newHTTPHandler(g *generation) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.openapi = doc
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(doc)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"path"
 	"regexp"
 	"slices"
@@ -67,6 +68,8 @@ type MCPOptions struct {
 	// OpenAI and Codex, Claude, Cursor; see hostProfiles). Default true; false shows every host
 	// the configured profile.
 	AutoProfile *bool `yaml:"auto_profile"`
+	// MCPProtocolOptions: sessions, stateless mode, progress, WSDL resources.
+	MCPProtocolOptions `yaml:",inline"`
 }
 
 // toolNamePattern is what MCP clients accept in a tool name.
@@ -372,6 +375,7 @@ func (s *Server) collectStream(ctx context.Context, t *mcpTool, req proto.Messag
 		}
 		items = append(items, data)
 		size += len(data) + 1
+		reportItem(ctx, len(items), limit)
 		return nil
 	})
 	if err != nil && !truncated {
@@ -427,7 +431,7 @@ func toolError(st *status.Status) *mcp.CallToolResult {
 	text := fmt.Sprintf("%s: %s", st.Code().String(), st.Message())
 	if outcomeUnknown(st) {
 		text += "\n" + outcomeUnknownHint
-	} else if h := hints[st.Code()]; h != "" {
+	} else if h := hintFor(st); h != "" {
 		text += "\n" + h
 	}
 	if details := st.Proto().GetDetails(); len(details) > 0 {
@@ -500,10 +504,7 @@ func (s *Server) updateMCP(g *generation) {
 	defer s.mcpMu.Unlock()
 	for name := range g.toolsets {
 		if s.mcp[name] == nil {
-			s.mcp[name] = mcp.NewServer(&mcp.Implementation{Name: "agentbridge", Title: "agentbridge", Version: "v1"}, &mcp.ServerOptions{
-				Instructions: "Tools call legacy enterprise systems through agentbridge. Send only the properties a tool's schema lists; 64-bit integers are decimal strings.",
-				Logger:       s.log.With("surface", "mcp"),
-			})
+			s.mcp[name] = s.newMCPServer()
 			s.mcp[name].AddReceivingMiddleware(s.mcpAuth, s.profileMiddleware(name))
 			s.mcpTools[name] = map[string][]byte{}
 		}
@@ -540,14 +541,11 @@ func (s *Server) updateMCP(g *generation) {
 // outlives generations, so sessions survive a reload; origins and toolsets are checked against
 // the current generation on every request.
 func (s *Server) newMCPHTTP() http.Handler {
-	h := mcp.NewStreamableHTTPHandler(func(r *http.Request) *mcp.Server {
+	h := s.newMCPGuard(mcp.NewStreamableHTTPHandler(func(r *http.Request) *mcp.Server {
 		s.mcpMu.Lock()
 		defer s.mcpMu.Unlock()
 		return s.mcp[r.PathValue("toolset")]
-	}, &mcp.StreamableHTTPOptions{
-		Logger:              s.log.With("surface", "mcp"),
-		MaxRequestBodyBytes: s.opts.maxBody,
-	})
+	}, s.streamableOptions()))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g := s.gen.Load()
 		if _, ok := g.toolsets[r.PathValue("toolset")]; !ok {
@@ -597,10 +595,6 @@ func (s *Server) MCPServer(toolset string) (*mcp.Server, error) {
 // ServeMCPStdio serves the MCP surface over standard input and output until ctx is done or the
 // client closes the stream.
 func (s *Server) ServeMCPStdio(ctx context.Context, toolset string) error {
-	srv, err := s.MCPServer(toolset)
-	if err != nil {
-		return err
-	}
 	s.log.Info("serving MCP on stdio", "toolset", toolset)
-	return srv.Run(ctx, &mcp.StdioTransport{})
+	return s.ServeMCPIO(ctx, toolset, os.Stdin, os.Stdout)
 }

@@ -124,9 +124,9 @@ func TestMCPToolsCall(t *testing.T) {
 	}{
 		{"wrong type", "InventoryService_ReserveItem", map[string]any{"sku": "A-100", "quantity": "many"}, []string{"InvalidArgument", "quantity"}},
 		{"unknown field", "InventoryService_ReserveItem", map[string]any{"sku": "A-100", "quantity": 1, "qty": 2}, []string{"InvalidArgument", "qty"}},
-		{"breaks a buf.validate rule", "InventoryService_ReserveItem", map[string]any{"sku": "A-100", "quantity": 5000}, []string{"InvalidArgument", "quantity: must be greater than 0 and less than or equal to 1000 [int32.gt_lte]"}},
+		{"breaks a buf.validate rule", "InventoryService_ReserveItem", map[string]any{"sku": "A-100", "quantity": 5000}, []string{"InvalidArgument", "quantity: must be greater than 0 and less than or equal to 1000 [int32.gt_lte]", "Change the arguments"}},
 		{"pattern", "InventoryService_GetItem", map[string]any{"sku": "a100"}, []string{"InvalidArgument", "sku"}},
-		{"SOAP client fault", "InventoryService_ReserveItem", map[string]any{"sku": "A-100", "quantity": 900}, []string{"InvalidArgument", "insufficient stock", "SOAP_CLIENT_FAULT", "Change the arguments"}},
+		{"SOAP client fault", "InventoryService_ReserveItem", map[string]any{"sku": "A-100", "quantity": 900}, []string{"InvalidArgument", "insufficient stock", "SOAP_CLIENT_FAULT", "the fault may lie in how the bridge maps them"}},
 		{"SOAP server fault", "InventoryService_GetItem", map[string]any{"sku": "Z-999"}, []string{"Internal", "warehouse database unavailable", "SOAP_SERVER_FAULT"}},
 	}
 	for _, tt := range tests {

@@ -29,6 +29,8 @@ type options struct {
 	audit        *AuditOptions                // nil: no audit log
 	auditWriter  io.Writer                    // overrides audit.Sink
 	principal    func(context.Context) string // names the caller in the audit log
+	wsdlTimeout  time.Duration
+	wsdlMaxBytes int64
 }
 
 // Defaults of the options.
@@ -47,6 +49,9 @@ func defaultOptions() options {
 		maxBody:  DefaultMaxBodyBytes,
 		logger:   slog.Default(),
 		limits:   Limits{}.withDefaults(),
+		// Bounds on fetching a backend's WSDL for an MCP resource; tests shorten them.
+		wsdlTimeout:  defaultWSDLTimeout,
+		wsdlMaxBytes: defaultWSDLMaxBytes,
 	}
 }
 

@@ -79,6 +79,9 @@ type Server struct {
 	mcpTools map[string]map[string][]byte // by toolset: the tools each server has, as JSON
 	mcpHTTP  http.Handler                 // Streamable HTTP; outlives generations, as sessions do
 	auth     *authenticator               // nil when no credentials are configured
+
+	// by toolset: the resources each server has; see updateMCPResources
+	mcpResources map[string]map[string]servedResource
 }
 
 // generation is one immutable build of the served services and every surface's routes. A call
@@ -93,6 +96,9 @@ type generation struct {
 	toolsets   map[string]Toolset // "" selects every tool
 	mcpOpts    MCPOptions
 	http       http.Handler
+
+	openapi   []byte         // the OpenAPI document /openapi.json serves
+	resources []*mcpResource // the contract as MCP resources, sorted by URI
 }
 
 // New builds a server for services. It fails when a method has no implementation, a contract
@@ -208,6 +214,7 @@ func (s *Server) newGeneration(ctx context.Context, services []Service, mcpOpts 
 	if g.http, err = s.newHTTPHandler(g); err != nil {
 		return nil, err
 	}
+	g.resources = s.buildResources(g)
 	return g, nil
 }
 
@@ -215,6 +222,7 @@ func (s *Server) newGeneration(ctx context.Context, services []Service, mcpOpts 
 func (s *Server) install(g *generation) {
 	old := s.gen.Swap(g)
 	s.updateMCP(g)
+	s.updateMCPResources(g)
 	for _, name := range g.names {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}

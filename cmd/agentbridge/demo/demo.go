@@ -20,7 +20,7 @@ func Config(endpoint string) *server.Config {
 	return &server.Config{
 		Services: []string{ServiceName},
 		Backends: map[string]adapters.Backend{
-			"inventory": {Kind: "soap", Endpoint: endpoint},
+			"inventory": {Kind: "soap", Endpoint: endpoint, WSDL: endpoint + "?wsdl"},
 		},
 	}
 }
