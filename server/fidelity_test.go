@@ -98,6 +98,7 @@ var xsdRows = []xsdRow{
 	{"xsd:dateTime", "xsd_date_time", "google.protobuf.Timestamp", "", dateTimeKind},
 	{"xsd:duration", "xsd_duration", "google.protobuf.Duration", "", durationKind},
 	{"enumeration", "xsd_enum", "Status", "", enumKind},
+	{"enumeration minOccurs=0", "xsd_enum_opt", "optional Status", "", enumKind},
 	{"enumeration with a zero value", "xsd_enum_zero", "Level", "", enumKind},
 	{"nillable xsd:int", "nillable_int", "google.protobuf.Int32Value", "", wrapperOf(intKind(math.MinInt32, math.MaxInt32))},
 	{"nillable xsd:long", "nillable_long", "google.protobuf.Int64Value", "", wrapperOf(intKind(math.MinInt64, math.MaxInt64))},
@@ -111,8 +112,8 @@ var xsdRows = []xsdRow{
 }
 
 // NIL PLUGS IN HERE, once the codec maps xsi:nil to a NullValue member of a oneof beside the
-// value (nil_of). Today the codec reads xsi:nil as "not set", which the wrapper rows above
-// check (incoming sends an absent wrapper as xsi:nil now and then). A nil row declares
+// value (nil_of). The codec refuses xsi:nil on a field without one, which incoming checks on
+// the wrapper and Timestamp rows above. A nil row declares
 //
 //	oneof trader { string trader_name = N; google.protobuf.NullValue trader_name_nil = N+1 [(agentbridge.v1.xml) = {nil_of: "trader_name"}]; }
 //
@@ -210,7 +211,8 @@ message Record {
   option (agentbridge.v1.xml_message) = {namespace: "urn:fidelity"};
 
   // Which call the record belongs to, so the backend can tell calls apart.
-  string id = 1 [(agentbridge.v1.xml) = {attribute: true}];
+  // Optional because replies leave it out: a field without presence must be in every reply.
+  optional string id = 1 [(agentbridge.v1.xml) = {attribute: true}];
 %s}
 
 // Which record to read.
@@ -298,7 +300,8 @@ type xsdKind struct {
 	// bridge must refuse them, naming the field.
 	bad []string
 	// zeroOmitted says the codec writes no element for the zero value (an enum's zero value
-	// without an XML text): proto says "not given", and no legacy system knows it.
+	// without an XML text, in a field without presence): proto says "not given", and no legacy
+	// system knows it. A reply cannot send that value either: it has no element to send it in.
 	zeroOmitted func(fd protoreflect.FieldDescriptor) bool
 }
 
@@ -721,13 +724,13 @@ var dateTimeKind = &xsdKind{
 		if often(r, 3) {
 			layout = "2006-01-02T15:04:05.000000000Z07:00" // trailing zeros
 		}
-		switch {
-		case often(r, 3) && t.Year() > 1 && t.Year() < 9999: // an offset, the same instant
-			t = t.In(time.FixedZone("", pick(r, 5*3600+1800, -8*3600, 14*3600, -12*3600, 0)))
-		case often(r, 4): // no zone: the codec reads it as UTC
-			layout = "2006-01-02T15:04:05.999999999"
+		s := t.Format(layout)
+		// A Timestamp holds UTC only, so the reply says UTC in one of its three spellings; an
+		// offset or no zone at all is in the bad list.
+		if zone := pick(r, "Z", "Z", "+00:00", "-00:00"); zone != "Z" {
+			s = strings.TrimSuffix(s, "Z") + zone
 		}
-		return pad(r, t.Format(layout))
+		return pad(r, s)
 	},
 	parse: func(_ protoreflect.FieldDescriptor, text string) (string, error) {
 		t := collapse(text)
@@ -740,7 +743,11 @@ var dateTimeKind = &xsdKind{
 		}
 		return canonTime(v.Unix(), int32(v.Nanosecond())), nil
 	},
-	bad: []string{"", "2024-13-01T00:00:00Z", "2024-02-30T00:00:00Z", "2024-01-01 00:00:00Z", "yesterday", "2024-01-01T25:00:00Z", "10000-01-01T00:00:00Z", "2024-01-01T00:00Z"},
+	bad: []string{"", "2024-13-01T00:00:00Z", "2024-02-30T00:00:00Z", "2024-01-01 00:00:00Z", "yesterday", "2024-01-01T25:00:00Z", "10000-01-01T00:00:00Z", "2024-01-01T00:00Z",
+		// Valid dateTimes a Timestamp cannot hold as sent: an offset, no zone, a date, a year
+		// outside 0001 to 9999 (or pushed out of it by its offset), more than nine digits.
+		"2024-05-01T12:30:00+02:00", "2024-05-01T12:30:00", "2024-05-01", "0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-01:00",
+		"9999-12-31T24:00:00Z", "0000-01-01T00:00:00Z", "2024-01-01T00:00:00.1234567891Z"},
 }
 
 const maxDurationSeconds = 315_576_000_000
@@ -852,8 +859,10 @@ var enumKind = &xsdKind{
 		}
 		return "", fmt.Errorf("%q is not a value of %s", text, fd.Enum().FullName())
 	},
-	bad:         []string{"", "PURPLE", "1", "on hold", "closed"},
-	zeroOmitted: func(fd protoreflect.FieldDescriptor) bool { return xmlValue(fd.Enum().Values().ByNumber(0)) == "" },
+	bad: []string{"", "PURPLE", "1", "on hold", "closed"},
+	zeroOmitted: func(fd protoreflect.FieldDescriptor) bool {
+		return !fd.HasPresence() && xmlValue(fd.Enum().Values().ByNumber(0)) == ""
+	},
 }
 
 // enumText is the XML text of an enum value, as the test's enums declare it: ACTIVE for
@@ -880,8 +889,9 @@ func xmlValue(ev protoreflect.EnumValueDescriptor) string {
 	return text
 }
 
-// wrapperOf is a google.protobuf wrapper of a kind's value: a nillable element, where absent
-// and xsi:nil both leave the wrapper unset today.
+// wrapperOf is a google.protobuf wrapper of a kind's value: an element that may be absent.
+// Without a nil_of sibling it cannot be nil; incoming sends xsi:nil for it now and then and
+// expects the reply refused, naming the field.
 func wrapperOf(inner *xsdKind) *xsdKind {
 	return &xsdKind{
 		gen: func(r *rand.Rand, fd protoreflect.FieldDescriptor, m protoreflect.Message, refusable bool) bool {
@@ -1253,24 +1263,43 @@ func (env *fidelityEnv) toBackend(t *testing.T, c outgoingCase, surface, id stri
 }
 
 // incomingCase is a record the backend sends, the XML it sends it as, and the field whose
-// element holds a form that is not of its type, if any.
+// element the backend got wrong, if any.
 type incomingCase struct {
-	record  *dynamicpb.Message
-	reply   string
-	bad     protoreflect.FieldDescriptor
-	badText string
+	record *dynamicpb.Message
+	reply  string
+	bad    protoreflect.FieldDescriptor
+	// badXML is the element written for bad ("" leaves it out); badWhy says what is wrong.
+	badXML, badWhy string
 }
 
 func (env *fidelityEnv) incoming(r *rand.Rand) incomingCase {
 	c := incomingCase{record: dynamicpb.NewMessage(env.record)}
 	fields := env.recordFields()
 	for i, fd := range fields {
-		xsdRows[i].kind.gen(r, fd, c.record, false)
+		k := xsdRows[i].kind
+		k.gen(r, fd, c.record, false)
+		if k.zeroOmitted != nil && k.zeroOmitted(fd) && c.record.Get(fd).Enum() == 0 {
+			// A reply has no text for the enum's "not given", and the element of a field
+			// without presence must be there: the backend sends a value it has text for (the
+			// optional row covers absence).
+			c.record.Set(fd, protoreflect.ValueOfEnum(fd.Enum().Values().Get(1+r.IntN(fd.Enum().Values().Len()-1)).Number()))
+		}
 	}
-	if often(r, 6) { // now and then one element holds a form that is not of its type
+	if often(r, 6) { // now and then the backend gets one element wrong
 		i := r.IntN(len(fields))
-		if k := xsdRows[i].kind; len(k.bad) > 0 {
-			c.bad, c.badText = fields[i], escape(pick(r, k.bad...))
+		fd, k, name := fields[i], xsdRows[i].kind, fields[i].JSONName()
+		switch {
+		case !fd.HasPresence() && often(r, 3):
+			// Its element left out: with no presence the field would read as its zero value,
+			// which the backend never said.
+			c.bad, c.badWhy = fd, "left out"
+		case fd.Message() != nil && nilSibling(fd) == nil && often(r, 2):
+			// xsi:nil where no nil_of field can carry it: reading it as absent or as the zero
+			// value would say something else.
+			c.bad, c.badXML, c.badWhy = fd, fmt.Sprintf(`<f:%s xsi:nil="true"/>`, name), "xsi:nil"
+		case len(k.bad) > 0:
+			text := escape(pick(r, k.bad...))
+			c.bad, c.badXML, c.badWhy = fd, fmt.Sprintf("<f:%s>%s</f:%s>", name, text, name), strconv.Quote(text)
 		}
 	}
 	var reply strings.Builder
@@ -1280,20 +1309,30 @@ func (env *fidelityEnv) incoming(r *rand.Rand) incomingCase {
 		name := fd.JSONName()
 		switch {
 		case fd == c.bad:
-			fmt.Fprintf(&reply, "<f:%s>%s</f:%s>", name, c.badText, name)
+			reply.WriteString(c.badXML)
 		case fd.HasPresence() && !c.record.Has(fd):
-			if fd.Message() != nil && often(r, 3) {
-				fmt.Fprintf(&reply, `<f:%s xsi:nil="true"/>`, name) // read as not set, until nil_of
-			}
-		case !fd.HasPresence() && !c.record.Has(fd) && (often(r, 2) || row.kind.zeroOmitted != nil && row.kind.zeroOmitted(fd)):
-			// The zero value of a field without presence may be left out.
-		default:
+			// Absent: no element, which a field with presence reads as unset.
+		default: // every field without presence has its element, zero values included
 			fmt.Fprintf(&reply, "<f:%s>%s</f:%s>", name, row.kind.lexical(r, fd, c.record), name)
 		}
 	}
 	reply.WriteString(`</f:FetchRecordResponse>`)
 	c.reply = reply.String()
 	return c
+}
+
+// nilSibling is the NullValue field marked nil_of fd, or nil.
+func nilSibling(fd protoreflect.FieldDescriptor) protoreflect.FieldDescriptor {
+	oneof := fd.ContainingOneof()
+	if oneof == nil || oneof.IsSynthetic() {
+		return nil
+	}
+	for i := range oneof.Fields().Len() {
+		if f := oneof.Fields().Get(i); f != fd && f.Enum() != nil && f.Enum().FullName() == "google.protobuf.NullValue" {
+			return f
+		}
+	}
+	return nil
 }
 
 // fromBackend has the backend answer one surface's call with the case's reply and checks what
@@ -1312,9 +1351,9 @@ func (env *fidelityEnv) fromBackend(t *testing.T, c incomingCase, surface, id st
 	}
 	switch {
 	case c.bad != nil && failure == "":
-		t.Errorf("%s: %s = %q was not refused; the agent got %s", surface, c.bad.Name(), c.badText, canonField(c.bad, got.ProtoReflect()))
+		t.Errorf("%s: %s %s was not refused; the agent got %s\nreply: %s", surface, c.bad.Name(), c.badWhy, canonField(c.bad, got.ProtoReflect()), c.reply)
 	case c.bad != nil && !names(failure, c.bad):
-		t.Errorf("%s: %s = %q was refused without naming the field: %s", surface, c.bad.Name(), c.badText, failure)
+		t.Errorf("%s: %s %s was refused without naming the field: %s", surface, c.bad.Name(), c.badWhy, failure)
 	case c.bad != nil:
 	case failure != "":
 		t.Errorf("%s: the reply failed: %s\nreply: %s", surface, failure, c.reply)
