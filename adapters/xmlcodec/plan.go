@@ -81,6 +81,9 @@ type fieldPlan struct {
 	// says a bytes field is xsd:hexBinary rather than base64Binary.
 	xsd *XSDType
 	hex bool
+	// bounds is the range of the XSD integer type an integer field's xsd_type names (xsd:short
+	// on an int32), checked in both directions; nil without one.
+	bounds *intBounds
 	// nilFD is the google.protobuf.NullValue field marked nil_of this one: set when the
 	// element came with xsi:nil="true", and written as such.
 	nilFD protoreflect.FieldDescriptor
@@ -379,6 +382,20 @@ func planXSD(fp *fieldPlan, name string) error {
 			return nil
 		}
 		return fail("a bytes field takes xsd_type base64Binary or hexBinary only")
+	case fp.kind == kindScalar || fp.kind == kindWrapper:
+		kb, isInt := kindBounds(kind)
+		b, isBounded := integerBounds[name]
+		switch {
+		case isInt && isBounded && kb.within(b):
+			fp.bounds = &b
+			return nil
+		case isInt && isBounded:
+			return fail(fmt.Sprintf("xsd:%s holds %d to %d, beyond %s; use a proto integer type that holds it", name, b.lo, b.hi, kind))
+		case isBounded:
+			return fail(fmt.Sprintf("xsd:%s is an integer type; map it to a proto integer type that holds it", name))
+		}
+	}
+	switch {
 	case kind == protoreflect.StringKind && (fp.kind == kindScalar || fp.kind == kindWrapper):
 		if !isLexical {
 			return fail("a string field takes an xsd_type whose lexical form it keeps: one of " + lexicalNames())
@@ -388,7 +405,7 @@ func planXSD(fp *fieldPlan, name string) error {
 	case isLexical:
 		return fail(fmt.Sprintf("the field is %s; map it as string with xsd_type %q, which keeps the value as written", kind, name))
 	}
-	return fail("xsd_type applies to string, bytes, google.protobuf.Timestamp and google.protobuf.Duration fields; other types map their XSD built-ins by value (docs/xml-mapping.md)")
+	return fail("xsd_type applies to string, bytes, integer, google.protobuf.Timestamp and google.protobuf.Duration fields; other types map their XSD built-ins by value (docs/xml-mapping.md)")
 }
 
 // lexicalNames lists the xsd_type values a string field takes, in a fixed order.
