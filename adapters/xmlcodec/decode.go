@@ -549,6 +549,9 @@ func parseValue(fp *fieldPlan, text string, m protoreflect.Message) (protoreflec
 		if err != nil {
 			return protoreflect.Value{}, adviseString(fp, err, "duration")
 		}
+		if t := trimXMLSpace(text); fp.dayTime && !checkDayTimeDuration(t) {
+			return protoreflect.Value{}, fmt.Errorf("%q is not an xsd:dayTimeDuration", t)
+		}
 		msg := newWKT(fp, m)
 		fields := msg.Descriptor().Fields()
 		msg.Set(fields.ByNumber(1), protoreflect.ValueOfInt64(secs))
@@ -701,6 +704,9 @@ func integerDigits(t string) string {
 	}
 	return strings.TrimPrefix(t, "+")
 }
+
+// checkDayTimeDuration is xsd:dayTimeDuration's lexical rule.
+var checkDayTimeDuration = durationChecker(false, true)
 
 // checkInteger is xsd:integer's lexical rule: an optional sign, then digits.
 var checkInteger = integerChecker(signAny)

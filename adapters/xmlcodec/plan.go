@@ -84,6 +84,9 @@ type fieldPlan struct {
 	// bounds is the range of the XSD integer type an integer field's xsd_type names (xsd:short
 	// on an int32), checked in both directions; nil without one.
 	bounds *intBounds
+	// dayTime says a Duration field's xsd_type is dayTimeDuration, whose form has no years
+	// or months, not even zero ones.
+	dayTime bool
 	// nilFD is the google.protobuf.NullValue field marked nil_of this one: set when the
 	// element came with xsi:nil="true", and written as such.
 	nilFD protoreflect.FieldDescriptor
@@ -367,8 +370,14 @@ func planXSD(fp *fieldPlan, name string) error {
 		return fail("a google.protobuf.Timestamp field takes xsd_type dateTime or dateTimeStamp only")
 	case fp.kind == kindDuration:
 		switch name {
-		case "duration", "dayTimeDuration":
+		case "duration":
 			return nil // checked when decoding: years and months have no length in seconds
+		case "dayTimeDuration":
+			// Its lexical rule has no Y or M at all, so "P0Y1D" (which a Duration could hold)
+			// is refused as not a dayTimeDuration, after the advice for non-zero years. Writing
+			// needs no check: a Duration is written as seconds, which is one.
+			fp.dayTime = true
+			return nil
 		case "yearMonthDuration":
 			return fail(`years and months have no fixed length in seconds; map the field as string with xsd_type "yearMonthDuration"`)
 		}
