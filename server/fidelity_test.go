@@ -1509,7 +1509,7 @@ func TestFidelity(t *testing.T) {
 		t.Run(fmt.Sprintf("case %d", i), func(t *testing.T) {
 			t.Parallel()
 			r := rand.New(rand.NewPCG(*fidelitySeed, uint64(i)))
-			out := env.outgoing(r)
+			out := env.outgoing(r, true)
 			in := env.incoming(r)
 			for _, name := range surfaces {
 				id := fmt.Sprintf("%d-%s", i, name)
@@ -1517,6 +1517,42 @@ func TestFidelity(t *testing.T) {
 				env.fromBackend(t, in, name, id)
 			}
 		})
+	}
+}
+
+// TestFidelityBadForms sends every bad form of every row once, which the random cases reach
+// only now and then: as the backend's reply on every surface, and, where a field can hold it
+// (a string with xsd_type), as the agent's request. Each must be refused naming the field.
+func TestFidelityBadForms(t *testing.T) {
+	t.Parallel()
+	env := startFidelity(t)
+	surfaces := slices.Sorted(maps.Keys(env.surfaces))
+	fields := env.recordFields()
+	for i, row := range xsdRows {
+		for j, bad := range row.kind.bad {
+			t.Run(fmt.Sprintf("%s %q", row.field, bad), func(t *testing.T) {
+				t.Parallel()
+				fd, name := fields[i], fields[i].JSONName()
+				r := rand.New(rand.NewPCG(*fidelitySeed, uint64(i)<<16|uint64(j)))
+				in := incomingCase{record: env.outgoing(r, false).record, bad: fd, badWhy: strconv.Quote(bad),
+					badXML: fmt.Sprintf("<f:%s>%s</f:%s>", name, escape(bad), name)}
+				env.writeReply(r, &in)
+				var out *outgoingCase
+				if fd.Kind() == protoreflect.StringKind && row.kind.noZero {
+					c := env.outgoing(r, false)
+					c.record.Set(fd, protoreflect.ValueOfString(bad))
+					c.refused = []protoreflect.FieldDescriptor{fd}
+					out = &c
+				}
+				for _, surface := range surfaces {
+					id := fmt.Sprintf("bad-%d-%d-%s", i, j, surface)
+					env.fromBackend(t, in, surface, id)
+					if out != nil {
+						env.toBackend(t, *out, surface, id)
+					}
+				}
+			})
+		}
 	}
 }
 
@@ -1541,10 +1577,11 @@ type outgoingCase struct {
 	refused []protoreflect.FieldDescriptor
 }
 
-func (env *fidelityEnv) outgoing(r *rand.Rand) outgoingCase {
+// outgoing makes a random record; refusable lets it hold values the bridge must refuse.
+func (env *fidelityEnv) outgoing(r *rand.Rand, refusable bool) outgoingCase {
 	c := outgoingCase{record: dynamicpb.NewMessage(env.record)}
 	for i, fd := range env.recordFields() {
-		if xsdRows[i].kind.gen(r, fd, c.record, true) {
+		if xsdRows[i].kind.gen(r, fd, c.record, refusable) {
 			c.refused = append(c.refused, fd)
 		}
 	}
@@ -1656,6 +1693,13 @@ func (env *fidelityEnv) incoming(r *rand.Rand) incomingCase {
 			c.bad, c.badXML, c.badWhy = fd, fmt.Sprintf("<f:%s>%s</f:%s>", name, text, name), strconv.Quote(text)
 		}
 	}
+	env.writeReply(r, &c)
+	return c
+}
+
+// writeReply writes the case's reply: every field's element as the record and bad say.
+func (env *fidelityEnv) writeReply(r *rand.Rand, c *incomingCase) {
+	fields := env.recordFields()
 	var reply strings.Builder
 	reply.WriteString(`<f:FetchRecordResponse xmlns:f="urn:fidelity" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">`)
 	for i, fd := range fields {
@@ -1676,7 +1720,6 @@ func (env *fidelityEnv) incoming(r *rand.Rand) incomingCase {
 	}
 	reply.WriteString(`</f:FetchRecordResponse>`)
 	c.reply = reply.String()
-	return c
 }
 
 // nilSibling is the NullValue field marked nil_of fd, or nil.
