@@ -54,7 +54,7 @@ var (
 	fidelitySeed  = flag.Uint64("fidelity.seed", 15, "seed of TestFidelity's random cases")
 )
 
-// xsdRow is one field of the Record: an XSD built-in type as the codec maps it today.
+// xsdRow is one field of the Record: an XSD built-in type in one of the codec's mappings.
 type xsdRow struct {
 	xsd   string // the XSD type, for failure messages
 	field string // the proto field name; its JSON name is the XML element's name
@@ -67,14 +67,13 @@ type xsdRow struct {
 func (row xsdRow) nillable() bool { return row.kind.nillable }
 
 // xsdRows are the Record's fields. ADD NEW XSD TYPES HERE: one row per type and proto mapping.
-// When the codec's xsd_type option lands, a lexical type kept as a string is a row such as
-//
-//	{"xsd:date", "xsd_date", "string", ` [(agentbridge.v1.xml) = {xsd_type: "date"}]`, dateKind}
-//
-// with a kind whose gen makes valid lexical forms, whose lexicals are those forms (the value is
-// the lexical form, kept as it is), whose parse checks what the bridge wrote against the XSD
-// pattern, and whose bad lists forms the codec must refuse ("2024-02-30", "2024-1-1"). Nil
-// (xsi:nil as a NullValue oneof sibling with nil_of) plugs in where NIL PLUGS IN HERE says.
+// A type kept as its lexical form (a string with xsd_type) goes into lexicalKinds instead, which
+// init turns into one optional row each; its kind's gen makes valid forms, the value is the
+// form (kept byte for byte), parse checks what the bridge wrote against the test's own pattern,
+// and bad lists forms both directions must refuse. A field without presence must be in every
+// reply (a missing element is an error naming it), so a row the backend may leave out is
+// "optional". Nil (xsi:nil as a NullValue oneof sibling with nil_of) rows are in nilRows, where
+// NIL PLUGS IN HERE says.
 var xsdRows = []xsdRow{
 	{"xsd:string", "xsd_string", "string", "", stringKind},
 	{"xsd:string minOccurs=0", "xsd_string_opt", "optional string", "", stringKind},
@@ -183,7 +182,9 @@ const nilled = "nil"
 //   - xsd:dateTime with more than nine fractional digits is cut to nanoseconds, not refused;
 //   - xsd:short, xsd:byte, xsd:unsignedShort and xsd:unsignedByte are 32-bit to the codec, so
 //     their ranges are not checked until xsd_type says which they are (now it does, and they
-//     are checked both ways).
+//     are checked both ways);
+//   - a Duration with xsd_type dayTimeDuration took "P0Y0MT1S", which has (zero) years and
+//     months that type's form has no place for (found by TestFidelityBadForms).
 
 // fidelityProto is the contract of the test service, with one Record field per row.
 func fidelityProto() string {
@@ -649,7 +650,8 @@ var decimalKind = &xsdKind{
 		}
 		return strconv.Quote(text), nil
 	},
-	// None yet: the codec does not know the string is a decimal. With xsd_type: "1e3", "1,5", "".
+	// None: without xsd_type the codec does not know the string is a decimal; the
+	// lexicalKinds["decimal"] row, with xsd_type, has the bad forms.
 }
 
 // ---- XSD types kept as their lexical form (xsd_type on a string) ----
@@ -1018,8 +1020,8 @@ func randomNanos(r *rand.Rand) int32 {
 	return int32(r.IntN(1e9))
 }
 
-// dateTimeKind is xsd:dateTime as a Timestamp: the instant is the value (an offset in the
-// reply is kept as the same instant in UTC).
+// dateTimeKind is xsd:dateTime as a Timestamp: the instant is the value, in UTC only. A reply
+// with another offset or none is refused (its bad list), since the Timestamp would not keep it.
 var dateTimeKind = &xsdKind{
 	gen: func(r *rand.Rand, fd protoreflect.FieldDescriptor, m protoreflect.Message, _ bool) bool {
 		if often(r, 6) {
