@@ -134,7 +134,21 @@ func init() {
 		field := "lex_" + fieldSnake(name)
 		xsdRows = append(xsdRows, xsdRow{"xsd:" + name + " as string", field, "optional string", xsdType(name), lexicalKinds[name]})
 	}
+	xsdRows = append(xsdRows, xsdRow{"xsd:date minOccurs=1", "lex_date_required", "string", xsdType("date"), required(lexicalKinds["date"])})
 	xsdRows = append(xsdRows, nilRows...)
+}
+
+// required is a lexical kind in a field without presence: "" there means "not given" and is
+// not written (so it is no bad form of a request), and a reply must always send a form.
+func required(inner *xsdKind) *xsdKind {
+	k := *inner
+	k.bad = slices.DeleteFunc(slices.Clone(inner.bad), func(s string) bool { return s == "" })
+	k.gen = func(r *rand.Rand, fd protoreflect.FieldDescriptor, m protoreflect.Message, refusable bool) bool {
+		refused := inner.gen(r, fd, m, refusable)
+		return refused && m.Get(fd).String() != "" // an unsendable "" is "not given" here
+	}
+	k.zeroOmitted = func(protoreflect.FieldDescriptor) bool { return true }
+	return &k
 }
 
 // fieldSnake turns gYearMonth into g_year_month.
@@ -363,9 +377,10 @@ type xsdKind struct {
 	// noZero says the zero value is no value of the type ("" is no xsd:date), so a wrapper or
 	// a oneof member holding it is a value the bridge refuses, not one to make.
 	noZero bool
-	// zeroOmitted says the codec writes no element for the zero value (an enum's zero value
-	// without an XML text, in a field without presence): proto says "not given", and no legacy
-	// system knows it. A reply cannot send that value either: it has no element to send it in.
+	// zeroOmitted says the codec writes no element for the zero value of a field without
+	// presence (an enum's zero value without an XML text, an xsd_type string's ""): proto says
+	// "not given", and no legacy system knows it. A reply cannot send that value either: it has
+	// no element to send it in.
 	zeroOmitted func(fd protoreflect.FieldDescriptor) bool
 }
 
@@ -1536,7 +1551,7 @@ func TestFidelityBadForms(t *testing.T) {
 				t.Parallel()
 				fd, name := fields[i], fields[i].JSONName()
 				r := rand.New(rand.NewPCG(*fidelitySeed, uint64(i)<<16|uint64(j)))
-				in := incomingCase{record: env.outgoing(r, false).record, bad: fd, badWhy: strconv.Quote(bad),
+				in := incomingCase{record: env.replyRecord(r), bad: fd, badWhy: strconv.Quote(bad),
 					badXML: fmt.Sprintf("<f:%s>%s</f:%s>", name, escape(bad), name)}
 				env.writeReply(r, &in)
 				var out *outgoingCase
@@ -1623,8 +1638,8 @@ func (env *fidelityEnv) toBackend(t *testing.T, c outgoingCase, surface, id stri
 	for i, fd := range env.recordFields() {
 		row := xsdRows[i]
 		want := canonField(fd, req)
-		if row.kind.zeroOmitted != nil && row.kind.zeroOmitted(fd) && want == string(fd.Enum().Values().ByNumber(0).Name()) {
-			want = absent // the enum's "not given" is not written
+		if row.kind.zeroOmitted != nil && row.kind.zeroOmitted(fd) && !req.Has(fd) {
+			want = absent // "not given" (an enum's or an xsd_type string's zero value) is not written
 		}
 		got := absent
 		switch els := byName[fd.JSONName()]; len(els) {
@@ -1660,19 +1675,26 @@ type incomingCase struct {
 	badXML, badWhy string
 }
 
-func (env *fidelityEnv) incoming(r *rand.Rand) incomingCase {
-	c := incomingCase{record: dynamicpb.NewMessage(env.record)}
-	fields := env.recordFields()
-	for i, fd := range fields {
+// replyRecord makes a random record a backend may send: every field without presence has a
+// value it has text for.
+func (env *fidelityEnv) replyRecord(r *rand.Rand) *dynamicpb.Message {
+	record := dynamicpb.NewMessage(env.record)
+	for i, fd := range env.recordFields() {
 		k := xsdRows[i].kind
-		k.gen(r, fd, c.record, false)
-		if k.zeroOmitted != nil && k.zeroOmitted(fd) && c.record.Get(fd).Enum() == 0 {
-			// A reply has no text for the enum's "not given", and the element of a field
-			// without presence must be there: the backend sends a value it has text for (the
-			// optional row covers absence).
-			c.record.Set(fd, protoreflect.ValueOfEnum(fd.Enum().Values().Get(1+r.IntN(fd.Enum().Values().Len()-1)).Number()))
+		k.gen(r, fd, record, false)
+		for k.zeroOmitted != nil && k.zeroOmitted(fd) && !record.Has(fd) {
+			// A reply has no text for "not given" (the enum's zero value, an xsd_type
+			// string's ""), and the element of a field without presence must be there: the
+			// backend sends a value it has text for (the optional rows cover absence).
+			k.gen(r, fd, record, false)
 		}
 	}
+	return record
+}
+
+func (env *fidelityEnv) incoming(r *rand.Rand) incomingCase {
+	c := incomingCase{record: env.replyRecord(r)}
+	fields := env.recordFields()
 	if often(r, 6) { // now and then the backend gets one element wrong
 		i := r.IntN(len(fields))
 		fd, k, name := fields[i], xsdRows[i].kind, fields[i].JSONName()
