@@ -54,7 +54,7 @@ var (
 	fidelitySeed  = flag.Uint64("fidelity.seed", 15, "seed of TestFidelity's random cases")
 )
 
-// xsdRow is one field of the Record: an XSD built-in type as the codec maps it today.
+// xsdRow is one field of the Record: an XSD built-in type in one of the codec's mappings.
 type xsdRow struct {
 	xsd   string // the XSD type, for failure messages
 	field string // the proto field name; its JSON name is the XML element's name
@@ -63,15 +63,17 @@ type xsdRow struct {
 	kind  *xsdKind
 }
 
+// nillable says the row is a oneof with a nil_of sibling, as nillable() kinds make.
+func (row xsdRow) nillable() bool { return row.kind.nillable }
+
 // xsdRows are the Record's fields. ADD NEW XSD TYPES HERE: one row per type and proto mapping.
-// When the codec's xsd_type option lands, a lexical type kept as a string is a row such as
-//
-//	{"xsd:date", "xsd_date", "string", ` [(agentbridge.v1.xml) = {xsd_type: "date"}]`, dateKind}
-//
-// with a kind whose gen makes valid lexical forms, whose lexicals are those forms (the value is
-// the lexical form, kept as it is), whose parse checks what the bridge wrote against the XSD
-// pattern, and whose bad lists forms the codec must refuse ("2024-02-30", "2024-1-1"). Nil
-// (xsi:nil as a NullValue oneof sibling with nil_of) plugs in where NIL PLUGS IN HERE says.
+// A type kept as its lexical form (a string with xsd_type) goes into lexicalKinds instead, which
+// init turns into one optional row each; its kind's gen makes valid forms, the value is the
+// form (kept byte for byte), parse checks what the bridge wrote against the test's own pattern,
+// and bad lists forms both directions must refuse. A field without presence must be in every
+// reply (a missing element is an error naming it), so a row the backend may leave out is
+// "optional". Nil (xsi:nil as a NullValue oneof sibling with nil_of) rows are in nilRows, where
+// NIL PLUGS IN HERE says.
 var xsdRows = []xsdRow{
 	{"xsd:string", "xsd_string", "string", "", stringKind},
 	{"xsd:string minOccurs=0", "xsd_string_opt", "optional string", "", stringKind},
@@ -83,21 +85,29 @@ var xsdRows = []xsdRow{
 	{"xsd:long", "xsd_long", "int64", "", intKind(math.MinInt64, math.MaxInt64)},
 	{"xsd:long as sint64", "xsd_long_sint64", "sint64", "", intKind(math.MinInt64, math.MaxInt64)},
 	{"xsd:long as sfixed64", "xsd_long_sfixed64", "sfixed64", "", intKind(math.MinInt64, math.MaxInt64)},
-	{"xsd:short", "xsd_short", "int32", "", intKind(math.MinInt16, math.MaxInt16)},
-	{"xsd:byte", "xsd_byte", "int32", "", intKind(math.MinInt8, math.MaxInt8)},
+	{"xsd:short", "xsd_short", "int32", xsdType("short"), intKind(math.MinInt16, math.MaxInt16)},
+	{"xsd:byte", "xsd_byte", "int32", xsdType("byte"), intKind(math.MinInt8, math.MaxInt8)},
+	{"xsd:short as int64", "xsd_short_int64", "int64", xsdType("short"), intKind(math.MinInt16, math.MaxInt16)},
+	{"xsd:int as int64", "xsd_int_int64", "sint64", xsdType("int"), intKind(math.MinInt32, math.MaxInt32)},
 	{"xsd:unsignedInt", "xsd_unsigned_int", "uint32", "", uintKind(math.MaxUint32)},
 	{"xsd:unsignedInt as fixed32", "xsd_unsigned_int_fixed32", "fixed32", "", uintKind(math.MaxUint32)},
 	{"xsd:unsignedLong", "xsd_unsigned_long", "uint64", "", uintKind(math.MaxUint64)},
 	{"xsd:unsignedLong as fixed64", "xsd_unsigned_long_fixed64", "fixed64", "", uintKind(math.MaxUint64)},
-	{"xsd:unsignedShort", "xsd_unsigned_short", "uint32", "", uintKind(math.MaxUint16)},
-	{"xsd:unsignedByte", "xsd_unsigned_byte", "uint32", "", uintKind(math.MaxUint8)},
+	{"xsd:unsignedShort", "xsd_unsigned_short", "uint32", xsdType("unsignedShort"), uintKind(math.MaxUint16)},
+	{"xsd:unsignedByte", "xsd_unsigned_byte", "uint32", xsdType("unsignedByte"), uintKind(math.MaxUint8)},
+	{"xsd:unsignedInt as uint64", "xsd_unsigned_int_uint64", "fixed64", xsdType("unsignedInt"), uintKind(math.MaxUint32)},
 	{"xsd:float", "xsd_float", "float", "", floatKind(32)},
 	{"xsd:double", "xsd_double", "double", "", floatKind(64)},
 	{"xsd:decimal as string", "xsd_decimal", "string", "", decimalKind},
 	{"xsd:base64Binary", "xsd_base64_binary", "bytes", "", base64Kind},
 	{"xsd:dateTime", "xsd_date_time", "google.protobuf.Timestamp", "", dateTimeKind},
+	{"xsd:dateTimeStamp as Timestamp", "xsd_date_time_stamp_ts", "google.protobuf.Timestamp", xsdType("dateTimeStamp"), dateTimeKind},
 	{"xsd:duration", "xsd_duration", "google.protobuf.Duration", "", durationKind},
+	{"xsd:dayTimeDuration as Duration", "xsd_day_time_duration_d", "google.protobuf.Duration", xsdType("dayTimeDuration"), dayTimeDurationKind},
+	{"xsd:hexBinary", "xsd_hex_binary", "bytes", xsdType("hexBinary"), hexKind},
+	{"xsd:hexBinary minOccurs=0", "xsd_hex_binary_opt", "optional bytes", xsdType("hexBinary"), hexKind},
 	{"enumeration", "xsd_enum", "Status", "", enumKind},
+	{"enumeration minOccurs=0", "xsd_enum_opt", "optional Status", "", enumKind},
 	{"enumeration with a zero value", "xsd_enum_zero", "Level", "", enumKind},
 	{"nillable xsd:int", "nillable_int", "google.protobuf.Int32Value", "", wrapperOf(intKind(math.MinInt32, math.MaxInt32))},
 	{"nillable xsd:long", "nillable_long", "google.protobuf.Int64Value", "", wrapperOf(intKind(math.MinInt64, math.MaxInt64))},
@@ -108,23 +118,71 @@ var xsdRows = []xsdRow{
 	{"nillable xsd:boolean", "nillable_boolean", "google.protobuf.BoolValue", "", wrapperOf(boolKind)},
 	{"nillable xsd:string", "nillable_string", "google.protobuf.StringValue", "", wrapperOf(stringKind)},
 	{"nillable xsd:base64Binary", "nillable_base64_binary", "google.protobuf.BytesValue", "", wrapperOf(base64Kind)},
+	{"xsd:date in a StringValue", "xsd_date_wrapped", "google.protobuf.StringValue", xsdType("date"), wrapperOf(lexicalKinds["date"])},
 }
 
-// NIL PLUGS IN HERE, once the codec maps xsi:nil to a NullValue member of a oneof beside the
-// value (nil_of). Today the codec reads xsi:nil as "not set", which the wrapper rows above
-// check (incoming sends an absent wrapper as xsi:nil now and then). A nil row declares
-//
-//	oneof trader { string trader_name = N; google.protobuf.NullValue trader_name_nil = N+1 [(agentbridge.v1.xml) = {nil_of: "trader_name"}]; }
-//
-// so fidelityProto numbers fields with a counter rather than the row's index, and xsdRow gets
-// the sibling's name. Its kind's gen makes three states (absent, nil, a value) by setting the
-// sibling for nil; canonField reads "nil" when the sibling is set; toBackend expects <traderName
-// xsi:nil="true"/> for it and incoming writes that element; the agent sees
-// {"traderNameNil": null}. Absent (no element), nil and empty (an element without text) then
-// have three canonical forms, which the comparisons keep apart.
+// xsdType is the option naming a field's XSD type.
+func xsdType(name string) string {
+	return fmt.Sprintf(` [(agentbridge.v1.xml) = {xsd_type: %q}]`, name)
+}
 
-// Gaps this property found in the codec, kept out of the bad lists so that it passes; each
-// moves into its kind's bad list (or a generator) when the codec refuses it:
+// init adds a row per XSD type kept as its lexical form, a string with xsd_type: every form
+// reaches the other side byte for byte, or is refused naming the field. The rows are optional
+// because "" is no such type's form: a field without presence could not say "not sent".
+func init() {
+	for _, name := range slices.Sorted(maps.Keys(lexicalKinds)) {
+		field := "lex_" + fieldSnake(name)
+		xsdRows = append(xsdRows, xsdRow{"xsd:" + name + " as string", field, "optional string", xsdType(name), lexicalKinds[name]})
+	}
+	xsdRows = append(xsdRows, xsdRow{"xsd:date minOccurs=1", "lex_date_required", "string", xsdType("date"), required(lexicalKinds["date"])})
+	xsdRows = append(xsdRows, nilRows...)
+}
+
+// required is a lexical kind in a field without presence: "" there means "not given" and is
+// not written (so it is no bad form of a request), and a reply must always send a form.
+func required(inner *xsdKind) *xsdKind {
+	k := *inner
+	k.bad = slices.DeleteFunc(slices.Clone(inner.bad), func(s string) bool { return s == "" })
+	k.gen = func(r *rand.Rand, fd protoreflect.FieldDescriptor, m protoreflect.Message, refusable bool) bool {
+		refused := inner.gen(r, fd, m, refusable)
+		return refused && m.Get(fd).String() != "" // an unsendable "" is "not given" here
+	}
+	k.zeroOmitted = func(protoreflect.FieldDescriptor) bool { return true }
+	return &k
+}
+
+// fieldSnake turns gYearMonth into g_year_month.
+func fieldSnake(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if c >= 'A' && c <= 'Z' {
+			b.WriteByte('_')
+			c += 'a' - 'A'
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// NIL PLUGS IN HERE: a nil row is a oneof of its value field and a google.protobuf.NullValue
+// sibling marked nil_of, which carries xsi:nil. Its kind makes three states, absent (no
+// element), nil (<foo xsi:nil="true"/>, {"fooNil": null}) and a value (the zero value and "" in
+// it, which are not absent), and canonField keeps the three apart, so each must reach the other
+// side as itself on every surface.
+var nilRows = []xsdRow{
+	{"nillable xsd:string", "nil_string", "string", "", nillable(stringKind)},
+	{"nillable xsd:int", "nil_int", "int32", "", nillable(intKind(math.MinInt32, math.MaxInt32))},
+	{"nillable xsd:double", "nil_double", "double", "", nillable(floatKind(64))},
+	{"nillable xsd:boolean", "nil_boolean", "bool", "", nillable(boolKind)},
+	{"nillable xsd:date", "nil_date", "string", xsdType("date"), nillable(lexicalKinds["date"])},
+	{"nillable xsd:dateTime as Timestamp", "nil_date_time", "google.protobuf.Timestamp", "", nillable(dateTimeKind)},
+}
+
+// nilled is the canonical form of a field whose nil_of sibling is set.
+const nilled = "nil"
+
+// Gaps this property found in the codec, now fixed: each is in its kind's bad list (or its
+// generator), and in a table test in adapters/xmlcodec:
 //
 //   - integers: "++5" reads as 5 and "+-5" as -5 (one '+' is trimmed, then strconv takes a sign);
 //   - xsd:float and xsd:double: "0x1p-2" and "1_0" parse, as strconv allows;
@@ -137,13 +195,25 @@ var xsdRows = []xsdRow{
 //     could not be written as JSON", none naming the field;
 //   - xsd:dateTime with more than nine fractional digits is cut to nanoseconds, not refused;
 //   - xsd:short, xsd:byte, xsd:unsignedShort and xsd:unsignedByte are 32-bit to the codec, so
-//     their ranges are not checked until xsd_type says which they are.
+//     their ranges are not checked until xsd_type says which they are (now it does, and they
+//     are checked both ways);
+//   - a Duration with xsd_type dayTimeDuration took "P0Y0MT1S", which has (zero) years and
+//     months that type's form has no place for (found by TestFidelityBadForms).
 
 // fidelityProto is the contract of the test service, with one Record field per row.
 func fidelityProto() string {
 	var fields strings.Builder
-	for i, row := range xsdRows {
-		fmt.Fprintf(&fields, "  // %s.\n  %s %s = %d%s;\n", row.xsd, row.decl, row.field, i+2, row.opts)
+	n := 2 // id is 1
+	for _, row := range xsdRows {
+		if !row.nillable() {
+			fmt.Fprintf(&fields, "  // %s.\n  %s %s = %d%s;\n", row.xsd, row.decl, row.field, n, row.opts)
+			n++
+			continue
+		}
+		fmt.Fprintf(&fields, "  // %s: absent, nil or a value.\n  oneof %s_state {\n", row.xsd, row.field)
+		fmt.Fprintf(&fields, "    // The value.\n    %s %s = %d%s;\n", row.decl, row.field, n, row.opts)
+		fmt.Fprintf(&fields, "    // xsi:nil.\n    google.protobuf.NullValue %s_nil = %d [(agentbridge.v1.xml) = {nil_of: %q}];\n  }\n", row.field, n+1, row.field)
+		n += 2
 	}
 	return fmt.Sprintf(`syntax = "proto3";
 
@@ -152,6 +222,7 @@ package acme.fidelity.v1;
 import "agentbridge/v1/options.proto";
 import "google/api/annotations.proto";
 import "google/protobuf/duration.proto";
+import "google/protobuf/struct.proto";
 import "google/protobuf/timestamp.proto";
 import "google/protobuf/wrappers.proto";
 
@@ -210,7 +281,8 @@ message Record {
   option (agentbridge.v1.xml_message) = {namespace: "urn:fidelity"};
 
   // Which call the record belongs to, so the backend can tell calls apart.
-  string id = 1 [(agentbridge.v1.xml) = {attribute: true}];
+  // Optional because replies leave it out: a field without presence must be in every reply.
+  optional string id = 1 [(agentbridge.v1.xml) = {attribute: true}];
 %s}
 
 // Which record to read.
@@ -246,6 +318,9 @@ func canonDuration(secs int64, nanos int32) string { return fmt.Sprintf("%ds%dns
 
 // canonField is the canonical form of fd's value in m, as the agent or the backend sees it.
 func canonField(fd protoreflect.FieldDescriptor, m protoreflect.Message) string {
+	if ns := nilSibling(fd); ns != nil && m.Has(ns) {
+		return nilled
+	}
 	if fd.HasPresence() && !m.Has(fd) {
 		return absent
 	}
@@ -297,8 +372,15 @@ type xsdKind struct {
 	// bad are lexical forms that are not of the type (or out of the field's range); the
 	// bridge must refuse them, naming the field.
 	bad []string
-	// zeroOmitted says the codec writes no element for the zero value (an enum's zero value
-	// without an XML text): proto says "not given", and no legacy system knows it.
+	// nillable says the field has a nil_of sibling, which gen sets for nil.
+	nillable bool
+	// noZero says the zero value is no value of the type ("" is no xsd:date), so a wrapper or
+	// a oneof member holding it is a value the bridge refuses, not one to make.
+	noZero bool
+	// zeroOmitted says the codec writes no element for the zero value of a field without
+	// presence (an enum's zero value without an XML text, an xsd_type string's ""): proto says
+	// "not given", and no legacy system knows it. A reply cannot send that value either: it has
+	// no element to send it in.
 	zeroOmitted func(fd protoreflect.FieldDescriptor) bool
 }
 
@@ -330,11 +412,13 @@ var xsdInteger = regexp.MustCompile(`^[+-]?[0-9]+$`)
 // intKind is a signed XSD integer type whose values lie in [lo, hi].
 func intKind(lo, hi int64) *xsdKind {
 	k := &xsdKind{}
-	k.gen = func(r *rand.Rand, fd protoreflect.FieldDescriptor, m protoreflect.Message, _ bool) bool {
+	narrow := hi != math.MaxInt32 && hi != math.MaxInt64 // narrower than the proto type: xsd_type checks it
+	k.gen = func(r *rand.Rand, fd protoreflect.FieldDescriptor, m protoreflect.Message, refusable bool) bool {
 		if often(r, 6) {
 			return false
 		}
 		var n int64
+		refused := false
 		switch r.IntN(4) {
 		case 0:
 			n = pick(r, lo, hi, 0, -1, 1)
@@ -347,12 +431,15 @@ func intKind(lo, hi int64) *xsdKind {
 				n = lo + int64(r.Uint64N(span+1))
 			}
 		}
+		if refusable && narrow && often(r, 25) { // beyond the XSD type, within the proto type
+			n, refused = pick(r, lo-1, hi+1, lo-1000, hi+1000), true
+		}
 		if fd.Kind() == protoreflect.Int32Kind || fd.Kind() == protoreflect.Sint32Kind || fd.Kind() == protoreflect.Sfixed32Kind {
 			m.Set(fd, protoreflect.ValueOfInt32(int32(n)))
 		} else {
 			m.Set(fd, protoreflect.ValueOfInt64(n))
 		}
-		return false
+		return refused
 	}
 	k.lexical = func(r *rand.Rand, fd protoreflect.FieldDescriptor, m protoreflect.Message) string {
 		n := m.Get(fd).Int()
@@ -380,23 +467,23 @@ func intKind(lo, hi int64) *xsdKind {
 		}
 		return n.String(), nil
 	}
+	// Out of range for the XSD type: the proto type's range, or the xsd_type's where narrower.
 	over := new(big.Int).Add(big.NewInt(hi), big.NewInt(1))
-	if hi == math.MaxInt32 || hi == math.MaxInt64 {
-		// Out of range for the proto type; xsd:short and xsd:byte are int32 to the codec until
-		// xsd_type says otherwise, so their own range is not checked yet.
-		k.bad = append(k.bad, over.String())
-	}
-	k.bad = append(k.bad, "", "1.5", "1e3", "0x10", "five", "1 000", "--1")
+	under := new(big.Int).Sub(big.NewInt(lo), big.NewInt(1))
+	k.bad = append(k.bad, over.String(), under.String(), "+"+over.String())
+	k.bad = append(k.bad, "", "1.5", "1e3", "0x10", "five", "1 000", "--1", "++5", "+-5", "-+5", "+", "1_0")
 	return k
 }
 
 // uintKind is an unsigned XSD integer type whose values lie in [0, hi].
 func uintKind(hi uint64) *xsdKind {
 	k := &xsdKind{}
-	k.gen = func(r *rand.Rand, fd protoreflect.FieldDescriptor, m protoreflect.Message, _ bool) bool {
+	narrow := hi != math.MaxUint32 && hi != math.MaxUint64 // narrower than the proto type: xsd_type checks it
+	k.gen = func(r *rand.Rand, fd protoreflect.FieldDescriptor, m protoreflect.Message, refusable bool) bool {
 		if often(r, 6) {
 			return false
 		}
+		refused := false
 		var n uint64
 		switch r.IntN(4) {
 		case 0:
@@ -406,12 +493,15 @@ func uintKind(hi uint64) *xsdKind {
 		default:
 			n = r.Uint64N(hi) + r.Uint64N(2) // up to hi, which Uint64N(hi+1) cannot say for MaxUint64
 		}
+		if refusable && narrow && often(r, 25) { // beyond the XSD type, within the proto type
+			n, refused = pick(r, hi+1, hi+1000), true
+		}
 		if fd.Kind() == protoreflect.Uint32Kind || fd.Kind() == protoreflect.Fixed32Kind {
 			m.Set(fd, protoreflect.ValueOfUint32(uint32(n)))
 		} else {
 			m.Set(fd, protoreflect.ValueOfUint64(n))
 		}
-		return false
+		return refused
 	}
 	k.lexical = func(r *rand.Rand, fd protoreflect.FieldDescriptor, m protoreflect.Message) string {
 		s := strconv.FormatUint(m.Get(fd).Uint(), 10)
@@ -434,10 +524,7 @@ func uintKind(hi uint64) *xsdKind {
 		}
 		return n.String(), nil
 	}
-	k.bad = []string{"-1", "", "1.0", "0x1F", "one"}
-	if hi == math.MaxUint32 || hi == math.MaxUint64 {
-		k.bad = append(k.bad, new(big.Int).Add(new(big.Int).SetUint64(hi), big.NewInt(1)).String())
-	}
+	k.bad = []string{"-1", "", "1.0", "0x1F", "one", "++5", "+-0", "1_0", new(big.Int).Add(new(big.Int).SetUint64(hi), big.NewInt(1)).String()}
 	return k
 }
 
@@ -539,7 +626,7 @@ func floatKind(bits int) *xsdKind {
 			return canonFloat(f, bits), nil
 		}
 	}
-	k.bad = []string{"", "inf", "Infinity", "nan", "1,5", "1e", "one"}
+	k.bad = []string{"", "inf", "Infinity", "nan", "1,5", "1e", "one", "0x1p-2", "0x10", "1_0", "1_000.5", ".", "e5", "++1", "+-1"}
 	if bits == 32 {
 		k.bad = append(k.bad, "1e39") // beyond float; it must not become INF
 	} else {
@@ -578,7 +665,257 @@ var decimalKind = &xsdKind{
 		}
 		return strconv.Quote(text), nil
 	},
-	// None yet: the codec does not know the string is a decimal. With xsd_type: "1e3", "1,5", "".
+	// None: without xsd_type the codec does not know the string is a decimal; the
+	// lexicalKinds["decimal"] row, with xsd_type, has the bad forms.
+}
+
+// ---- XSD types kept as their lexical form (xsd_type on a string) ----
+
+// lexicalKind is an XSD type kept as its lexical form in a string with xsd_type: the form is the
+// value, so the backend must receive it and the agent get it byte for byte. gen makes valid
+// forms from form; re is the test's own reading of the type's rule (the XML the bridge writes
+// must match it); bad are forms of other types, or of none, which both directions refuse.
+func lexicalKind(form func(r *rand.Rand) string, re *regexp.Regexp, bad ...string) *xsdKind {
+	return &xsdKind{
+		noZero: true,
+		gen: func(r *rand.Rand, fd protoreflect.FieldDescriptor, m protoreflect.Message, refusable bool) bool {
+			if often(r, 6) {
+				return false
+			}
+			if refusable && often(r, 20) {
+				m.Set(fd, protoreflect.ValueOfString(pick(r, bad...)))
+				return true
+			}
+			m.Set(fd, protoreflect.ValueOfString(form(r)))
+			return false
+		},
+		lexical: func(r *rand.Rand, fd protoreflect.FieldDescriptor, m protoreflect.Message) string {
+			return pad(r, escape(m.Get(fd).String())) // whitespace around it is collapsed away
+		},
+		parse: func(_ protoreflect.FieldDescriptor, text string) (string, error) {
+			if !re.MatchString(text) { // written exactly, nothing around it
+				return "", fmt.Errorf("%q is not of the form %s", text, re)
+			}
+			return strconv.Quote(text), nil
+		},
+		bad: bad,
+	}
+}
+
+// Parts of date and time forms, edges often: years of four digits with leading zeros, more
+// than four, 0000 and negative ones; February 29 in leap years; 24:00:00; fractions longer
+// than nanoseconds; zones up to ±14:00, with Z and -00:00 apart from +00:00.
+func genYear(r *rand.Rand) (string, int) {
+	y := pick(r, 0, 1, 99, 1970, 2000, 2024, 9999, 10000, 123456, -1, -44, r.IntN(10000), r.IntN(3000))
+	digits := fmt.Sprintf("%04d", max(y, -y))
+	if y < 0 {
+		return "-" + digits, y
+	}
+	return digits, y
+}
+
+func leap(y int) bool { y = max(y, -y); return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
+
+func genMonthDay(r *rand.Rand, year int, anyYear bool) string {
+	m := 1 + r.IntN(12)
+	days := []int{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}[m-1]
+	if m == 2 && (anyYear || leap(year)) {
+		days = 29
+	}
+	d := pick(r, 1, days, 1+r.IntN(days))
+	return fmt.Sprintf("%02d-%02d", m, d)
+}
+
+func genDate(r *rand.Rand) string {
+	ys, y := genYear(r)
+	return ys + "-" + genMonthDay(r, y, false)
+}
+
+func genTime(r *rand.Rand) string {
+	if often(r, 12) {
+		return pick(r, "24:00:00", "24:00:00.000")
+	}
+	s := fmt.Sprintf("%02d:%02d:%02d", r.IntN(24), r.IntN(60), pick(r, 0, 59, r.IntN(60)))
+	if often(r, 2) {
+		s += "." + fmt.Sprintf("%012d", r.Uint64N(1e12))[:1+r.IntN(12)]
+	}
+	return s
+}
+
+func genZone(r *rand.Rand, required bool) string {
+	zones := []string{"Z", "+00:00", "-00:00", "+05:30", "-08:00", "+14:00", "-14:00", "+13:59", fmt.Sprintf("%+03d:%02d", r.IntN(27)-13, r.IntN(60))}
+	if !required {
+		zones = append(zones, "", "", "")
+	}
+	return pick(r, zones...)
+}
+
+func genDuration(r *rand.Rand, yearMonth, dayTime bool) string {
+	for {
+		var b strings.Builder
+		if often(r, 3) {
+			b.WriteByte('-')
+		}
+		b.WriteByte('P')
+		n := func() string {
+			return pick(r, "0", "1", "12", "007", strconv.FormatUint(r.Uint64N(1e6), 10), "123456789012345678901")
+		}
+		parts := 0
+		for _, u := range []string{"Y", "M"} {
+			if yearMonth && often(r, 2) {
+				b.WriteString(n() + u)
+				parts++
+			}
+		}
+		if dayTime {
+			if often(r, 2) {
+				b.WriteString(n() + "D")
+				parts++
+			}
+			var t strings.Builder
+			for _, u := range []string{"H", "M"} {
+				if often(r, 2) {
+					t.WriteString(n() + u)
+				}
+			}
+			if often(r, 2) {
+				t.WriteString(n())
+				if often(r, 2) {
+					t.WriteString("." + fmt.Sprintf("%012d", r.Uint64N(1e12))[:1+r.IntN(12)])
+				}
+				t.WriteByte('S')
+			}
+			if t.Len() > 0 {
+				b.WriteString("T" + t.String())
+				parts++
+			}
+		}
+		if parts > 0 {
+			return b.String()
+		}
+	}
+}
+
+func genInteger(r *rand.Rand, signs ...string) string {
+	digits := pick(r, "0", "00", "1", "007", "9223372036854775808", "123456789012345678901234567890", strconv.FormatUint(r.Uint64(), 10))
+	return pick(r, signs...) + digits
+}
+
+const (
+	reZone = `(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]|[+-]14:00)`
+	reYear = `-?([1-9][0-9]{3,}|0[0-9]{3})`
+	reDate = reYear + `-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])`
+	reTime = `(([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?|24:00:00(\.0+)?)`
+)
+
+func anchored(re string) *regexp.Regexp { return regexp.MustCompile(`^(` + re + `)$`) }
+
+// lexicalKinds are the XSD types a string field keeps exactly, by xsd_type name.
+var lexicalKinds = map[string]*xsdKind{
+	"dateTime": lexicalKind(func(r *rand.Rand) string { return genDate(r) + "T" + genTime(r) + genZone(r, false) },
+		anchored(reDate+`T`+reTime+reZone+`?`),
+		"", "2024-02-30T00:00:00", "2023-02-29T00:00:00Z", "2024-05-01T24:00:01", "2024-05-01T12:30:00+0530", "2024-05-01T12:30:00+14:30",
+		"2024-05-01", "2024-5-01T00:00:00", "02024-01-01T00:00:00", "2024-05-01T12:30", "2024-05-01T12:30:00.", "2024-05-01t12:30:00", "2024-05-01T12:30:00 Z"),
+	"dateTimeStamp": lexicalKind(func(r *rand.Rand) string { return genDate(r) + "T" + genTime(r) + genZone(r, true) },
+		anchored(reDate+`T`+reTime+reZone),
+		"", "2024-05-01T12:30:00", "2024-02-30T00:00:00Z", "2024-05-01T12:30:00+0530", "2024-05-01Z"),
+	"date": lexicalKind(func(r *rand.Rand) string { return genDate(r) + genZone(r, false) },
+		anchored(reDate+reZone+`?`),
+		"", "2024-05-01T00:00:00Z", "2023-02-29", "2100-02-29", "2024-13-01", "24-05-01", "2024-05-01+2:00", "2024-04-31", "2024-05-01+15:00"),
+	"time": lexicalKind(func(r *rand.Rand) string { return genTime(r) + genZone(r, false) },
+		anchored(reTime+reZone+`?`),
+		"", "24:00:01", "24:00:00.5", "12:60:00", "12:30", "1:30:00", "12:30:00+15:00", "12:30:00.Z"),
+	"gYear": lexicalKind(func(r *rand.Rand) string { y, _ := genYear(r); return y + genZone(r, false) },
+		anchored(reYear+reZone+`?`),
+		"", "24", "02024", "2024-05", "+2024", "-024"),
+	"gYearMonth": lexicalKind(func(r *rand.Rand) string {
+		y, _ := genYear(r)
+		return fmt.Sprintf("%s-%02d%s", y, 1+r.IntN(12), genZone(r, false))
+	}, anchored(reYear+`-(0[1-9]|1[0-2])`+reZone+`?`),
+		"", "2024-13", "2024-5", "2024", "2024-00"),
+	"gMonth": lexicalKind(func(r *rand.Rand) string { return fmt.Sprintf("--%02d%s", 1+r.IntN(12), genZone(r, false)) },
+		anchored(`--(0[1-9]|1[0-2])`+reZone+`?`),
+		"", "--13", "--00", "-05", "--05--", "05"),
+	"gMonthDay": lexicalKind(func(r *rand.Rand) string { return "--" + genMonthDay(r, 0, true) + genZone(r, false) },
+		anchored(`--(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])`+reZone+`?`),
+		"", "--02-30", "--04-31", "--13-01", "02-01", "--2-01"),
+	"gDay": lexicalKind(func(r *rand.Rand) string { return fmt.Sprintf("---%02d%s", 1+r.IntN(31), genZone(r, false)) },
+		anchored(`---(0[1-9]|[12][0-9]|3[01])`+reZone+`?`),
+		"", "---32", "---00", "--01", "---1"),
+	"duration": lexicalKind(func(r *rand.Rand) string { return genDuration(r, true, true) },
+		xsdDuration,
+		"", "P", "PT", "-P", "P1DT", "PT5.S", "P-1D", "PT-1S", "PT1S1S", "PT1M1H", "P1M1Y", "P1.5D", "PT1.5M", "1D", "P1S", "+P1D", "p1d"),
+	"dayTimeDuration": lexicalKind(func(r *rand.Rand) string { return genDuration(r, false, true) },
+		xsdDuration,
+		"", "P1Y", "P1M", "P1Y2D", "PT", "P1DT", "PT5.S"),
+	"yearMonthDuration": lexicalKind(func(r *rand.Rand) string { return genDuration(r, true, false) },
+		xsdDuration,
+		"", "P1D", "PT1H", "P1Y2M3D", "P", "P1.5Y"),
+	"decimal": lexicalKind(func(r *rand.Rand) string {
+		return pick(r, "0", "-0", "+0.0", "+1.50", "-.5", "5.", "007", "+0012.3400",
+			"123456789012345678901234567890.000000000000000000000001", pick(r, "", "-", "+")+strconv.FormatUint(r.Uint64N(1e12), 10)+"."+strconv.FormatUint(r.Uint64N(1e6), 10))
+	}, xsdDecimal,
+		"", "1e3", "1E3", "1,5", ".", "+", "-", "1.2.3", "NaN", "INF", "0x10", "1_0", "++1"),
+	"integer": lexicalKind(func(r *rand.Rand) string { return genInteger(r, "", "+", "-") },
+		xsdInteger, "", "1.0", "+", "++5", "+-5", "1e3", "0x10", "1_0", "one"),
+	"nonNegativeInteger": lexicalKind(func(r *rand.Rand) string { return pick(r, "-0", "-000", genInteger(r, "", "+")) },
+		xsdInteger, "", "-1", "-007", "1.0", "++5"),
+	"positiveInteger": lexicalKind(func(r *rand.Rand) string { return pick(r, "1", "+001") + genInteger(r, "") },
+		xsdInteger, "", "0", "+0", "-0", "000", "-1"),
+	"nonPositiveInteger": lexicalKind(func(r *rand.Rand) string { return pick(r, "0", "+0", "+000", genInteger(r, "-")) },
+		xsdInteger, "", "1", "+1", "007"),
+	"negativeInteger": lexicalKind(func(r *rand.Rand) string { return "-" + pick(r, "1", "001") + genInteger(r, "") },
+		xsdInteger, "", "0", "-0", "1", "-000"),
+}
+
+// hexKind is xsd:hexBinary in a bytes field: the backend may write either case; the bridge
+// writes upper case, the canonical form.
+var hexKind = &xsdKind{
+	gen: base64Kind.gen,
+	lexical: func(r *rand.Rand, fd protoreflect.FieldDescriptor, m protoreflect.Message) string {
+		s := hex.EncodeToString(m.Get(fd).Bytes())
+		if often(r, 2) {
+			s = strings.ToUpper(s)
+		}
+		return pad(r, s)
+	},
+	parse: func(_ protoreflect.FieldDescriptor, text string) (string, error) {
+		if strings.ToUpper(text) != text {
+			return "", fmt.Errorf("%q is not canonical xsd:hexBinary (upper case)", text)
+		}
+		b, err := hex.DecodeString(text)
+		if err != nil {
+			return "", fmt.Errorf("%q is not xsd:hexBinary: %w", text, err)
+		}
+		return "0x" + hex.EncodeToString(b), nil
+	},
+	bad: []string{"0", "ABC", "0G", "0x12", "YQ==", "AB CD", "-1"},
+}
+
+// nillable is a kind in a oneof with a nil_of sibling: absent, nil and a value each a third of
+// the time.
+func nillable(inner *xsdKind) *xsdKind {
+	k := *inner
+	k.nillable = true
+	k.gen = func(r *rand.Rand, fd protoreflect.FieldDescriptor, m protoreflect.Message, refusable bool) bool {
+		switch r.IntN(3) {
+		case 0: // absent
+			return false
+		case 1:
+			m.Set(nilSibling(fd), protoreflect.ValueOfEnum(0))
+			return false
+		}
+		for !m.Has(fd) { // a value: inner's gen leaves the field unset now and then
+			if inner.gen(r, fd, m, refusable) {
+				return true
+			}
+			if fd.Message() == nil && !inner.noZero && !m.Has(fd) {
+				m.Set(fd, fd.Default()) // a oneof member holding its zero value is set
+			}
+		}
+		return false
+	}
+	return &k
 }
 
 // carried are strings XML carries, edges first: markup characters, whitespace that must not be
@@ -698,8 +1035,8 @@ func randomNanos(r *rand.Rand) int32 {
 	return int32(r.IntN(1e9))
 }
 
-// dateTimeKind is xsd:dateTime as a Timestamp: the instant is the value (an offset in the
-// reply is kept as the same instant in UTC).
+// dateTimeKind is xsd:dateTime as a Timestamp: the instant is the value, in UTC only. A reply
+// with another offset or none is refused (its bad list), since the Timestamp would not keep it.
 var dateTimeKind = &xsdKind{
 	gen: func(r *rand.Rand, fd protoreflect.FieldDescriptor, m protoreflect.Message, _ bool) bool {
 		if often(r, 6) {
@@ -721,13 +1058,13 @@ var dateTimeKind = &xsdKind{
 		if often(r, 3) {
 			layout = "2006-01-02T15:04:05.000000000Z07:00" // trailing zeros
 		}
-		switch {
-		case often(r, 3) && t.Year() > 1 && t.Year() < 9999: // an offset, the same instant
-			t = t.In(time.FixedZone("", pick(r, 5*3600+1800, -8*3600, 14*3600, -12*3600, 0)))
-		case often(r, 4): // no zone: the codec reads it as UTC
-			layout = "2006-01-02T15:04:05.999999999"
+		s := t.Format(layout)
+		// A Timestamp holds UTC only, so the reply says UTC in one of its three spellings; an
+		// offset or no zone at all is in the bad list.
+		if zone := pick(r, "Z", "Z", "+00:00", "-00:00"); zone != "Z" {
+			s = strings.TrimSuffix(s, "Z") + zone
 		}
-		return pad(r, t.Format(layout))
+		return pad(r, s)
 	},
 	parse: func(_ protoreflect.FieldDescriptor, text string) (string, error) {
 		t := collapse(text)
@@ -740,7 +1077,11 @@ var dateTimeKind = &xsdKind{
 		}
 		return canonTime(v.Unix(), int32(v.Nanosecond())), nil
 	},
-	bad: []string{"", "2024-13-01T00:00:00Z", "2024-02-30T00:00:00Z", "2024-01-01 00:00:00Z", "yesterday", "2024-01-01T25:00:00Z", "10000-01-01T00:00:00Z", "2024-01-01T00:00Z"},
+	bad: []string{"", "2024-13-01T00:00:00Z", "2024-02-30T00:00:00Z", "2024-01-01 00:00:00Z", "yesterday", "2024-01-01T25:00:00Z", "10000-01-01T00:00:00Z", "2024-01-01T00:00Z",
+		// Valid dateTimes a Timestamp cannot hold as sent: an offset, no zone, a date, a year
+		// outside 0001 to 9999 (or pushed out of it by its offset), more than nine digits.
+		"2024-05-01T12:30:00+02:00", "2024-05-01T12:30:00", "2024-05-01", "0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-01:00",
+		"9999-12-31T24:00:00Z", "0000-01-01T00:00:00Z", "2024-01-01T00:00:00.1234567891Z"},
 }
 
 const maxDurationSeconds = 315_576_000_000
@@ -823,7 +1164,18 @@ var durationKind = &xsdKind{
 		}
 		return canonDuration(secs, int32(nanos)), nil
 	},
-	bad: []string{"", "P", "PT", "1S", "P1Y", "P1M", "PT1.5M", "P1.5D", "PT315576000001S", "P3652501D", "PTS"},
+	bad: []string{"", "P", "PT", "1S", "P1Y", "P1M", "PT1.5M", "P1.5D", "PT315576000001S", "P3652501D", "PTS",
+		"P-1D", "PT1S1S", "P1DT", "PT5.S", "PT1M1H", "PT0.0000000001S"},
+}
+
+// dayTimeDurationKind is durationKind without years and months, not even zero ones.
+var dayTimeDurationKind = &xsdKind{
+	gen: durationKind.gen,
+	lexical: func(r *rand.Rand, fd protoreflect.FieldDescriptor, m protoreflect.Message) string {
+		return strings.Replace(durationKind.lexical(r, fd, m), "0Y0M", "", 1)
+	},
+	parse: durationKind.parse,
+	bad:   append([]string{"P0Y0MT1S", "P0YT1S", "-P0M1D"}, durationKind.bad...),
 }
 
 // enumKind is an XSD enumeration: the value's xml_value, else its name without the enum's
@@ -852,8 +1204,10 @@ var enumKind = &xsdKind{
 		}
 		return "", fmt.Errorf("%q is not a value of %s", text, fd.Enum().FullName())
 	},
-	bad:         []string{"", "PURPLE", "1", "on hold", "closed"},
-	zeroOmitted: func(fd protoreflect.FieldDescriptor) bool { return xmlValue(fd.Enum().Values().ByNumber(0)) == "" },
+	bad: []string{"", "PURPLE", "1", "on hold", "closed"},
+	zeroOmitted: func(fd protoreflect.FieldDescriptor) bool {
+		return !fd.HasPresence() && xmlValue(fd.Enum().Values().ByNumber(0)) == ""
+	},
 }
 
 // enumText is the XML text of an enum value, as the test's enums declare it: ACTIVE for
@@ -880,8 +1234,9 @@ func xmlValue(ev protoreflect.EnumValueDescriptor) string {
 	return text
 }
 
-// wrapperOf is a google.protobuf wrapper of a kind's value: a nillable element, where absent
-// and xsi:nil both leave the wrapper unset today.
+// wrapperOf is a google.protobuf wrapper of a kind's value: an element that may be absent.
+// Without a nil_of sibling it cannot be nil; incoming sends xsi:nil for it now and then and
+// expects the reply refused, naming the field.
 func wrapperOf(inner *xsdKind) *xsdKind {
 	return &xsdKind{
 		gen: func(r *rand.Rand, fd protoreflect.FieldDescriptor, m protoreflect.Message, refusable bool) bool {
@@ -891,8 +1246,11 @@ func wrapperOf(inner *xsdKind) *xsdKind {
 			w := m.NewField(fd).Message()
 			vd := w.Descriptor().Fields().ByNumber(1)
 			refused := false
-			if !often(r, 5) { // else the wrapped zero value, which is not absent
+			if !often(r, 5) || inner.noZero { // else the wrapped zero value, which is not absent
 				refused = inner.gen(r, vd, w, refusable)
+				for inner.noZero && !refused && !w.Has(vd) {
+					refused = inner.gen(r, vd, w, refusable)
+				}
 			}
 			m.Set(fd, protoreflect.ValueOfMessage(w))
 			return refused
@@ -904,7 +1262,8 @@ func wrapperOf(inner *xsdKind) *xsdKind {
 		parse: func(fd protoreflect.FieldDescriptor, text string) (string, error) {
 			return inner.parse(fd.Message().Fields().ByNumber(1), text)
 		},
-		bad: inner.bad,
+		bad:    inner.bad,
+		noZero: inner.noZero,
 	}
 }
 
@@ -1021,6 +1380,16 @@ func readBody(body []byte) (string, []xml.Attr, []xmlElement, error) {
 			depth--
 		}
 	}
+}
+
+// xsiNil reads an element's xsi:nil attribute: its value, and whether it has one.
+func xsiNil(el xmlElement) (isNil, ok bool) {
+	for _, a := range el.attrs {
+		if a.Name.Space == "http://www.w3.org/2001/XMLSchema-instance" && a.Name.Local == "nil" {
+			return a.Value == "true", true
+		}
+	}
+	return false, false
 }
 
 // ---- the surfaces ----
@@ -1157,7 +1526,7 @@ func TestFidelity(t *testing.T) {
 		t.Run(fmt.Sprintf("case %d", i), func(t *testing.T) {
 			t.Parallel()
 			r := rand.New(rand.NewPCG(*fidelitySeed, uint64(i)))
-			out := env.outgoing(r)
+			out := env.outgoing(r, true)
 			in := env.incoming(r)
 			for _, name := range surfaces {
 				id := fmt.Sprintf("%d-%s", i, name)
@@ -1165,6 +1534,42 @@ func TestFidelity(t *testing.T) {
 				env.fromBackend(t, in, name, id)
 			}
 		})
+	}
+}
+
+// TestFidelityBadForms sends every bad form of every row once, which the random cases reach
+// only now and then: as the backend's reply on every surface, and, where a field can hold it
+// (a string with xsd_type), as the agent's request. Each must be refused naming the field.
+func TestFidelityBadForms(t *testing.T) {
+	t.Parallel()
+	env := startFidelity(t)
+	surfaces := slices.Sorted(maps.Keys(env.surfaces))
+	fields := env.recordFields()
+	for i, row := range xsdRows {
+		for j, bad := range row.kind.bad {
+			t.Run(fmt.Sprintf("%s %q", row.field, bad), func(t *testing.T) {
+				t.Parallel()
+				fd, name := fields[i], fields[i].JSONName()
+				r := rand.New(rand.NewPCG(*fidelitySeed, uint64(i)<<16|uint64(j)))
+				in := incomingCase{record: env.replyRecord(r), bad: fd, badWhy: strconv.Quote(bad),
+					badXML: fmt.Sprintf("<f:%s>%s</f:%s>", name, escape(bad), name)}
+				env.writeReply(r, &in)
+				var out *outgoingCase
+				if fd.Kind() == protoreflect.StringKind && row.kind.noZero {
+					c := env.outgoing(r, false)
+					c.record.Set(fd, protoreflect.ValueOfString(bad))
+					c.refused = []protoreflect.FieldDescriptor{fd}
+					out = &c
+				}
+				for _, surface := range surfaces {
+					id := fmt.Sprintf("bad-%d-%d-%s", i, j, surface)
+					env.fromBackend(t, in, surface, id)
+					if out != nil {
+						env.toBackend(t, *out, surface, id)
+					}
+				}
+			})
+		}
 	}
 }
 
@@ -1189,10 +1594,11 @@ type outgoingCase struct {
 	refused []protoreflect.FieldDescriptor
 }
 
-func (env *fidelityEnv) outgoing(r *rand.Rand) outgoingCase {
+// outgoing makes a random record; refusable lets it hold values the bridge must refuse.
+func (env *fidelityEnv) outgoing(r *rand.Rand, refusable bool) outgoingCase {
 	c := outgoingCase{record: dynamicpb.NewMessage(env.record)}
 	for i, fd := range env.recordFields() {
-		if xsdRows[i].kind.gen(r, fd, c.record, true) {
+		if xsdRows[i].kind.gen(r, fd, c.record, refusable) {
 			c.refused = append(c.refused, fd)
 		}
 	}
@@ -1232,15 +1638,22 @@ func (env *fidelityEnv) toBackend(t *testing.T, c outgoingCase, surface, id stri
 	for i, fd := range env.recordFields() {
 		row := xsdRows[i]
 		want := canonField(fd, req)
-		if row.kind.zeroOmitted != nil && row.kind.zeroOmitted(fd) && want == string(fd.Enum().Values().ByNumber(0).Name()) {
-			want = absent // the enum's "not given" is not written
+		if row.kind.zeroOmitted != nil && row.kind.zeroOmitted(fd) && !req.Has(fd) {
+			want = absent // "not given" (an enum's or an xsd_type string's zero value) is not written
 		}
 		got := absent
 		switch els := byName[fd.JSONName()]; len(els) {
 		case 0:
 		case 1:
-			if got, err = row.kind.parse(fd, els[0].text); err != nil {
-				got = "unreadable: " + err.Error()
+			switch isNil, ok := xsiNil(els[0]); {
+			case ok && isNil && els[0].text == "":
+				got = nilled
+			case ok:
+				got = fmt.Sprintf("xsi:nil=%v with text %q", isNil, els[0].text)
+			default:
+				if got, err = row.kind.parse(fd, els[0].text); err != nil {
+					got = "unreadable: " + err.Error()
+				}
 			}
 		default:
 			got = fmt.Sprintf("%d elements", len(els))
@@ -1253,26 +1666,64 @@ func (env *fidelityEnv) toBackend(t *testing.T, c outgoingCase, surface, id stri
 }
 
 // incomingCase is a record the backend sends, the XML it sends it as, and the field whose
-// element holds a form that is not of its type, if any.
+// element the backend got wrong, if any.
 type incomingCase struct {
-	record  *dynamicpb.Message
-	reply   string
-	bad     protoreflect.FieldDescriptor
-	badText string
+	record *dynamicpb.Message
+	reply  string
+	bad    protoreflect.FieldDescriptor
+	// badXML is the element written for bad ("" leaves it out); badWhy says what is wrong.
+	badXML, badWhy string
+}
+
+// replyRecord makes a random record a backend may send: every field without presence has a
+// value it has text for.
+func (env *fidelityEnv) replyRecord(r *rand.Rand) *dynamicpb.Message {
+	record := dynamicpb.NewMessage(env.record)
+	for i, fd := range env.recordFields() {
+		k := xsdRows[i].kind
+		k.gen(r, fd, record, false)
+		for k.zeroOmitted != nil && k.zeroOmitted(fd) && !record.Has(fd) {
+			// A reply has no text for "not given" (the enum's zero value, an xsd_type
+			// string's ""), and the element of a field without presence must be there: the
+			// backend sends a value it has text for (the optional rows cover absence).
+			k.gen(r, fd, record, false)
+		}
+	}
+	return record
 }
 
 func (env *fidelityEnv) incoming(r *rand.Rand) incomingCase {
-	c := incomingCase{record: dynamicpb.NewMessage(env.record)}
+	c := incomingCase{record: env.replyRecord(r)}
 	fields := env.recordFields()
-	for i, fd := range fields {
-		xsdRows[i].kind.gen(r, fd, c.record, false)
-	}
-	if often(r, 6) { // now and then one element holds a form that is not of its type
+	if often(r, 6) { // now and then the backend gets one element wrong
 		i := r.IntN(len(fields))
-		if k := xsdRows[i].kind; len(k.bad) > 0 {
-			c.bad, c.badText = fields[i], escape(pick(r, k.bad...))
+		fd, k, name := fields[i], xsdRows[i].kind, fields[i].JSONName()
+		switch {
+		case !fd.HasPresence() && often(r, 3):
+			// Its element left out: with no presence the field would read as its zero value,
+			// which the backend never said.
+			c.bad, c.badWhy = fd, "left out"
+		case xsdRows[i].nillable() && often(r, 2):
+			// A nil element that holds something, or whose xsi:nil is no boolean: neither
+			// nil nor a value can say what the backend sent.
+			c.bad, c.badWhy = fd, "nil with content"
+			c.badXML = pick(r, fmt.Sprintf(`<f:%s xsi:nil="true">x</f:%s>`, name, name), fmt.Sprintf(`<f:%s xsi:nil="yes"/>`, name))
+		case fd.Message() != nil && nilSibling(fd) == nil && often(r, 2):
+			// xsi:nil where no nil_of field can carry it: reading it as absent or as the zero
+			// value would say something else.
+			c.bad, c.badXML, c.badWhy = fd, fmt.Sprintf(`<f:%s xsi:nil="true"/>`, name), "xsi:nil"
+		case len(k.bad) > 0:
+			text := escape(pick(r, k.bad...))
+			c.bad, c.badXML, c.badWhy = fd, fmt.Sprintf("<f:%s>%s</f:%s>", name, text, name), strconv.Quote(text)
 		}
 	}
+	env.writeReply(r, &c)
+	return c
+}
+
+// writeReply writes the case's reply: every field's element as the record and bad say.
+func (env *fidelityEnv) writeReply(r *rand.Rand, c *incomingCase) {
+	fields := env.recordFields()
 	var reply strings.Builder
 	reply.WriteString(`<f:FetchRecordResponse xmlns:f="urn:fidelity" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">`)
 	for i, fd := range fields {
@@ -1280,20 +1731,33 @@ func (env *fidelityEnv) incoming(r *rand.Rand) incomingCase {
 		name := fd.JSONName()
 		switch {
 		case fd == c.bad:
-			fmt.Fprintf(&reply, "<f:%s>%s</f:%s>", name, c.badText, name)
+			reply.WriteString(c.badXML)
+		case canonField(fd, c.record) == nilled:
+			// Spellings a backend may use: self-closed or not, 1 for true, whitespace inside.
+			form := pick(r, `<f:%[1]s xsi:nil="true"/>`, `<f:%[1]s xsi:nil="1"></f:%[1]s>`, "<f:%[1]s xsi:nil=\"true\">\n </f:%[1]s>")
+			fmt.Fprintf(&reply, form, name)
 		case fd.HasPresence() && !c.record.Has(fd):
-			if fd.Message() != nil && often(r, 3) {
-				fmt.Fprintf(&reply, `<f:%s xsi:nil="true"/>`, name) // read as not set, until nil_of
-			}
-		case !fd.HasPresence() && !c.record.Has(fd) && (often(r, 2) || row.kind.zeroOmitted != nil && row.kind.zeroOmitted(fd)):
-			// The zero value of a field without presence may be left out.
-		default:
+			// Absent: no element, which a field with presence reads as unset.
+		default: // every field without presence has its element, zero values included
 			fmt.Fprintf(&reply, "<f:%s>%s</f:%s>", name, row.kind.lexical(r, fd, c.record), name)
 		}
 	}
 	reply.WriteString(`</f:FetchRecordResponse>`)
 	c.reply = reply.String()
-	return c
+}
+
+// nilSibling is the NullValue field marked nil_of fd, or nil.
+func nilSibling(fd protoreflect.FieldDescriptor) protoreflect.FieldDescriptor {
+	oneof := fd.ContainingOneof()
+	if oneof == nil || oneof.IsSynthetic() {
+		return nil
+	}
+	for i := range oneof.Fields().Len() {
+		if f := oneof.Fields().Get(i); f != fd && f.Enum() != nil && f.Enum().FullName() == "google.protobuf.NullValue" {
+			return f
+		}
+	}
+	return nil
 }
 
 // fromBackend has the backend answer one surface's call with the case's reply and checks what
@@ -1312,9 +1776,9 @@ func (env *fidelityEnv) fromBackend(t *testing.T, c incomingCase, surface, id st
 	}
 	switch {
 	case c.bad != nil && failure == "":
-		t.Errorf("%s: %s = %q was not refused; the agent got %s", surface, c.bad.Name(), c.badText, canonField(c.bad, got.ProtoReflect()))
+		t.Errorf("%s: %s %s was not refused; the agent got %s\nreply: %s", surface, c.bad.Name(), c.badWhy, canonField(c.bad, got.ProtoReflect()), c.reply)
 	case c.bad != nil && !names(failure, c.bad):
-		t.Errorf("%s: %s = %q was refused without naming the field: %s", surface, c.bad.Name(), c.badText, failure)
+		t.Errorf("%s: %s %s was refused without naming the field: %s", surface, c.bad.Name(), c.badWhy, failure)
 	case c.bad != nil:
 	case failure != "":
 		t.Errorf("%s: the reply failed: %s\nreply: %s", surface, failure, c.reply)

@@ -549,6 +549,9 @@ func parseValue(fp *fieldPlan, text string, m protoreflect.Message) (protoreflec
 		if err != nil {
 			return protoreflect.Value{}, adviseString(fp, err, "duration")
 		}
+		if t := trimXMLSpace(text); fp.dayTime && !checkDayTimeDuration(t) {
+			return protoreflect.Value{}, fmt.Errorf("%q is not an xsd:dayTimeDuration", t)
+		}
 		msg := newWKT(fp, m)
 		fields := msg.Descriptor().Fields()
 		msg.Set(fields.ByNumber(1), protoreflect.ValueOfInt64(secs))
@@ -566,6 +569,15 @@ func parseValue(fp *fieldPlan, text string, m protoreflect.Message) (protoreflec
 	return scalarValue(fp, fp.fd.Kind(), text)
 }
 
+// checkBounds refuses an integer outside the XSD type the field's xsd_type names (an
+// xsd:short of 40000), which the proto type alone would carry.
+func checkBounds(fp *fieldPlan, kind protoreflect.Kind, v protoreflect.Value) error {
+	if fp.bounds == nil {
+		return nil
+	}
+	return fp.bounds.check(kind, v)
+}
+
 // scalarValue parses a scalar of a field, bytes as the field's xsd_type says.
 func scalarValue(fp *fieldPlan, kind protoreflect.Kind, text string) (protoreflect.Value, error) {
 	if kind == protoreflect.BytesKind && fp.hex {
@@ -575,7 +587,11 @@ func scalarValue(fp *fieldPlan, kind protoreflect.Kind, text string) (protorefle
 		}
 		return protoreflect.ValueOfBytes(b), nil
 	}
-	return parseScalar(kind, text)
+	v, err := parseScalar(kind, text)
+	if err == nil {
+		err = checkBounds(fp, kind, v)
+	}
+	return v, err
 }
 
 // adviseString adds to an error that says a value would not survive in a well-known type which
@@ -613,25 +629,25 @@ func parseScalar(kind protoreflect.Kind, text string) (protoreflect.Value, error
 		}
 		return protoreflect.Value{}, fmt.Errorf("%q is not an xsd:boolean", t)
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
-		n, err := strconv.ParseInt(strings.TrimPrefix(t, "+"), 10, 32)
+		n, err := strconv.ParseInt(integerDigits(t), 10, 32)
 		if err != nil {
 			return protoreflect.Value{}, fmt.Errorf("%q is not a 32-bit integer", t)
 		}
 		return protoreflect.ValueOfInt32(int32(n)), nil
 	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
-		n, err := strconv.ParseInt(strings.TrimPrefix(t, "+"), 10, 64)
+		n, err := strconv.ParseInt(integerDigits(t), 10, 64)
 		if err != nil {
 			return protoreflect.Value{}, fmt.Errorf("%q is not a 64-bit integer", t)
 		}
 		return protoreflect.ValueOfInt64(n), nil
 	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
-		n, err := strconv.ParseUint(strings.TrimPrefix(t, "+"), 10, 32)
+		n, err := strconv.ParseUint(integerDigits(t), 10, 32)
 		if err != nil {
 			return protoreflect.Value{}, fmt.Errorf("%q is not an unsigned 32-bit integer", t)
 		}
 		return protoreflect.ValueOfUint32(uint32(n)), nil
 	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		n, err := strconv.ParseUint(strings.TrimPrefix(t, "+"), 10, 64)
+		n, err := strconv.ParseUint(integerDigits(t), 10, 64)
 		if err != nil {
 			return protoreflect.Value{}, fmt.Errorf("%q is not an unsigned 64-bit integer", t)
 		}
@@ -667,7 +683,9 @@ func parseFloat(t string, bits int) (float64, error) {
 	case "NaN":
 		return math.NaN(), nil
 	}
-	if strings.ContainsAny(t, "iInN") { // Go also accepts "inf", "Infinity" and "nan"; XSD does not
+	// strconv also takes "inf", "Infinity", "nan", hex ("0x1p-2") and underscores ("1_0"); XSD
+	// has none of them, so the form is checked before strconv reads it.
+	if !validFloat(t) {
 		return 0, fmt.Errorf("%q is not an XSD number", t)
 	}
 	f, err := strconv.ParseFloat(t, bits)
@@ -675,4 +693,54 @@ func parseFloat(t string, bits int) (float64, error) {
 		return 0, fmt.Errorf("%q is not an XSD number", t)
 	}
 	return f, nil
+}
+
+// integerDigits returns an XSD integer form for strconv: without its "+", which strconv's
+// integer parsers refuse. Anything but an optional sign and digits comes back as "x", which
+// they refuse too: trimming one "+" alone would let "++5" read as 5 and "+-5" as -5.
+func integerDigits(t string) string {
+	if !checkInteger(t) {
+		return "x"
+	}
+	return strings.TrimPrefix(t, "+")
+}
+
+// checkDayTimeDuration is xsd:dayTimeDuration's lexical rule.
+var checkDayTimeDuration = durationChecker(false, true)
+
+// checkInteger is xsd:integer's lexical rule: an optional sign, then digits.
+var checkInteger = integerChecker(signAny)
+
+// validFloat is the lexical rule of xsd:float and xsd:double without INF and NaN: an optional
+// sign, digits with an optional fraction (or a fraction alone), then an optional exponent.
+func validFloat(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	mantissa := 0
+	for ; i < len(s) && isDigit(s[i]); i++ {
+		mantissa++
+	}
+	if i < len(s) && s[i] == '.' {
+		for i++; i < len(s) && isDigit(s[i]); i++ {
+			mantissa++
+		}
+	}
+	if mantissa == 0 {
+		return false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		exp := i
+		for ; i < len(s) && isDigit(s[i]); i++ {
+		}
+		if i == exp {
+			return false
+		}
+	}
+	return i == len(s)
 }

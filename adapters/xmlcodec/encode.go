@@ -330,6 +330,10 @@ func appendFieldScalar(b []byte, fp *fieldPlan, fd protoreflect.FieldDescriptor,
 		}
 	case fp.hex && fd.Kind() == protoreflect.BytesKind:
 		return appendHex(b, v.Bytes()), nil
+	case fp.bounds != nil:
+		if err := fp.bounds.check(fd.Kind(), v); err != nil {
+			return b, err
+		}
 	}
 	return appendScalar(b, fd, v, attr)
 }

@@ -155,6 +155,9 @@ func TestDecodeRefusesBadLexicalForms(t *testing.T) {
 			`element at: "2024-05-01T09:30:00+05:30" has the offset +05:30, which cannot be held exactly by a Timestamp (it holds UTC only); field agentbridge.testing.v1.Fidelity.at is a google.protobuf.Timestamp: map it as string with (agentbridge.v1.xml).xsd_type = "dateTime", which keeps the value as written`},
 		{"no zone into a Timestamp", `<r><at>2024-05-01T09:30:00</at></r>`, `has no time zone and cannot be held exactly by a Timestamp`},
 		{"a date into a Timestamp", `<r><at>2024-05-01</at></r>`, `is an xsd:date, a day rather than an instant, and cannot be held exactly by a Timestamp; field agentbridge.testing.v1.Fidelity.at is a google.protobuf.Timestamp: map it as string with (agentbridge.v1.xml).xsd_type = "date"`},
+		// took is a Duration with xsd_type dayTimeDuration: zero years are still years, which
+		// that type has no place for; TestFidelity found them accepted.
+		{"zero years in a dayTimeDuration", `<r><took>P0Y0MT1S</took></r>`, `element took: "P0Y0MT1S" is not an xsd:dayTimeDuration`},
 		{"years into a Duration", `<r><took>P1Y</took></r>`,
 			`element took: "P1Y" counts years or months, which have no fixed length in seconds, and cannot be held exactly by a Duration; field agentbridge.testing.v1.Fidelity.took is a google.protobuf.Duration: map it as string with (agentbridge.v1.xml).xsd_type = "duration"`},
 	}

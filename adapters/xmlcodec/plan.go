@@ -81,6 +81,12 @@ type fieldPlan struct {
 	// says a bytes field is xsd:hexBinary rather than base64Binary.
 	xsd *XSDType
 	hex bool
+	// bounds is the range of the XSD integer type an integer field's xsd_type names (xsd:short
+	// on an int32), checked in both directions; nil without one.
+	bounds *intBounds
+	// dayTime says a Duration field's xsd_type is dayTimeDuration, whose form has no years
+	// or months, not even zero ones.
+	dayTime bool
 	// nilFD is the google.protobuf.NullValue field marked nil_of this one: set when the
 	// element came with xsi:nil="true", and written as such.
 	nilFD protoreflect.FieldDescriptor
@@ -364,8 +370,14 @@ func planXSD(fp *fieldPlan, name string) error {
 		return fail("a google.protobuf.Timestamp field takes xsd_type dateTime or dateTimeStamp only")
 	case fp.kind == kindDuration:
 		switch name {
-		case "duration", "dayTimeDuration":
+		case "duration":
 			return nil // checked when decoding: years and months have no length in seconds
+		case "dayTimeDuration":
+			// Its lexical rule has no Y or M at all, so "P0Y1D" (which a Duration could hold)
+			// is refused as not a dayTimeDuration, after the advice for non-zero years. Writing
+			// needs no check: a Duration is written as seconds, which is one.
+			fp.dayTime = true
+			return nil
 		case "yearMonthDuration":
 			return fail(`years and months have no fixed length in seconds; map the field as string with xsd_type "yearMonthDuration"`)
 		}
@@ -379,6 +391,20 @@ func planXSD(fp *fieldPlan, name string) error {
 			return nil
 		}
 		return fail("a bytes field takes xsd_type base64Binary or hexBinary only")
+	case fp.kind == kindScalar || fp.kind == kindWrapper:
+		kb, isInt := kindBounds(kind)
+		b, isBounded := integerBounds[name]
+		switch {
+		case isInt && isBounded && kb.within(b):
+			fp.bounds = &b
+			return nil
+		case isInt && isBounded:
+			return fail(fmt.Sprintf("xsd:%s holds %d to %d, beyond %s; use a proto integer type that holds it", name, b.lo, b.hi, kind))
+		case isBounded:
+			return fail(fmt.Sprintf("xsd:%s is an integer type; map it to a proto integer type that holds it", name))
+		}
+	}
+	switch {
 	case kind == protoreflect.StringKind && (fp.kind == kindScalar || fp.kind == kindWrapper):
 		if !isLexical {
 			return fail("a string field takes an xsd_type whose lexical form it keeps: one of " + lexicalNames())
@@ -388,7 +414,7 @@ func planXSD(fp *fieldPlan, name string) error {
 	case isLexical:
 		return fail(fmt.Sprintf("the field is %s; map it as string with xsd_type %q, which keeps the value as written", kind, name))
 	}
-	return fail("xsd_type applies to string, bytes, google.protobuf.Timestamp and google.protobuf.Duration fields; other types map their XSD built-ins by value (docs/xml-mapping.md)")
+	return fail("xsd_type applies to string, bytes, integer, google.protobuf.Timestamp and google.protobuf.Duration fields; other types map their XSD built-ins by value (docs/xml-mapping.md)")
 }
 
 // lexicalNames lists the xsd_type values a string field takes, in a fixed order.

@@ -36,6 +36,11 @@ func TestParseDateTime(t *testing.T) {
 		{in: "-0001-01-01T00:00:00Z", inexact: true, wantErr: "outside the years 0001 to 9999"},
 		{in: "10000-01-01T00:00:00Z", inexact: true, wantErr: "outside the years 0001 to 9999"},
 		{in: "9999-12-31T24:00:00Z", inexact: true, wantErr: "outside the years 0001 to 9999"},
+		// Offsets that would move the instant out of a Timestamp's range are refused as
+		// offsets, before any arithmetic: TestFidelity once saw four surfaces disagree on them.
+		{in: "0001-01-01T00:00:00+01:00", inexact: true, wantErr: "has the offset +01:00"},
+		{in: "9999-12-31T23:30:00-01:00", inexact: true, wantErr: "has the offset -01:00"},
+		{in: "2024-05-01T12:30:00.00000000001Z", inexact: true, wantErr: "more than nine fractional digits"},
 		{in: "2024-02-30T00:00:00Z", wantErr: "is not an xsd:dateTime"},
 		{in: "2024-05-01T12:30:00+0530", wantErr: "is not an xsd:dateTime"},
 		{in: "", wantErr: "is not an xsd:dateTime"},
@@ -86,6 +91,10 @@ func TestParseDuration(t *testing.T) {
 		{in: "P1DT", wantErr: "is not an xsd:duration"},
 		{in: "PT1M1H", wantErr: "is not an xsd:duration"},
 		{in: "P-1D", wantErr: "is not an xsd:duration"},
+		{in: "PT1S1S", wantErr: "is not an xsd:duration"},
+		{in: "PT5.S", wantErr: "is not an xsd:duration"},
+		{in: "P1D1D", wantErr: "is not an xsd:duration"},
+		{in: "PT-1S", wantErr: "is not an xsd:duration"},
 		{in: "90s", wantErr: "is not an xsd:duration"},
 	}
 	for _, tt := range tests {
