@@ -81,6 +81,7 @@ type mcpTool struct {
 	method     *method
 	input      *jsonschema.Resolved
 	advertised map[toolschema.Profile]json.RawMessage // inputSchema in each profile but exact
+	geminiOut  json.RawMessage                        // outputSchema for gemini sessions
 	wrapInput  bool
 	wrapOutput bool
 	results    *toolResults
@@ -139,6 +140,10 @@ func (s *Server) buildTools(g *generation) ([]*mcpTool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("server: input schema of %s: %w", m.desc.FullName(), err)
 		}
+		geminiOut, err := geminiOutput(out)
+		if err != nil {
+			return nil, fmt.Errorf("server: output schema of %s: %w", m.desc.FullName(), err)
+		}
 		tools = append(tools, &mcpTool{
 			tool: &mcp.Tool{
 				Name:         name,
@@ -151,6 +156,7 @@ func (s *Server) buildTools(g *generation) ([]*mcpTool, error) {
 			method:     m,
 			input:      resolved,
 			advertised: advertised,
+			geminiOut:  geminiOut,
 			wrapInput:  toolschema.Wrapped(m.desc.Input()),
 			wrapOutput: toolschema.Wrapped(m.desc.Output()) && m.stream == nil,
 			results:    results,

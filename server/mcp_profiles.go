@@ -109,6 +109,49 @@ func advertisedInputs(exact map[string]any) (map[toolschema.Profile]json.RawMess
 	return out, nil
 }
 
+// geminiOutput makes a tool's output schema as Gemini reads one: @google/genai's mcpToTool
+// hands it to the model API as the function's response schema, which takes the same OpenAPI
+// subset as parameters. It is the gemini rendering of the exact schema with nothing required
+// and NullValue fields (null in the JSON, which that subset cannot say) left to the
+// description, so that every result the server writes still validates against it.
+func geminiOutput(exact map[string]any) (json.RawMessage, error) {
+	s, err := toolschema.Advertise(exact, toolschema.Gemini)
+	if err != nil {
+		return nil, err
+	}
+	loosenOutput(s)
+	return json.Marshal(s)
+}
+
+// loosenOutput drops required lists and the properties whose schema stands for JSON null (the
+// NULL_VALUE string the gemini rendering writes for NullValue), at every level.
+func loosenOutput(v any) {
+	switch n := v.(type) {
+	case map[string]any:
+		delete(n, "required")
+		if props, ok := n["properties"].(map[string]any); ok {
+			for name, p := range props {
+				if pm, ok := p.(map[string]any); ok {
+					if enum, ok := pm["enum"].([]any); ok && len(enum) == 1 && enum[0] == "NULL_VALUE" {
+						delete(props, name)
+						continue
+					}
+				}
+				loosenOutput(p)
+			}
+		}
+		for k, c := range n {
+			if k != "properties" {
+				loosenOutput(c)
+			}
+		}
+	case []any:
+		for _, c := range n {
+			loosenOutput(c)
+		}
+	}
+}
+
 // inProfile returns the tool as a host of profile p sees it.
 func (t *mcpTool) inProfile(p toolschema.Profile) *mcp.Tool {
 	in, ok := t.advertised[p]
@@ -117,6 +160,9 @@ func (t *mcpTool) inProfile(p toolschema.Profile) *mcp.Tool {
 	}
 	c := *t.tool
 	c.InputSchema = in
+	if p == toolschema.Gemini && t.geminiOut != nil {
+		c.OutputSchema = t.geminiOut
+	}
 	return &c
 }
 
