@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -60,6 +61,9 @@ func BenchmarkAuth(b *testing.B) {
 		{"api_key", []Option{WithAuth(auth)}, metadata.MD{"user-agent": {"bench"}, "x-api-key": {"key-b"}}, nil},
 		{"mtls", []Option{WithAuth(auth)}, metadata.MD{"user-agent": {"bench"}}, certPeer},
 		{"jwt", []Option{WithAuth(auth)}, metadata.MD{"user-agent": {"bench"}, "authorization": {"Bearer " + token}}, nil},
+		// Both interceptors on, as a production config has them: JWT, then an audit line.
+		{"jwt+audit", []Option{WithAuth(auth), WithAudit(AuditOptions{}), WithAuditWriter(io.Discard)},
+			metadata.MD{"user-agent": {"bench"}, "authorization": {"Bearer " + token}, "x-request-id": {"r-1"}}, nil},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

@@ -83,3 +83,44 @@ func jsonBodyOnly(w http.ResponseWriter, r *http.Request) bool {
 	_, _ = w.Write(data)
 	return false
 }
+
+// corsExposed are the response headers a browser client on an allowed origin may read: the
+// statuses of gRPC-Web and Connect, the request id, MCP's session and auth challenges.
+const corsExposed = "Grpc-Status, Grpc-Message, Grpc-Status-Details-Bin, Connect-Protocol-Version, X-Request-Id, Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate, Retry-After"
+
+// cors is the CORS policy for deliberate browser clients: an origin listed in allowed_origins
+// may read replies (Access-Control-Allow-Origin) and gets its preflights answered, before
+// authentication, since a browser sends a preflight without credentials. Loopback origins,
+// which originGuard lets through, get no CORS headers unless listed: a page on another local
+// port may call, but not read, without the operator saying so.
+func (s *Server) cors(next http.Handler) http.Handler {
+	allowed := map[string]bool{}
+	for _, o := range s.opts.origins {
+		allowed[strings.ToLower(strings.TrimSuffix(o, "/"))] = true
+	}
+	if len(allowed) == 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" || !allowed[strings.ToLower(origin)] {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Add("Vary", "Origin")
+		h.Set("Access-Control-Expose-Headers", corsExposed)
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
+			if asked := r.Header.Get("Access-Control-Request-Headers"); asked != "" {
+				h.Set("Access-Control-Allow-Headers", asked)
+			}
+			h.Set("Access-Control-Max-Age", "7200")
+			h.Add("Vary", "Access-Control-Request-Method, Access-Control-Request-Headers")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

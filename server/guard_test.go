@@ -69,3 +69,41 @@ func TestBrowserHygiene(t *testing.T) {
 		})
 	}
 }
+
+// TestCORSForAllowedOrigins: a browser client on an origin the operator listed gets its
+// preflight answered (before authentication, as browsers send none) and may read replies; any
+// other origin gets no CORS headers, so its page cannot read what it is refused anyway.
+func TestCORSForAllowedOrigins(t *testing.T) {
+	t.Parallel()
+	b := startBridge(t, false, server.WithAllowedOrigins("https://console.example.com"))
+	preflight := func(origin string) *http.Response {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodOptions, b.httpURL+"/v1/items/G-100:reserve", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "content-type, authorization")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return resp
+	}
+	resp := preflight("https://console.example.com")
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "https://console.example.com" ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "POST") || resp.Header.Get("Access-Control-Allow-Headers") != "content-type, authorization" {
+		t.Errorf("preflight from an allowed origin: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := preflight("https://evil.example"); resp.Header.Get("Access-Control-Allow-Origin") != "" || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("preflight from a foreign origin: %d %v", resp.StatusCode, resp.Header)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, b.httpURL+"/v1/items/A-100", nil)
+	req.Header.Set("Origin", "https://console.example.com")
+	got, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = got.Body.Close()
+	if got.StatusCode != http.StatusOK || got.Header.Get("Access-Control-Allow-Origin") != "https://console.example.com" || !strings.Contains(got.Header.Get("Access-Control-Expose-Headers"), "Grpc-Status") {
+		t.Errorf("a call from an allowed origin: %d %v", got.StatusCode, got.Header)
+	}
+}

@@ -138,7 +138,7 @@ func New(services []Service, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.http = requestIDs(s.authHTTP(s.originGuard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.gen.Load().http.ServeHTTP(w, r) }))))
+	s.http = requestIDs(s.cors(s.authHTTP(s.originGuard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.gen.Load().http.ServeHTTP(w, r) })))))
 	s.install(g)
 	s.ready.Store(true)
 	return s, nil
