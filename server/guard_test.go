@@ -76,7 +76,8 @@ func TestBrowserHygiene(t *testing.T) {
 func TestCORSForAllowedOrigins(t *testing.T) {
 	t.Parallel()
 	b := startBridge(t, false, server.WithAllowedOrigins("https://console.example.com"))
-	preflight := func(origin string) *http.Response {
+	// preflight returns the reply's status and headers, its body closed.
+	preflight := func(origin string) (int, http.Header) {
 		req, _ := http.NewRequestWithContext(t.Context(), http.MethodOptions, b.httpURL+"/v1/items/G-100:reserve", nil)
 		req.Header.Set("Origin", origin)
 		req.Header.Set("Access-Control-Request-Method", "POST")
@@ -86,15 +87,15 @@ func TestCORSForAllowedOrigins(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = resp.Body.Close()
-		return resp
+		return resp.StatusCode, resp.Header
 	}
-	resp := preflight("https://console.example.com")
-	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "https://console.example.com" ||
-		!strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "POST") || resp.Header.Get("Access-Control-Allow-Headers") != "content-type, authorization" {
-		t.Errorf("preflight from an allowed origin: %d %v", resp.StatusCode, resp.Header)
+	code, header := preflight("https://console.example.com")
+	if code != http.StatusNoContent || header.Get("Access-Control-Allow-Origin") != "https://console.example.com" ||
+		!strings.Contains(header.Get("Access-Control-Allow-Methods"), "POST") || header.Get("Access-Control-Allow-Headers") != "content-type, authorization" {
+		t.Errorf("preflight from an allowed origin: %d %v", code, header)
 	}
-	if resp := preflight("https://evil.example"); resp.Header.Get("Access-Control-Allow-Origin") != "" || resp.StatusCode != http.StatusForbidden {
-		t.Errorf("preflight from a foreign origin: %d %v", resp.StatusCode, resp.Header)
+	if code, header := preflight("https://evil.example"); header.Get("Access-Control-Allow-Origin") != "" || code != http.StatusForbidden {
+		t.Errorf("preflight from a foreign origin: %d %v", code, header)
 	}
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, b.httpURL+"/v1/items/A-100", nil)
 	req.Header.Set("Origin", "https://console.example.com")
