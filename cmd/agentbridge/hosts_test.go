@@ -66,8 +66,8 @@ var hostsRows = []struct {
 	{"mcp-sdk", "@modelcontextprotocol/sdk Client: tools/list, Ajv 2020-12 strict, callTool", []string{"default", "exact", "portable", "openai-strict", "gemini"}},
 	{"cursor", "Cursor's reported rules on tools/list: no oneOf/anyOf/allOf anywhere, server + tool name ≤ 60", []string{"default", "portable"}},
 	{"claude-code", "Claude Code: `mcp__agentbridge__TOOL` ≤ 64, Anthropic's input_schema rules", []string{"default", "portable"}},
-	{"openai-agents", "@openai/agents MCP tools with convertSchemasToStrict → OpenAI Responses API (strict)", []string{"openai-strict"}},
-	{"google-genai", "@google/genai mcpToTool → Gemini generateContent", []string{"gemini"}},
+	{"openai-agents", "@openai/agents MCP tools with convertSchemasToStrict → OpenAI Responses API (strict)", []string{"default", "portable", "openai-strict"}},
+	{"google-genai", "@google/genai mcpToTool → Gemini generateContent", []string{"default", "portable", "gemini"}},
 	{"langchain", "@langchain/mcp-adapters → ChatAnthropic.bindTools → Anthropic Messages API", []string{"default", "portable"}},
 	{"vercel-ai", "@ai-sdk/mcp tools → ai generateText → @ai-sdk/anthropic → Anthropic Messages API", []string{"default", "portable"}},
 }
