@@ -81,7 +81,7 @@ type mcpTool struct {
 	method     *method
 	input      *jsonschema.Resolved
 	advertised map[toolschema.Profile]json.RawMessage // inputSchema in each profile but exact
-	geminiOut  json.RawMessage                        // outputSchema for gemini sessions
+	geminiOut  json.RawMessage                        // outputSchema for gemini and portable sessions
 	wrapInput  bool
 	wrapOutput bool
 	results    *toolResults

@@ -514,21 +514,10 @@ var wideResources = []string{
 
 const widePackage = "agentbridge.bench.v1"
 
-// wideFile describes the wide service, which exists only at run time. The file is not
-// registered in GlobalFiles; only its message types are, in GlobalTypes, where server.New looks
-// request types up.
+// wideFile describes the wide service, which exists only at run time, as a contract loaded at
+// start-up does: registered nowhere, its messages dynamic (adapters.MessageType).
 var wideFile = sync.OnceValues(func() (protoreflect.FileDescriptor, error) {
-	fd, err := protodesc.NewFile(wideFileProto(), protoregistry.GlobalFiles)
-	if err != nil {
-		return nil, err
-	}
-	msgs := fd.Messages()
-	for i := range msgs.Len() {
-		if err := protoregistry.GlobalTypes.RegisterMessage(dynamicpb.NewMessageType(msgs.Get(i))); err != nil {
-			return nil, err
-		}
-	}
-	return fd, nil
+	return protodesc.NewFile(wideFileProto(), protoregistry.GlobalFiles)
 })
 
 func wideFileProto() *descriptorpb.FileDescriptorProto {

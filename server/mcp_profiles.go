@@ -109,9 +109,10 @@ func advertisedInputs(exact map[string]any) (map[toolschema.Profile]json.RawMess
 	return out, nil
 }
 
-// geminiOutput makes a tool's output schema as Gemini reads one: @google/genai's mcpToTool
-// hands it to the model API as the function's response schema, which takes the same OpenAPI
-// subset as parameters. It is the gemini rendering of the exact schema with nothing required
+// geminiOutput makes a tool's output schema as Gemini reads one, which gemini and portable
+// sessions get (portable being what every host takes): @google/genai's mcpToTool hands it to
+// the model API as the function's response schema, which takes the same OpenAPI subset as
+// parameters; the other hosts read it, or check results against it, as JSON Schema. It is the gemini rendering of the exact schema with nothing required
 // and NullValue fields (null in the JSON, which that subset cannot say) left to the
 // description, so that every result the server writes still validates against it.
 func geminiOutput(exact map[string]any) (json.RawMessage, error) {
@@ -160,7 +161,7 @@ func (t *mcpTool) inProfile(p toolschema.Profile) *mcp.Tool {
 	}
 	c := *t.tool
 	c.InputSchema = in
-	if p == toolschema.Gemini && t.geminiOut != nil {
+	if (p == toolschema.Gemini || p == toolschema.Portable) && t.geminiOut != nil {
 		c.OutputSchema = t.geminiOut
 	}
 	return &c

@@ -143,10 +143,12 @@ func profileOf(s map[string]any) toolschema.Profile {
 	switch {
 	case s["$schema"] != nil:
 		return toolschema.Exact
-	case s["additionalProperties"] == nil:
-		return toolschema.Gemini
 	case fmt.Sprint(ref["type"]) == "[string null]":
 		return toolschema.OpenAIStrict
+	case ref["maxLength"] != nil:
+		// Gemini keeps string lengths; portable, which OpenAI's strict mode also takes, states
+		// them in words.
+		return toolschema.Gemini
 	}
 	return toolschema.Portable
 }

@@ -25,14 +25,18 @@ const (
 	// anyOf for the alternative spellings of numbers and enums, allOf for oneofs and $defs for
 	// shared messages.
 	Exact Profile = "exact"
-	// Portable is a schema the major hosts accept (the Anthropic API, Claude Code, Cursor, VS
-	// Code): no $schema; no anyOf, allOf or oneOf anywhere, so the root is an object with
-	// properties and a oneof's "at most one" is stated in the description; one JSON type per
-	// field, in protojson's canonical form (64-bit integers as decimal strings with a short
-	// pattern, enums as their names, floats as numbers); "not" and the second and later
-	// patterns of a string stated in words; the long generated patterns that a format already
-	// states (date-time, email, hostname, IPv4, UUID) left out and the others shortened; $defs
-	// only for messages that contain themselves, every other message written in place.
+	// Portable is a schema every major host accepts (the Anthropic API, Claude Code, Cursor, VS
+	// Code, OpenAI's strict conversion in the Agents SDK, Gemini's function declarations): the
+	// Gemini rendering narrowed to the keywords OpenAI's strict mode also takes. No $schema, $ref,
+	// $defs or additionalProperties (a message that contains itself is written out PortableDepth
+	// levels deep, free-form fields are left out and named, unknown properties are left to the
+	// server); no anyOf, allOf or oneOf, so the root is an object with properties and a oneof's
+	// "at most one" is stated in the description; one JSON type per field, in protojson's
+	// canonical form (64-bit integers as decimal strings with a short pattern, enums as their
+	// names, floats as numbers); string and map lengths, "not", float exclusive bounds and the
+	// second and later patterns of a string stated in words, integer exclusive bounds made
+	// inclusive; the long generated patterns that a format already states left out and the
+	// others shortened.
 	Portable Profile = "portable"
 	// OpenAIStrict is Portable narrowed to OpenAI's strict function calling (Structured Outputs):
 	// every property listed in required, an optional one as type [T, "null"] (or anyOf [T,
@@ -56,6 +60,10 @@ const DefaultProfile = Portable
 // GeminiDepth is how many levels of a message that contains itself the Gemini profile writes
 // out, since Gemini has no $ref: a tree node with its children and their children.
 const GeminiDepth = 3
+
+// PortableDepth is how many levels of a message that contains itself the Portable profile writes
+// out: fewer than Gemini's, as every tool of every host pays for them.
+const PortableDepth = 2
 
 var profiles = []Profile{Exact, Portable, OpenAIStrict, Gemini}
 
@@ -89,10 +97,12 @@ func Advertise(exact map[string]any, p Profile) (map[string]any, error) {
 	}
 	s = portable(s)
 	switch p {
+	case Portable:
+		s = common(gemini(s, PortableDepth))
 	case OpenAIStrict:
 		s = openAIStrict(s)
 	case Gemini:
-		s = gemini(s)
+		s = gemini(s, GeminiDepth)
 	}
 	return s, nil
 }
@@ -781,6 +791,7 @@ type geminizer struct {
 	defs  map[string]any
 	root  map[string]any
 	depth map[string]int // how many times each $ref target is open on the current path
+	max   int            // how many levels of a message that contains itself are written out
 }
 
 // What became of a schema in the Gemini profile.
@@ -792,10 +803,10 @@ const (
 	cut                  // nested deeper than GeminiDepth
 )
 
-func gemini(s map[string]any) map[string]any {
+func gemini(s map[string]any, depth int) map[string]any {
 	defs, _ := s["$defs"].(map[string]any)
 	delete(s, "$defs")
-	g := &geminizer{defs: defs, root: copyMap(s), depth: map[string]int{"#": 1}}
+	g := &geminizer{defs: defs, root: copyMap(s), depth: map[string]int{"#": 1}, max: depth}
 	out, _ := g.expand(s)
 	if out == nil {
 		out = map[string]any{"type": "object"}
@@ -813,7 +824,7 @@ func (g *geminizer) expand(s map[string]any) (map[string]any, geminiFate) {
 	if name, isDef := strings.CutPrefix(ref, "#/$defs/"); isDef {
 		target, _ = g.defs[name].(map[string]any)
 	}
-	if target == nil || g.depth[ref] >= GeminiDepth {
+	if target == nil || g.depth[ref] >= g.max {
 		return nil, cut
 	}
 	m := copyMap(target)
@@ -919,7 +930,7 @@ func (g *geminizer) node(s map[string]any) (map[string]any, geminiFate) {
 	}
 	if len(deeper) > 0 {
 		addNote(s, fmt.Sprintf("Nesting is written out %d levels deep; deeper, these are left out of this schema (the server accepts them): %s.",
-			GeminiDepth, strings.Join(deeper, ", ")))
+			g.max, strings.Join(deeper, ", ")))
 	}
 	if len(kept) == 0 {
 		// Gemini refuses an object without properties.
@@ -928,3 +939,45 @@ func (g *geminizer) node(s map[string]any) (map[string]any, geminiFate) {
 	}
 	return s, described
 }
+
+// common narrows a gemini rendering to what every host reads: the keywords and formats both
+// OpenAI's strict mode (which the Agents SDK's strict conversion sends as they are) and Gemini's
+// Schema take, the others (string and map lengths, Gemini's own formats) stated in words.
+func common(s map[string]any) map[string]any {
+	if f, ok := s["format"].(string); ok && !strictFormats[f] {
+		delete(s, "format")
+		if _, own := geminiFormatNames[f]; !own {
+			addNote(s, "Must be "+formatText(f)+".")
+		}
+	}
+	for _, k := range sortedKeys(s) {
+		if !strictKeywords[k] || !geminiKeywords[k] {
+			if k != "title" {
+				addNote(s, keywordText(k, s[k]))
+				delete(s, k)
+			}
+		}
+	}
+	if items, ok := s["items"].(map[string]any); ok {
+		s["items"] = common(items)
+	}
+	if props, ok := s["properties"].(map[string]any); ok {
+		for name, sub := range props {
+			if m, ok := sub.(map[string]any); ok {
+				props[name] = common(m)
+			}
+		}
+	}
+	if alts, ok := s["anyOf"].([]any); ok {
+		for i, sub := range alts {
+			if m, ok := sub.(map[string]any); ok {
+				alts[i] = common(m)
+			}
+		}
+	}
+	return s
+}
+
+// geminiFormatNames are the formats of Gemini's Schema that only restate the type (int32, float,
+// a string enum): the common rendering drops them without a word.
+var geminiFormatNames = map[string]bool{"enum": true, "int32": true, "int64": true, "float": true, "double": true}
