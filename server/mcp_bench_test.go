@@ -34,6 +34,7 @@ import (
 	demov1 "github.com/agentbridge/agentbridge/gen/agentbridge/demo/v1"
 	"github.com/agentbridge/agentbridge/gen/agentbridge/demo/v1/demov1connect"
 	"github.com/agentbridge/agentbridge/server"
+	"github.com/agentbridge/agentbridge/server/toolschema"
 )
 
 // The benchmarks here compare the MCP surface with REST (and Connect) on one server, in one run,
@@ -703,4 +704,37 @@ func newWideServer(tb testing.TB) *server.Server {
 		tb.Fatal(err)
 	}
 	return srv
+}
+
+// BenchmarkToolsCallProfiles is one tools/call of GetItem for A-100 per op through the go-sdk
+// client, in each schema profile (a toolset per profile, auto_profile off), beside
+// BenchmarkToolsList's bytes: a profile changes what tools/list advertises, and for
+// openai-strict the null handling of arguments, while the call path stays the one the exact
+// profile takes. cpu-µs/op is the process's CPU time per op (client and server).
+func BenchmarkToolsCallProfiles(b *testing.B) {
+	sd := demov1.File_agentbridge_demo_v1_inventory_proto.Services().ByName("InventoryService")
+	resp := benchGetItemResponse()
+	impl := func(context.Context, proto.Message) (proto.Message, error) { return resp, nil }
+	auto := false
+	o := server.MCPOptions{Toolsets: map[string]server.Toolset{}, AutoProfile: &auto}
+	for _, p := range toolschema.Profiles() {
+		o.Toolsets[string(p)] = server.Toolset{Profile: string(p)}
+	}
+	srv, err := server.New([]server.Service{{Desc: sd, Methods: map[protoreflect.Name]adapters.Unary{"GetItem": impl, "ListItems": impl, "ReserveItem": impl}}},
+		server.WithLogger(slog.New(slog.DiscardHandler)), server.WithShutdownGrace(time.Second), server.WithMCP(o))
+	if err != nil {
+		b.Fatal(err)
+	}
+	base := benchServe(b, srv)
+	for _, p := range toolschema.Profiles() {
+		b.Run("profile="+string(p), func(b *testing.B) {
+			call := benchCallTool(b, base+"/mcp/"+string(p))
+			call(true)
+			b.ReportAllocs()
+			defer reportCPU(b)()
+			for b.Loop() {
+				call(false)
+			}
+		})
+	}
 }

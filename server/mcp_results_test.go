@@ -130,6 +130,7 @@ message Blob {
 // called with, which tests running in parallel keep apart.
 type catalog struct {
 	b        *bridge
+	srv      *server.Server
 	payloads sync.Map // int → true
 }
 
@@ -241,8 +242,30 @@ func startCatalog(t *testing.T, opts server.MCPOptions) *catalog {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.srv = srv
 	c.b = serve(t, srv, false, nil, nil)
 	return c
+}
+
+// TestMCPResultsOverStdio: the fields argument and the byte budget hold over stdio as over
+// Streamable HTTP, since both live in the one tool handler.
+func TestMCPResultsOverStdio(t *testing.T) {
+	t.Parallel()
+	c := startCatalog(t, server.MCPOptions{})
+	session := stdioSession(t, c.srv, nil)
+	masked := callCatalog(t, session, "CatalogService_ListProducts", map[string]any{"count": 2, "payload": 1, "fields": []string{"products.sku"}})
+	if masked.res.IsError || compact(masked.structured) != `{"products":[{"sku":"P-0000"},{"sku":"P-0001"}]}` {
+		t.Errorf("fields over stdio: %s", masked.text)
+	}
+	cut := callCatalog(t, session, "CatalogService_ListProducts", map[string]any{"count": 5000, "payload": 1000, "pageSize": 5000})
+	note, _ := cut.structured["_truncated"].(map[string]any)
+	if cut.res.IsError || note == nil || len(cut.text) > server.DefaultMaxResultBytes || !strings.Contains(cut.note, "pageToken") {
+		t.Errorf("a 5 MB page over stdio: %d bytes, note %v, %q", len(cut.text), note, cut.note)
+	}
+	bad := callCatalog(t, session, "CatalogService_ListProducts", map[string]any{"count": 1, "fields": []string{"products.colour"}})
+	if !bad.res.IsError || !strings.Contains(bad.text, `unknown field path "products.colour"`) {
+		t.Errorf("an unknown path over stdio: %s", bad.text)
+	}
 }
 
 // toolCall is one tools/call and its result as the agent sees it.
