@@ -491,3 +491,22 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestProtoSourceAsResource: a contract compiled from its .proto at start-up is offered to MCP
+// clients as the text its author wrote, not a descriptor dump.
+func TestProtoSourceAsResource(t *testing.T) {
+	t.Parallel()
+	sd := loadShop(t, "")
+	srv, err := server.New([]server.Service{shopService(t, sd, "v1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := serve(t, srv, false, nil, nil)
+	res, err := mcpSession(t, b.httpURL+"/mcp").ReadResource(t.Context(), &mcp.ReadResourceParams{URI: server.ProtoResourcePrefix + "acme/shop/v1/shop.proto"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Contents) != 1 || res.Contents[0].MIMEType != "text/x-protobuf" || res.Contents[0].Text != fmt.Sprintf(shopProto, "") {
+		t.Fatalf("resource: %+v", res.Contents)
+	}
+}

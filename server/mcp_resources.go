@@ -31,6 +31,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/agentbridge/agentbridge/gen/descriptorset"
+	"github.com/agentbridge/agentbridge/server/contract"
 )
 
 // The stable URIs of the contract resources. A proto file is named by its import path, a
@@ -74,6 +75,17 @@ func (s *Server) buildResources(g *generation) []*mcpResource {
 		}, g.openapi))
 	}
 	for _, fd := range servedFiles(g) {
+		if text, ok := contract.Source(fd); ok {
+			// Compiled from a .proto at start-up: the file as its author wrote it.
+			out = append(out, textResource(&mcp.Resource{
+				URI:         ProtoResourcePrefix + fd.Path(),
+				Name:        "proto/" + fd.Path(),
+				Title:       "proto file " + fd.Path(),
+				Description: "The proto source of " + fd.Path() + " (package " + string(fd.Package()) + "): its messages, enums, services, comments and options (bindings included), as compiled.",
+				MIMEType:    "text/x-protobuf",
+			}, text))
+			continue
+		}
 		data, err := protojson.Marshal(fileDescriptorProto(fd))
 		if err != nil {
 			s.log.Warn("a proto file cannot be offered as an MCP resource", "file", fd.Path(), "err", err)
@@ -83,7 +95,7 @@ func (s *Server) buildResources(g *generation) []*mcpResource {
 			URI:   ProtoResourcePrefix + fd.Path(),
 			Name:  "proto/" + fd.Path(),
 			Title: "proto file " + fd.Path(),
-			Description: "The proto file " + fd.Path() + " (package " + string(fd.Package()) + ") as a google.protobuf.FileDescriptorProto in JSON: " +
+			Description: "The proto file " + fd.Path() + " (package " + string(fd.Package()) + "), linked into the binary or read from a descriptor set, so without its source text, as a google.protobuf.FileDescriptorProto in JSON: " +
 				"its messages, enums, services and options (bindings included), with comments under sourceCodeInfo where the contract carries them.",
 			MIMEType: "application/json",
 		}, data))

@@ -12,14 +12,17 @@
 package contract
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/bufbuild/protocompile"
 	"github.com/bufbuild/protocompile/reporter"
@@ -73,6 +76,21 @@ type Sources struct {
 // Empty reports whether no contract source is named.
 func (s Sources) Empty() bool { return len(s.Protos) == 0 && len(s.DescriptorSets) == 0 }
 
+// sources keeps the text of every .proto file Load compiled, by the descriptor it became, so
+// surfaces can offer the contract as its author wrote it (see Source). Descriptors of replaced
+// contracts keep theirs: a reload adds one entry per file it compiles.
+var sources sync.Map // protoreflect.FileDescriptor → []byte
+
+// Source returns the text of the .proto file fd was compiled from by Load, or false for files
+// from a descriptor set or linked into the binary.
+func Source(fd protoreflect.FileDescriptor) ([]byte, bool) {
+	v, ok := sources.Load(fd)
+	if !ok {
+		return nil, false
+	}
+	return v.([]byte), true
+}
+
 // Set is a loaded, linked set of contract files and every file they import.
 type Set struct {
 	files *protoregistry.Files
@@ -84,8 +102,9 @@ type Set struct {
 // not only the first.
 func Load(ctx context.Context, src Sources) (*Set, error) {
 	var fds []*descriptorpb.FileDescriptorProto
+	texts := map[string][]byte{}
 	if len(src.Protos) > 0 {
-		compiled, err := compile(ctx, src)
+		compiled, err := compile(ctx, src, texts)
 		if err != nil {
 			return nil, err
 		}
@@ -98,12 +117,12 @@ func Load(ctx context.Context, src Sources) (*Set, error) {
 		}
 		fds = append(fds, set...)
 	}
-	return link(fds)
+	return link(fds, texts)
 }
 
 // compile runs protocompile over the .proto files, with the built-ins resolving to the linked
-// descriptors.
-func compile(ctx context.Context, src Sources) ([]*descriptorpb.FileDescriptorProto, error) {
+// descriptors; texts receives each source file's text by path.
+func compile(ctx context.Context, src Sources, texts map[string][]byte) ([]*descriptorpb.FileDescriptorProto, error) {
 	var errs []error
 	rep := reporter.NewReporter(func(err reporter.ErrorWithPos) error {
 		errs = append(errs, err)
@@ -113,6 +132,7 @@ func compile(ctx context.Context, src Sources) ([]*descriptorpb.FileDescriptorPr
 		return nil
 	}, nil)
 	sources := &protocompile.SourceResolver{ImportPaths: src.ProtoPaths}
+	var textsMu sync.Mutex // protocompile resolves files from several goroutines
 	resolver := protocompile.ResolverFunc(func(path string) (protocompile.SearchResult, error) {
 		if fd, ok := builtin(path); ok {
 			return protocompile.SearchResult{Desc: fd}, nil
@@ -121,7 +141,20 @@ func compile(ctx context.Context, src Sources) ([]*descriptorpb.FileDescriptorPr
 		if errors.Is(err, fs.ErrNotExist) {
 			return res, fmt.Errorf("%s is not under any proto path (%s): %w", path, strings.Join(src.ProtoPaths, ", "), fs.ErrNotExist)
 		}
-		return res, err
+		if err != nil || res.Source == nil {
+			return res, err
+		}
+		text, err := io.ReadAll(res.Source)
+		if closer, ok := res.Source.(io.Closer); ok {
+			_ = closer.Close()
+		}
+		if err != nil {
+			return res, err
+		}
+		textsMu.Lock()
+		texts[path] = text
+		textsMu.Unlock()
+		return protocompile.SearchResult{Source: bytes.NewReader(text)}, nil
 	})
 	c := protocompile.Compiler{
 		Resolver:       resolver,
@@ -191,7 +224,7 @@ func readSet(path string) ([]*descriptorpb.FileDescriptorProto, error) {
 // link turns file protos into descriptors. Each file's options are re-read with the linked
 // extension types, so agentbridge's, google.api's and buf.validate's options are typed however
 // the file was produced. A path given twice must have the same content.
-func link(fds []*descriptorpb.FileDescriptorProto) (*Set, error) {
+func link(fds []*descriptorpb.FileDescriptorProto, texts map[string][]byte) (*Set, error) {
 	byPath := map[string]*descriptorpb.FileDescriptorProto{}
 	var order []string
 	for _, fd := range fds {
@@ -248,6 +281,11 @@ func link(fds []*descriptorpb.FileDescriptorProto) (*Set, error) {
 	for _, path := range order {
 		if err := visit(path, path); err != nil {
 			return nil, err
+		}
+	}
+	for path, text := range texts {
+		if fd, err := set.files.FindFileByPath(path); err == nil {
+			sources.Store(fd, text)
 		}
 	}
 	set.paths = order
