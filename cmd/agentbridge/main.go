@@ -243,6 +243,10 @@ func serveMCP(ctx context.Context, args []string, logger *slog.Logger) error {
 	default:
 		return errors.New("mcp: give -config FILE or -demo")
 	}
+	if cfg.Audit.Sink == "stdout" {
+		// stdout carries the MCP protocol here; audit lines in it would break the host's reader.
+		return errors.New("mcp: audit.sink stdout would mix audit lines into the MCP protocol on stdout; use stderr (the default), off or a file")
+	}
 	srv, err := cfg.Build(server.WithLogger(logger))
 	if err != nil {
 		return err

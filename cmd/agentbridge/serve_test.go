@@ -104,3 +104,14 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestMCPStdioRefusesAuditOnStdout: over stdio, stdout is the protocol, so an audit log there
+// is refused with the reason instead of corrupting what the host reads.
+func TestMCPStdioRefusesAuditOnStdout(t *testing.T) {
+	t.Parallel()
+	path := writeConfig(t, "services: [agentbridge.demo.v1.InventoryService]\nbackends:\n  inventory: {kind: soap, endpoint: http://127.0.0.1:1/inventory}\naudit: {sink: stdout}\n")
+	err := run(t.Context(), []string{"mcp", "-stdio", "-config", path}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "audit.sink stdout") {
+		t.Fatalf("got %v", err)
+	}
+}
