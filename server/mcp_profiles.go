@@ -1,14 +1,12 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/agentbridge/agentbridge/server/toolschema"
 )
@@ -167,109 +165,32 @@ func (t *mcpTool) inProfile(p toolschema.Profile) *mcp.Tool {
 	return &c
 }
 
-// profileMiddleware shapes a toolset's tools/list for the session's host, and reads null as
-// "not set" in the tool arguments of openai-strict sessions.
+// profileMiddleware shapes a toolset's tools/list for the session's host. The null that
+// openai-strict hosts send for an unset property needs nothing here: the tool handler reads null
+// as "not set" for every session (see dropAbsentNulls), as protojson does on every surface.
 func (s *Server) profileMiddleware(toolset string) mcp.Middleware {
 	return func(next mcp.MethodHandler) mcp.MethodHandler {
 		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
-			switch r := req.(type) {
-			case *mcp.ListToolsRequest:
-				g := s.gen.Load()
-				p := g.sessionProfile(toolset, r.ClientInfo())
-				res, err := next(ctx, method, req)
-				list, ok := res.(*mcp.ListToolsResult)
-				if err != nil || !ok || p == toolschema.Exact {
-					return res, err
-				}
-				shaped := *list
-				shaped.Tools = make([]*mcp.Tool, len(list.Tools))
-				for i, tool := range list.Tools {
-					shaped.Tools[i] = tool
-					if t := g.tool(tool.Name); t != nil {
-						shaped.Tools[i] = t.inProfile(p)
-					}
-				}
-				return &shaped, nil
-			case *mcp.CallToolRequest:
-				g := s.gen.Load()
-				if r.Params != nil && g.sessionProfile(toolset, r.ClientInfo()) == toolschema.OpenAIStrict {
-					if t := g.tool(r.Params.Name); t != nil && !t.wrapInput {
-						r.Params.Arguments = dropNulls(t.method.desc.Input(), r.Params.Arguments)
-					}
+			r, ok := req.(*mcp.ListToolsRequest)
+			if !ok {
+				return next(ctx, method, req)
+			}
+			g := s.gen.Load()
+			p := g.sessionProfile(toolset, r.ClientInfo())
+			res, err := next(ctx, method, req)
+			list, ok := res.(*mcp.ListToolsResult)
+			if err != nil || !ok || p == toolschema.Exact {
+				return res, err
+			}
+			shaped := *list
+			shaped.Tools = make([]*mcp.Tool, len(list.Tools))
+			for i, tool := range list.Tools {
+				shaped.Tools[i] = tool
+				if t := g.tool(tool.Name); t != nil {
+					shaped.Tools[i] = t.inProfile(p)
 				}
 			}
-			return next(ctx, method, req)
+			return &shaped, nil
 		}
 	}
-}
-
-// dropNulls removes the properties whose value is null from arguments for md, at every level of
-// nested messages, except where null is itself the value (google.protobuf.Value, NullValue).
-// Arguments that are not a JSON object, or hold no null, are returned as they are.
-func dropNulls(md protoreflect.MessageDescriptor, args json.RawMessage) json.RawMessage {
-	if !bytes.Contains(args, []byte("null")) {
-		return args
-	}
-	dec := json.NewDecoder(bytes.NewReader(args))
-	dec.UseNumber()
-	var obj map[string]any
-	if dec.Decode(&obj) != nil || obj == nil {
-		return args
-	}
-	if !dropNullFields(md, obj) {
-		return args
-	}
-	data, err := json.Marshal(obj)
-	if err != nil {
-		return args
-	}
-	return data
-}
-
-func dropNullFields(md protoreflect.MessageDescriptor, obj map[string]any) (changed bool) {
-	fields := md.Fields()
-	for name, v := range obj {
-		fd := fields.ByJSONName(name)
-		if fd == nil {
-			fd = fields.ByTextName(name)
-		}
-		if fd == nil {
-			continue
-		}
-		if v == nil {
-			if fieldNull(fd) != nullIsValue {
-				delete(obj, name)
-				changed = true
-			}
-			continue
-		}
-		inner := fd.Message()
-		if fd.IsMap() {
-			inner = fd.MapValue().Message()
-		}
-		if inner == nil || strings.HasPrefix(string(inner.FullName()), "google.protobuf.") {
-			continue
-		}
-		switch {
-		case fd.IsMap():
-			entries, _ := v.(map[string]any)
-			for _, e := range entries {
-				if m, ok := e.(map[string]any); ok && dropNullFields(inner, m) {
-					changed = true
-				}
-			}
-		case fd.IsList():
-			items, _ := v.([]any)
-			for _, e := range items {
-				if m, ok := e.(map[string]any); ok && dropNullFields(inner, m) {
-					changed = true
-				}
-			}
-		default:
-			if m, ok := v.(map[string]any); ok && dropNullFields(inner, m) {
-				changed = true
-			}
-		}
-	}
-	return changed
 }

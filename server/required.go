@@ -7,10 +7,11 @@ import (
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"buf.build/go/protovalidate"
-	gapi "google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/agentbridge/agentbridge/server/toolschema"
 )
 
 // requiredRule is the rule id, and so the google.rpc.BadRequest reason, of a field marked
@@ -158,7 +159,7 @@ func (v *behaviorValidator) plan(md protoreflect.MessageDescriptor) *requiredPla
 		fields := m.Fields()
 		for i := range fields.Len() {
 			fd := fields.Get(i)
-			if isRequired(fd) {
+			if toolschema.Required(fd) {
 				p.required = append(p.required, fd)
 			}
 			if sub := messageOf(fd); sub != nil {
@@ -199,21 +200,6 @@ func reachesCheck(m protoreflect.MessageDescriptor, checks map[protoreflect.Mess
 	fields := m.Fields()
 	for i := range fields.Len() {
 		if sub := messageOf(fields.Get(i)); sub != nil && checks[sub] {
-			return true
-		}
-	}
-	return false
-}
-
-// isRequired reports whether fd is marked (google.api.field_behavior) = REQUIRED.
-func isRequired(fd protoreflect.FieldDescriptor) bool {
-	opts := fd.Options()
-	if opts == nil || !proto.HasExtension(opts, gapi.E_FieldBehavior) {
-		return false
-	}
-	behaviors, _ := proto.GetExtension(opts, gapi.E_FieldBehavior).([]gapi.FieldBehavior)
-	for _, b := range behaviors {
-		if b == gapi.FieldBehavior_REQUIRED {
 			return true
 		}
 	}

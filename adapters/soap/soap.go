@@ -162,19 +162,30 @@ func (a *Adapter) bindOperation(binding *agentbridgev1.Binding, method protorefl
 // it to get the same transport, bounds and error mapping as declarative bindings.
 func (a *Adapter) Call(ctx context.Context, op *Operation, req, resp proto.Message) error {
 	name := a.backend.Name
-	header, err := a.header()
+	body, err := a.envelope(op, req)
 	if err != nil {
 		return err
-	}
-	body, err := appendEnvelope(make([]byte, 0, 1024), op.version, header, op.request, op.in, req)
-	if err != nil {
-		return adapters.Errorf(name, adapters.ReasonRequestNotEncodable, nil, "the request cannot be sent to backend %s: %v", name, err)
 	}
 	reply, err := a.transport.Post(ctx, op.version.Header(op.action), body)
 	if err != nil {
 		return err
 	}
 	return op.decodeReply(name, a.redact, a.faults, reply, resp)
+}
+
+// envelope writes the request envelope of op for req, with the backend's SOAP header; a value
+// the envelope cannot carry is REQUEST_NOT_ENCODABLE.
+func (a *Adapter) envelope(op *Operation, req proto.Message) ([]byte, error) {
+	header, err := a.header()
+	if err != nil {
+		return nil, err
+	}
+	body, err := appendEnvelope(make([]byte, 0, 1024), op.version, header, op.request, op.in, req)
+	if err != nil {
+		name := a.backend.Name
+		return nil, adapters.Errorf(name, adapters.ReasonRequestNotEncodable, nil, "the request cannot be sent to backend %s: %v", name, err)
+	}
+	return body, nil
 }
 
 // decodeReply reads a reply (see openReply) and decodes its response element into resp.

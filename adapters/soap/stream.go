@@ -59,13 +59,9 @@ func (a *Adapter) Stream(ctx context.Context, op *Operation, req proto.Message, 
 		return errors.New("soap: Stream needs an operation whose binding names a stream_item; use Call for others")
 	}
 	name := a.backend.Name
-	header, err := a.header()
+	body, err := a.envelope(op, req)
 	if err != nil {
 		return err
-	}
-	body, err := appendEnvelope(make([]byte, 0, 1024), op.version, header, op.request, op.in, req)
-	if err != nil {
-		return adapters.Errorf(name, adapters.ReasonRequestNotEncodable, nil, "the request cannot be sent to backend %s: %v", name, err)
 	}
 	reply, err := a.transport.PostStream(ctx, op.version.Header(op.action), body)
 	if err != nil {

@@ -6,10 +6,10 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// behaviorRequired reports whether fd is marked (google.api.field_behavior) = REQUIRED. The
-// server rejects a request that leaves such a field unset on every surface, so an input schema
-// lists it in "required".
-func behaviorRequired(fd protoreflect.FieldDescriptor) bool {
+// Required reports whether fd is marked (google.api.field_behavior) = REQUIRED. The server
+// rejects a request that leaves such a field unset on every surface, so an input schema lists it
+// in "required".
+func Required(fd protoreflect.FieldDescriptor) bool {
 	opts := fd.Options()
 	if opts == nil || !proto.HasExtension(opts, gapi.E_FieldBehavior) {
 		return false
@@ -27,7 +27,7 @@ func behaviorRequired(fd protoreflect.FieldDescriptor) bool {
 // not enough: a list or map needs an element (as minItems or minProperties), and a scalar without
 // presence a value other than its zero value, which protobuf cannot tell from absent.
 func behaviorNotes(fd protoreflect.FieldDescriptor, s map[string]any) []string {
-	if !behaviorRequired(fd) {
+	if !Required(fd) {
 		return nil
 	}
 	switch {

@@ -156,7 +156,7 @@ func (b *builder) object(md protoreflect.MessageDescriptor) map[string]any {
 		// Output: protojson with EmitDefaultValues writes every field without presence.
 		// Input: a field is required where protovalidate rejects the message without it, or
 		// where (google.api.field_behavior) = REQUIRED makes the server reject it.
-		if (b.input && (absentRejected[fd.Number()] || behaviorRequired(fd))) || (!b.input && !fd.HasPresence()) {
+		if (b.input && (absentRejected[fd.Number()] || Required(fd))) || (!b.input && !fd.HasPresence()) {
 			required = append(required, fd.JSONName())
 		}
 	}
