@@ -240,13 +240,10 @@ func (dc *decoder) field(fp *fieldPlan, start xml.StartElement, m protoreflect.M
 		case xml.EndElement:
 			return nil
 		case xml.StartElement:
-			if t.Name.Local != fp.item {
-				if err := dc.d.Skip(); err != nil {
-					return dc.fail(syntaxError(err))
-				}
-				continue
-			}
 			dc.path = append(dc.path, t.Name.Local)
+			if t.Name.Local != fp.item {
+				return dc.fail(notAnItem(fp.item))
+			}
 			if isNil, err := nilAttr(t); err != nil || isNil {
 				return dc.fail(cmp.Or(err, errNilItem))
 			}
@@ -260,9 +257,9 @@ func (dc *decoder) field(fp *fieldPlan, start xml.StartElement, m protoreflect.M
 	}
 }
 
-// mapField reads a map's wrapper element: each child named fp.item is one entry. Other children
-// are skipped, as in a list's wrapper; entries add to what the map already holds, so a field
-// element given twice merges, but a key given twice is an error.
+// mapField reads a map's wrapper element: each child named fp.item is one entry, and any other
+// child is an error, as in a list's wrapper (it would be lost); entries add to what the map
+// already holds, so a field element given twice merges, but a key given twice is an error.
 func (dc *decoder) mapField(fp *fieldPlan, m protoreflect.Message, depth int) error {
 	mp := m.Mutable(fp.fd).Map()
 	for {
@@ -274,13 +271,10 @@ func (dc *decoder) mapField(fp *fieldPlan, m protoreflect.Message, depth int) er
 		case xml.EndElement:
 			return nil
 		case xml.StartElement:
-			if t.Name.Local != fp.item {
-				if err := dc.d.Skip(); err != nil {
-					return dc.fail(syntaxError(err))
-				}
-				continue
-			}
 			dc.path = append(dc.path, t.Name.Local)
+			if t.Name.Local != fp.item {
+				return dc.fail(notAnItem(fp.item))
+			}
 			if isNil, err := nilAttr(t); err != nil || isNil {
 				return dc.fail(cmp.Or(err, errors.New("xsi:nil on a map entry: a map cannot hold a nil entry")))
 			}
@@ -318,13 +312,10 @@ func (dc *decoder) mapEntry(fp *fieldPlan, mp protoreflect.Map, m protoreflect.M
 			done = true
 		case xml.StartElement:
 			name := t.Name.Local
-			if name != keyName && name != valueName {
-				if err := dc.d.Skip(); err != nil {
-					return dc.fail(syntaxError(err))
-				}
-				continue
-			}
 			dc.path = append(dc.path, name)
+			if name != keyName && name != valueName {
+				return dc.fail(fmt.Errorf("a map entry holds only %s and %s elements; this one would be lost", keyName, valueName))
+			}
 			isNil, err := nilAttr(t)
 			switch {
 			case err != nil:
@@ -421,6 +412,12 @@ func (dc *decoder) readText() (string, error) {
 
 // errNilItem is the error for a list item sent with xsi:nil. A repeated field has no way to
 // hold it, and dropping it, as the codec once did, moved every later item up by one.
+// notAnItem is the error for another element among a wrapper's items: skipping it would lose
+// what it holds, and it usually means the binding names the wrong item element.
+func notAnItem(item string) error {
+	return fmt.Errorf("the wrapper holds only %s elements; this one would be lost (check the field's (agentbridge.v1.xml).item)", item)
+}
+
 var errNilItem = errors.New("xsi:nil on an item of a list: a repeated field cannot hold a nil item, " +
 	"and leaving it out would move the items after it; the proto cannot carry this reply")
 
