@@ -386,8 +386,8 @@ func (dc *decoder) single(fp *fieldPlan, start xml.StartElement, m protoreflect.
 	return v, nil
 }
 
-// readText collects the character data of the current element up to its end tag. Child
-// elements inside a simple value are skipped.
+// readText collects the character data of the current element up to its end tag. An element
+// inside a simple value is an error naming it: skipping it would drop part of the value.
 func (dc *decoder) readText() (string, error) {
 	dc.text = dc.text[:0]
 	for {
@@ -399,9 +399,8 @@ func (dc *decoder) readText() (string, error) {
 		case xml.CharData:
 			dc.text = append(dc.text, t...)
 		case xml.StartElement:
-			if err := dc.d.Skip(); err != nil {
-				return "", dc.fail(syntaxError(err))
-			}
+			dc.path = append(dc.path, t.Name.Local)
+			return "", dc.fail(errors.New("an element inside a simple value; it would be lost (map the field to a message if the backend nests elements here)"))
 		case xml.EndElement:
 			return string(dc.text), nil
 		case xml.Directive:

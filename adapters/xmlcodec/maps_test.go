@@ -1,6 +1,7 @@
 package xmlcodec_test
 
 import (
+	"encoding/xml"
 	"errors"
 	"math"
 	"strconv"
@@ -176,7 +177,7 @@ func TestDecodeMapErrors(t *testing.T) {
 			`element seen/entry/key: "yes" is not an xsd:boolean`},
 		{"value not an enum", `<r><colorTable><row><id>1</id><shade>PURPLE</shade></row></colorTable></r>`,
 			`element colorTable/row/shade: "PURPLE" is not a value of agentbridge.testing.v1.Color`},
-		{"bad timestamp value after good message values", `<r><prices><entry><key>a</key><value currency="EUR">1</value></entry><entry><key>b</key><value><x/>` +
+		{"bad timestamp value after good message values", `<r><prices><entry><key>a</key><value currency="EUR">1</value></entry><entry><key>b</key><value>` +
 			`</value></entry><entry><key>c</key><value>2026</value></entry></prices><seen><entry><key>true</key><value>soon</value></entry></seen></r>`,
 			`element seen/entry/value: "soon" is not an xsd:dateTime`},
 		{"truncated entry", `<r><labels><entry><key>a</key>`, `EOF`},
@@ -253,5 +254,27 @@ message M { ` + tt.field + ` }`
 				t.Fatalf("For: %v, want an error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestElementInsideSimpleValue: an element inside a value held as text would be lost, so the
+// reply is refused naming it rather than read as the text around it.
+func TestElementInsideSimpleValue(t *testing.T) {
+	t.Parallel()
+	plan, err := xmlcodec.For((&testingv1.Maps{}).ProtoReflect().Descriptor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := xmlcodec.NewDecoder(strings.NewReader(`<r><labels><entry><key>a</key><value>b<i>c</i></value></entry></labels></r>`))
+	start, err := d.Token()
+	for err == nil {
+		if se, ok := start.(xml.StartElement); ok {
+			err = plan.Decode(d, se, &testingv1.Maps{})
+			break
+		}
+		start, err = d.Token()
+	}
+	if err == nil || !strings.Contains(err.Error(), "element labels/entry/value/i: an element inside a simple value") {
+		t.Fatalf("got %v", err)
 	}
 }
