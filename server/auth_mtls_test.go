@@ -256,6 +256,13 @@ func TestMTLS(t *testing.T) {
 			for _, s := range surfaces {
 				t.Run(s.name, func(t *testing.T) {
 					got := s.call(t, c.cert, c.headers)
+					// TLS 1.3 sends the server's verdict on a client certificate after the
+					// client's handshake is done, so a client may already be writing its
+					// request when the connection is reset: connect-go reports that as
+					// Canceled. Either way the handshake refused the certificate.
+					if c.code == codes.Unavailable && got.code == codes.Canceled && (strings.Contains(got.message, "connection reset by peer") || strings.Contains(got.message, "broken pipe")) {
+						got.code = codes.Unavailable
+					}
 					if got.code != c.code || got.principal != c.principal {
 						t.Fatalf("got %v %q (principal %q), want %v (principal %q)", got.code, got.message, got.principal, c.code, c.principal)
 					}
