@@ -190,6 +190,59 @@ func (SoapVersion) EnumDescriptor() ([]byte, []int) {
 	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{1}
 }
 
+// SoapUse is the WSDL soap:body use of an operation.
+type SoapUse int32
+
+const (
+	// Literal, the default.
+	SoapUse_SOAP_USE_UNSPECIFIED SoapUse = 0
+	// use="literal": the body is an instance of the XSD.
+	SoapUse_SOAP_USE_LITERAL SoapUse = 1
+	// use="encoded": SOAP 1.1 section 5 (or SOAP 1.2 part 2) encoding.
+	SoapUse_SOAP_USE_ENCODED SoapUse = 2
+)
+
+// Enum value maps for SoapUse.
+var (
+	SoapUse_name = map[int32]string{
+		0: "SOAP_USE_UNSPECIFIED",
+		1: "SOAP_USE_LITERAL",
+		2: "SOAP_USE_ENCODED",
+	}
+	SoapUse_value = map[string]int32{
+		"SOAP_USE_UNSPECIFIED": 0,
+		"SOAP_USE_LITERAL":     1,
+		"SOAP_USE_ENCODED":     2,
+	}
+)
+
+func (x SoapUse) Enum() *SoapUse {
+	p := new(SoapUse)
+	*p = x
+	return p
+}
+
+func (x SoapUse) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SoapUse) Descriptor() protoreflect.EnumDescriptor {
+	return file_agentbridge_v1_options_proto_enumTypes[2].Descriptor()
+}
+
+func (SoapUse) Type() protoreflect.EnumType {
+	return &file_agentbridge_v1_options_proto_enumTypes[2]
+}
+
+func (x SoapUse) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SoapUse.Descriptor instead.
+func (SoapUse) EnumDescriptor() ([]byte, []int) {
+	return file_agentbridge_v1_options_proto_rawDescGZIP(), []int{2}
+}
+
 // Binding names the backend that serves a method and the operation to perform on it.
 type Binding struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -330,7 +383,14 @@ type FaultRule struct {
 	// "backend NAME failed" for the others.
 	Message string `protobuf:"bytes,7,opt,name=message,proto3" json:"message,omitempty"`
 	// A sentence that ends the status message: what the agent should do.
-	Hint          string `protobuf:"bytes,8,opt,name=hint,proto3" json:"hint,omitempty"`
+	Hint string `protobuf:"bytes,8,opt,name=hint,proto3" json:"hint,omitempty"`
+	// The full name of a message (in the method's contract) that the matched fault_detail
+	// element decodes into, by descriptor as replies are. The decoded detail is added to the
+	// status as a detail (google.protobuf.Any), so every surface returns the backend's typed
+	// fault; a detail that does not decode is reported in the status's metadata, never dropped
+	// silently. Requires fault_detail.element. The WSDL importer writes one rule with a
+	// detail_type per declared wsdl:fault.
+	DetailType    string `protobuf:"bytes,9,opt,name=detail_type,json=detailType,proto3" json:"detail_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -417,6 +477,13 @@ func (x *FaultRule) GetMessage() string {
 func (x *FaultRule) GetHint() string {
 	if x != nil {
 		return x.Hint
+	}
+	return ""
+}
+
+func (x *FaultRule) GetDetailType() string {
+	if x != nil {
+		return x.DetailType
 	}
 	return ""
 }
@@ -550,26 +617,36 @@ func (x *McpTool) GetDestructive() bool {
 	return false
 }
 
-// SoapOperation binds a method to a document/literal wrapped SOAP operation: the request message
-// becomes the content of the request body element, the response body element's content becomes
-// the response message. A server-streaming method makes one call too, and streams the response
-// element's children named stream_item, one message each.
+// SoapOperation binds a method to a SOAP operation: the request message becomes the content of
+// the request body element, the response body element's content becomes the response message.
+// This one shape carries every WSDL style: document/literal wrapped (the wrapper elements),
+// document/literal bare (the part's element), rpc/literal (the operation's element holding one
+// child per part), rpc/encoded (the same, with use ENCODED), and several body parts without a
+// wrapper (request and response left without a name). A server-streaming method makes one call
+// too, and streams the response element's children named stream_item, one message each.
 type SoapOperation struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The SOAPAction (1.1) or action parameter (1.2); empty sends an empty action.
 	Action string `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
 	// The SOAP version of the binding.
 	Version SoapVersion `protobuf:"varint,2,opt,name=version,proto3,enum=agentbridge.v1.SoapVersion" json:"version,omitempty"`
-	// The element the request message is written as, inside soap:Body.
+	// The element the request message is written as, inside soap:Body. Without a name, the
+	// request message's fields are themselves the children of soap:Body (a document-style message
+	// of several parts).
 	Request *XmlName `protobuf:"bytes,3,opt,name=request,proto3" json:"request,omitempty"`
-	// The element expected inside soap:Body of a successful reply.
+	// The element expected inside soap:Body of a successful reply. Without a name, the children
+	// of soap:Body are the response message's fields.
 	Response *XmlName `protobuf:"bytes,4,opt,name=response,proto3" json:"response,omitempty"`
 	// For server-streaming methods, and required by them: the repeated child element of the
 	// response element that holds one message of the method's output type. Each is decoded and
 	// sent as soon as it is read, so a large reply streams without being held in memory. Any
 	// other child element of the response element is an error. Matched by local name, as the
 	// response element is; the namespace documents the WSDL's. Unary methods leave it unset.
-	StreamItem    *XmlName `protobuf:"bytes,5,opt,name=stream_item,json=streamItem,proto3" json:"stream_item,omitempty"`
+	StreamItem *XmlName `protobuf:"bytes,5,opt,name=stream_item,json=streamItem,proto3" json:"stream_item,omitempty"`
+	// How the body is encoded: literal (the default; the XSD is the wire format) or SOAP
+	// section 5 encoding (rpc/encoded): elements carry xsi:type, lists are soapenc:Array, and
+	// replies may share values through href and multiRef, which the adapter resolves.
+	Use           SoapUse `protobuf:"varint,6,opt,name=use,proto3,enum=agentbridge.v1.SoapUse" json:"use,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -639,6 +716,13 @@ func (x *SoapOperation) GetStreamItem() *XmlName {
 	return nil
 }
 
+func (x *SoapOperation) GetUse() SoapUse {
+	if x != nil {
+		return x.Use
+	}
+	return SoapUse_SOAP_USE_UNSPECIFIED
+}
+
 // XmlName is a qualified XML name.
 type XmlName struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -699,7 +783,10 @@ type XmlMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Namespace of the message's child elements, as an XSD schema with
 	// elementFormDefault="qualified" gives them. Empty leaves them unqualified.
-	Namespace     string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// The XSD type the message was made from. SOAP encoding (use ENCODED) writes it as the
+	// element's xsi:type; literal use ignores it.
+	Type          *XmlName `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -739,6 +826,13 @@ func (x *XmlMessage) GetNamespace() string {
 		return x.Namespace
 	}
 	return ""
+}
+
+func (x *XmlMessage) GetType() *XmlName {
+	if x != nil {
+		return x.Type
+	}
+	return nil
 }
 
 // XmlField says how one field maps to XML.
@@ -782,7 +876,12 @@ type XmlField struct {
 	// sets this field; encoding this field writes the element with xsi:nil="true". In JSON it reads
 	// {"traderNameNil": null}. The field takes its element, name and namespace from the sibling, so
 	// nil, absent (neither set) and empty (the sibling set to "") stay three different things.
-	NilOf         string `protobuf:"bytes,9,opt,name=nil_of,json=nilOf,proto3" json:"nil_of,omitempty"`
+	NilOf string `protobuf:"bytes,9,opt,name=nil_of,json=nilOf,proto3" json:"nil_of,omitempty"`
+	// The field is a SOAP header block rather than part of the body: in a request it is written
+	// as a child of soap:Header (with its name and namespace), in a reply it is read from
+	// soap:Header. Only top-level fields of a method's request or response message can be header
+	// blocks; the codec refuses it elsewhere.
+	Header        bool `protobuf:"varint,10,opt,name=header,proto3" json:"header,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -880,6 +979,13 @@ func (x *XmlField) GetNilOf() string {
 	return ""
 }
 
+func (x *XmlField) GetHeader() bool {
+	if x != nil {
+		return x.Header
+	}
+	return false
+}
+
 var file_agentbridge_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
 		ExtendedType:  (*descriptorpb.MethodOptions)(nil),
@@ -971,7 +1077,7 @@ const file_agentbridge_v1_options_proto_rawDesc = "" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x123\n" +
 	"\x04soap\x18\x02 \x01(\v2\x1d.agentbridge.v1.SoapOperationH\x00R\x04soap\x121\n" +
 	"\x06faults\x18\x03 \x03(\v2\x19.agentbridge.v1.FaultRuleR\x06faultsB\v\n" +
-	"\toperation\"\xb1\x02\n" +
+	"\toperation\"\xd2\x02\n" +
 	"\tFaultRule\x12\x1d\n" +
 	"\n" +
 	"fault_code\x18\x01 \x01(\tR\tfaultCode\x12#\n" +
@@ -981,7 +1087,9 @@ const file_agentbridge_v1_options_proto_rawDesc = "" +
 	"\x06status\x18\x05 \x01(\x0e2\x1a.agentbridge.v1.StatusCodeR\x06status\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x18\n" +
 	"\amessage\x18\a \x01(\tR\amessage\x12\x12\n" +
-	"\x04hint\x18\b \x01(\tR\x04hint\"e\n" +
+	"\x04hint\x18\b \x01(\tR\x04hint\x12\x1f\n" +
+	"\vdetail_type\x18\t \x01(\tR\n" +
+	"detailType\"e\n" +
 	"\x10FaultDetailMatch\x12\x18\n" +
 	"\aelement\x18\x01 \x01(\tR\aelement\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x19\n" +
@@ -990,20 +1098,22 @@ const file_agentbridge_v1_options_proto_rawDesc = "" +
 	"\aMcpTool\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
 	"\vdestructive\x18\x02 \x01(\bH\x00R\vdestructive\x88\x01\x01B\x0e\n" +
-	"\f_destructive\"\x80\x02\n" +
+	"\f_destructive\"\xab\x02\n" +
 	"\rSoapOperation\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\tR\x06action\x125\n" +
 	"\aversion\x18\x02 \x01(\x0e2\x1b.agentbridge.v1.SoapVersionR\aversion\x121\n" +
 	"\arequest\x18\x03 \x01(\v2\x17.agentbridge.v1.XmlNameR\arequest\x123\n" +
 	"\bresponse\x18\x04 \x01(\v2\x17.agentbridge.v1.XmlNameR\bresponse\x128\n" +
 	"\vstream_item\x18\x05 \x01(\v2\x17.agentbridge.v1.XmlNameR\n" +
-	"streamItem\";\n" +
+	"streamItem\x12)\n" +
+	"\x03use\x18\x06 \x01(\x0e2\x17.agentbridge.v1.SoapUseR\x03use\";\n" +
 	"\aXmlName\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
-	"\tnamespace\x18\x02 \x01(\tR\tnamespace\"*\n" +
+	"\tnamespace\x18\x02 \x01(\tR\tnamespace\"W\n" +
 	"\n" +
 	"XmlMessage\x12\x1c\n" +
-	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"\xea\x01\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12+\n" +
+	"\x04type\x18\x02 \x01(\v2\x17.agentbridge.v1.XmlNameR\x04type\"\x82\x02\n" +
 	"\bXmlField\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x1c\n" +
@@ -1013,7 +1123,9 @@ const file_agentbridge_v1_options_proto_rawDesc = "" +
 	"\amap_key\x18\x06 \x01(\tR\x06mapKey\x12\x1b\n" +
 	"\tmap_value\x18\a \x01(\tR\bmapValue\x12\x19\n" +
 	"\bxsd_type\x18\b \x01(\tR\axsdType\x12\x15\n" +
-	"\x06nil_of\x18\t \x01(\tR\x05nilOf*\x92\x04\n" +
+	"\x06nil_of\x18\t \x01(\tR\x05nilOf\x12\x16\n" +
+	"\x06header\x18\n" +
+	" \x01(\bR\x06header*\x92\x04\n" +
 	"\n" +
 	"StatusCode\x12\x1b\n" +
 	"\x17STATUS_CODE_UNSPECIFIED\x10\x00\x12\x19\n" +
@@ -1037,7 +1149,11 @@ const file_agentbridge_v1_options_proto_rawDesc = "" +
 	"\vSoapVersion\x12\x1c\n" +
 	"\x18SOAP_VERSION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SOAP_VERSION_1_1\x10\x01\x12\x14\n" +
-	"\x10SOAP_VERSION_1_2\x10\x02:S\n" +
+	"\x10SOAP_VERSION_1_2\x10\x02*O\n" +
+	"\aSoapUse\x12\x18\n" +
+	"\x14SOAP_USE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10SOAP_USE_LITERAL\x10\x01\x12\x14\n" +
+	"\x10SOAP_USE_ENCODED\x10\x02:S\n" +
 	"\abinding\x12\x1e.google.protobuf.MethodOptions\x18\xa2\x90\x03 \x01(\v2\x17.agentbridge.v1.BindingR\abinding:T\n" +
 	"\bmcp_tool\x12\x1e.google.protobuf.MethodOptions\x18\xa3\x90\x03 \x01(\v2\x17.agentbridge.v1.McpToolR\amcpTool:^\n" +
 	"\vxml_message\x12\x1f.google.protobuf.MessageOptions\x18\xa2\x90\x03 \x01(\v2\x1a.agentbridge.v1.XmlMessageR\n" +
@@ -1057,47 +1173,50 @@ func file_agentbridge_v1_options_proto_rawDescGZIP() []byte {
 	return file_agentbridge_v1_options_proto_rawDescData
 }
 
-var file_agentbridge_v1_options_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_agentbridge_v1_options_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_agentbridge_v1_options_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_agentbridge_v1_options_proto_goTypes = []any{
 	(StatusCode)(0),                       // 0: agentbridge.v1.StatusCode
 	(SoapVersion)(0),                      // 1: agentbridge.v1.SoapVersion
-	(*Binding)(nil),                       // 2: agentbridge.v1.Binding
-	(*FaultRule)(nil),                     // 3: agentbridge.v1.FaultRule
-	(*FaultDetailMatch)(nil),              // 4: agentbridge.v1.FaultDetailMatch
-	(*McpTool)(nil),                       // 5: agentbridge.v1.McpTool
-	(*SoapOperation)(nil),                 // 6: agentbridge.v1.SoapOperation
-	(*XmlName)(nil),                       // 7: agentbridge.v1.XmlName
-	(*XmlMessage)(nil),                    // 8: agentbridge.v1.XmlMessage
-	(*XmlField)(nil),                      // 9: agentbridge.v1.XmlField
-	(*descriptorpb.MethodOptions)(nil),    // 10: google.protobuf.MethodOptions
-	(*descriptorpb.MessageOptions)(nil),   // 11: google.protobuf.MessageOptions
-	(*descriptorpb.EnumValueOptions)(nil), // 12: google.protobuf.EnumValueOptions
-	(*descriptorpb.FieldOptions)(nil),     // 13: google.protobuf.FieldOptions
+	(SoapUse)(0),                          // 2: agentbridge.v1.SoapUse
+	(*Binding)(nil),                       // 3: agentbridge.v1.Binding
+	(*FaultRule)(nil),                     // 4: agentbridge.v1.FaultRule
+	(*FaultDetailMatch)(nil),              // 5: agentbridge.v1.FaultDetailMatch
+	(*McpTool)(nil),                       // 6: agentbridge.v1.McpTool
+	(*SoapOperation)(nil),                 // 7: agentbridge.v1.SoapOperation
+	(*XmlName)(nil),                       // 8: agentbridge.v1.XmlName
+	(*XmlMessage)(nil),                    // 9: agentbridge.v1.XmlMessage
+	(*XmlField)(nil),                      // 10: agentbridge.v1.XmlField
+	(*descriptorpb.MethodOptions)(nil),    // 11: google.protobuf.MethodOptions
+	(*descriptorpb.MessageOptions)(nil),   // 12: google.protobuf.MessageOptions
+	(*descriptorpb.EnumValueOptions)(nil), // 13: google.protobuf.EnumValueOptions
+	(*descriptorpb.FieldOptions)(nil),     // 14: google.protobuf.FieldOptions
 }
 var file_agentbridge_v1_options_proto_depIdxs = []int32{
-	6,  // 0: agentbridge.v1.Binding.soap:type_name -> agentbridge.v1.SoapOperation
-	3,  // 1: agentbridge.v1.Binding.faults:type_name -> agentbridge.v1.FaultRule
-	4,  // 2: agentbridge.v1.FaultRule.fault_detail:type_name -> agentbridge.v1.FaultDetailMatch
+	7,  // 0: agentbridge.v1.Binding.soap:type_name -> agentbridge.v1.SoapOperation
+	4,  // 1: agentbridge.v1.Binding.faults:type_name -> agentbridge.v1.FaultRule
+	5,  // 2: agentbridge.v1.FaultRule.fault_detail:type_name -> agentbridge.v1.FaultDetailMatch
 	0,  // 3: agentbridge.v1.FaultRule.status:type_name -> agentbridge.v1.StatusCode
 	1,  // 4: agentbridge.v1.SoapOperation.version:type_name -> agentbridge.v1.SoapVersion
-	7,  // 5: agentbridge.v1.SoapOperation.request:type_name -> agentbridge.v1.XmlName
-	7,  // 6: agentbridge.v1.SoapOperation.response:type_name -> agentbridge.v1.XmlName
-	7,  // 7: agentbridge.v1.SoapOperation.stream_item:type_name -> agentbridge.v1.XmlName
-	10, // 8: agentbridge.v1.binding:extendee -> google.protobuf.MethodOptions
-	10, // 9: agentbridge.v1.mcp_tool:extendee -> google.protobuf.MethodOptions
-	11, // 10: agentbridge.v1.xml_message:extendee -> google.protobuf.MessageOptions
-	12, // 11: agentbridge.v1.xml_value:extendee -> google.protobuf.EnumValueOptions
-	13, // 12: agentbridge.v1.xml:extendee -> google.protobuf.FieldOptions
-	2,  // 13: agentbridge.v1.binding:type_name -> agentbridge.v1.Binding
-	5,  // 14: agentbridge.v1.mcp_tool:type_name -> agentbridge.v1.McpTool
-	8,  // 15: agentbridge.v1.xml_message:type_name -> agentbridge.v1.XmlMessage
-	9,  // 16: agentbridge.v1.xml:type_name -> agentbridge.v1.XmlField
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	13, // [13:17] is the sub-list for extension type_name
-	8,  // [8:13] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	8,  // 5: agentbridge.v1.SoapOperation.request:type_name -> agentbridge.v1.XmlName
+	8,  // 6: agentbridge.v1.SoapOperation.response:type_name -> agentbridge.v1.XmlName
+	8,  // 7: agentbridge.v1.SoapOperation.stream_item:type_name -> agentbridge.v1.XmlName
+	2,  // 8: agentbridge.v1.SoapOperation.use:type_name -> agentbridge.v1.SoapUse
+	8,  // 9: agentbridge.v1.XmlMessage.type:type_name -> agentbridge.v1.XmlName
+	11, // 10: agentbridge.v1.binding:extendee -> google.protobuf.MethodOptions
+	11, // 11: agentbridge.v1.mcp_tool:extendee -> google.protobuf.MethodOptions
+	12, // 12: agentbridge.v1.xml_message:extendee -> google.protobuf.MessageOptions
+	13, // 13: agentbridge.v1.xml_value:extendee -> google.protobuf.EnumValueOptions
+	14, // 14: agentbridge.v1.xml:extendee -> google.protobuf.FieldOptions
+	3,  // 15: agentbridge.v1.binding:type_name -> agentbridge.v1.Binding
+	6,  // 16: agentbridge.v1.mcp_tool:type_name -> agentbridge.v1.McpTool
+	9,  // 17: agentbridge.v1.xml_message:type_name -> agentbridge.v1.XmlMessage
+	10, // 18: agentbridge.v1.xml:type_name -> agentbridge.v1.XmlField
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	15, // [15:19] is the sub-list for extension type_name
+	10, // [10:15] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_agentbridge_v1_options_proto_init() }
@@ -1115,7 +1234,7 @@ func file_agentbridge_v1_options_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentbridge_v1_options_proto_rawDesc), len(file_agentbridge_v1_options_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   8,
 			NumExtensions: 5,
 			NumServices:   0,
