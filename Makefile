@@ -10,6 +10,7 @@ NODESOAP := adapters/soap/testdata/nodesoap
 MCPCLIENT := cmd/agentbridge/testdata/mcpclient
 OPENAPIPEERS := cmd/agentbridge/testdata/openapi
 HOSTS := cmd/agentbridge/testdata/hosts
+ROUNDTRIP := cmd/agentbridge/testdata/roundtrip
 
 .PHONY: help
 help: ## list the targets
@@ -84,8 +85,12 @@ $(HOSTS)/node_modules: $(HOSTS)/package.json $(HOSTS)/package-lock.json
 	npm ci --prefix $(HOSTS) --no-audit --no-fund
 	touch $@
 
+$(ROUNDTRIP)/node_modules: $(ROUNDTRIP)/package.json $(ROUNDTRIP)/package-lock.json
+	npm ci --prefix $(ROUNDTRIP) --no-audit --no-fund
+	touch $@
+
 .PHONY: test
-test: $(NODESOAP)/node_modules $(MCPCLIENT)/node_modules $(OPENAPIPEERS)/node_modules $(HOSTS)/node_modules $(BIN)/grpcurl $(BIN)/buf ## run every test, the real-peer ones included
+test: $(NODESOAP)/node_modules $(MCPCLIENT)/node_modules $(OPENAPIPEERS)/node_modules $(HOSTS)/node_modules $(ROUNDTRIP)/node_modules $(BIN)/grpcurl $(BIN)/buf ## run every test, the real-peer ones included
 	AGENTBRIDGE_GRPCURL=$(BIN)/grpcurl AGENTBRIDGE_BUF=$(BIN)/buf $(GO) test -race -count=1 ./...
 
 .PHONY: run
