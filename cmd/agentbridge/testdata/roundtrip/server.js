@@ -16,7 +16,9 @@
 //
 // Each server also answers GET /_received (a JSON array of {service, operation, args, xml}
 // for every operation a handler ran, oldest first, shared by all servers; xml is the request
-// envelope exactly as it arrived) and DELETE /_received (clears it), and GET /_urls.
+// envelope exactly as it arrived) and DELETE /_received (clears it), GET /_urls, and
+// POST /_reset?service=NAME, which clears the state a service keeps between calls (the
+// rpcexample stores), so the same calls made again get the same answers.
 //
 // It exits with status 0 on SIGTERM or SIGINT, or when stdin reaches EOF if stdin is a pipe
 // or socket (so a parent that dies takes the peer with it).
@@ -82,6 +84,10 @@ function fail(err) {
 }
 
 const received = [];
+
+// The state a service keeps between calls, by service name, cleared by POST /_reset?service=NAME
+// so a test can make the same calls again (over another surface) and get the same answers.
+const resets = {};
 const RAW_XML = Symbol('agentbridge raw request xml');
 
 function record(service, operation, args, req) {
@@ -424,6 +430,10 @@ function encoded(items) {
 function rpcExamplePort() {
   const files = new Map(); // fileName → {blob, mode}
   const keys = new Map(); // module + '\0' + key → base64 variant
+  resets.rpcexample = () => {
+    files.clear();
+    keys.clear();
+  };
   const params = (args) => arg(args, 'params') || {};
   const str = (v) => (v === undefined || v === null ? '' : String(textOf(v)));
   const bool = (v) => str(v).trim() === 'true' || str(v).trim() === '1';
@@ -711,6 +721,15 @@ function fallbackHandler(req, res) {
   };
   if (pathname === '/_urls' && req.method === 'GET' && urls !== null) {
     json(urls);
+    return;
+  }
+  if (pathname === '/_reset' && req.method === 'POST') {
+    const service = new URL(req.url, 'http://127.0.0.1').searchParams.get('service') || '';
+    if (resets[service]) {
+      resets[service]();
+    }
+    res.writeHead(204);
+    res.end();
     return;
   }
   if (pathname === '/_received') {
