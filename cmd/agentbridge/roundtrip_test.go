@@ -135,7 +135,7 @@ var rtCases = []rtCase{
 		Calls: []rtCall{
 			{Op: "inHeader", Req: map[string]any{"in": map[string]any{"requestType": "rq1"}, "header": map[string]any{"originator": "ann", "message": "hello"}},
 				Want: map[string]any{"out": map[string]any{"responseType": "rq1/ann/hello"}},
-				Wire: []string{`(?s)<(\w+:)?Header\b.*<(\w+:)?originator\b[^>]*>ann</.*</(\w+:)?Header>`, `(?s)<(\w+:)?Body\b[^>]*>\s*<(\w+:)inHeader\b[^>]*>\s*<in\b`}},
+				Wire: []string{`(?s)<(\w+:)?Header\b.*<(\w+:)?originator\b[^>]*>ann</.*</(\w+:)?Header>`, `(?s)<(\w+:)?Body\b[^>]*>\s*<(\w+:)?inHeader\b[^>]*>\s*<in\b`}},
 			{Op: "outHeader", Req: map[string]any{"in": map[string]any{"requestType": "rq2"}},
 				Want: map[string]any{"out": map[string]any{"responseType": "rq2"}, "header": map[string]any{"originator": "node-soap", "message": "out:rq2"}}},
 			{Op: "inoutHeader", Req: map[string]any{"in": map[string]any{"requestType": "rq3"}, "header": map[string]any{"originator": "bob", "message": "loud"}},

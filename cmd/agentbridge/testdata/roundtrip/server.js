@@ -437,7 +437,24 @@ function rpcExamplePort() {
   const params = (args) => arg(args, 'params') || {};
   const str = (v) => (v === undefined || v === null ? '' : String(textOf(v)));
   const bool = (v) => str(v).trim() === 'true' || str(v).trim() === '1';
-  const list = (v) => (v === undefined || v === null ? [] : [].concat(v).map(str));
+  // list reads a repeated string argument sent either as repeated elements (as the WSDL's
+  // sequence declares it) or as a SOAP-encoded array, one element whose children (whatever
+  // their name, item by convention) are the members.
+  const list = (v) => {
+    const out = [];
+    for (const e of v === undefined || v === null ? [] : [].concat(v)) {
+      if (e !== null && typeof e === 'object' && e.$value === undefined) {
+        for (const [k, m] of Object.entries(e)) {
+          if (k !== 'attributes') {
+            out.push(...[].concat(m).map(str));
+          }
+        }
+      } else {
+        out.push(str(e));
+      }
+    }
+    return out;
+  };
   const rec = (name, args, req) => record('rpcexample', name, args, req);
   return {
     // putFile stores the blob under fileName unless the file exists and forceOverwrite is
