@@ -511,7 +511,7 @@ func joinLocal(names []xml.Name) string {
 	for i, n := range names {
 		parts[i] = n.Local
 	}
-	return strings.Join(parts, ", ")
+	return strings.Join(dedupe(parts), ", ")
 }
 
 // describeCardinality states a field's occurrence in words, from the XSD.
