@@ -401,10 +401,7 @@ func cmpOr(a, b string) string {
 }
 
 func (im *importer) service(pt, b *node, kind bindingKind) error {
-	name := pascal(pt.attr("name"))
-	if !strings.HasSuffix(name, "Service") {
-		name += "Service"
-	}
+	name := serviceName(pt.attr("name"))
 	svc := &protoService{name: im.file.uniqueName(name)}
 	svc.comment = documentation(pt)
 	if svc.comment == "" {
@@ -825,4 +822,25 @@ func (r Report) String() string {
 	section("changed since the earlier import", r.Changed)
 	section("notes", r.Notes)
 	return b.String()
+}
+
+// serviceName names the service of a portType: its name without the suffixes WSDL tools add
+// (CountryInfoServiceSoapType, InventoryPortType, CalculatorSoap), ending in Service as buf
+// lint asks.
+func serviceName(portType string) string {
+	name := pascal(portType)
+	for {
+		trimmed := name
+		for _, suffix := range []string{"PortType", "Port", "Type", "Soap12", "Soap", "Interface", "Service", "Endpoint"} {
+			if t := strings.TrimSuffix(trimmed, suffix); t != trimmed && t != "" {
+				trimmed = t
+				break
+			}
+		}
+		if trimmed == name {
+			break
+		}
+		name = trimmed
+	}
+	return name + "Service"
 }
