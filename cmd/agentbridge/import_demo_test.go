@@ -112,10 +112,6 @@ func TestImportDemoWSDL(t *testing.T) {
 	}
 }
 
-func jsonString(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
-}
 
 // callJSON calls a REST route and decodes the JSON reply, whatever its status.
 func callJSON(t *testing.T, method, url, body string) map[string]any {
