@@ -98,6 +98,27 @@ func TestImportCorpus(t *testing.T) {
 // and the googleapis protos beside it as an unlinted module.
 func lintImported(t *testing.T, buf, dir string) {
 	t.Helper()
+	bufWorkspace(t, dir)
+	runBuf(t, buf, dir, "lint")
+}
+
+func runBuf(t *testing.T, buf, dir string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(buf, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "BUF_CACHE_DIR="+filepath.Join(t.TempDir(), "cache"))
+	out, err := cmd.CombinedOutput()
+	if err != nil && args[0] == "lint" {
+		t.Errorf("buf lint: %v\n%s", err, out)
+	}
+	return string(out), err
+}
+
+// bufWorkspace makes dir a buf workspace: the imported proto linted with STANDARD and checked
+// for breaking changes with WIRE_JSON (what breaks gRPC and JSON callers), and agentbridge's
+// options and the googleapis protos it imports in an unlinted module.
+func bufWorkspace(t *testing.T, dir string) {
+	t.Helper()
 	deps := filepath.Join(dir, "deps")
 	for src, dst := range map[string]string{
 		"../../proto/agentbridge/v1/options.proto":                          "agentbridge/v1/options.proto",
@@ -117,14 +138,8 @@ func lintImported(t *testing.T, buf, dir string) {
 			t.Fatal(err)
 		}
 	}
-	conf := "version: v2\nmodules:\n  - path: .\n    excludes: [deps]\n    lint:\n      use: [STANDARD]\n  - path: deps\n    lint:\n      ignore: [deps]\n"
+	conf := "version: v2\nmodules:\n  - path: .\n    excludes: [deps]\n    lint:\n      use: [STANDARD]\n    breaking:\n      use: [WIRE_JSON]\n  - path: deps\n    lint:\n      ignore: [deps]\n"
 	if err := os.WriteFile(filepath.Join(dir, "buf.yaml"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
-	}
-	cmd := exec.Command(buf, "lint")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "BUF_CACHE_DIR="+filepath.Join(t.TempDir(), "cache"))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("buf lint: %v\n%s", err, out)
 	}
 }
