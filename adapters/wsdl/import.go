@@ -577,7 +577,9 @@ func (im *importer) elementContent(m *protoMessage, el *node, sc *schema, name x
 		return err
 	} else if ok {
 		if c, found := mp.set.types[t]; found && c.node.name.Local == "complexType" {
-			m.xsdType = t
+			if mp.encoded {
+				m.xsdType = t
+			}
 			return mp.complexContent(m, c.node, c.schema, where)
 		}
 		ref, err := mp.typeOf(t, el, name.Local, where)
@@ -631,7 +633,14 @@ func (im *importer) body(msgName string, op *opSpec, ms *msgSpec, response bool,
 		if response {
 			local += "Response"
 		}
-		wrapper = xml.Name{Space: ms.namespace, Local: local}
+		ns := ms.namespace
+		if ns == "" {
+			// WSDL 1.1 asks rpc bindings for soap:body namespace; SOAP stacks that omit it
+			// use the definitions' target namespace, and so does the importer.
+			ns = op.tns
+			mp.report.Notes = append(mp.report.Notes, fmt.Sprintf("operation %s: rpc soap:body without namespace; its wrapper element uses the target namespace %s", op.name, ns))
+		}
+		wrapper = xml.Name{Space: ns, Local: local}
 		m.comment = fmt.Sprintf("The %s of %s (rpc style): one field per message part, inside element %s.", dir, op.name, local)
 		for _, p := range ms.parts {
 			if err := im.part(m, p, where, false); err != nil {
@@ -817,7 +826,7 @@ func (r Report) String() string {
 	section("inexact mappings", r.Inexact)
 	section("served as read-only (--read-only)", r.ReadOnly)
 	if len(r.Suggest) > 0 {
-		section("served as possibly destructive; these look read-only by name (mark them with --read-only '"+strings.Join(r.Suggest, ",")+"' if they are)", r.Suggest)
+		section("served as possibly destructive; these look read-only by name (if they are, import with --read-only '"+strings.Join(suggestGlobs(r.Suggest), ",")+"')", r.Suggest)
 	}
 	section("changed since the earlier import", r.Changed)
 	section("notes", r.Notes)
@@ -843,4 +852,26 @@ func serviceName(portType string) string {
 		name = trimmed
 	}
 	return name + "Service"
+}
+
+// suggestGlobs condenses operation names into patterns by their first word (Describe*),
+// keeping a name whole where it is alone with its word.
+func suggestGlobs(names []string) []string {
+	byWord := map[string][]string{}
+	for _, n := range names {
+		w := n
+		if ws := words(n); len(ws) > 0 {
+			w = n[:len(ws[0])]
+		}
+		byWord[w] = append(byWord[w], n)
+	}
+	var out []string
+	for _, w := range sortedKeys(byWord) {
+		if len(byWord[w]) == 1 {
+			out = append(out, byWord[w][0])
+		} else {
+			out = append(out, w+"*")
+		}
+	}
+	return out
 }

@@ -69,7 +69,9 @@ func (mp *mapper) messageForType(q xml.Name) (*protoMessage, error) {
 		return nil, fmt.Errorf("complex type %s is not declared in any schema the WSDL imports", xmlName(q))
 	}
 	m := mp.file.newMessage(pascal(q.Local))
-	m.xsdType = q
+	if mp.encoded {
+		m.xsdType = q // SOAP encoding writes it as xsi:type
+	}
 	m.comment = documentation(c.node)
 	if m.comment == "" {
 		m.comment = fmt.Sprintf("The XSD complex type %s.", q.Local)

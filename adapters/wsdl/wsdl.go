@@ -132,6 +132,7 @@ type opSpec struct {
 	wsdl2    bool
 	opNode   *node
 	bindNode *node
+	tns      string // the binding's target namespace: an rpc wrapper's when soap:body names none
 }
 
 // msgSpec is the input or output of an operation: its parts and how soap:body and
@@ -181,7 +182,7 @@ func (d *definitions) operations(pt, b *node, kind bindingKind) ([]*opSpec, erro
 	}
 	var out []*opSpec
 	for _, op := range pt.kids(nsWSDL, "operation") {
-		spec := &opSpec{name: op.attr("name"), doc: documentation(op), style: style, version: kind, opNode: op}
+		spec := &opSpec{name: op.attr("name"), doc: documentation(op), style: style, version: kind, opNode: op, tns: d.tns[b]}
 		bo := bops[spec.name]
 		if bo == nil {
 			spec.skipWhy = "the binding does not carry it"
