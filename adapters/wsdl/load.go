@@ -72,7 +72,8 @@ type schema struct {
 }
 
 // ReadCatalog reads a catalog file: one "LOCATION LOCAL-FILE" pair per line, # comments.
-// Relative local files are relative to the catalog.
+// Relative local files are relative to the catalog. A LOCATION ending in "/" maps every
+// location below it to the same path below LOCAL-FILE, a directory.
 func ReadCatalog(path string) (map[string]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -127,9 +128,28 @@ func isURL(s string) bool {
 	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
 }
 
+// local returns the file a catalog maps location to: an entry for the location itself, or
+// for a prefix of it ending in "/" (as XML catalogs' rewriteURI), the rest appended.
+func (l *loader) local(location string) (string, bool) {
+	if p, ok := l.catalog[location]; ok {
+		return p, true
+	}
+	best := ""
+	for prefix := range l.catalog {
+		if strings.HasSuffix(prefix, "/") && strings.HasPrefix(location, prefix) && len(prefix) > len(best) {
+			best = prefix
+		}
+	}
+	if best == "" {
+		return "", false
+	}
+	rest := strings.SplitN(strings.TrimPrefix(location, best), "?", 2)[0]
+	return filepath.Join(l.catalog[best], filepath.FromSlash(rest)), true
+}
+
 // read returns the bytes at location: a catalog entry, a file or an http(s) URL.
 func (l *loader) read(location string) ([]byte, error) {
-	if local, ok := l.catalog[location]; ok {
+	if local, ok := l.local(location); ok {
 		return readFileBounded(local)
 	}
 	if strings.HasPrefix(location, "file://") {
@@ -186,7 +206,11 @@ func readFileBounded(path string) ([]byte, error) {
 // document reads and parses location once; a second request for it returns the same tree,
 // which is how import cycles end.
 func (l *loader) document(location string) (*document, bool, error) {
-	if d, ok := l.docs[location]; ok {
+	key := location
+	if local, ok := l.local(location); ok {
+		key = filepath.Clean(local) // one document, whether named by its URL or its file
+	}
+	if d, ok := l.docs[key]; ok {
 		return d, false, nil
 	}
 	if len(l.docs) >= maxDocuments {
@@ -200,7 +224,7 @@ func (l *loader) document(location string) (*document, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	l.docs[location] = d
+	l.docs[key] = d
 	l.order = append(l.order, d)
 	return d, true, nil
 }
