@@ -126,7 +126,7 @@ func Import(ctx context.Context, source string, opts Options) (*Result, error) {
 		return nil, err
 	}
 	if len(file.services) == 0 {
-		return nil, fmt.Errorf("%s: no portType has a SOAP binding to import%s", source, joinSkipped(rep.Skipped))
+		return nil, fmt.Errorf("nothing to import from %s: %s", displaySource(source), strings.Join(rep.Skipped, "; "))
 	}
 	for _, m := range file.messages {
 		settleNamespace(m)
@@ -159,13 +159,6 @@ func Import(ctx context.Context, source string, opts Options) (*Result, error) {
 	res.Config = im.config(protoPath, res.Services, source)
 	res.Report.Elapsed = time.Since(start)
 	return res, nil
-}
-
-func joinSkipped(s []string) string {
-	if len(s) == 0 {
-		return ""
-	}
-	return ":\n\t" + strings.Join(s, "\n\t")
 }
 
 // displaySource is the source as the report and the proto's header show it: a URL without
