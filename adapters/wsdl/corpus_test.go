@@ -121,7 +121,7 @@ func bufWorkspace(t *testing.T, dir string) {
 	t.Helper()
 	deps := filepath.Join(dir, "deps")
 	for src, dst := range map[string]string{
-		"../../proto/agentbridge/v1/options.proto":                          "agentbridge/v1/options.proto",
+		"../../proto/agentbridge/v1/options.proto":                           "agentbridge/v1/options.proto",
 		"../../proto/third_party/googleapis/google/api/annotations.proto":    "google/api/annotations.proto",
 		"../../proto/third_party/googleapis/google/api/http.proto":           "google/api/http.proto",
 		"../../proto/third_party/googleapis/google/api/field_behavior.proto": "google/api/field_behavior.proto",

@@ -275,7 +275,6 @@ type importer struct {
 	report  *Report
 	backend string
 	address string
-	methods map[string]bool
 	faults  map[xml.Name]*protoMessage // fault detail messages of elements with anonymous or simple types
 }
 
@@ -378,12 +377,75 @@ func (im *importer) services() error {
 	if im.address == "" {
 		im.report.Notes = append(im.report.Notes, "the WSDL names no address for the binding; set backends."+im.backend+".endpoint in agentbridge.yaml (or import with --endpoint)")
 	}
+	// Name every service and RPC message before mapping any type, so that a complex type
+	// called GetItemRequest cannot take the name buf lint's RPC_REQUEST_STANDARD_NAME gives
+	// the method's request.
+	var plans []*servicePlan
 	for _, c := range chosen {
-		if err := im.service(c.pt, c.binding, c.kind); err != nil {
+		p, err := im.plan(c.pt, c.binding, c.kind)
+		if err != nil {
+			return err
+		}
+		plans = append(plans, p)
+	}
+	for _, p := range plans {
+		if err := im.service(p); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// servicePlan is a service with its methods named, before any message is mapped.
+type servicePlan struct {
+	pt, binding *node
+	kind        bindingKind
+	svc         *protoService
+	ops         []*opSpec
+	methods     []plannedMethod
+}
+
+type plannedMethod struct {
+	name, request, response string
+}
+
+func (im *importer) plan(pt, b *node, kind bindingKind) (*servicePlan, error) {
+	p := &servicePlan{pt: pt, binding: b, kind: kind}
+	p.svc = &protoService{name: im.file.uniqueName(serviceName(pt.attr("name")))}
+	ops, err := im.defs.operations(pt, b, kind)
+	if err != nil {
+		return nil, err
+	}
+	p.ops = ops
+	taken := map[string]bool{}
+	for _, op := range ops {
+		if op.skipWhy != "" {
+			p.methods = append(p.methods, plannedMethod{})
+			continue
+		}
+		mname := pascal(op.name)
+		for i := 2; taken[mname]; i++ {
+			mname = fmt.Sprintf("%s%d", pascal(op.name), i)
+		}
+		taken[mname] = true
+		pm := plannedMethod{name: mname}
+		for _, suffix := range []string{"Request", "Response"} {
+			name := mname + suffix
+			if im.file.names[name] {
+				// Taken by another service's method of the same name: buf lint also accepts
+				// the service's name in front.
+				name = p.svc.name + mname + suffix
+			}
+			name = im.file.uniqueName(name)
+			if suffix == "Request" {
+				pm.request = name
+			} else {
+				pm.response = name
+			}
+		}
+		p.methods = append(p.methods, pm)
+	}
+	return p, nil
 }
 
 func cmpOr(a, b string) string {
@@ -393,32 +455,18 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-func (im *importer) service(pt, b *node, kind bindingKind) error {
-	name := serviceName(pt.attr("name"))
-	svc := &protoService{name: im.file.uniqueName(name)}
+func (im *importer) service(p *servicePlan) error {
+	svc, pt := p.svc, p.pt
 	svc.comment = documentation(pt)
 	if svc.comment == "" {
-		svc.comment = fmt.Sprintf("The operations of the WSDL portType %s, called over its %s binding %s.", pt.attr("name"), kind, b.attr("name"))
+		svc.comment = fmt.Sprintf("The operations of the WSDL portType %s, called over its %s binding %s.", pt.attr("name"), p.kind, p.binding.attr("name"))
 	}
-	ops, err := im.defs.operations(pt, b, kind)
-	if err != nil {
-		return err
-	}
-	if im.methods == nil {
-		im.methods = map[string]bool{}
-	}
-	taken := map[string]bool{}
-	for _, op := range ops {
+	for i, op := range p.ops {
 		if op.skipWhy != "" {
 			im.report.Skipped = append(im.report.Skipped, fmt.Sprintf("operation %s.%s: %s", pt.attr("name"), op.name, op.skipWhy))
 			continue
 		}
-		mname := pascal(op.name)
-		for i := 2; taken[mname]; i++ {
-			mname = fmt.Sprintf("%s%d", pascal(op.name), i)
-		}
-		taken[mname] = true
-		m, err := im.method(svc, mname, op)
+		m, err := im.method(svc, p.methods[i], op)
 		if err != nil {
 			return err
 		}
@@ -442,15 +490,16 @@ func (im *importer) service(pt, b *node, kind bindingKind) error {
 }
 
 // method maps one operation.
-func (im *importer) method(svc *protoService, name string, op *opSpec) (*protoMethod, error) {
+func (im *importer) method(svc *protoService, pm plannedMethod, op *opSpec) (*protoMethod, error) {
 	mp := im.mp
 	mp.encoded = op.input.use == "encoded"
 	where := op.name
-	in, reqName, err := im.body(name+"Request", op, op.input, false, where+" input")
+	name := pm.name
+	in, reqName, err := im.body(pm.request, op, op.input, false, where+" input")
 	if err != nil {
 		return nil, err
 	}
-	out, respName, err := im.body(name+"Response", op, op.output, true, where+" output")
+	out, respName, err := im.body(pm.response, op, op.output, true, where+" output")
 	if err != nil {
 		return nil, err
 	}
@@ -602,7 +651,7 @@ func (im *importer) elementContent(m *protoMessage, el *node, sc *schema, name x
 // element that holds it in soap:Body.
 func (im *importer) body(msgName string, op *opSpec, ms *msgSpec, response bool, where string) (*protoMessage, xml.Name, error) {
 	mp := im.mp
-	m := im.file.newMessage(msgName)
+	m := im.file.reservedMessage(msgName)
 	dir := "request"
 	if response {
 		dir = "response"
@@ -646,10 +695,13 @@ func (im *importer) body(msgName string, op *opSpec, ms *msgSpec, response bool,
 			return nil, wrapper, err
 		}
 		c, ok := mp.set.elements[q]
-		if !ok {
-			return nil, wrapper, ms.parts[0].errorf("part %s: element %s is not declared in any schema the WSDL imports", ms.parts[0].attr("name"), xmlName(q))
-		}
 		wrapper = q
+		if !ok {
+			// As for undeclared types: the element is known by name, its content is not.
+			mp.inexact(where, "element %s is not declared in any schema the WSDL imports (%s:%d): the %s is sent as an empty %s element and the reply's content is not read", xmlName(q), ms.parts[0].doc.location, ms.parts[0].line, dir, q.Local)
+			m.comment = fmt.Sprintf("The %s of %s: element %s, whose content the WSDL does not declare.", dir, op.name, q.Local)
+			break
+		}
 		m.comment = documentation(c.node)
 		if m.comment == "" {
 			m.comment = fmt.Sprintf("The %s of %s: the content of element %s.", dir, op.name, q.Local)

@@ -35,10 +35,10 @@ const (
 // import of one (often by a remote URL, as WSDLs import SOAP encoding) is not fetched.
 var builtinNamespaces = map[string]bool{
 	nsXSD: true, nsXSI: true, nsSOAPEnc: true, nsSOAP12E: true, nsWSDL: true,
-	"http://www.w3.org/XML/1998/namespace": true,
-	"http://ws-i.org/profiles/basic/1.1/xsd":   true, // swaRef
-	"http://www.w3.org/2005/05/xmlmime":        true,
-	"http://www.w3.org/2004/11/xmlmime":        true,
+	"http://www.w3.org/XML/1998/namespace":      true,
+	"http://ws-i.org/profiles/basic/1.1/xsd":    true, // swaRef
+	"http://www.w3.org/2005/05/xmlmime":         true,
+	"http://www.w3.org/2004/11/xmlmime":         true,
 	"http://schemas.xmlsoap.org/soap/envelope/": true,
 }
 

@@ -794,8 +794,14 @@ func (mp *mapper) enum(q xml.Name, base string, st *node, enums []*node) *protoE
 		mp.enums[q] = e
 	}
 	prefix := upperSnake(e.name)
-	e.values = append(e.values, &protoEnumValue{name: prefix + "_UNSPECIFIED", comment: "Not given."})
-	taken := map[string]bool{prefix + "_UNSPECIFIED": true}
+	// Enum values share the package's scope, so names are unique across the file's enums.
+	taken := mp.file.enumValues
+	zero := prefix + "_UNSPECIFIED"
+	for i := 2; taken[zero]; i++ {
+		zero = fmt.Sprintf("%s_UNSPECIFIED_%d", prefix, i)
+	}
+	taken[zero] = true
+	e.values = append(e.values, &protoEnumValue{name: zero, comment: "Not given."})
 	for _, en := range enums {
 		lit := en.attr("value")
 		body := upperSnake(lit)

@@ -11,15 +11,16 @@ import (
 
 // protoFile is the proto the importer writes, before it is printed.
 type protoFile struct {
-	pkg      string
-	path     string
-	header   []string // comment lines above syntax
-	services []*protoService
-	messages []*protoMessage
-	enums    []*protoEnum
-	names    map[string]bool // top-level names taken
-	msgs     map[string]*protoMessage
-	imports  map[string]bool
+	pkg        string
+	path       string
+	header     []string // comment lines above syntax
+	services   []*protoService
+	messages   []*protoMessage
+	enums      []*protoEnum
+	names      map[string]bool // top-level names taken
+	msgs       map[string]*protoMessage
+	enumValues map[string]bool // enum value names, which share the package's scope
+	imports    map[string]bool
 }
 
 type protoService struct {
@@ -29,14 +30,14 @@ type protoService struct {
 }
 
 type protoMethod struct {
-	name       string
-	comment    string
-	input      *protoMessage
-	output     *protoMessage
-	readOnly   bool
-	binding    string // the text of the agentbridge.v1.binding option's value
-	httpPath   string
-	operation  string // the WSDL operation's name
+	name      string
+	comment   string
+	input     *protoMessage
+	output    *protoMessage
+	readOnly  bool
+	binding   string // the text of the agentbridge.v1.binding option's value
+	httpPath  string
+	operation string // the WSDL operation's name
 }
 
 type protoMessage struct {
@@ -94,7 +95,7 @@ type protoEnumValue struct {
 }
 
 func newProtoFile(pkg, path string) *protoFile {
-	return &protoFile{pkg: pkg, path: path, names: map[string]bool{}, msgs: map[string]*protoMessage{}, imports: map[string]bool{}}
+	return &protoFile{pkg: pkg, path: path, names: map[string]bool{}, msgs: map[string]*protoMessage{}, enumValues: map[string]bool{}, imports: map[string]bool{}}
 }
 
 // uniqueName returns base, or base with a number appended, not yet taken at the file's top
@@ -110,6 +111,14 @@ func (f *protoFile) uniqueName(base string) string {
 
 func (f *protoFile) newMessage(base string) *protoMessage {
 	m := &protoMessage{name: f.uniqueName(base), fieldName: map[string]bool{}}
+	f.messages = append(f.messages, m)
+	f.msgs[m.name] = m
+	return m
+}
+
+// reservedMessage adds a message under a name uniqueName already took for it.
+func (f *protoFile) reservedMessage(name string) *protoMessage {
+	m := &protoMessage{name: name, fieldName: map[string]bool{}}
 	f.messages = append(f.messages, m)
 	f.msgs[m.name] = m
 	return m

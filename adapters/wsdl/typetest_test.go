@@ -105,10 +105,10 @@ func TestImportTypeTestSchema(t *testing.T) {
 	}
 	proto := string(res.Proto)
 	for _, want := range []string{
-		"oneof choice",         // choices
-		"attribute: true",      // attributes and attribute groups
-		"text: true",           // simple content
-		"nil_of:",              // nillable elements
+		"oneof choice",               // choices
+		"attribute: true",            // attributes and attribute groups
+		"text: true",                 // simple content
+		"nil_of:",                    // nillable elements
 		"(agentbridge.v1.xml_value)", // enumerations
 	} {
 		if !strings.Contains(proto, want) {

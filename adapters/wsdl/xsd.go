@@ -123,10 +123,10 @@ var builtins = map[string]xsdBuiltin{
 	"NMTOKEN": {proto: "string"}, "NMTOKENS": {proto: "string"}, "ID": {proto: "string"},
 	"IDREF": {proto: "string"}, "IDREFS": {proto: "string"}, "ENTITY": {proto: "string"},
 	"ENTITIES": {proto: "string"}, "anyURI": {proto: "string"}, "QName": {proto: "string"},
-	"NOTATION": {proto: "string"},
-	"boolean":  {proto: "bool"},
-	"decimal":  {proto: "string", xsdType: "decimal"},
-	"integer":  {proto: "string", xsdType: "integer"},
+	"NOTATION":           {proto: "string"},
+	"boolean":            {proto: "bool"},
+	"decimal":            {proto: "string", xsdType: "decimal"},
+	"integer":            {proto: "string", xsdType: "integer"},
 	"nonNegativeInteger": {proto: "string", xsdType: "nonNegativeInteger"},
 	"positiveInteger":    {proto: "string", xsdType: "positiveInteger"},
 	"nonPositiveInteger": {proto: "string", xsdType: "nonPositiveInteger"},
@@ -156,8 +156,8 @@ var builtins = map[string]xsdBuiltin{
 	"base64Binary":       {proto: "bytes"},
 	"hexBinary":          {proto: "bytes", xsdType: "hexBinary"},
 	// No field type holds arbitrary content; these read the text only (reported as inexact).
-	"anySimpleType":  {proto: "string"},
-	"anyAtomicType":  {proto: "string"},
+	"anySimpleType": {proto: "string"},
+	"anyAtomicType": {proto: "string"},
 }
 
 // builtinOf returns the mapping of an XSD built-in (or a SOAP-encoding type of the same
