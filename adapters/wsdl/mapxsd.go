@@ -587,6 +587,9 @@ func (mp *mapper) arrayShape(ct *node, sc *schema) (typeRef, bool) {
 	if ct.attr("mixed") == "true" {
 		return typeRef{}, false
 	}
+	if ref, ok := mp.soapArrayShape(ct); ok {
+		return ref, true
+	}
 	var seq *node
 	for _, c := range ct.children {
 		if c.name.Space != nsXSD {
@@ -964,4 +967,58 @@ func settleNamespace(m *protoMessage) {
 			fd.xml.namespace = fd.ns
 		}
 	}
+}
+
+// soapArrayShape recognises a SOAP-encoding array type (a complexContent restriction of
+// soapenc:Array): a list of its wsdl:arrayType (or its sequence's element type), whose items
+// are named by its sequence's element, else "item" (encoded replies may name them anything).
+func (mp *mapper) soapArrayShape(ct *node) (typeRef, bool) {
+	cc := ct.kid(nsXSD, "complexContent")
+	if cc == nil {
+		return typeRef{}, false
+	}
+	r := cc.kid(nsXSD, "restriction")
+	if r == nil {
+		return typeRef{}, false
+	}
+	base, ok, err := r.qnameAttr("base")
+	if err != nil || !ok || base.Local != "Array" || (base.Space != nsSOAPEnc && base.Space != nsSOAP12E) {
+		return typeRef{}, false
+	}
+	item := "item"
+	var itemType xml.Name
+	found := false
+	for _, seq := range r.kids(nsXSD, "sequence") {
+		for _, el := range seq.kids(nsXSD, "element") {
+			if el.attr("name") != "" {
+				item = el.attr("name")
+			}
+			if q, ok, err := el.qnameAttr("type"); err == nil && ok {
+				itemType, found = q, true
+			}
+		}
+	}
+	for _, a := range r.kids(nsXSD, "attribute") {
+		for _, at := range a.attrs {
+			if at.Name.Space == nsWSDL && at.Name.Local == "arrayType" {
+				t := strings.TrimSpace(at.Value)
+				if i := strings.Index(t, "["); i >= 0 {
+					t = t[:i]
+				}
+				if q, err := a.qname(t); err == nil {
+					itemType, found = q, true
+				}
+			}
+		}
+	}
+	if !found {
+		return typeRef{}, false
+	}
+	ref, err := mp.typeOf(itemType, r, item, "")
+	if err != nil || ref.repeat {
+		return typeRef{}, false
+	}
+	ref.item, ref.repeat = item, true
+	ref.desc = "a SOAP-encoded array of " + itemType.Local
+	return ref, true
 }
