@@ -95,6 +95,7 @@ func Import(ctx context.Context, source string, opts Options) (*Result, error) {
 	}
 	defs := newDefinitions(l.wsdls)
 	main := l.wsdls[0].root
+	defs.mainDocs = documentation(main)
 	tns := main.attr("targetNamespace")
 	pkg := opts.Package
 	if pkg == "" {
@@ -458,6 +459,9 @@ func cmpOr(a, b string) string {
 func (im *importer) service(p *servicePlan) error {
 	svc, pt := p.svc, p.pt
 	svc.comment = documentation(pt)
+	if svc.comment == "" && len(im.defs.mainDocs) > 0 {
+		svc.comment = im.defs.mainDocs
+	}
 	if svc.comment == "" {
 		svc.comment = fmt.Sprintf("The operations of the WSDL portType %s, called over its %s binding %s.", pt.attr("name"), p.kind, p.binding.attr("name"))
 	}

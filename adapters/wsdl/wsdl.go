@@ -14,6 +14,7 @@ type definitions struct {
 	bindings  []*node
 	services  []*node
 	tns       map[*node]string // component → its document's target namespace
+	mainDocs  string           // the documentation of the WSDL's definitions (description)
 }
 
 func newDefinitions(docs []*document) *definitions {
