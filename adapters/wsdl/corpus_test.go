@@ -70,14 +70,7 @@ func TestImportCorpus(t *testing.T) {
 			if err := res.WriteTo(dir); err != nil {
 				t.Fatal(err)
 			}
-			cfg, err := server.LoadConfig(filepath.Join(dir, "agentbridge.yaml"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv, err := cfg.Build(server.WithLogger(slog.New(slog.DiscardHandler)))
-			if err != nil {
-				t.Fatalf("the imported config does not build: %v\n%s", err, res.Proto)
-			}
+			srv := buildImported(t, dir, res)
 			methods := 0
 			for _, s := range srv.Services() {
 				methods += s.Desc.Methods().Len()
@@ -92,6 +85,20 @@ func TestImportCorpus(t *testing.T) {
 			lintImported(t, buf, dir)
 		})
 	}
+}
+
+// buildImported builds an imported config as serve does, minus the listeners.
+func buildImported(t *testing.T, dir string, res *wsdl.Result) *server.Server {
+	t.Helper()
+	cfg, err := server.LoadConfig(filepath.Join(dir, "agentbridge.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := cfg.Build(server.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatalf("the imported config does not build: %v\n%s", err, res.Proto)
+	}
+	return srv
 }
 
 // lintImported runs buf lint STANDARD over an imported directory, with agentbridge's options

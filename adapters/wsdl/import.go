@@ -820,24 +820,9 @@ func (im *importer) config(protoPath string, services []string, source string) [
 	return []byte(b.String())
 }
 
-// yamlQuote writes s as a double-quoted YAML scalar.
-func yamlQuote(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r < 0x20:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
-}
+// yamlQuote writes s as a double-quoted YAML scalar, whose escapes (\", \\, \xNN) are the
+// ones quote writes for proto.
+func yamlQuote(s string) string { return quote(s) }
 
 func (im *importer) sortReport() {
 	sort.Strings(im.report.Suggest)

@@ -219,55 +219,27 @@ func (r typeRef) descSuffix() string {
 	return ": " + r.desc
 }
 
-// soapArray maps a SOAP-encoding array restriction (soapenc:Array with wsdl:arrayType) as a
-// message with one repeated field.
+// soapArray maps a SOAP-encoding array restriction (soapenc:Array with wsdl:arrayType) that
+// soapArrayShape could not make a list of, as a message with one repeated field of text.
 func (mp *mapper) soapArray(m *protoMessage, d *node, sc *schema, where string) error {
-	var itemType xml.Name
-	var found bool
-	var walk func(*node)
-	walk = func(n *node) {
-		for _, a := range n.attrs {
-			if a.Name.Space == nsWSDL && a.Name.Local == "arrayType" && !found {
-				t := strings.TrimSpace(a.Value)
-				if i := strings.Index(t, "["); i >= 0 {
-					t = t[:i]
-				}
-				q, err := n.qname(t)
-				if err == nil {
-					itemType, found = q, true
-				}
-			}
+	item, itemType, found := arrayItem(d)
+	ref := typeRef{proto: "string"}
+	if found {
+		r, err := mp.typeOf(itemType, d, item, where)
+		if err != nil {
+			return err
 		}
-		for _, c := range n.children {
-			walk(c)
-		}
-	}
-	walk(d)
-	if !found {
-		// A restriction with a sequence of one repeated element says the same.
-		for _, seq := range d.kids(nsXSD, "sequence") {
-			for _, el := range seq.kids(nsXSD, "element") {
-				q, ok, err := el.qnameAttr("type")
-				if err == nil && ok {
-					itemType, found = q, true
-				}
-			}
-		}
-	}
-	if !found {
-		itemType = xml.Name{Space: nsXSD, Local: "anyType"}
+		ref = r
+	} else {
 		mp.inexact(where, "a SOAP array without wsdl:arrayType: items read as text")
-	}
-	ref, err := mp.typeOf(itemType, d, "item", where)
-	if err != nil {
-		return err
 	}
 	m.addField(&protoField{
 		name:    "item",
 		typ:     ref.proto,
 		label:   "repeated",
-		comment: "The array's items, in order (a SOAP-encoded array of " + itemType.Local + ").",
-		xml:     xmlOpts{name: "item", xsdType: ref.xsdType},
+		local:   item,
+		comment: "The array's items, in order.",
+		xml:     xmlOpts{xsdType: ref.xsdType},
 	})
 	return nil
 }
@@ -985,9 +957,23 @@ func (mp *mapper) soapArrayShape(ct *node) (typeRef, bool) {
 	if err != nil || !ok || base.Local != "Array" || (base.Space != nsSOAPEnc && base.Space != nsSOAP12E) {
 		return typeRef{}, false
 	}
-	item := "item"
-	var itemType xml.Name
-	found := false
+	item, itemType, found := arrayItem(r)
+	if !found {
+		return typeRef{}, false
+	}
+	ref, err := mp.typeOf(itemType, r, item, "")
+	if err != nil || ref.repeat {
+		return typeRef{}, false
+	}
+	ref.item, ref.repeat = item, true
+	ref.desc = "a SOAP-encoded array of " + itemType.Local
+	return ref, true
+}
+
+// arrayItem reads a soapenc:Array restriction: the item element's name (from its sequence,
+// else "item") and the items' type (wsdl:arrayType, else the sequence element's type).
+func arrayItem(r *node) (item string, itemType xml.Name, found bool) {
+	item = "item"
 	for _, seq := range r.kids(nsXSD, "sequence") {
 		for _, el := range seq.kids(nsXSD, "element") {
 			if el.attr("name") != "" {
@@ -1011,14 +997,5 @@ func (mp *mapper) soapArrayShape(ct *node) (typeRef, bool) {
 			}
 		}
 	}
-	if !found {
-		return typeRef{}, false
-	}
-	ref, err := mp.typeOf(itemType, r, item, "")
-	if err != nil || ref.repeat {
-		return typeRef{}, false
-	}
-	ref.item, ref.repeat = item, true
-	ref.desc = "a SOAP-encoded array of " + itemType.Local
-	return ref, true
+	return item, itemType, found
 }

@@ -2,14 +2,12 @@ package wsdl_test
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/agentbridge/agentbridge/adapters/wsdl"
-	"github.com/agentbridge/agentbridge/server"
 )
 
 // TestImportNameClashes imports a WSDL built to make names clash: a complex type called like a
@@ -92,13 +90,7 @@ func TestImportNameClashes(t *testing.T) {
 	if !strings.Contains(strings.Join(res.Report.Inexact, "\n"), "{urn:clash}Ghost is not declared") {
 		t.Errorf("the undeclared element is not reported: %v", res.Report.Inexact)
 	}
-	cfg, err := server.LoadConfig(filepath.Join(dir, "agentbridge.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cfg.Build(server.WithLogger(slog.New(slog.DiscardHandler))); err != nil {
-		t.Fatalf("the imported config does not build: %v\n%s", err, p)
-	}
+	buildImported(t, dir, res)
 	if buf := os.Getenv("AGENTBRIDGE_BUF"); buf != "" {
 		lintImported(t, buf, dir)
 	}

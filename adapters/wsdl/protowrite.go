@@ -84,20 +84,7 @@ func printMessage(b *strings.Builder, m *protoMessage) {
 	if len(opts) > 0 {
 		b.WriteString("  option (agentbridge.v1.xml_message) = {" + strings.Join(opts, " ") + "};\n")
 	}
-	if len(m.reserved) > 0 {
-		nums := make([]string, len(m.reserved))
-		for i, n := range m.reserved {
-			nums[i] = fmt.Sprint(n)
-		}
-		b.WriteString("  reserved " + strings.Join(nums, ", ") + ";\n")
-	}
-	if len(m.resNames) > 0 {
-		names := make([]string, len(m.resNames))
-		for i, n := range m.resNames {
-			names[i] = quote(n)
-		}
-		b.WriteString("  reserved " + strings.Join(names, ", ") + ";\n")
-	}
+	printReserved(b, m.reserved, m.resNames)
 	if (len(opts) > 0 || len(m.reserved) > 0 || len(m.resNames) > 0) && len(m.fields) > 0 {
 		b.WriteString("\n")
 	}
@@ -175,20 +162,7 @@ func fieldOptions(fd *protoField) []string {
 func printEnum(b *strings.Builder, e *protoEnum) {
 	comment(b, "", e.comment)
 	b.WriteString("enum " + e.name + " {\n")
-	if len(e.reserved) > 0 {
-		nums := make([]string, len(e.reserved))
-		for i, n := range e.reserved {
-			nums[i] = fmt.Sprint(n)
-		}
-		b.WriteString("  reserved " + strings.Join(nums, ", ") + ";\n")
-	}
-	if len(e.resNames) > 0 {
-		names := make([]string, len(e.resNames))
-		for i, n := range e.resNames {
-			names[i] = quote(n)
-		}
-		b.WriteString("  reserved " + strings.Join(names, ", ") + ";\n")
-	}
+	printReserved(b, e.reserved, e.resNames)
 	for _, v := range e.values {
 		comment(b, "  ", v.comment)
 		b.WriteString("  " + v.name + " = " + fmt.Sprint(v.number))
@@ -222,5 +196,23 @@ func comment(b *strings.Builder, indent, text string) {
 		if line != "" {
 			b.WriteString(indent + "// " + line + "\n")
 		}
+	}
+}
+
+// printReserved writes the reserved numbers and names of a message or enum.
+func printReserved(b *strings.Builder, nums []int, names []string) {
+	if len(nums) > 0 {
+		parts := make([]string, len(nums))
+		for i, n := range nums {
+			parts[i] = fmt.Sprint(n)
+		}
+		b.WriteString("  reserved " + strings.Join(parts, ", ") + ";\n")
+	}
+	if len(names) > 0 {
+		parts := make([]string, len(names))
+		for i, n := range names {
+			parts[i] = quote(n)
+		}
+		b.WriteString("  reserved " + strings.Join(parts, ", ") + ";\n")
 	}
 }

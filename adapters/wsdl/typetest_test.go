@@ -3,7 +3,6 @@ package wsdl_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/agentbridge/agentbridge/adapters/wsdl"
-	"github.com/agentbridge/agentbridge/server"
 )
 
 // TestImportTypeTestSchema maps every global component of Apache CXF's type_test.xsd (sequence,
@@ -96,13 +94,7 @@ func TestImportTypeTestSchema(t *testing.T) {
 	if err := res.WriteTo(dir); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := server.LoadConfig(filepath.Join(dir, "agentbridge.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cfg.Build(server.WithLogger(slog.New(slog.DiscardHandler))); err != nil {
-		t.Fatalf("the imported config does not build: %v", err)
-	}
+	buildImported(t, dir, res)
 	proto := string(res.Proto)
 	for _, want := range []string{
 		"oneof choice",               // choices
