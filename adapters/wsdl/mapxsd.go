@@ -24,7 +24,6 @@ type typeRef struct {
 	desc    string // a factual description of the type for comments (facets and base)
 	item    string // for soapenc arrays and ArrayOf wrappers: the item element
 	repeat  bool   // the type is itself a list of items (item set)
-	nilItem bool
 }
 
 // fieldFlags are the cardinality a particle gets from its own occurs and its ancestors'.
@@ -148,7 +147,7 @@ func (mp *mapper) derived(m *protoMessage, cc *node, sc *schema, where string, s
 			if err := mp.simpleContentBase(m, base, d, where); err != nil {
 				return err
 			}
-		case d.name.Local == "extension" && !(base.Space == nsXSD && base.Local == "anyType"):
+		case d.name.Local == "extension" && (base.Space != nsXSD || base.Local != "anyType"):
 			if mp.building[base] {
 				return d.errorf("type %s extends itself", xmlName(base))
 			}

@@ -160,7 +160,7 @@ func words(s string) []string {
 	rs := []rune(s)
 	for i, r := range rs {
 		switch {
-		case !(unicode.IsLetter(r) || unicode.IsDigit(r)) || r > unicode.MaxASCII:
+		case !unicode.IsLetter(r) && !unicode.IsDigit(r), r > unicode.MaxASCII:
 			flush()
 		case unicode.IsUpper(r):
 			// A new word starts at an upper-case letter after a lower-case one or a digit, and

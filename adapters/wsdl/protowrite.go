@@ -2,6 +2,7 @@ package wsdl
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -17,10 +18,8 @@ func (f *protoFile) print() []byte {
 	b.WriteString("syntax = \"proto3\";\n\n")
 	b.WriteString("package " + f.pkg + ";\n\n")
 	imports := []string{"agentbridge/v1/options.proto", "google/api/annotations.proto"}
-	for _, imp := range sortedKeys(f.imports) {
-		imports = append(imports, imp)
-	}
-	sortStrings(imports)
+	imports = append(imports, sortedKeys(f.imports)...)
+	sort.Strings(imports)
 	for _, imp := range imports {
 		b.WriteString("import " + quote(imp) + ";\n")
 	}
@@ -52,14 +51,6 @@ func (f *protoFile) print() []byte {
 		printEnum(&b, e)
 	}
 	return []byte(b.String())
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // indentBlock indents every line of a multi-line option value after the first.

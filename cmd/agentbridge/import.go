@@ -60,7 +60,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for _, p := range strings.Split(*readOnly, ",") {
 		if p = strings.TrimSpace(p); p != "" {
 			if _, err := filepath.Match(p, ""); err != nil {
-				return fmt.Errorf("--read-only %q: %v", p, err)
+				return fmt.Errorf("--read-only %q: %w", p, err)
 			}
 			opts.ReadOnly = append(opts.ReadOnly, p)
 		}

@@ -29,7 +29,9 @@ func TestImportDemoWSDL(t *testing.T) {
 	addrs := stdout.wait(t, done)
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			t.Errorf("demo: %v", err)
+		}
 		if t.Failed() {
 			t.Logf("demo log:\n%s", logs.String())
 		}
@@ -111,7 +113,6 @@ func TestImportDemoWSDL(t *testing.T) {
 		t.Errorf("GetItem Q-404: hand-written %v, imported %v; want INVALID_ARGUMENT and NOT_FOUND with reason UNKNOWN_ITEM", wantErr, gotErr)
 	}
 }
-
 
 // callJSON calls a REST route and decodes the JSON reply, whatever its status.
 func callJSON(t *testing.T, method, url, body string) map[string]any {
