@@ -43,6 +43,7 @@ const usage = `usage:
   agentbridge demo [-grpc-addr ADDR] [-http-addr ADDR] [-legacy-addr ADDR]
   agentbridge mcp -stdio [-config FILE | -demo] [-toolset NAME]
   agentbridge config validate -config FILE
+  agentbridge import wsdl SOURCE -o DIR [-package P] [-binding B] [-read-only 'Get*,List*'] [-endpoint URL]
   agentbridge hash-key < KEYFILE   (prints the SHA-256 for auth.api_keys[].sha256)
 `
 
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return validate(args[2:], stdout)
 	case "hash-key":
 		return hashKey(os.Stdin, stdout)
+	case "import":
+		return importCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

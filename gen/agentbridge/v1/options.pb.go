@@ -646,7 +646,11 @@ type SoapOperation struct {
 	// How the body is encoded: literal (the default; the XSD is the wire format) or SOAP
 	// section 5 encoding (rpc/encoded): elements carry xsi:type, lists are soapenc:Array, and
 	// replies may share values through href and multiRef, which the adapter resolves.
-	Use           SoapUse `protobuf:"varint,6,opt,name=use,proto3,enum=agentbridge.v1.SoapUse" json:"use,omitempty"`
+	Use SoapUse `protobuf:"varint,6,opt,name=use,proto3,enum=agentbridge.v1.SoapUse" json:"use,omitempty"`
+	// The operation is one-way (a WSDL operation without output): a successful reply is any 2xx
+	// status with an empty body (HTTP 202 Accepted, as WS-I asks) or an empty soap:Body, and the
+	// response message stays empty. A fault is still a fault.
+	OneWay        bool `protobuf:"varint,7,opt,name=one_way,json=oneWay,proto3" json:"one_way,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -721,6 +725,13 @@ func (x *SoapOperation) GetUse() SoapUse {
 		return x.Use
 	}
 	return SoapUse_SOAP_USE_UNSPECIFIED
+}
+
+func (x *SoapOperation) GetOneWay() bool {
+	if x != nil {
+		return x.OneWay
+	}
+	return false
 }
 
 // XmlName is a qualified XML name.
@@ -1098,7 +1109,7 @@ const file_agentbridge_v1_options_proto_rawDesc = "" +
 	"\aMcpTool\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
 	"\vdestructive\x18\x02 \x01(\bH\x00R\vdestructive\x88\x01\x01B\x0e\n" +
-	"\f_destructive\"\xab\x02\n" +
+	"\f_destructive\"\xc4\x02\n" +
 	"\rSoapOperation\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\tR\x06action\x125\n" +
 	"\aversion\x18\x02 \x01(\x0e2\x1b.agentbridge.v1.SoapVersionR\aversion\x121\n" +
@@ -1106,7 +1117,8 @@ const file_agentbridge_v1_options_proto_rawDesc = "" +
 	"\bresponse\x18\x04 \x01(\v2\x17.agentbridge.v1.XmlNameR\bresponse\x128\n" +
 	"\vstream_item\x18\x05 \x01(\v2\x17.agentbridge.v1.XmlNameR\n" +
 	"streamItem\x12)\n" +
-	"\x03use\x18\x06 \x01(\x0e2\x17.agentbridge.v1.SoapUseR\x03use\";\n" +
+	"\x03use\x18\x06 \x01(\x0e2\x17.agentbridge.v1.SoapUseR\x03use\x12\x17\n" +
+	"\aone_way\x18\a \x01(\bR\x06oneWay\";\n" +
 	"\aXmlName\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\"W\n" +

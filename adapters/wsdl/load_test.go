@@ -1,0 +1,127 @@
+package wsdl_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/agentbridge/agentbridge/adapters/wsdl"
+)
+
+// TestImportFromURL serves corpus directories over HTTP and imports by URL: a wsdl:import and
+// the xsd:import inside it are fetched relative to the WSDL's URL, the SOAP encoding namespace
+// (imported by a remote URL) is not fetched, and the result matches the import from files.
+func TestImportFromURL(t *testing.T) {
+	var mu sync.Mutex
+	var fetched []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		fetched = append(fetched, r.URL.Path)
+		mu.Unlock()
+		http.FileServer(http.Dir(corpus)).ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	for _, name := range []string{"zeep-import/soap_import_main.wsdl", "wso2-calculator/calculator.wsdl", "nodesoap-cybersource/CyberSourceTransaction_1.26.wsdl"} {
+		fetched = nil
+		byURL, err := wsdl.Import(context.Background(), srv.URL+"/"+name+"?wsdl", wsdl.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		byFile, err := wsdl.Import(context.Background(), filepath.Join(corpus, name), wsdl.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strip(byURL.Proto) != strip(byFile.Proto) {
+			t.Errorf("%s: the import by URL differs from the import from the file", name)
+		}
+		if len(fetched) < 2 {
+			t.Errorf("%s: fetched %v; want the WSDL and what it imports", name, fetched)
+		}
+		for _, p := range fetched {
+			if strings.Contains(p, "soap/encoding") {
+				t.Errorf("%s: fetched %s, a built-in namespace", name, p)
+			}
+		}
+	}
+}
+
+// strip drops the header comment, which names the source.
+func strip(proto []byte) string {
+	s := string(proto)
+	return s[strings.Index(s, "syntax"):]
+}
+
+// TestImportCatalogAndCycles reads absolute locations through a catalog and ends import
+// cycles: two WSDLs that import each other, and a schema that includes itself by way of
+// another.
+func TestImportCatalogAndCycles(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"a.wsdl": `<definitions xmlns="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" xmlns:tns="urn:cyc" targetNamespace="urn:cyc" name="Cyc">
+  <import namespace="urn:cyc" location="https://schemas.example.com/b.wsdl"/>
+  <binding name="B" type="tns:P"><soap:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>
+    <operation name="Echo"><soap:operation soapAction="urn:Echo"/><input><soap:body use="literal"/></input><output><soap:body use="literal"/></output></operation>
+  </binding>
+  <service name="Cyc"><port name="p" binding="tns:B"><soap:address location="http://127.0.0.1:9/cyc"/></port></service>
+</definitions>`,
+		"b.wsdl": `<definitions xmlns="http://schemas.xmlsoap.org/wsdl/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:tns="urn:cyc" targetNamespace="urn:cyc">
+  <import namespace="urn:cyc" location="a.wsdl"/>
+  <types><xsd:schema targetNamespace="urn:cyc"><xsd:include schemaLocation="one.xsd"/></xsd:schema></types>
+  <message name="In"><part name="p" element="tns:Echo"/></message>
+  <message name="Out"><part name="p" element="tns:EchoResponse"/></message>
+  <portType name="P"><operation name="Echo"><input message="tns:In"/><output message="tns:Out"/></operation></portType>
+</definitions>`,
+		"one.xsd": `<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:tns="urn:cyc" targetNamespace="urn:cyc"><xsd:include schemaLocation="two.xsd"/>
+  <xsd:element name="Echo"><xsd:complexType><xsd:sequence><xsd:element name="text" type="xsd:string"/></xsd:sequence></xsd:complexType></xsd:element></xsd:schema>`,
+		"two.xsd": `<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:tns="urn:cyc" targetNamespace="urn:cyc"><xsd:include schemaLocation="one.xsd"/>
+  <xsd:element name="EchoResponse"><xsd:complexType><xsd:sequence><xsd:element name="text" type="xsd:string"/></xsd:sequence></xsd:complexType></xsd:element></xsd:schema>`,
+		"catalog.txt": "# absolute locations read locally\nhttps://schemas.example.com/ .\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := wsdl.Import(context.Background(), filepath.Join(dir, "a.wsdl"), wsdl.Options{}); err == nil || !strings.Contains(err.Error(), "https://schemas.example.com/b.wsdl") {
+		t.Fatalf("without a catalog: %v; want a failure to fetch b.wsdl", err)
+	}
+	catalog, err := wsdl.ReadCatalog(filepath.Join(dir, "catalog.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := wsdl.Import(context.Background(), filepath.Join(dir, "a.wsdl"), wsdl.Options{Catalog: catalog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(res.Proto), "rpc Echo(EchoRequest) returns (EchoResponse)") != 1 || len(res.Services) != 1 {
+		t.Errorf("want one service with one Echo method (a.wsdl read once, though b.wsdl names it by URL):\n%s", res.Proto)
+	}
+}
+
+// TestImportErrorsAreLocated checks that a broken WSDL fails with the document, line and
+// column and what is wrong.
+func TestImportErrorsAreLocated(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]struct{ text, want string }{
+		"unbound.wsdl":  {`<definitions xmlns="http://schemas.xmlsoap.org/wsdl/">` + "\n  <tns:message/></definitions>", `unbound.wsdl:2:3: element <tns:message> uses the prefix "tns"`},
+		"badqname.wsdl": {`<definitions xmlns="http://schemas.xmlsoap.org/wsdl/" targetNamespace="urn:x"><portType name="P"><operation name="O"><input message="nope:In"/><output message="nope:Out"/></operation></portType>` + "\n" + `<binding name="B" type="x:P" xmlns:x="urn:x" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/"><soap:binding/><operation name="O"/></binding></definitions>`, `uses the prefix "nope"`},
+		"notxml.wsdl":   {`<html><body>Service Unavailable`, "notxml.wsdl"},
+		"doctype.wsdl":  {`<!DOCTYPE x [<!ENTITY a "b">]><definitions/>`, "document type declaration"},
+		"html.wsdl":     {`<html><body>hi</body></html>`, "neither a WSDL"},
+	}
+	for name, c := range cases {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(c.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := wsdl.Import(context.Background(), p, wsdl.Options{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v; want an error holding %q", name, err, c.want)
+		}
+	}
+}
