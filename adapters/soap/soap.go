@@ -197,9 +197,14 @@ func (a *Adapter) bindOperation(binding *agentbridgev1.Binding, method protorefl
 	if a.faultsErr != nil {
 		return nil, a.faultsErr
 	}
-	faults, err := adapters.CompileFaultRules("method", binding.GetFaults())
+	faults, err := adapters.CompileBindingFaultRules(method, binding.GetFaults())
 	if err != nil {
 		return nil, err
+	}
+	for _, t := range faults.DetailTypes() {
+		if _, err := xmlcodec.For(t); err != nil {
+			return nil, fmt.Errorf("a fault rule's detail_type %s cannot be decoded from XML: %w", t.FullName(), err)
+		}
 	}
 	op, err := NewOperation(binding.GetSoap(), method.Input(), method.Output())
 	if err != nil {
