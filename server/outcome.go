@@ -6,6 +6,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/agentbridge/agentbridge/adapters"
 )
@@ -68,4 +70,62 @@ func outcomeUnknown(st *status.Status) bool {
 		}
 	}
 	return false
+}
+
+// detailTypes resolves message and extension types by name for JSON: from the served files
+// first (a contract loaded at run time has no Go types, so its messages resolve as dynamic
+// ones), then from the types linked into the binary (google.rpc.ErrorInfo and the like). A
+// status detail made from a contract's message (a typed backend fault, FaultRule.detail_type)
+// is written by its fields on every JSON surface only through such a resolver.
+type detailTypes struct {
+	served *dynamicpb.Types
+}
+
+var _ interface {
+	protoregistry.MessageTypeResolver
+	protoregistry.ExtensionTypeResolver
+} = detailTypes{}
+
+func newDetailTypes(files *protoregistry.Files) detailTypes {
+	return detailTypes{served: dynamicpb.NewTypes(files)}
+}
+
+// FindMessageByName implements protoregistry.MessageTypeResolver.
+func (t detailTypes) FindMessageByName(name protoreflect.FullName) (protoreflect.MessageType, error) {
+	if t.served != nil {
+		if mt, err := t.served.FindMessageByName(name); err == nil {
+			return mt, nil
+		}
+	}
+	return protoregistry.GlobalTypes.FindMessageByName(name)
+}
+
+// FindMessageByURL implements protoregistry.MessageTypeResolver.
+func (t detailTypes) FindMessageByURL(url string) (protoreflect.MessageType, error) {
+	if t.served != nil {
+		if mt, err := t.served.FindMessageByURL(url); err == nil {
+			return mt, nil
+		}
+	}
+	return protoregistry.GlobalTypes.FindMessageByURL(url)
+}
+
+// FindExtensionByName implements protoregistry.ExtensionTypeResolver.
+func (t detailTypes) FindExtensionByName(field protoreflect.FullName) (protoreflect.ExtensionType, error) {
+	if t.served != nil {
+		if xt, err := t.served.FindExtensionByName(field); err == nil {
+			return xt, nil
+		}
+	}
+	return protoregistry.GlobalTypes.FindExtensionByName(field)
+}
+
+// FindExtensionByNumber implements protoregistry.ExtensionTypeResolver.
+func (t detailTypes) FindExtensionByNumber(message protoreflect.FullName, field protoreflect.FieldNumber) (protoreflect.ExtensionType, error) {
+	if t.served != nil {
+		if xt, err := t.served.FindExtensionByNumber(message, field); err == nil {
+			return xt, nil
+		}
+	}
+	return protoregistry.GlobalTypes.FindExtensionByNumber(message, field)
 }
