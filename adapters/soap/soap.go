@@ -1,8 +1,12 @@
-// Package soap carries out methods bound to SOAP 1.1 and 1.2 document/literal wrapped
-// operations. The binding comes from the method's agentbridge.v1.binding option; the request
-// message becomes the body element's content and the reply's body element becomes the
-// response, by descriptor through xmlcodec. Faults, HTTP errors and transport failures become
-// statuses through the adapters' mapping table.
+// Package soap carries out methods bound to SOAP 1.1 and 1.2 operations of every WSDL style:
+// document/literal wrapped and bare, rpc/literal, rpc/encoded, and bodies of several parts
+// without a wrapper element (see agentbridge.v1.SoapOperation and docs/xml-mapping.md, "SOAP
+// styles"). The binding comes from the method's agentbridge.v1.binding option; the request
+// message becomes the body element's content (or the Body's children) and the reply's body
+// becomes the response, by descriptor through xmlcodec; fields marked as header blocks travel
+// in soap:Header. Faults, HTTP errors and transport failures become statuses through the
+// adapters' mapping table and the binding's fault rules, which may attach the fault's detail
+// as a typed status detail (FaultRule.detail_type).
 package soap
 
 import (
