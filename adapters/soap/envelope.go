@@ -149,7 +149,8 @@ type headerFunc func(d *xml.Decoder, start xml.StartElement) (bool, error)
 
 // openBody reads a reply up to the first element inside soap:Body and returns the decoder
 // positioned after that element's start tag. A reply that is not well-formed XML or not an
-// envelope gives errNotEnvelope; an empty Body errEmptyBody, with body and spaces set. It
+// envelope gives errNotEnvelope; an empty Body errEmptyBody, with envelope and body set (an
+// envelope without a Body gives errEmptyBody too, with body unset). It
 // reads no further than that start tag, so the rest of a streamed body is still to come.
 //
 // Each header block goes to headers first, when not nil; a block nobody reads is skipped,

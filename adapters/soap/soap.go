@@ -389,11 +389,15 @@ func (op *Operation) openReply(backend string, redact *adapters.Redactor, faults
 	case isDecodeError(err) && !errors.Is(err, xmlcodec.ErrMalformed):
 		// A header block that does not fit its field.
 		return fail(doesNotFit(backend, redact, md, "Header", err, op.out.Descriptor().FullName(), ""))
-	case errors.Is(err, errEmptyBody) && op.response.Local == "":
+	case errors.Is(err, errEmptyBody) && op.response.Local == "" && ob.body.Name.Local != "":
 		// No part at all: the response's fields are all absent, which decoding judges.
 	case errors.Is(err, errEmptyBody):
 		// A well-formed envelope without the expected element: the backend and the proto
 		// disagree, as with a wrong element.
+		if op.response.Local == "" { // no Body at all
+			md["element"] = "Body"
+			return fail(adapters.Errorf(backend, adapters.ReasonBackendReplyInvalid, md, "backend %s answered with an envelope without a Body", backend))
+		}
 		md["element"] = op.response.Local
 		return fail(adapters.Errorf(backend, adapters.ReasonBackendReplyInvalid, md, "backend %s answered with an empty SOAP Body, expected element %s", backend, op.response.Local))
 	case err != nil:

@@ -282,6 +282,8 @@ func TestSOAPStyleReplyFailures(t *testing.T) {
 			codes.Internal, adapters.ReasonBackendReplyInvalid, "element Body/count: the reply has no such element"},
 		{"parts: an empty Body", "Parts", env11(``),
 			codes.Internal, adapters.ReasonBackendReplyInvalid, "element Body/count"},
+		{"parts: an envelope without a Body", "Parts", `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"></soap:Envelope>`,
+			codes.Internal, adapters.ReasonBackendReplyInvalid, "an envelope without a Body"},
 		{"parts: a fault still wins", "Parts", fault11("soap:Client", "bad order", ""),
 			codes.InvalidArgument, adapters.ReasonSOAPClientFault, "bad order"},
 		{"header: a block marked mustUnderstand that the response does not declare", "Session",
