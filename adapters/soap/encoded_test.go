@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -41,6 +42,10 @@ service EncodedService {
   }
   rpc ListFiles(ListFilesRequest) returns (ListFilesResponse) {
     option (agentbridge.v1.binding) = {backend: "calc" soap: {version: SOAP_VERSION_1_2 request: {name: "listFiles" namespace: "urn:RpcExample"} response: {name: "listFilesResponse" namespace: "urn:RpcExample"} use: SOAP_USE_ENCODED}};
+  }
+  // An Axis-style array of structs, each item a reference to a multiRef.
+  rpc Results(ListFilesRequest) returns (ResultsResponse) {
+    option (agentbridge.v1.binding) = {backend: "calc" soap: {request: {name: "results" namespace: "urn:RpcExample"} response: {name: "resultsResponse" namespace: "urn:RpcExample"} use: SOAP_USE_ENCODED}};
   }
   // Encoded parts without a wrapper.
   rpc Parts(ListFilesRequest) returns (PartsResponse) {
@@ -81,6 +86,9 @@ message ExecFileResponse {
 message ListFilesRequest {}
 message ListFilesResponse {
   repeated string result = 1 [(agentbridge.v1.xml) = {item: "files"}];
+}
+message ResultsResponse {
+  repeated ExecFileResult results = 1 [(agentbridge.v1.xml) = {item: "item"}];
 }
 message PartsResponse {
   ExecFileResult result = 1;
@@ -180,6 +188,18 @@ func TestEncodedCalls(t *testing.T) {
 				`<item>a.txt</item><files>b &amp; c.txt</files></result></r:listFilesResponse>`),
 			wantBody: `<ns0:listFiles xmlns:ns0="urn:RpcExample" xmlns:soapenv="http://www.w3.org/2003/05/soap-envelope" soapenv:encodingStyle="` + soapenc12 + `" ` + xsiXSD + ` xmlns:soapenc="` + soapenc12 + `"></ns0:listFiles>`,
 			want:     `{"result": ["a.txt", "b & c.txt"]}`,
+		},
+		{
+			name:    "an array of references, one multiRef shared by two items",
+			method:  "Results",
+			request: `{}`,
+			reply: env11(`<ns1:resultsResponse xmlns:ns1="urn:RpcExample"><results xmlns:e="` + soapenc11 + `" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="e:Array" e:arrayType="ns1:execFileResult[3]">` +
+				`<item href="#id0"/><item href="#id1"/><item href="#id0"/></results></ns1:resultsResponse>` +
+				`<multiRef id="id0"><base64EncodedStdOut>a</base64EncodedStdOut><base64EncodedStdError/><exitCode>0</exitCode></multiRef>` +
+				`<multiRef id="id1"><base64EncodedStdOut>b</base64EncodedStdOut><base64EncodedStdError/><exitCode>1</exitCode></multiRef>`),
+			wantBody: `<ns0:results xmlns:ns0="urn:RpcExample" xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" soapenv:encodingStyle="` + soapenc11 + `" ` + xsiXSD + ` xmlns:soapenc="` + soapenc11 + `"></ns0:results>`,
+			want: `{"results": [{"base64EncodedStdOut": "a", "base64EncodedStdError": "", "exitCode": 0}, {"base64EncodedStdOut": "b", "base64EncodedStdError": "", "exitCode": 1},` +
+				` {"base64EncodedStdOut": "a", "base64EncodedStdError": "", "exitCode": 0}]}`,
 		},
 		{
 			name:    "encoded parts without a wrapper, one by reference",
@@ -321,6 +341,27 @@ func TestEncodedReplyFailures(t *testing.T) {
 		{"a reference with content of its own", "ExecFile11", env11(resp + `<result href="#a"><exitCode>2</exitCode></result></ns1:execFileResponse><m id="a"><exitCode>1</exitCode></m>`),
 			`has content of its own`},
 	}
+	// Shared references can make a small reply expand without bound (each level refers to the
+	// next ten times), which the resolver stops.
+	var laughs strings.Builder
+	laughs.WriteString(resp + `<result href="#l0"/></ns1:execFileResponse>`)
+	for level := range 7 {
+		laughs.WriteString(`<m id="l` + strconv.Itoa(level) + `">`)
+		for range 10 {
+			if level == 6 {
+				laughs.WriteString(`ha`)
+			} else {
+				laughs.WriteString(`<x href="#l` + strconv.Itoa(level+1) + `"/>`)
+			}
+		}
+		laughs.WriteString(`</m>`)
+	}
+	tests = append(tests, struct {
+		name   string
+		method protoreflect.Name
+		reply  string
+		msg    string
+	}{"references that expand without bound", "ExecFile11", env11(laughs.String()), "its references expand to more than"})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
