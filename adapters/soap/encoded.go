@@ -232,16 +232,29 @@ func newResolver(nodes []*node, limit int) (*resolver, error) {
 }
 
 // element writes n, named as n is, with the content and attributes of the element it refers
-// to (transitively) if it is a reference.
-func (r *resolver) element(n *node) error {
+// to (transitively) if it is a reference. depth is n's, in the written document, which the
+// codec bounds by xmlcodec.MaxDepth anyway.
+func (r *resolver) element(n *node, depth int) error {
+	if depth > xmlcodec.MaxDepth {
+		return referenceErrorf("its references nest elements deeper than %d", xmlcodec.MaxDepth)
+	}
 	attrs := [][]xml.Attr{n.attr}
-	content := n.content
+	var content []any
 	var entered []*node
 	defer func() {
 		for _, t := range entered {
 			delete(r.active, t)
 		}
 	}()
+	// An element with an id is being written, directly or through a reference, until this
+	// returns: a reference to it from inside itself is a cycle.
+	if id, hasID := idOf(n); hasID {
+		if r.active[n] {
+			return referenceErrorf("element %s refers to id %q inside itself: a cycle, which a message cannot hold", n.name.Local, id)
+		}
+		r.active[n] = true
+		entered = append(entered, n)
+	}
 	for cur := n; ; {
 		id, isRef, err := refOf(cur)
 		if err != nil {
@@ -295,7 +308,7 @@ func (r *resolver) element(n *node) error {
 	for _, c := range content {
 		switch c := c.(type) {
 		case *node:
-			if err := r.element(c); err != nil {
+			if err := r.element(c, depth+1); err != nil {
 				return err
 			}
 		case string:
@@ -381,7 +394,7 @@ func (op *Operation) decodeEncoded(ob openedBody, resp proto.Message, limit int)
 	if op.response.Local == "" {
 		r.buf = append(r.buf, "<Body>"...)
 		for _, n := range roots {
-			if err := r.element(n); err != nil {
+			if err := r.element(n, 1); err != nil {
 				return err
 			}
 		}
@@ -395,7 +408,7 @@ func (op *Operation) decodeEncoded(ob openedBody, resp proto.Message, limit int)
 		case len(roots) > 1:
 			return referenceErrorf("the Body holds another independent element, %s, after %s; it would be lost (a multiRef needs an id)", roots[1].name.Local, op.response.Local)
 		}
-		if err := r.element(roots[0]); err != nil {
+		if err := r.element(roots[0], 0); err != nil {
 			return err
 		}
 	}

@@ -328,6 +328,8 @@ func TestEncodedReplyFailures(t *testing.T) {
 			`id "a" is given to more than one element`},
 		{"a reference cycle", "ExecFile11", env11(resp + `<result href="#a"/></ns1:execFileResponse><m id="a"><exitCode href="#a"/></m>`),
 			`a cycle`},
+		{"a reference to an enclosing element", "ExecFile11", env11(resp + `<result id="r"><base64EncodedStdOut href="#r"/></result></ns1:execFileResponse>`),
+			`a cycle`},
 		{"a second independent element", "ExecFile11", env11(resp + `<result><exitCode>1</exitCode></result></ns1:execFileResponse><stray>1</stray>`),
 			`another independent element, stray`},
 		{"the wrong element", "ExecFile11", env11(`<ns1:other xmlns:ns1="urn:RpcExample"/>`),
