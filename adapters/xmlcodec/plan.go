@@ -1,6 +1,11 @@
 // Package xmlcodec converts between XML and protobuf messages by descriptor, without a detour
 // through maps or JSON. A Plan is built once per message descriptor, from agentbridge's XML
 // options, and reused for every call.
+//
+// Besides a message as one element (AppendElement, Decode), a plan writes a message's fields
+// without their element (AppendChildren, for a SOAP body without a wrapper), its SOAP header
+// fields (AppendHeaders, Headers), and SOAP-encoded XML (AppendEncoded, DecodeEncoded); the
+// literal path pays nothing for these.
 package xmlcodec
 
 import (
