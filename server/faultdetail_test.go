@@ -16,6 +16,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -24,6 +25,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/agentbridge/agentbridge/adapters"
 	"github.com/agentbridge/agentbridge/adapters/soap"
@@ -252,4 +254,46 @@ func TestTypedFaultOnEverySurface(t *testing.T) {
 		}
 		fromJSON(t, []byte(js))
 	})
+}
+
+// TestUnknownDetailTypeStillRenders: a status detail of a type the bridge knows nowhere (a Go
+// implementation's) cannot be written as JSON by its fields; REST and MCP still answer with the
+// status, say which detail type was left out, and keep the details they can write.
+func TestUnknownDetailTypeStillRenders(t *testing.T) {
+	t.Parallel()
+	sd := loadShop(t, "")
+	svc := shopService(t, sd, "v1")
+	svc.Methods["GetProduct"] = func(context.Context, proto.Message) (proto.Message, error) {
+		st := status.New(codes.NotFound, "no such product")
+		p := st.Proto()
+		p.Details = append(p.Details, &anypb.Any{TypeUrl: "type.googleapis.com/elsewhere.v1.Unknown", Value: []byte{0x08, 0x01}})
+		info, _ := anypb.New(&errdetails.ErrorInfo{Reason: "NO_PRODUCT", Domain: "shop"})
+		p.Details = append(p.Details, info)
+		return nil, status.FromProto(p).Err()
+	}
+	srv, err := server.New([]server.Service{svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := serve(t, srv, false, nil, nil)
+	const note = "status details of types the bridge cannot write as JSON are left out: elsewhere.v1.Unknown"
+
+	resp, err := http.Get(b.httpURL + "/v1/products/P-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(data), note) || !strings.Contains(string(data), "NO_PRODUCT") {
+		t.Errorf("REST: HTTP %d %s, want 404 with the note and the ErrorInfo", resp.StatusCode, data)
+	}
+
+	session := mcpSession(t, b.httpURL+"/mcp")
+	res, err := session.CallTool(t.Context(), &mcp.CallToolParams{Name: "ShopService_GetProduct", Arguments: map[string]any{"id": "P-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := textOf(res); !res.IsError || !strings.Contains(text, note) || !strings.Contains(text, "\nstatus: ") || !strings.Contains(text, "NO_PRODUCT") {
+		t.Errorf("MCP: %q, want an error with the note and the status JSON", text)
+	}
 }

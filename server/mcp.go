@@ -442,6 +442,7 @@ func toolError(st *status.Status) *mcp.CallToolResult {
 // of its details: a generation's, for the failures of its methods, which may carry a typed
 // backend fault (FaultRule.detail_type) as a detail, shown in the status JSON by its fields.
 func toolErrorJSON(st *status.Status, errJSON *runtime.JSONPb) *mcp.CallToolResult {
+	st = writableStatus(st, errJSON)
 	text := fmt.Sprintf("%s: %s", st.Code().String(), st.Message())
 	if outcomeUnknown(st) {
 		text += "\n" + outcomeUnknownHint

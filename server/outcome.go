@@ -3,6 +3,7 @@ package server
 import (
 	"strings"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -128,4 +129,31 @@ func (t detailTypes) FindExtensionByNumber(message protoreflect.FullName, field 
 		}
 	}
 	return protoregistry.GlobalTypes.FindExtensionByNumber(message, field)
+}
+
+// writableStatus returns st as errJSON can write it as JSON. A detail whose type the resolver
+// does not know (a Go implementation's detail of a type that is neither linked nor served)
+// cannot be written by its fields; without this, grpc-gateway would answer HTTP 500 "failed to
+// marshal error message" in place of the status, and MCP would drop the status JSON. Such
+// details are left out of the JSON, and the message says which types were.
+func writableStatus(st *status.Status, errJSON *runtime.JSONPb) *status.Status {
+	if len(st.Proto().GetDetails()) == 0 {
+		return st
+	}
+	if _, err := errJSON.Marshal(st.Proto()); err == nil {
+		return st
+	}
+	p := st.Proto()
+	kept := p.Details[:0:0]
+	var left []string
+	for _, d := range p.GetDetails() {
+		if _, err := errJSON.Marshal(d); err != nil {
+			left = append(left, strings.TrimPrefix(d.GetTypeUrl(), "type.googleapis.com/"))
+			continue
+		}
+		kept = append(kept, d)
+	}
+	p.Details = kept
+	p.Message += " (status details of types the bridge cannot write as JSON are left out: " + strings.Join(left, ", ") + ")"
+	return status.FromProto(p)
 }

@@ -67,6 +67,9 @@ func restMuxOptions(g *generation) []runtime.ServeMuxOption {
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, newGatewayJSON(g.types)),
 		runtime.WithIncomingHeaderMatcher(restHeaderToMetadata),
 		runtime.WithErrorHandler(func(ctx context.Context, mux *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+			if st, ok := status.FromError(err); ok {
+				err = writableStatus(st, errJSON).Err()
+			}
 			runtime.DefaultHTTPErrorHandler(ctx, mux, errJSON, w, r, err)
 		}),
 	}
