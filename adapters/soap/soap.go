@@ -89,6 +89,7 @@ type Operation struct {
 	response xmlcodec.Name // empty Local: the children of soap:Body are the response's fields
 	item     xmlcodec.Name // for streaming operations: the response's child holding each message
 	encoded  bool          // use ENCODED: SOAP encoding (rpc/encoded)
+	oneWay   bool          // a one-way operation: success is any 2xx, with an empty body or Body
 	in, out  *xmlcodec.Plan
 	newOut   func() proto.Message
 	faults   adapters.FaultRules // the method's fault rules, from its binding; tried before the backend's
@@ -131,6 +132,16 @@ func NewOperation(op *agentbridgev1.SoapOperation, in, out protoreflect.MessageD
 		}
 	}
 	encoded := op.GetUse() == agentbridgev1.SoapUse_SOAP_USE_ENCODED
+	if op.GetOneWay() {
+		switch {
+		case op.GetStreamItem().GetName() != "":
+			return nil, errors.New("a one-way soap binding cannot stream: the backend answers nothing")
+		case op.GetResponse().GetName() != "":
+			return nil, errors.New("a one-way soap binding has no response element; leave response unset")
+		case out.Fields().Len() > 0:
+			return nil, fmt.Errorf("a one-way soap binding answers nothing, but its response %s has fields", out.FullName())
+		}
+	}
 	if op.GetStreamItem().GetName() != "" {
 		switch {
 		case op.GetResponse().GetName() == "":
@@ -149,6 +160,7 @@ func NewOperation(op *agentbridgev1.SoapOperation, in, out protoreflect.MessageD
 		response: xmlcodec.Name{Space: op.GetResponse().GetNamespace(), Local: op.GetResponse().GetName()},
 		item:     xmlcodec.Name{Space: op.GetStreamItem().GetNamespace(), Local: op.GetStreamItem().GetName()},
 		encoded:  encoded,
+		oneWay:   op.GetOneWay(),
 		in:       inPlan,
 		out:      outPlan,
 		newOut:   func() proto.Message { return mt.New().Interface() },
@@ -252,6 +264,11 @@ func (a *Adapter) envelope(op *Operation, req proto.Message) ([]byte, error) {
 // children, or its encoded content) into resp, and its header blocks into resp's header
 // fields. wss says the bridge sent a WS-Security header (see readHeaders).
 func (op *Operation) decodeReply(backend string, redact *adapters.Redactor, faults adapters.FaultRules, wss bool, reply *adapters.Reply, resp proto.Message) error {
+	if op.oneWay && reply.StatusCode >= 200 && reply.StatusCode < 300 && len(bytes.TrimSpace(reply.Body)) == 0 {
+		// WS-I Basic Profile: a one-way operation's success is HTTP 202 (some servers send
+		// 200) with no envelope. An envelope, a fault included, is read as any reply.
+		return nil
+	}
 	var headers *xmlcodec.Headers
 	if op.out.HasHeaders() {
 		headers = op.out.Headers(resp)
