@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	agentbridgev1 "github.com/agentbridge/agentbridge/gen/agentbridge/v1"
 )
@@ -101,7 +102,7 @@ func (b Backend) FaultRules() (FaultRules, error) {
 		}
 		rules[i] = p
 	}
-	rs, cerrs := compileFaultRules("backend:"+b.Name, rules)
+	rs, cerrs := compileFaultRules("backend:"+b.Name, rules, nil)
 	errs = append(errs, cerrs...)
 	if len(errs) > 0 {
 		for i, err := range errs {
@@ -139,6 +140,12 @@ type FaultMapping struct {
 	Message string
 	// Hint, if not empty, ends the status message.
 	Hint string
+	// DetailType, if not nil, is the message that the detail element DetailElement decodes
+	// into, to be attached to the status as a detail (FaultRule.detail_type). Only a
+	// binding's rules have one (see CompileBindingFaultRules).
+	DetailType protoreflect.MessageDescriptor
+	// DetailElement is the local name of that detail element: the rule's fault_detail.element.
+	DetailElement string
 }
 
 // FaultView is what fault rules see of a backend fault. Code and Subcode are as sent (a
@@ -167,23 +174,79 @@ const maxReasonLen = 63
 // CompileFaultRules checks and compiles rules; source names them in fault_rule ("method" for a
 // binding's, "backend:NAME" for a config's). Every broken rule is reported, each as
 // faults[N]: what is wrong, so a mistake surfaces at start, not at the first fault.
+//
+// A rule with a detail_type is refused here: its type is a message of a method's contract,
+// which only CompileBindingFaultRules knows.
 func CompileFaultRules(source string, rules []*agentbridgev1.FaultRule) (FaultRules, error) {
-	rs, errs := compileFaultRules(source, rules)
+	rs, errs := compileFaultRules(source, rules, nil)
 	if len(errs) > 0 {
 		return FaultRules{}, errors.Join(errs...)
 	}
 	return rs, nil
 }
 
+// CompileBindingFaultRules compiles the fault rules of method's binding, named "method" in
+// fault_rule, as CompileFaultRules does. A rule's detail_type is resolved by full name among
+// the messages of method's file and the files it imports, transitively (a contract loaded at
+// run time has them nowhere else); it must name a message, and the rule must have a
+// fault_detail.element, the element that decodes into it.
+func CompileBindingFaultRules(method protoreflect.MethodDescriptor, rules []*agentbridgev1.FaultRule) (FaultRules, error) {
+	file := method.ParentFile()
+	rs, errs := compileFaultRules("method", rules, func(name protoreflect.FullName) protoreflect.MessageDescriptor {
+		return findMessage(file, name, map[string]bool{})
+	})
+	if len(errs) > 0 {
+		return FaultRules{}, errors.Join(errs...)
+	}
+	return rs, nil
+}
+
+// findMessage looks for the message named name in file, then in the files it imports, each
+// file once.
+func findMessage(file protoreflect.FileDescriptor, name protoreflect.FullName, seen map[string]bool) protoreflect.MessageDescriptor {
+	if file == nil || seen[file.Path()] {
+		return nil
+	}
+	seen[file.Path()] = true
+	rel := string(name)
+	if pkg := string(file.Package()); pkg != "" {
+		var ok bool
+		if rel, ok = strings.CutPrefix(rel, pkg+"."); !ok {
+			rel = ""
+		}
+	}
+	if rel != "" {
+		var md protoreflect.MessageDescriptor
+		messages := file.Messages()
+		for part := range strings.SplitSeq(rel, ".") {
+			if md = messages.ByName(protoreflect.Name(part)); md == nil {
+				break
+			}
+			messages = md.Messages()
+		}
+		if md != nil {
+			return md
+		}
+	}
+	imports := file.Imports()
+	for i := range imports.Len() {
+		if md := findMessage(imports.Get(i).FileDescriptor, name, seen); md != nil {
+			return md
+		}
+	}
+	return nil
+}
+
 // compileFaultRules returns each mistake as its own error, faults[N]: what, so a caller can
-// name the source on every line.
-func compileFaultRules(source string, rules []*agentbridgev1.FaultRule) (FaultRules, []error) {
+// name the source on every line. resolve finds a detail_type's message; nil refuses
+// detail_type.
+func compileFaultRules(source string, rules []*agentbridgev1.FaultRule, resolve func(protoreflect.FullName) protoreflect.MessageDescriptor) (FaultRules, []error) {
 	var (
 		out  = FaultRules{rules: make([]faultRule, 0, len(rules))}
 		errs []error
 	)
 	for i, r := range rules {
-		fr, ruleErrs := compileFaultRule(r)
+		fr, ruleErrs := compileFaultRule(r, resolve)
 		for _, err := range ruleErrs {
 			errs = append(errs, fmt.Errorf("faults[%d]: %w", i, err))
 		}
@@ -193,7 +256,7 @@ func compileFaultRules(source string, rules []*agentbridgev1.FaultRule) (FaultRu
 	return out, errs
 }
 
-func compileFaultRule(r *agentbridgev1.FaultRule) (faultRule, []error) {
+func compileFaultRule(r *agentbridgev1.FaultRule, resolve func(protoreflect.FullName) protoreflect.MessageDescriptor) (faultRule, []error) {
 	fr := faultRule{code: r.GetFaultCode(), subcode: r.GetFaultSubcode()}
 	var errs []error
 	for _, n := range []struct{ field, value string }{{"fault_code", fr.code}, {"fault_subcode", fr.subcode}} {
@@ -243,6 +306,23 @@ func compileFaultRule(r *agentbridgev1.FaultRule) (faultRule, []error) {
 		fr.mapping.Reason = Reason(reason)
 	}
 	fr.mapping.Message, fr.mapping.Hint = strings.TrimSpace(r.GetMessage()), strings.TrimSpace(r.GetHint())
+	if t := r.GetDetailType(); t != "" {
+		switch name := protoreflect.FullName(strings.TrimPrefix(t, ".")); {
+		case resolve == nil:
+			errs = append(errs, fmt.Errorf("detail_type %q: only a binding's fault rules can name a detail type, a message of the method's contract", t))
+		case r.GetFaultDetail().GetElement() == "":
+			errs = append(errs, fmt.Errorf("detail_type %q needs fault_detail.element, the detail element that decodes into it", t))
+		case !name.IsValid():
+			errs = append(errs, fmt.Errorf("detail_type %q is not a full message name (package.Message)", t))
+		default:
+			md := resolve(name)
+			if md == nil {
+				errs = append(errs, fmt.Errorf("detail_type %q names no message of the method's file or its imports", t))
+				break
+			}
+			fr.mapping.DetailType, fr.mapping.DetailElement = md, r.GetFaultDetail().GetElement()
+		}
+	}
 	return fr, errs
 }
 
@@ -258,6 +338,18 @@ func checkLocalName(name string) error {
 		return errors.New("a name has no white space")
 	}
 	return nil
+}
+
+// DetailTypes lists the detail types of the rules, in order, for checking that each can be
+// decoded when a method is bound.
+func (rs FaultRules) DetailTypes() []protoreflect.MessageDescriptor {
+	var out []protoreflect.MessageDescriptor
+	for i := range rs.rules {
+		if t := rs.rules[i].mapping.DetailType; t != nil {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // Match returns the mapping of the first rule that matches f.

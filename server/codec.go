@@ -39,8 +39,12 @@ type gatewayJSON struct {
 	runtime.JSONPb
 }
 
-func newGatewayJSON() *gatewayJSON {
-	return &gatewayJSON{runtime.JSONPb{MarshalOptions: jsonMarshal, UnmarshalOptions: jsonUnmarshal}}
+// newGatewayJSON returns the gateway's JSON form, resolving Any types (and the details of a
+// streamed error) through types.
+func newGatewayJSON(types detailTypes) *gatewayJSON {
+	m, u := jsonMarshal, jsonUnmarshal
+	m.Resolver, u.Resolver = types, types
+	return &gatewayJSON{runtime.JSONPb{MarshalOptions: m, UnmarshalOptions: u}}
 }
 
 // streamContentType is the content type of a server-streaming REST response: newline-delimited

@@ -21,8 +21,9 @@ func RuntimeREST(s *Server) (http.Handler, error) {
 // process through inprocConn, on a mux with the same options and the same body bound as
 // RuntimeREST: the reference the differential test compares RuntimeREST with.
 func GeneratedREST(s *Server, registrations ...GeneratedRegistration) (http.Handler, error) {
-	mux := runtime.NewServeMux(restMuxOptions()...)
-	conn := &inprocConn{s: s, g: s.gen.Load()}
+	g := s.gen.Load()
+	mux := runtime.NewServeMux(restMuxOptions(g)...)
+	conn := &inprocConn{s: s, g: g}
 	for _, register := range registrations {
 		if err := register(context.Background(), mux, conn); err != nil {
 			return nil, err

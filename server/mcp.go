@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -297,12 +298,12 @@ func (s *Server) toolHandler(name string) mcp.ToolHandler {
 		}
 		ctx, _ = incomingContext(ctx, SurfaceMCP, t.method.procedure, header)
 		if t.method.stream != nil {
-			return s.collectStream(ctx, t, msg, maxStreamItems(g.mcpOpts), shape), nil
+			return s.collectStream(ctx, g, t, msg, maxStreamItems(g.mcpOpts), shape), nil
 		}
 		resp, err := s.call(ctx, t.method, msg)
 		if err != nil {
 			st, _ := status.FromError(err)
-			return toolError(st), nil
+			return toolErrorJSON(st, g.errorJSON), nil
 		}
 		data, err := jsonMarshal.Marshal(resp)
 		if err != nil {
@@ -359,7 +360,7 @@ func streamSchema(item map[string]any, limit int) map[string]any {
 // collectStream runs a server-streaming method, keeps up to the bound of its messages (trimmed
 // to the call's fields, and no more than exceed the result budget), and cancels the stream when
 // it has more.
-func (s *Server) collectStream(ctx context.Context, t *mcpTool, req proto.Message, limit int, shape *resultShape) *mcp.CallToolResult {
+func (s *Server) collectStream(ctx context.Context, g *generation, t *mcpTool, req proto.Message, limit int, shape *resultShape) *mcp.CallToolResult {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var items []json.RawMessage
@@ -386,7 +387,7 @@ func (s *Server) collectStream(ctx context.Context, t *mcpTool, req proto.Messag
 	})
 	if err != nil && !truncated {
 		st, _ := status.FromError(err)
-		return toolError(st)
+		return toolErrorJSON(st, g.errorJSON)
 	}
 	return shape.stream(items, truncated)
 }
@@ -434,6 +435,14 @@ var hints = map[codes.Code]string{
 // toolError renders a status as an MCP tool error: isError, with the code, the message, a hint
 // and the status details as JSON, so the agent sees what to change.
 func toolError(st *status.Status) *mcp.CallToolResult {
+	return toolErrorJSON(st, errorJSON)
+}
+
+// toolErrorJSON is toolError writing the status with errJSON, whose resolver knows the types
+// of its details: a generation's, for the failures of its methods, which may carry a typed
+// backend fault (FaultRule.detail_type) as a detail, shown in the status JSON by its fields.
+func toolErrorJSON(st *status.Status, errJSON *runtime.JSONPb) *mcp.CallToolResult {
+	st = writableStatus(st, errJSON)
 	text := fmt.Sprintf("%s: %s", st.Code().String(), st.Message())
 	if outcomeUnknown(st) {
 		text += "\n" + outcomeUnknownHint
@@ -441,7 +450,7 @@ func toolError(st *status.Status) *mcp.CallToolResult {
 		text += "\n" + h
 	}
 	if details := st.Proto().GetDetails(); len(details) > 0 {
-		if data, err := errorJSON.Marshal(st.Proto()); err == nil {
+		if data, err := errJSON.Marshal(st.Proto()); err == nil {
 			text += "\nstatus: " + string(data)
 		}
 	}

@@ -3,9 +3,12 @@ package server
 import (
 	"strings"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/agentbridge/agentbridge/adapters"
 )
@@ -68,4 +71,89 @@ func outcomeUnknown(st *status.Status) bool {
 		}
 	}
 	return false
+}
+
+// detailTypes resolves message and extension types by name for JSON: from the served files
+// first (a contract loaded at run time has no Go types, so its messages resolve as dynamic
+// ones), then from the types linked into the binary (google.rpc.ErrorInfo and the like). A
+// status detail made from a contract's message (a typed backend fault, FaultRule.detail_type)
+// is written by its fields on every JSON surface only through such a resolver.
+type detailTypes struct {
+	served *dynamicpb.Types
+}
+
+var _ interface {
+	protoregistry.MessageTypeResolver
+	protoregistry.ExtensionTypeResolver
+} = detailTypes{}
+
+func newDetailTypes(files *protoregistry.Files) detailTypes {
+	return detailTypes{served: dynamicpb.NewTypes(files)}
+}
+
+// FindMessageByName implements protoregistry.MessageTypeResolver.
+func (t detailTypes) FindMessageByName(name protoreflect.FullName) (protoreflect.MessageType, error) {
+	if t.served != nil {
+		if mt, err := t.served.FindMessageByName(name); err == nil {
+			return mt, nil
+		}
+	}
+	return protoregistry.GlobalTypes.FindMessageByName(name)
+}
+
+// FindMessageByURL implements protoregistry.MessageTypeResolver.
+func (t detailTypes) FindMessageByURL(url string) (protoreflect.MessageType, error) {
+	if t.served != nil {
+		if mt, err := t.served.FindMessageByURL(url); err == nil {
+			return mt, nil
+		}
+	}
+	return protoregistry.GlobalTypes.FindMessageByURL(url)
+}
+
+// FindExtensionByName implements protoregistry.ExtensionTypeResolver.
+func (t detailTypes) FindExtensionByName(field protoreflect.FullName) (protoreflect.ExtensionType, error) {
+	if t.served != nil {
+		if xt, err := t.served.FindExtensionByName(field); err == nil {
+			return xt, nil
+		}
+	}
+	return protoregistry.GlobalTypes.FindExtensionByName(field)
+}
+
+// FindExtensionByNumber implements protoregistry.ExtensionTypeResolver.
+func (t detailTypes) FindExtensionByNumber(message protoreflect.FullName, field protoreflect.FieldNumber) (protoreflect.ExtensionType, error) {
+	if t.served != nil {
+		if xt, err := t.served.FindExtensionByNumber(message, field); err == nil {
+			return xt, nil
+		}
+	}
+	return protoregistry.GlobalTypes.FindExtensionByNumber(message, field)
+}
+
+// writableStatus returns st as errJSON can write it as JSON. A detail whose type the resolver
+// does not know (a Go implementation's detail of a type that is neither linked nor served)
+// cannot be written by its fields; without this, grpc-gateway would answer HTTP 500 "failed to
+// marshal error message" in place of the status, and MCP would drop the status JSON. Such
+// details are left out of the JSON, and the message says which types were.
+func writableStatus(st *status.Status, errJSON *runtime.JSONPb) *status.Status {
+	if len(st.Proto().GetDetails()) == 0 {
+		return st
+	}
+	if _, err := errJSON.Marshal(st.Proto()); err == nil {
+		return st
+	}
+	p := st.Proto()
+	kept := p.Details[:0:0]
+	var left []string
+	for _, d := range p.GetDetails() {
+		if _, err := errJSON.Marshal(d); err != nil {
+			left = append(left, strings.TrimPrefix(d.GetTypeUrl(), "type.googleapis.com/"))
+			continue
+		}
+		kept = append(kept, d)
+	}
+	p.Details = kept
+	p.Message += " (status details of types the bridge cannot write as JSON are left out: " + strings.Join(left, ", ") + ")"
+	return status.FromProto(p)
 }

@@ -27,7 +27,7 @@ import (
 // newREST builds the REST surface for every method with REST routes, each calling the method
 // in process through the interceptor chain.
 func (s *Server) newREST(g *generation) (http.Handler, error) {
-	mux := runtime.NewServeMux(restMuxOptions()...)
+	mux := runtime.NewServeMux(restMuxOptions(g)...)
 	type owner struct{ route, method string }
 	taken := map[string]owner{}
 	for _, m := range g.routeOrder() {
@@ -54,14 +54,23 @@ func (s *Server) newREST(g *generation) (http.Handler, error) {
 	return boundBody(s.opts.maxBody, mux), nil
 }
 
-// restMuxOptions configures the REST mux: the shared JSON form, request headers passed to the
-// chain as metadata, and errors written without zero values.
-func restMuxOptions() []runtime.ServeMuxOption {
+// restMuxOptions configures the REST mux of g: the shared JSON form, request headers passed to
+// the chain as metadata, and errors written without zero values. Both resolve g's types, so a
+// status detail or an Any field of a contract loaded at run time is written as JSON (without
+// them grpc-gateway would answer "failed to marshal error message" instead of the error).
+func restMuxOptions(g *generation) []runtime.ServeMuxOption {
+	errJSON := g.errorJSON
+	if errJSON == nil { // a generation built in part, by a test
+		errJSON = errorJSON
+	}
 	return []runtime.ServeMuxOption{
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, newGatewayJSON()),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, newGatewayJSON(g.types)),
 		runtime.WithIncomingHeaderMatcher(restHeaderToMetadata),
 		runtime.WithErrorHandler(func(ctx context.Context, mux *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-			runtime.DefaultHTTPErrorHandler(ctx, mux, errorJSON, w, r, err)
+			if st, ok := status.FromError(err); ok {
+				err = writableStatus(st, errJSON).Err()
+			}
+			runtime.DefaultHTTPErrorHandler(ctx, mux, errJSON, w, r, err)
 		}),
 	}
 }
@@ -254,4 +263,6 @@ func writeStatus(w http.ResponseWriter, r *http.Request, st *status.Status) {
 }
 
 // errorJSON writes error statuses without zero values: an error body shows only what is set.
+// It resolves linked types only; a generation's errorJSON resolves its contracts' too, for the
+// errors of its methods.
 var errorJSON = &runtime.JSONPb{}

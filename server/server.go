@@ -32,10 +32,12 @@ import (
 	"time"
 
 	"buf.build/go/protovalidate"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
@@ -99,6 +101,12 @@ type generation struct {
 
 	openapi   []byte         // the OpenAPI document /openapi.json serves
 	resources []*mcpResource // the contract as MCP resources, sorted by URI
+
+	// types resolves the served files' messages, then the linked ones: the types of status
+	// details (a typed SOAP fault's, FaultRule.detail_type) and of Any fields, for JSON.
+	types detailTypes
+	// errorJSON writes error statuses, with their details, on REST and MCP (see errorJSON).
+	errorJSON *runtime.JSONPb
 }
 
 // New builds a server for services. It fails when a method has no implementation, a contract
@@ -200,6 +208,8 @@ func (s *Server) newGeneration(ctx context.Context, services []Service, mcpOpts 
 		}
 	}
 	sort.Strings(g.names)
+	g.types = newDetailTypes(g.files)
+	g.errorJSON = &runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{Resolver: g.types}}
 	var err error
 	if g.tools, err = s.buildTools(g); err != nil {
 		return nil, err

@@ -92,19 +92,36 @@ func quoteAction(action string) string {
 	return b.String()
 }
 
-// appendEnvelope writes a complete envelope whose body is msg written as the element name.
-// header, when not empty, is the content of soap:Header (a wsse:Security element).
-func appendEnvelope(dst []byte, v Version, header []byte, name xmlcodec.Name, plan *xmlcodec.Plan, msg proto.Message) ([]byte, error) {
+// appendEnvelope writes the complete request envelope of op for msg. header, when not empty,
+// is the backend's own SOAP header content (a wsse:Security element); msg's header fields
+// ((agentbridge.v1.xml).header) are written after it, in soap:Header too. The body is msg as
+// the request element, or msg's fields directly when the request has no name, under SOAP
+// encoding when the operation's use is ENCODED.
+func appendEnvelope(dst []byte, op *Operation, header []byte, msg proto.Message) ([]byte, error) {
+	v := op.version
 	dst = append(dst, `<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap="`...)
 	dst = append(dst, v.Namespace()...)
 	dst = append(dst, `">`...)
-	if len(header) > 0 {
+	var err error
+	if hasHeaders := op.in.HasHeaders(); len(header) > 0 || hasHeaders {
 		dst = append(dst, `<soap:Header>`...)
 		dst = append(dst, header...)
+		if hasHeaders {
+			if dst, err = op.in.AppendHeaders(dst, msg); err != nil {
+				return nil, err
+			}
+		}
 		dst = append(dst, `</soap:Header>`...)
 	}
 	dst = append(dst, `<soap:Body>`...)
-	dst, err := plan.AppendElement(dst, name, msg)
+	switch {
+	case op.encoded:
+		dst, err = op.in.AppendEncoded(dst, op.request, msg, op.encoding())
+	case op.request.Local == "":
+		dst, err = op.in.AppendChildren(dst, msg)
+	default:
+		dst, err = op.in.AppendElement(dst, op.request, msg)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -115,20 +132,42 @@ func appendEnvelope(dst []byte, v Version, header []byte, name xmlcodec.Name, pl
 // an empty body).
 var errNotEnvelope = errors.New("not a SOAP envelope")
 
+// openedBody is a reply read up to the first element inside soap:Body.
+type openedBody struct {
+	d        *xml.Decoder
+	envelope xml.StartElement // soap:Envelope's start tag
+	body     xml.StartElement // soap:Body's start tag
+	first    xml.StartElement // the first element inside soap:Body; d is positioned after its start tag
+	// headerErr is why a header block could not be accepted (one the reply requires the
+	// bridge to understand, and it does not); reported unless the body is a fault.
+	headerErr error
+}
+
+// headerFunc reads one header block, the child of soap:Header that start opened, and reports
+// whether it did (the decoder is then past its end tag); false leaves the block unread.
+type headerFunc func(d *xml.Decoder, start xml.StartElement) (bool, error)
+
 // openBody reads a reply up to the first element inside soap:Body and returns the decoder
 // positioned after that element's start tag. A reply that is not well-formed XML or not an
-// envelope gives errNotEnvelope. It reads no further than that start tag, so the rest of a
-// streamed body is still to come.
-func openBody(body io.Reader) (*xml.Decoder, xml.StartElement, error) {
+// envelope gives errNotEnvelope; an empty Body errEmptyBody, with envelope and body set (an
+// envelope without a Body gives errEmptyBody too, with body unset). It
+// reads no further than that start tag, so the rest of a streamed body is still to come.
+//
+// Each header block goes to headers first, when not nil; a block nobody reads is skipped,
+// unless it is marked mustUnderstand for the bridge (no actor or role, or the next or
+// ultimate receiver's), which SOAP requires a receiver to refuse: that is headerErr. An error
+// from headers ends the reading.
+func openBody(body io.Reader, headers headerFunc) (openedBody, error) {
+	var ob openedBody
 	d := xmlcodec.NewDecoder(body)
 	depth := 0 // 0 outside the envelope, 1 inside Envelope, 2 inside Body
 	for {
 		tok, err := d.Token()
 		if err != nil {
 			if depth == 0 || errors.Is(err, io.EOF) {
-				return nil, xml.StartElement{}, errNotEnvelope
+				return ob, errNotEnvelope
 			}
-			return nil, xml.StartElement{}, err
+			return ob, err
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
@@ -136,26 +175,108 @@ func openBody(body io.Reader) (*xml.Decoder, xml.StartElement, error) {
 			switch {
 			case depth == 0 && isSOAP && t.Name.Local == "Envelope":
 				depth = 1
+				ob.envelope = t // encoding/xml gives each start tag attributes of its own
 			case depth == 0:
-				return nil, xml.StartElement{}, errNotEnvelope
+				return ob, errNotEnvelope
 			case depth == 1 && isSOAP && t.Name.Local == "Body":
 				depth = 2
-			case depth == 1: // Header and anything else before Body
+				ob.body = t
+			case depth == 1 && isSOAP && t.Name.Local == "Header":
+				if err := readHeader(d, headers, &ob); err != nil {
+					return ob, err
+				}
+			case depth == 1: // anything else before Body
 				if err := d.Skip(); err != nil {
-					return nil, xml.StartElement{}, err
+					return ob, err
 				}
 			default:
-				return d, t, nil
+				ob.d, ob.first = d, t
+				return ob, nil
 			}
 		case xml.EndElement:
-			return nil, xml.StartElement{}, errEmptyBody
+			ob.d = d
+			return ob, errEmptyBody
 		case xml.Directive:
 			if depth == 0 { // an HTML5 page's <!DOCTYPE html>, or a DTD declaring entities
-				return nil, xml.StartElement{}, errDoctype
+				return ob, errDoctype
 			}
-			return nil, xml.StartElement{}, errors.New("document type declarations are not allowed in SOAP")
+			return ob, errors.New("document type declarations are not allowed in SOAP")
 		}
 	}
+}
+
+// namespaces returns the namespace declarations (xmlns attributes) of the Envelope and Body
+// start tags, for resolving QNames in attribute values below them (xsi:type, under SOAP
+// encoding).
+func (ob *openedBody) namespaces() []xml.Attr {
+	var spaces []xml.Attr
+	for _, start := range []xml.StartElement{ob.envelope, ob.body} {
+		for _, a := range start.Attr {
+			if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
+				spaces = append(spaces, a)
+			}
+		}
+	}
+	return spaces
+}
+
+// readHeader reads the children of soap:Header, up to its end tag (see openBody).
+func readHeader(d *xml.Decoder, headers headerFunc, ob *openedBody) error {
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return nil
+		case xml.StartElement:
+			if headers != nil {
+				read, err := headers(d, t)
+				if err != nil {
+					return err
+				}
+				if read {
+					continue
+				}
+			}
+			if ob.headerErr == nil && mustUnderstand(t) {
+				ob.headerErr = fmt.Errorf("the reply's header block %s is marked mustUnderstand, and the binding's response message declares no header field of that name, so the bridge cannot process it as SOAP requires", t.Name.Local)
+			}
+			if err := d.Skip(); err != nil {
+				return err
+			}
+		case xml.Directive:
+			return errors.New("document type declarations are not allowed in SOAP")
+		}
+	}
+}
+
+// The roles (SOAP 1.2) and actor (SOAP 1.1) that name the bridge, the reply's receiver.
+const (
+	actorNext11            = "http://schemas.xmlsoap.org/soap/actor/next"
+	roleNext12             = "http://www.w3.org/2003/05/soap-envelope/role/next"
+	roleUltimateReceiver12 = "http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver"
+)
+
+// mustUnderstand reports whether a header block is marked mustUnderstand ("1" or "true") and
+// targeted at the bridge: without an actor or role, or with the next or ultimate receiver's.
+func mustUnderstand(start xml.StartElement) bool {
+	must, forUs := false, true
+	for _, a := range start.Attr {
+		if a.Name.Space != NamespaceSOAP11 && a.Name.Space != NamespaceSOAP12 {
+			continue
+		}
+		switch a.Name.Local {
+		case "mustUnderstand":
+			v := strings.TrimSpace(a.Value)
+			must = v == "1" || v == "true"
+		case "actor", "role":
+			v := strings.TrimSpace(a.Value)
+			forUs = v == "" || v == actorNext11 || v == roleNext12 || v == roleUltimateReceiver12
+		}
+	}
+	return must && forUs
 }
 
 // errEmptyBody marks an envelope without a body element: well-formed SOAP whose content does

@@ -3,10 +3,14 @@ package soap
 import (
 	"bytes"
 	"encoding/xml"
+	"fmt"
+	"io"
 	"slices"
 	"strings"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/agentbridge/agentbridge/adapters"
 	"github.com/agentbridge/agentbridge/adapters/xmlcodec"
@@ -20,7 +24,8 @@ type Fault struct {
 	Actor   string // faultactor (1.1) or Role (1.2)
 	Detail  string // the detail's content as text: leaf elements as path: value pairs
 
-	details []adapters.DetailElement // the detail's elements, for fault rules
+	details   []adapters.DetailElement // the detail's elements, for fault rules
+	detailXML []byte                   // the detail's content as sent, for a rule's detail_type
 }
 
 // faultXML reads both versions' shapes; unqualified tags match any namespace, which also copes
@@ -58,6 +63,7 @@ func readFault(d *xml.Decoder, start xml.StartElement) (*Fault, error) {
 	}
 	f := &Fault{Code: fx.FaultCode, String: fx.FaultString, Actor: fx.FaultActor}
 	f.Detail, f.details = detailText(fx.Detail11.XML)
+	f.detailXML = fx.Detail11.XML
 	if f.Code == "" {
 		f.Code = fx.Code.Value
 	}
@@ -74,6 +80,7 @@ func readFault(d *xml.Decoder, start xml.StartElement) (*Fault, error) {
 	}
 	if f.Detail == "" {
 		f.Detail, f.details = detailText(fx.Detail12.XML)
+		f.detailXML = fx.Detail12.XML
 	}
 	f.Code, f.Subcode, f.String, f.Actor = strings.TrimSpace(f.Code), strings.TrimSpace(f.Subcode), strings.TrimSpace(f.String), strings.TrimSpace(f.Actor)
 	return f, nil
@@ -84,6 +91,9 @@ func readFault(d *xml.Decoder, start xml.StartElement) (*Fault, error) {
 func (f *Fault) redact(r *adapters.Redactor) {
 	f.Code, f.Subcode, f.String = r.Replace(f.Code), r.Replace(f.Subcode), r.Replace(f.String)
 	f.Actor, f.Detail = r.Replace(f.Actor), r.Replace(f.Detail)
+	if len(f.detailXML) > 0 {
+		f.detailXML = []byte(r.Replace(string(f.detailXML)))
+	}
 	for i := range f.details {
 		f.details[i].Text = r.Replace(f.details[i].Text)
 	}
@@ -167,7 +177,53 @@ func (f *Fault) err(backend, httpStatus string, m *adapters.FaultMapping, redact
 	if m != nil && m.Hint != "" {
 		o.Message = strings.TrimRight(o.Message, ". ") + ". " + redactWith(redact, m.Hint)
 	}
-	return o.Err()
+	var detail *anypb.Any
+	if m != nil && m.DetailType != nil {
+		var err error
+		if detail, err = f.typedDetail(m); err != nil {
+			md[MetaFaultDetailError] = err.Error()
+		}
+	}
+	err := o.Err()
+	if detail == nil {
+		return err
+	}
+	st, _ := status.FromError(err)
+	p := st.Proto()
+	p.Details = append(p.Details, detail)
+	return status.FromProto(p).Err()
+}
+
+// MetaFaultDetailError is the ErrorInfo metadata key that says why a fault's detail did not
+// decode into its rule's detail_type, so the typed detail is missing from the status: the
+// status still has the detail as text (fault_detail), and the mismatch is not silent.
+const MetaFaultDetailError = "fault_detail_error"
+
+// typedDetail decodes the first element of the fault's detail whose local name is the rule's
+// detail element (at any depth, as rules match it) into the rule's detail type, as a status
+// detail. Prefixes declared outside the detail are unknown here, so elements are matched by
+// local name where their namespace cannot be read, as replies are.
+func (f *Fault) typedDetail(m *adapters.FaultMapping) (*anypb.Any, error) {
+	plan, err := xmlcodec.For(m.DetailType)
+	if err != nil {
+		return nil, err
+	}
+	d := xmlcodec.NewDecoder(io.MultiReader(strings.NewReader("<detail>"), bytes.NewReader(f.detailXML), strings.NewReader("</detail>")))
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return nil, fmt.Errorf("the detail has no element %s to decode into %s", m.DetailElement, m.DetailType.FullName())
+		}
+		start, ok := tok.(xml.StartElement)
+		if !ok || start.Name.Local != m.DetailElement {
+			continue
+		}
+		msg := adapters.MessageType(m.DetailType).New().Interface()
+		if err := plan.Decode(d, start, msg); err != nil {
+			return nil, fmt.Errorf("detail element %s does not fit %s: %w", m.DetailElement, m.DetailType.FullName(), err)
+		}
+		return anypb.New(msg)
+	}
 }
 
 // leadIn is how a mapped fault's message goes on after "backend NAME" when its rule gives no

@@ -394,7 +394,7 @@ func nodeSOAPURLs(t *testing.T, p *nodeSOAPPeer) map[string]string {
 	}
 	defer func() { _ = resp.Body.Close() }()
 	var urls map[string]string
-	if err := json.NewDecoder(resp.Body).Decode(&urls); err != nil || urls["ec2"] == "" || urls["reservation"] == "" || urls["dummy"] == "" {
+	if err := json.NewDecoder(resp.Body).Decode(&urls); err != nil || urls["ec2"] == "" || urls["reservation"] == "" || urls["dummy"] == "" || urls["rpcencoded"] == "" {
 		t.Fatalf("GET /_urls: HTTP %d, %v, %v", resp.StatusCode, urls, err)
 	}
 	return urls

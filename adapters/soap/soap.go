@@ -1,8 +1,12 @@
-// Package soap carries out methods bound to SOAP 1.1 and 1.2 document/literal wrapped
-// operations. The binding comes from the method's agentbridge.v1.binding option; the request
-// message becomes the body element's content and the reply's body element becomes the
-// response, by descriptor through xmlcodec. Faults, HTTP errors and transport failures become
-// statuses through the adapters' mapping table.
+// Package soap carries out methods bound to SOAP 1.1 and 1.2 operations of every WSDL style:
+// document/literal wrapped and bare, rpc/literal, rpc/encoded, and bodies of several parts
+// without a wrapper element (see agentbridge.v1.SoapOperation and docs/xml-mapping.md, "SOAP
+// styles"). The binding comes from the method's agentbridge.v1.binding option; the request
+// message becomes the body element's content (or the Body's children) and the reply's body
+// becomes the response, by descriptor through xmlcodec; fields marked as header blocks travel
+// in soap:Header. Faults, HTTP errors and transport failures become statuses through the
+// adapters' mapping table and the binding's fault rules, which may attach the fault's detail
+// as a typed status detail (FaultRule.detail_type).
 package soap
 
 import (
@@ -81,9 +85,11 @@ func (a *Adapter) header() ([]byte, error) {
 type Operation struct {
 	version  Version
 	action   string
-	request  xmlcodec.Name
-	response xmlcodec.Name
+	request  xmlcodec.Name // empty Local: the request's fields are the children of soap:Body
+	response xmlcodec.Name // empty Local: the children of soap:Body are the response's fields
 	item     xmlcodec.Name // for streaming operations: the response's child holding each message
+	encoded  bool          // use ENCODED: SOAP encoding (rpc/encoded)
+	oneWay   bool          // a one-way operation: success is any 2xx, with an empty body or Body
 	in, out  *xmlcodec.Plan
 	newOut   func() proto.Message
 	faults   adapters.FaultRules // the method's fault rules, from its binding; tried before the backend's
@@ -91,9 +97,21 @@ type Operation struct {
 
 // NewOperation plans an operation for a request and response message type. An operation whose
 // SoapOperation names a stream_item is performed with Stream, others with Call.
+//
+// Every WSDL style maps to one SoapOperation (see its comment in options.proto): a request or
+// response without a name has its message's fields as the children of soap:Body, so that
+// message can have no attribute or text fields; use ENCODED writes and reads SOAP encoding;
+// header fields of the request and response messages are SOAP header blocks. A streaming
+// operation needs a response name, literal use and a response without header fields: its
+// items are read one by one from the response element.
 func NewOperation(op *agentbridgev1.SoapOperation, in, out protoreflect.MessageDescriptor) (*Operation, error) {
-	if op.GetRequest().GetName() == "" || op.GetResponse().GetName() == "" {
-		return nil, errors.New("soap binding needs request.name and response.name")
+	for _, n := range []struct {
+		what string
+		name *agentbridgev1.XmlName
+	}{{"request", op.GetRequest()}, {"response", op.GetResponse()}} {
+		if n.name.GetName() == "" && n.name.GetNamespace() != "" {
+			return nil, fmt.Errorf("the soap binding's %s has a namespace but no name; give the element's name, or neither for a body without a wrapper element", n.what)
+		}
 	}
 	inPlan, err := xmlcodec.For(in)
 	if err != nil {
@@ -103,6 +121,37 @@ func NewOperation(op *agentbridgev1.SoapOperation, in, out protoreflect.MessageD
 	if err != nil {
 		return nil, err
 	}
+	if op.GetRequest().GetName() == "" {
+		if err := inPlan.ChildrenOnly(); err != nil {
+			return nil, fmt.Errorf("the soap binding's request has no name, so the fields of %s are the children of soap:Body: %w", in.FullName(), err)
+		}
+	}
+	if op.GetResponse().GetName() == "" {
+		if err := outPlan.ChildrenOnly(); err != nil {
+			return nil, fmt.Errorf("the soap binding's response has no name, so the children of soap:Body are the fields of %s: %w", out.FullName(), err)
+		}
+	}
+	encoded := op.GetUse() == agentbridgev1.SoapUse_SOAP_USE_ENCODED
+	if op.GetOneWay() {
+		switch {
+		case op.GetStreamItem().GetName() != "":
+			return nil, errors.New("a one-way soap binding cannot stream: the backend answers nothing")
+		case op.GetResponse().GetName() != "":
+			return nil, errors.New("a one-way soap binding has no response element; leave response unset")
+		case out.Fields().Len() > 0:
+			return nil, fmt.Errorf("a one-way soap binding answers nothing, but its response %s has fields", out.FullName())
+		}
+	}
+	if op.GetStreamItem().GetName() != "" {
+		switch {
+		case op.GetResponse().GetName() == "":
+			return nil, errors.New("a streaming soap binding needs response.name, the element whose stream_item children are streamed")
+		case encoded:
+			return nil, errors.New("a streaming soap binding cannot have use ENCODED: encoded replies are read whole to resolve their references")
+		case outPlan.HasHeaders():
+			return nil, fmt.Errorf("%s has header fields, but it is the item of a streaming method; header blocks come once per reply", out.FullName())
+		}
+	}
 	mt := adapters.MessageType(out)
 	return &Operation{
 		version:  versionOf(op.GetVersion()),
@@ -110,10 +159,28 @@ func NewOperation(op *agentbridgev1.SoapOperation, in, out protoreflect.MessageD
 		request:  xmlcodec.Name{Space: op.GetRequest().GetNamespace(), Local: op.GetRequest().GetName()},
 		response: xmlcodec.Name{Space: op.GetResponse().GetNamespace(), Local: op.GetResponse().GetName()},
 		item:     xmlcodec.Name{Space: op.GetStreamItem().GetNamespace(), Local: op.GetStreamItem().GetName()},
+		encoded:  encoded,
+		oneWay:   op.GetOneWay(),
 		in:       inPlan,
 		out:      outPlan,
 		newOut:   func() proto.Message { return mt.New().Interface() },
 	}, nil
+}
+
+// encoding is the SOAP encoding of the operation's version.
+func (op *Operation) encoding() xmlcodec.SOAPEncoding {
+	if op.version == V12 {
+		return xmlcodec.SOAPEncoding{Envelope: NamespaceSOAP12, Namespace: xmlcodec.SOAP12Encoding}
+	}
+	return xmlcodec.SOAPEncoding{Envelope: NamespaceSOAP11, Namespace: xmlcodec.SOAP11Encoding}
+}
+
+// responseName is how messages name the reply's element: the response's, or soap:Body.
+func (op *Operation) responseName() string {
+	if op.response.Local == "" {
+		return "Body"
+	}
+	return op.response.Local
 }
 
 // Bind implements adapters.Adapter.
@@ -146,9 +213,14 @@ func (a *Adapter) bindOperation(binding *agentbridgev1.Binding, method protorefl
 	if a.faultsErr != nil {
 		return nil, a.faultsErr
 	}
-	faults, err := adapters.CompileFaultRules("method", binding.GetFaults())
+	faults, err := adapters.CompileBindingFaultRules(method, binding.GetFaults())
 	if err != nil {
 		return nil, err
+	}
+	for _, t := range faults.DetailTypes() {
+		if _, err := xmlcodec.For(t); err != nil {
+			return nil, fmt.Errorf("a fault rule's detail_type %s cannot be decoded from XML: %w", t.FullName(), err)
+		}
 	}
 	op, err := NewOperation(binding.GetSoap(), method.Input(), method.Output())
 	if err != nil {
@@ -170,7 +242,7 @@ func (a *Adapter) Call(ctx context.Context, op *Operation, req, resp proto.Messa
 	if err != nil {
 		return err
 	}
-	return op.decodeReply(name, a.redact, a.faults, reply, resp)
+	return op.decodeReply(name, a.redact, a.faults, a.wss != nil, reply, resp)
 }
 
 // envelope writes the request envelope of op for req, with the backend's SOAP header; a value
@@ -180,7 +252,7 @@ func (a *Adapter) envelope(op *Operation, req proto.Message) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := appendEnvelope(make([]byte, 0, 1024), op.version, header, op.request, op.in, req)
+	body, err := appendEnvelope(make([]byte, 0, 1024), op, header, req)
 	if err != nil {
 		name := a.backend.Name
 		return nil, adapters.Errorf(name, adapters.ReasonRequestNotEncodable, nil, "the request cannot be sent to backend %s: %v", name, err)
@@ -188,40 +260,123 @@ func (a *Adapter) envelope(op *Operation, req proto.Message) ([]byte, error) {
 	return body, nil
 }
 
-// decodeReply reads a reply (see openReply) and decodes its response element into resp.
-func (op *Operation) decodeReply(backend string, redact *adapters.Redactor, faults adapters.FaultRules, reply *adapters.Reply, resp proto.Message) error {
-	d, start, md, err := op.openReply(backend, redact, faults, reply.StatusCode, reply.Header, bytes.NewReader(reply.Body))
+// decodeReply reads a reply (see openReply) and decodes its response element (or its Body's
+// children, or its encoded content) into resp, and its header blocks into resp's header
+// fields. wss says the bridge sent a WS-Security header (see readHeaders).
+func (op *Operation) decodeReply(backend string, redact *adapters.Redactor, faults adapters.FaultRules, wss bool, reply *adapters.Reply, resp proto.Message) error {
+	if op.oneWay && reply.StatusCode >= 200 && reply.StatusCode < 300 && len(bytes.TrimSpace(reply.Body)) == 0 {
+		// WS-I Basic Profile: a one-way operation's success is HTTP 202 (some servers send
+		// 200) with no envelope. An envelope, a fault included, is read as any reply.
+		return nil
+	}
+	var headers *xmlcodec.Headers
+	if op.out.HasHeaders() {
+		headers = op.out.Headers(resp)
+	}
+	ob, md, err := op.openReply(backend, redact, faults, reply.StatusCode, reply.Header, bytes.NewReader(reply.Body), readHeaders(headers, wss))
 	if err != nil {
 		return err
 	}
-	if err := op.out.Decode(d, start, resp); err != nil {
+	switch {
+	case op.encoded:
+		err = op.decodeEncoded(ob, resp, 8*len(reply.Body)+1<<20)
+	case op.response.Local == "":
+		err = op.out.Decode(replay(ob), ob.body, resp)
+	default:
+		err = op.out.Decode(ob.d, ob.first, resp)
+	}
+	if err == nil && headers != nil {
+		if err = headers.Done(); err != nil {
+			return doesNotFit(backend, redact, md, "Header", err, resp.ProtoReflect().Descriptor().FullName(), "")
+		}
+	}
+	if err != nil {
+		var re *referenceError
+		if errors.As(err, &re) {
+			return adapters.Errorf(backend, adapters.ReasonBackendReplyInvalid, md, "backend %s sent an encoded reply that cannot be read: %s", backend, redactWith(redact, re.Error()))
+		}
 		// A reply that is cut off or not well-formed XML is a bad reply (usually transient: a
 		// proxy or a crashed worker), not a disagreement between backend and proto. Checking
 		// only on failure keeps the successful path to one pass.
 		if werr := checkWellFormed(reply.Body); werr != nil {
 			return adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s sent malformed XML: %v", backend, werr)
 		}
-		return doesNotFit(backend, redact, md, op.response.Local, err, resp.ProtoReflect().Descriptor().FullName(), "")
+		return doesNotFit(backend, redact, md, op.responseName(), err, resp.ProtoReflect().Descriptor().FullName(), "")
 	}
 	return nil
 }
 
-// openReply reads a reply up to the start of its response element: a fault wins whatever the
+// readHeaders returns the headerFunc of a reply: the response's header fields, when it has
+// any, read their blocks; with wss, the WS-Security Security block counts as read (skipped):
+// the bridge takes part in WS-Security, whose replies mark it mustUnderstand.
+func readHeaders(headers *xmlcodec.Headers, wss bool) headerFunc {
+	if headers == nil && !wss {
+		return nil
+	}
+	return func(d *xml.Decoder, start xml.StartElement) (bool, error) {
+		if headers != nil {
+			if read, err := headers.Decode(d, start); read || err != nil {
+				return read, err
+			}
+		}
+		if wss && start.Name.Local == "Security" && start.Name.Space == NamespaceWSSE {
+			return true, d.Skip()
+		}
+		return false, nil
+	}
+}
+
+// replay returns a decoder that reads a reply's Body content again from its start: the Body's
+// start tag, the first element's start tag that openBody has already read, then the rest.
+// Decoding a response without a name reads it from the Body's start tag.
+func replay(ob openedBody) *xml.Decoder {
+	r := &replayReader{d: ob.d, pending: []xml.Token{ob.body}}
+	if ob.first.Name.Local != "" {
+		r.pending = append(r.pending, ob.first)
+	} else { // an empty Body, whose end tag openBody has read
+		r.pending, r.d = append(r.pending, xml.EndElement{Name: ob.body.Name}), nil
+	}
+	d := xml.NewTokenDecoder(r)
+	_, _ = d.Token() // the Body's start tag, which the plan's Decode takes as read
+	return d
+}
+
+// replayReader gives pending tokens, then the rest of d's.
+type replayReader struct {
+	d       *xml.Decoder
+	pending []xml.Token
+}
+
+func (r *replayReader) Token() (xml.Token, error) {
+	if len(r.pending) > 0 {
+		t := r.pending[0]
+		r.pending = r.pending[1:]
+		return t, nil
+	}
+	if r.d == nil {
+		return nil, io.EOF
+	}
+	return r.d.Token()
+}
+
+// openReply reads a reply up to the start of its body's content: a fault wins whatever the
 // HTTP status (servers send faults with 200, 400 and 500); otherwise an error status or a body
-// that is not an envelope is classified by status; otherwise the body element must be the
-// operation's response. It returns the decoder positioned after the response element's start
-// tag and the metadata every outcome of the reply carries. Backend text that reaches the
-// status passes through redact (see adapters.NewRedactor). A fault is mapped
-// by the operation's fault rules, then faults (the backend's), then the adapters' table.
-func (op *Operation) openReply(backend string, redact *adapters.Redactor, faults adapters.FaultRules, statusCode int, header http.Header, body io.Reader) (*xml.Decoder, xml.StartElement, map[string]string, error) {
+// that is not an envelope is classified by status; otherwise, for a literal response with a
+// name, the body element must be the operation's response. It returns the opened body (its
+// decoder positioned after the first body element's start tag) and the metadata every outcome
+// of the reply carries. Header blocks go to headers (see openBody). Backend text that
+// reaches the status passes through redact (see adapters.NewRedactor). A fault is mapped by
+// the operation's fault rules, then faults (the backend's), then the adapters' table.
+func (op *Operation) openReply(backend string, redact *adapters.Redactor, faults adapters.FaultRules, statusCode int, header http.Header, body io.Reader, headers headerFunc) (openedBody, map[string]string, error) {
 	httpStatus := strconv.Itoa(statusCode)
 	md := map[string]string{"http_status": httpStatus}
-	fail := func(err error) (*xml.Decoder, xml.StartElement, map[string]string, error) {
-		return nil, xml.StartElement{}, md, err
+	fail := func(err error) (openedBody, map[string]string, error) {
+		return openedBody{}, md, err
 	}
-	d, start, err := openBody(body)
+	ob, err := openBody(body, headers)
+	start := ob.first
 	if err == nil && start.Name.Local == "Fault" && (start.Name.Space == NamespaceSOAP11 || start.Name.Space == NamespaceSOAP12) {
-		f, ferr := readFault(d, start)
+		f, ferr := readFault(ob.d, start)
 		if ferr != nil {
 			return fail(adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s sent a malformed SOAP fault (HTTP %s)", backend, httpStatus))
 		}
@@ -239,6 +394,7 @@ func (op *Operation) openReply(backend string, redact *adapters.Redactor, faults
 		return fail(adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s answered HTTP %d without a SOAP fault", backend, code))
 	}
 	switch {
+	case err == nil:
 	case errors.Is(err, errNotEnvelope):
 		ct := header.Get("Content-Type")
 		md["content_type"] = ct
@@ -247,18 +403,37 @@ func (op *Operation) openReply(backend string, redact *adapters.Redactor, faults
 			why = "; it starts with a document type declaration, as HTML pages do"
 		}
 		return fail(adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s did not answer with a SOAP envelope (Content-Type %q%s)", backend, ct, why))
+	case isDecodeError(err) && !errors.Is(err, xmlcodec.ErrMalformed):
+		// A header block that does not fit its field.
+		return fail(doesNotFit(backend, redact, md, "Header", err, op.out.Descriptor().FullName(), ""))
+	case errors.Is(err, errEmptyBody) && op.response.Local == "" && ob.body.Name.Local != "":
+		// No part at all: the response's fields are all absent, which decoding judges.
 	case errors.Is(err, errEmptyBody):
 		// A well-formed envelope without the expected element: the backend and the proto
 		// disagree, as with a wrong element.
+		if op.response.Local == "" { // no Body at all
+			md["element"] = "Body"
+			return fail(adapters.Errorf(backend, adapters.ReasonBackendReplyInvalid, md, "backend %s answered with an envelope without a Body", backend))
+		}
 		md["element"] = op.response.Local
 		return fail(adapters.Errorf(backend, adapters.ReasonBackendReplyInvalid, md, "backend %s answered with an empty SOAP Body, expected element %s", backend, op.response.Local))
 	case err != nil:
 		return fail(adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s sent a malformed envelope: %v", backend, err))
 	}
-	if start.Name.Local != op.response.Local {
+	if ob.headerErr != nil {
+		return fail(adapters.Errorf(backend, adapters.ReasonBackendReplyInvalid, md, "backend %s: %s", backend, redactWith(redact, ob.headerErr.Error())))
+	}
+	if op.response.Local != "" && !op.encoded && start.Name.Local != op.response.Local {
 		return fail(adapters.Errorf(backend, adapters.ReasonBackendReplyInvalid, md, "backend %s answered with element %s, expected %s", backend, start.Name.Local, op.response.Local))
 	}
-	return d, start, md, nil
+	return ob, md, nil
+}
+
+// isDecodeError reports whether err is an *xmlcodec.DecodeError. It is a function of its own
+// so that the successful path does not allocate the target errors.As needs.
+func isDecodeError(err error) bool {
+	var de *xmlcodec.DecodeError
+	return errors.As(err, &de)
 }
 
 // doesNotFit is the outcome of a well-formed reply whose element at path where (extended by

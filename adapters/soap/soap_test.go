@@ -389,8 +389,10 @@ func TestBindRejectsUnusableBindings(t *testing.T) {
 		binding *agentbridgev1.Binding
 	}{
 		{"no soap operation", &agentbridgev1.Binding{Backend: "calc"}},
-		{"no response name", &agentbridgev1.Binding{Backend: "calc", Operation: &agentbridgev1.Binding_Soap{Soap: &agentbridgev1.SoapOperation{Request: &agentbridgev1.XmlName{Name: "add"}}}}},
-		{"no request name", &agentbridgev1.Binding{Backend: "calc", Operation: &agentbridgev1.Binding_Soap{Soap: &agentbridgev1.SoapOperation{Response: &agentbridgev1.XmlName{Name: "addResponse"}}}}},
+		// A request or response without a name is a body without a wrapper (styles_test.go); a
+		// namespace without a name is a mistake.
+		{"response namespace without a name", &agentbridgev1.Binding{Backend: "calc", Operation: &agentbridgev1.Binding_Soap{Soap: &agentbridgev1.SoapOperation{Request: &agentbridgev1.XmlName{Name: "add"}, Response: &agentbridgev1.XmlName{Namespace: "urn:calc"}}}}},
+		{"request namespace without a name", &agentbridgev1.Binding{Backend: "calc", Operation: &agentbridgev1.Binding_Soap{Soap: &agentbridgev1.SoapOperation{Request: &agentbridgev1.XmlName{Namespace: "urn:calc"}, Response: &agentbridgev1.XmlName{Name: "addResponse"}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

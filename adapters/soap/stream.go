@@ -68,7 +68,7 @@ func (a *Adapter) Stream(ctx context.Context, op *Operation, req proto.Message, 
 		return err
 	}
 	defer func() { _ = reply.Close() }()
-	return op.streamReply(name, a.redact, a.faults, reply, send)
+	return op.streamReply(name, a.redact, a.faults, a.wss != nil, reply, send)
 }
 
 // itemStream is one streamed reply being read.
@@ -82,8 +82,9 @@ type itemStream struct {
 	sent    int
 }
 
-func (op *Operation) streamReply(backend string, redact *adapters.Redactor, faults adapters.FaultRules, reply *adapters.ReplyStream, send func(proto.Message) error) error {
-	d, _, md, err := op.openReply(backend, redact, faults, reply.StatusCode, reply.Header, reply.Body)
+func (op *Operation) streamReply(backend string, redact *adapters.Redactor, faults adapters.FaultRules, wss bool, reply *adapters.ReplyStream, send func(proto.Message) error) error {
+	ob, md, err := op.openReply(backend, redact, faults, reply.StatusCode, reply.Header, reply.Body, readHeaders(nil, wss))
+	d := ob.d
 	if err != nil {
 		// Call would have read the whole reply before judging it: a reply over the size bound,
 		// or one that breaks off, fails as such even when it starts with a fault.

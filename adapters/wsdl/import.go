@@ -503,8 +503,12 @@ func (im *importer) method(svc *protoService, pm plannedMethod, op *opSpec) (*pr
 	if err != nil {
 		return nil, err
 	}
-	out, respName, err := im.body(pm.response, op, op.output, true, where+" output")
-	if err != nil {
+	var out *protoMessage
+	var respName xml.Name
+	if op.oneWay {
+		out = im.file.reservedMessage(pm.response)
+		out.comment = fmt.Sprintf("%s is one-way: the backend answers nothing but success or a fault, so the response is empty.", op.name)
+	} else if out, respName, err = im.body(pm.response, op, op.output, true, where+" output"); err != nil {
 		return nil, err
 	}
 	for _, ms := range []*msgSpec{op.input, op.output} {
@@ -545,6 +549,9 @@ func (im *importer) method(svc *protoService, pm plannedMethod, op *opSpec) (*pr
 	}
 	if op.input.use == "encoded" {
 		b.WriteString("    use: SOAP_USE_ENCODED\n")
+	}
+	if op.oneWay {
+		b.WriteString("    one_way: true\n")
 	}
 	b.WriteString("  }\n")
 	for _, f := range op.faults {

@@ -208,9 +208,6 @@ func (d *definitions) operations(pt, b *node, kind bindingKind) ([]*opSpec, erro
 			continue
 		case outMsg == nil:
 			spec.oneWay = true
-			spec.skipWhy = "it is one-way (no output); one-way operations are not imported yet"
-			out = append(out, spec)
-			continue
 		case indexOf(op.children, outMsg) < indexOf(op.children, in):
 			spec.skipWhy = "it is solicit-response (output before input), which a request-response bridge cannot call"
 			out = append(out, spec)
@@ -220,7 +217,9 @@ func (d *definitions) operations(pt, b *node, kind bindingKind) ([]*opSpec, erro
 		if spec.input, err = d.msgSpec(in, bo.kid(nsWSDL, "input"), soapNS); err != nil {
 			return nil, err
 		}
-		if spec.output, err = d.msgSpec(outMsg, bo.kid(nsWSDL, "output"), soapNS); err != nil {
+		if spec.oneWay {
+			spec.output = &msgSpec{use: spec.input.use}
+		} else if spec.output, err = d.msgSpec(outMsg, bo.kid(nsWSDL, "output"), soapNS); err != nil {
 			return nil, err
 		}
 		for _, f := range op.kids(nsWSDL, "fault") {

@@ -66,6 +66,8 @@ type decoder struct {
 	d    *xml.Decoder
 	path []string
 	text []byte // reused buffer for element text
+
+	encoded bool // SOAP encoding: arrays take any item name, xsi:type is checked (DecodeEncoded)
 }
 
 func (dc *decoder) fail(err error) error {
@@ -209,6 +211,11 @@ func (dc *decoder) field(fp *fieldPlan, start xml.StartElement, m protoreflect.M
 	if isNil {
 		return dc.nilField(fp, start, m)
 	}
+	if dc.encoded {
+		if err := checkEncodedType(fp, start); err != nil {
+			return dc.fail(err)
+		}
+	}
 	if fp.kind == kindMap {
 		return dc.mapField(fp, m, depth)
 	}
@@ -223,7 +230,7 @@ func (dc *decoder) field(fp *fieldPlan, start xml.StartElement, m protoreflect.M
 		return nil
 	}
 	list := m.Mutable(fp.fd).List()
-	if fp.item == "" {
+	if fp.item == "" && (!dc.encoded || !isEncodedArray(start)) {
 		v, err := dc.single(fp, start, m, depth)
 		if err != nil {
 			return err
@@ -241,7 +248,7 @@ func (dc *decoder) field(fp *fieldPlan, start xml.StartElement, m protoreflect.M
 			return nil
 		case xml.StartElement:
 			dc.path = append(dc.path, t.Name.Local)
-			if t.Name.Local != fp.item {
+			if t.Name.Local != fp.item && !dc.encoded { // an encoded array's items may have any name
 				return dc.fail(notAnItem(fp.item))
 			}
 			if isNil, err := nilAttr(t); err != nil || isNil {

@@ -42,12 +42,46 @@ func (p *Plan) AppendElement(dst []byte, name Name, m proto.Message) ([]byte, er
 	return e.buf, nil
 }
 
+// AppendChildren appends m's element fields as AppendElement writes them inside the message's
+// element, but without that element: for a message whose fields are themselves the children
+// of another element (soap:Body, for a SOAP body without a wrapper). Each child declares the
+// namespace it needs. The plan must pass ChildrenOnly. Header fields are not written.
+func (p *Plan) AppendChildren(dst []byte, m proto.Message) ([]byte, error) {
+	if err := p.ChildrenOnly(); err != nil {
+		return dst, err
+	}
+	e := encoder{buf: dst}
+	rm := m.ProtoReflect()
+	for _, fp := range p.fields {
+		if err := e.field(fp, rm); err != nil {
+			return dst, err
+		}
+	}
+	return e.buf, nil
+}
+
+// AppendHeaders appends m's header fields ((agentbridge.v1.xml).header) that are set, each as
+// an element of its own name and namespace, as a child of soap:Header holds a header block.
+// Fields without presence are always written, as in a message's element.
+func (p *Plan) AppendHeaders(dst []byte, m proto.Message) ([]byte, error) {
+	e := encoder{buf: dst}
+	rm := m.ProtoReflect()
+	for _, fp := range p.headers {
+		if err := e.field(fp, rm); err != nil {
+			return dst, err
+		}
+	}
+	return e.buf, nil
+}
+
 type scope struct{ space, prefix string }
 
 type encoder struct {
 	buf    []byte
 	scopes []scope
 	next   int // the number of the next namespace prefix, ns0, ns1, ...
+
+	enc *soapEncoding // SOAP encoding (use ENCODED); nil for literal XML
 }
 
 // open writes the start of a tag (without the closing '>') and returns where its qualified name
@@ -71,10 +105,19 @@ func (e *encoder) open(name xmlName) (qstart, qend, mark int) {
 	if declare != "" {
 		e.appendXmlns(declare, name.space)
 	}
+	if e.enc != nil {
+		e.enc.depth++
+		if e.enc.depth == 1 {
+			e.encodingStyle()
+		}
+	}
 	return qstart, qend, mark
 }
 
 func (e *encoder) close(qstart, qend, mark int) {
+	if e.enc != nil {
+		e.enc.depth--
+	}
 	e.buf = append(e.buf, '<', '/')
 	e.buf = append(e.buf, e.buf[qstart:qend]...)
 	e.buf = append(e.buf, '>')
@@ -111,6 +154,9 @@ func (e *encoder) element(p *Plan, name xmlName, m protoreflect.Message) error {
 		if _, ok := e.prefix(space); !ok {
 			e.appendXmlns(e.declare(space), space)
 		}
+	}
+	if e.enc != nil && e.enc.typed() && p.typ.local != "" {
+		e.xsiType(p.typ)
 	}
 	for _, fp := range p.attrs {
 		if !m.Has(fp.fd) || !writesZero(fp, m) { // attributes are optional in XSD unless required
@@ -196,6 +242,9 @@ func (e *encoder) field(fp *fieldPlan, m protoreflect.Message) error {
 		return nil
 	}
 	qs, qe, mark := e.open(fp.name)
+	if e.enc != nil {
+		e.arrayAttrs(fp, list.Len())
+	}
 	e.buf = append(e.buf, '>')
 	item := xmlName{fp.name.space, fp.item}
 	for i := range list.Len() {
@@ -277,7 +326,14 @@ func keyText(k protoreflect.MapKey) string {
 // elements are rare, so one declaration each keeps every other element free of it.
 func (e *encoder) nilElement(name xmlName) {
 	_, _, mark := e.open(name)
-	e.buf = append(e.buf, ` xmlns:xsi="`+xsiNamespace+`" xsi:nil="true"/>`...)
+	if e.enc != nil {
+		e.enc.depth--
+	}
+	if _, ok := e.prefix(xsiNamespace); ok { // declared by SOAP encoding (see encodingStyle)
+		e.buf = append(e.buf, ` xsi:nil="true"/>`...)
+	} else {
+		e.buf = append(e.buf, ` xmlns:xsi="`+xsiNamespace+`" xsi:nil="true"/>`...)
+	}
 	e.scopes = e.scopes[:mark]
 }
 
@@ -286,6 +342,9 @@ func (e *encoder) single(fp *fieldPlan, name xmlName, v protoreflect.Value) erro
 		return e.element(fp.msg, name, v.Message())
 	}
 	qs, qe, mark := e.open(name)
+	if e.enc != nil && e.enc.typed() {
+		e.xsiType(xmlName{xsdNamespace, fp.xsdTypeName()})
+	}
 	e.buf = append(e.buf, '>')
 	if err := e.value(fp, v, false); err != nil {
 		return err

@@ -1,6 +1,11 @@
 // Package xmlcodec converts between XML and protobuf messages by descriptor, without a detour
 // through maps or JSON. A Plan is built once per message descriptor, from agentbridge's XML
 // options, and reused for every call.
+//
+// Besides a message as one element (AppendElement, Decode), a plan writes a message's fields
+// without their element (AppendChildren, for a SOAP body without a wrapper), its SOAP header
+// fields (AppendHeaders, Headers), and SOAP-encoded XML (AppendEncoded, DecodeEncoded); the
+// literal path pays nothing for these.
 package xmlcodec
 
 import (
@@ -45,6 +50,14 @@ type Plan struct {
 	attrs  []*fieldPlan // attribute fields
 	text   *fieldPlan   // the field holding the element's text content, if any
 
+	// headers are the fields marked (agentbridge.v1.xml).header: SOAP header blocks, written
+	// and read outside the message's element (see AppendHeaders and Headers). Only the
+	// top-level message of a request or response has them; nested messages are refused.
+	headers []*fieldPlan
+	// typ is the XSD type the message was made from (XmlMessage.type), written as xsi:type
+	// under SOAP encoding.
+	typ xmlName
+
 	// spaces are the namespaces of the fields' elements and attributes, declared once on the
 	// message's element rather than on each child.
 	spaces []string
@@ -79,8 +92,9 @@ type fieldPlan struct {
 
 	// xsd is the lexical type a string (or StringValue) field keeps exactly, from xsd_type; hex
 	// says a bytes field is xsd:hexBinary rather than base64Binary.
-	xsd *XSDType
-	hex bool
+	xsd     *XSDType
+	hex     bool
+	xsdName string // the xsd_type as given, for xsi:type under SOAP encoding
 	// bounds is the range of the XSD integer type an integer field's xsd_type names (xsd:short
 	// on an int32), checked in both directions; nil without one.
 	bounds *intBounds
@@ -142,6 +156,10 @@ func build(md protoreflect.MessageDescriptor, building map[protoreflect.MessageD
 	if opts := md.Options(); opts != nil {
 		if xm, ok := proto.GetExtension(opts, agentbridgev1.E_XmlMessage).(*agentbridgev1.XmlMessage); ok && xm != nil {
 			elementNS = xm.GetNamespace()
+			p.typ = xmlName{xm.GetType().GetNamespace(), xm.GetType().GetName()}
+			if p.typ.local == "" && p.typ.space != "" {
+				return nil, fmt.Errorf("xmlcodec: message %s names an XSD type namespace without a name", md.FullName())
+			}
 		}
 	}
 	nils, err := planNils(md)
@@ -166,6 +184,11 @@ func build(md protoreflect.MessageDescriptor, building map[protoreflect.MessageD
 			fp.nilFD = nfd
 		}
 		switch {
+		case xf.GetHeader() && (xf.GetAttribute() || xf.GetText()):
+			return nil, fmt.Errorf("xmlcodec: field %s is a SOAP header block, which is an element; it cannot also be an attribute or text", fd.FullName())
+		case xf.GetHeader():
+			fp.index = len(p.headers)
+			p.headers = append(p.headers, fp)
 		case xf.GetAttribute() && xf.GetText():
 			return nil, fmt.Errorf("xmlcodec: field %s is marked both attribute and text", fd.FullName())
 		case xf.GetAttribute():
@@ -269,6 +292,17 @@ func nilFieldOf(nils map[protoreflect.Name]protoreflect.Name, fd protoreflect.Fi
 	return nil
 }
 
+// headerField returns the first field of md marked as a SOAP header block, or nil.
+func headerField(md protoreflect.MessageDescriptor) protoreflect.FieldDescriptor {
+	fields := md.Fields()
+	for i := range fields.Len() {
+		if fieldOption(fields.Get(i)).GetHeader() {
+			return fields.Get(i)
+		}
+	}
+	return nil
+}
+
 func fieldOption(fd protoreflect.FieldDescriptor) *agentbridgev1.XmlField {
 	if opts := fd.Options(); opts != nil {
 		if xf, ok := proto.GetExtension(opts, agentbridgev1.E_Xml).(*agentbridgev1.XmlField); ok {
@@ -329,6 +363,10 @@ func planField(fd protoreflect.FieldDescriptor, elementNS string, building map[p
 				return nil, fmt.Errorf("xmlcodec: field %s has type %s, which has no XML mapping", fd.FullName(), md.FullName())
 			}
 			fp.kind = kindMessage
+			if hfd := headerField(md); hfd != nil {
+				return nil, fmt.Errorf("xmlcodec: field %s holds message %s, whose field %s is a SOAP header block (agentbridge.v1.xml).header; "+
+					"only top-level fields of a method's request or response message can be header blocks", fd.FullName(), md.FullName(), hfd.Name())
+			}
 			sub, err := build(md, building)
 			if err != nil {
 				return nil, err
@@ -350,6 +388,7 @@ func planXSD(fp *fieldPlan, name string) error {
 	if name == "" {
 		return nil
 	}
+	fp.xsdName = name
 	fd := fp.fd
 	kind := fd.Kind()
 	if fp.kind == kindWrapper {
@@ -495,3 +534,20 @@ func upperSnake(s string) string {
 
 // Descriptor returns the message descriptor the plan maps.
 func (p *Plan) Descriptor() protoreflect.MessageDescriptor { return p.desc }
+
+// HasHeaders reports whether the message has fields marked as SOAP header blocks.
+func (p *Plan) HasHeaders() bool { return len(p.headers) > 0 }
+
+// ChildrenOnly returns an error unless the message maps to child elements only, with no
+// attribute and no text field: the condition for writing or reading its fields directly as
+// the children of another element (soap:Body, for a message without a wrapper element),
+// which has no place for its attributes or text.
+func (p *Plan) ChildrenOnly() error {
+	switch {
+	case len(p.attrs) > 0:
+		return fmt.Errorf("xmlcodec: message %s has attribute field %s, but its fields are the children of another element, which has no place for it", p.desc.FullName(), p.attrs[0].fd.Name())
+	case p.text != nil:
+		return fmt.Errorf("xmlcodec: message %s has text field %s, but its fields are the children of another element, which has no place for it", p.desc.FullName(), p.text.fd.Name())
+	}
+	return nil
+}

@@ -332,7 +332,7 @@ type isBinding_Operation interface {
 }
 
 type Binding_Soap struct {
-	// A SOAP operation, document/literal wrapped.
+	// A SOAP operation, in any WSDL style (see SoapOperation).
 	Soap *SoapOperation `protobuf:"bytes,2,opt,name=soap,proto3,oneof"`
 }
 

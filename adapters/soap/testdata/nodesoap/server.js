@@ -9,18 +9,20 @@
 // nillable element. ec2 serves DescribeSpotPriceHistory of the corpus's EC2
 // WSDL, for dateTime values and optional lists; dummy serves the corpus's
 // node-soap sample of xsi:nil in imported schemas
-// (soap-messages/s09-xsi-nil-imported-schemas).
+// (soap-messages/s09-xsi-nil-imported-schemas). rpcencoded serves execFile and
+// listFiles of the corpus's rpc/encoded node-soap example
+// (nodesoap-rpcexample-encoded.wsdl, SOAP 1.2 encoding).
 //
 // Usage: node server.js <absolute path of the corpus wsdl folder>
 //
 // On success, prints one line of JSON to stdout with the five endpoint URLs,
 // then keeps running:
-//   {"calculator":"http://127.0.0.1:P/calculator","numbers":"...","greeter":"...","catalog":"...","vat":"...","ec2":"...","reservation":"...","dummy":"..."}
+//   {"calculator":"http://127.0.0.1:P/calculator","numbers":"...","greeter":"...","catalog":"...","vat":"...","ec2":"...","reservation":"...","dummy":"...","rpcencoded":"..."}
 // Nothing else goes to stdout; errors go to stderr and exit with status 1.
 //
 // Each server also answers GET /_received (a JSON array of
 // {service, operation, args} for every operation the handlers ran, oldest
-// first, shared by all servers; ec2, reservation and dummy add xml, the request
+// first, shared by all servers; ec2, reservation, dummy and rpcencoded add xml, the request
 // envelope exactly as it arrived; the calculator adds auth when it got
 // credentials, see checkCredentials) and DELETE /_received (clears it), and
 // GET /_urls (the line of endpoint URLs printed at start-up).
@@ -437,6 +439,38 @@ function dummyPort() {
   };
 }
 
+// encodedText is the text of an argument of an encoded request: node-soap keeps
+// an element with attributes (xsi:type) as {attributes, $value}.
+function encodedText(v) {
+  return v && typeof v === 'object' && !Array.isArray(v) ? v.$value : v;
+}
+
+function rpcExamplePort() {
+  return {
+    // execFile (rpc/encoded) answers with the file name as its output, the
+    // number of arguments as its exit code, and startDetached as its error
+    // text, so a test sees each argument arrive.
+    execFile(args, _cb, _headers, req) {
+      record('rpcencoded', 'execFile', args, req);
+      const params = arg(args, 'params') || {};
+      const argv = arg(params, 'arguments');
+      const count = argv === undefined ? 0 : Array.isArray(argv) ? argv.length : 1;
+      return {
+        result: {
+          base64EncodedStdOut: String(encodedText(arg(params, 'fileName'))),
+          base64EncodedStdError: String(encodedText(arg(params, 'startDetached'))),
+          exitCode: count,
+        },
+      };
+    },
+    // listFiles answers with two files, as an array of files elements.
+    listFiles(args, _cb, _headers, req) {
+      record('rpcencoded', 'listFiles', args, req);
+      return { result: { files: ['a.txt', 'b & c.txt'] } };
+    },
+  };
+}
+
 // Serves /_received. node-soap's listen() takes the server's existing
 // 'request' listeners, removes them, and installs one listener that handles
 // its own path and passes every other request to the old listeners. So this
@@ -659,6 +693,14 @@ function main() {
       soap12: false,
       services: { DummyService: { DummyPortType: dummyPort() } },
       requiredElement: ['http://www.Dummy.com/Name/Types', 'DummyResponse'],
+      rawLog: true,
+    },
+    {
+      name: 'rpcencoded',
+      wsdlPath: path.join(corpus, 'nodesoap-rpcexample-encoded.wsdl'),
+      path: '/rpcencoded',
+      soap12: true,
+      services: { RpcExample: { RpcExample: rpcExamplePort() } },
       rawLog: true,
     },
   ];
