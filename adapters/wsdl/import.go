@@ -131,6 +131,14 @@ func Import(ctx context.Context, source string, opts Options) (*Result, error) {
 	}
 	for _, m := range file.messages {
 		settleNamespace(m)
+		for _, fd := range m.fields {
+			// A required scalar or enum gets presence: proto3 cannot tell 0, false or "" from
+			// unset without it, so REQUIRED would refuse a caller's zero, which the XSD allows.
+			// The server refuses an unset REQUIRED field; the codec a reply that leaves it out.
+			if fd.required && fd.label == "" && fd.oneof == nil && file.msgs[fd.typ] == nil {
+				fd.label = "optional"
+			}
+		}
 	}
 	im.sortReport()
 

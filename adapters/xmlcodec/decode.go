@@ -184,6 +184,10 @@ next:
 // error: the field has no presence, so it would read as its zero value, which the backend never
 // sent.
 func missing(fp *fieldPlan, what string) error {
+	if !withoutPresence(fp.fd) {
+		return fmt.Errorf("the reply has no such %s, but field %s is REQUIRED (google.api.field_behavior): the contract says the backend always sends it; "+
+			"remove REQUIRED from the field if the backend may leave it out", what, fp.fd.FullName())
+	}
 	return fmt.Errorf("the reply has no such %s, and field %s cannot say so: it has no presence, so it would read as %s; "+
 		"mark the field optional in the proto if the backend may leave it out", what, fp.fd.FullName(), zeroText(fp.fd))
 }
