@@ -383,6 +383,9 @@ func (im *importer) services() error {
 	if im.backend == "" {
 		im.backend = snake(cmpOr(svcName, im.file.pkg[:strings.Index(im.file.pkg, ".")]))
 	}
+	if im.address != "" && !isURL(im.address) {
+		im.report.Notes = append(im.report.Notes, fmt.Sprintf("the WSDL's address %q is not an http(s) URL (a placeholder?); set backends.%s.endpoint in agentbridge.yaml or import with --endpoint", im.address, im.backend))
+	}
 	if im.address == "" {
 		im.report.Notes = append(im.report.Notes, "the WSDL names no address for the binding; set backends."+im.backend+".endpoint in agentbridge.yaml (or import with --endpoint)")
 	}
