@@ -650,7 +650,7 @@ func (im *importer) elementContent(m *protoMessage, el *node, sc *schema, name x
 		if err != nil {
 			return err
 		}
-		m.addField(&protoField{name: "value", typ: ref.proto, comment: "The text of element " + name.Local + ref.descSuffix() + ".", xml: xmlOpts{text: true, xsdType: ref.xsdType}})
+		m.addField(textField(el, name, ref))
 		return nil
 	}
 	if ct := el.kid(nsXSD, "complexType"); ct != nil {
@@ -661,7 +661,7 @@ func (im *importer) elementContent(m *protoMessage, el *node, sc *schema, name x
 		if err != nil {
 			return err
 		}
-		m.addField(&protoField{name: "value", typ: ref.proto, comment: "The text of element " + name.Local + ref.descSuffix() + ".", xml: xmlOpts{text: true, xsdType: ref.xsdType}})
+		m.addField(textField(el, name, ref))
 		return nil
 	}
 	// An element without a type is xsd:anyType: its content is not mapped.
@@ -926,4 +926,16 @@ func suggestGlobs(names []string) []string {
 		}
 	}
 	return out
+}
+
+// textField is the one field of a message made from an element of a simple type. A nillable
+// element's value is optional: the codec reads the element sent with xsi:nil as a message
+// without its value, and an empty one as an empty value.
+func textField(el *node, name xml.Name, ref typeRef) *protoField {
+	fd := &protoField{name: "value", typ: ref.proto, comment: "The text of element " + name.Local + ref.descSuffix() + ".", xml: xmlOpts{text: true, xsdType: ref.xsdType}}
+	if el.attr("nillable") == "true" {
+		fd.label = "optional"
+		fd.comment += " Unset when the element is nil (xsi:nil)."
+	}
+	return fd
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/agentbridge/agentbridge/adapters/internal/prototest"
@@ -47,6 +48,40 @@ func TestRequiredFieldsOnReplies(t *testing.T) {
 		err := decode([]byte(c.xml), dynamicpb.NewMessage(md))
 		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.xml, err, c.want)
+		}
+	}
+}
+
+// TestNilRootElement decodes the element of a whole message sent with xsi:nil (a nillable
+// fault detail of a simple type): it leaves the message without its value where every field
+// has presence, and fails where nil would read as a value.
+func TestNilRootElement(t *testing.T) {
+	t.Parallel()
+	const src = `syntax = "proto3";
+package agentbridge.niltest;
+import "agentbridge/v1/options.proto";
+message Int { optional int32 value = 1 [(agentbridge.v1.xml) = {text: true}]; }
+message Plain { int32 value = 1 [(agentbridge.v1.xml) = {text: true}]; }
+`
+	fd := prototest.Compile(t, "nilroot.proto", src)
+	msg := dynamicpb.NewMessage(fd.Messages().ByName("Int"))
+	const nilInt = `<int xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:nil="true"/>`
+	if err := decode([]byte(nilInt), msg); err != nil {
+		t.Fatal(err)
+	}
+	if js, _ := protojson.Marshal(msg); string(js) != "{}" {
+		t.Errorf("nil decoded as %s", js)
+	}
+	if err := decode([]byte(`<int>7</int>`), msg); err != nil || msg.Get(fd.Messages().ByName("Int").Fields().ByName("value")).Int() != 7 {
+		t.Errorf("7: %v %v", err, msg)
+	}
+	for _, c := range []struct{ msg, xml, want string }{
+		{"Plain", nilInt, "which has fields without presence"},
+		{"Int", `<int xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:nil="true">7</int>`, "xsi:nil"},
+	} {
+		err := decode([]byte(c.xml), dynamicpb.NewMessage(fd.Messages().ByName(protoreflect.Name(c.msg))))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %s: %v, want %q", c.msg, c.xml, err, c.want)
 		}
 	}
 }
