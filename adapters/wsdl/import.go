@@ -131,6 +131,14 @@ func Import(ctx context.Context, source string, opts Options) (*Result, error) {
 	}
 	for _, m := range file.messages {
 		settleNamespace(m)
+		for _, fd := range m.fields {
+			// A required scalar or enum gets presence: proto3 cannot tell 0, false or "" from
+			// unset without it, so REQUIRED would refuse a caller's zero, which the XSD allows.
+			// The server refuses an unset REQUIRED field; the codec a reply that leaves it out.
+			if fd.required && fd.label == "" && fd.oneof == nil && file.msgs[fd.typ] == nil {
+				fd.label = "optional"
+			}
+		}
 	}
 	im.sortReport()
 
@@ -374,6 +382,9 @@ func (im *importer) services() error {
 	im.backend = im.opts.Backend
 	if im.backend == "" {
 		im.backend = snake(cmpOr(svcName, im.file.pkg[:strings.Index(im.file.pkg, ".")]))
+	}
+	if im.address != "" && !isURL(im.address) {
+		im.report.Notes = append(im.report.Notes, fmt.Sprintf("the WSDL's address %q is not an http(s) URL (a placeholder?); set backends.%s.endpoint in agentbridge.yaml or import with --endpoint", im.address, im.backend))
 	}
 	if im.address == "" {
 		im.report.Notes = append(im.report.Notes, "the WSDL names no address for the binding; set backends."+im.backend+".endpoint in agentbridge.yaml (or import with --endpoint)")
@@ -639,7 +650,7 @@ func (im *importer) elementContent(m *protoMessage, el *node, sc *schema, name x
 		if err != nil {
 			return err
 		}
-		m.addField(&protoField{name: "value", typ: ref.proto, comment: "The text of element " + name.Local + ref.descSuffix() + ".", xml: xmlOpts{text: true, xsdType: ref.xsdType}})
+		m.addField(textField(el, name, ref))
 		return nil
 	}
 	if ct := el.kid(nsXSD, "complexType"); ct != nil {
@@ -650,7 +661,7 @@ func (im *importer) elementContent(m *protoMessage, el *node, sc *schema, name x
 		if err != nil {
 			return err
 		}
-		m.addField(&protoField{name: "value", typ: ref.proto, comment: "The text of element " + name.Local + ref.descSuffix() + ".", xml: xmlOpts{text: true, xsdType: ref.xsdType}})
+		m.addField(textField(el, name, ref))
 		return nil
 	}
 	// An element without a type is xsd:anyType: its content is not mapped.
@@ -915,4 +926,16 @@ func suggestGlobs(names []string) []string {
 		}
 	}
 	return out
+}
+
+// textField is the one field of a message made from an element of a simple type. A nillable
+// element's value is optional: the codec reads the element sent with xsi:nil as a message
+// without its value, and an empty one as an empty value.
+func textField(el *node, name xml.Name, ref typeRef) *protoField {
+	fd := &protoField{name: "value", typ: ref.proto, comment: "The text of element " + name.Local + ref.descSuffix() + ".", xml: xmlOpts{text: true, xsdType: ref.xsdType}}
+	if el.attr("nillable") == "true" {
+		fd.label = "optional"
+		fd.comment += " Unset when the element is nil (xsi:nil)."
+	}
+	return fd
 }

@@ -125,3 +125,43 @@ func TestImportErrorsAreLocated(t *testing.T) {
 		}
 	}
 }
+
+// TestImportEncodings reads WSDLs in the encodings older SOAP stacks write: ISO-8859-1
+// declared, UTF-16 with a byte order mark, and UTF-8 with one.
+func TestImportEncodings(t *testing.T) {
+	const body = `<definitions xmlns="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:tns="urn:enc" targetNamespace="urn:enc" name="Enc">
+  <types><xsd:schema targetNamespace="urn:enc"><xsd:element name="Size"><xsd:complexType><xsd:sequence><xsd:element name="size" type="xsd:string"><xsd:annotation><xsd:documentation>Größe in mm²</xsd:documentation></xsd:annotation></xsd:element></xsd:sequence></xsd:complexType></xsd:element>
+  <xsd:element name="SizeResponse"><xsd:complexType><xsd:sequence><xsd:element name="ok" type="xsd:boolean"/></xsd:sequence></xsd:complexType></xsd:element></xsd:schema></types>
+  <message name="In"><part name="p" element="tns:Size"/></message><message name="Out"><part name="p" element="tns:SizeResponse"/></message>
+  <portType name="P"><operation name="Size"><input message="tns:In"/><output message="tns:Out"/></operation></portType>
+  <binding name="B" type="tns:P"><soap:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/><operation name="Size"><soap:operation soapAction=""/><input><soap:body use="literal"/></input><output><soap:body use="literal"/></output></operation></binding>
+  <service name="Enc"><port name="p" binding="tns:B"><soap:address location="http://127.0.0.1:9/enc"/></port></service>
+</definitions>`
+	latin1 := []byte(`<?xml version="1.0" encoding="ISO-8859-1"?>` + "\n")
+	for _, r := range body {
+		latin1 = append(latin1, byte(r)) // every character of body is in Latin-1
+	}
+	utf16 := []byte{0xFF, 0xFE}
+	for _, r := range `<?xml version="1.0" encoding="UTF-16"?>` + "\n" + body {
+		utf16 = append(utf16, byte(r), byte(r>>8))
+	}
+	dir := t.TempDir()
+	for name, data := range map[string][]byte{
+		"latin1.wsdl":  latin1,
+		"utf16.wsdl":   utf16,
+		"utf8bom.wsdl": append([]byte{0xEF, 0xBB, 0xBF}, body...),
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res, err := wsdl.Import(context.Background(), p, wsdl.Options{})
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if !strings.Contains(string(res.Proto), "// Größe in mm²") {
+			t.Errorf("%s: the documentation did not survive:\n%s", name, res.Proto)
+		}
+	}
+}

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"golang.org/x/net/html/charset"
+	"golang.org/x/text/encoding/unicode"
 )
 
 // node is an element of a WSDL or XSD document with its names resolved. The importer reads
@@ -75,8 +78,20 @@ func (n *node) errorf(format string, args ...any) error {
 // and entity declarations are how expansion attacks start).
 func parseDocument(location string, data []byte) (*document, error) {
 	doc := &document{location: location}
+	data, transcoded, err := toUTF8(data)
+	if err != nil {
+		return nil, &posError{location: location, msg: err.Error()}
+	}
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.Strict = true
+	// Older WSDLs declare ISO-8859-1 or windows-1252; the declaration names the decoder. A
+	// UTF-16 document is UTF-8 by now, whatever its declaration says.
+	d.CharsetReader = func(label string, in io.Reader) (io.Reader, error) {
+		if transcoded {
+			return in, nil
+		}
+		return charset.NewReaderLabel(label, in)
+	}
 	var stack []*node
 	var cur *scope
 	for {
@@ -260,4 +275,20 @@ func (n *node) innerText() string {
 	}
 	walk(n)
 	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// toUTF8 drops a UTF-8 byte order mark and transcodes a UTF-16 document (which starts with
+// its byte order mark), which encoding/xml cannot read itself.
+func toUTF8(data []byte) (out []byte, transcoded bool, err error) {
+	switch {
+	case bytes.HasPrefix(data, []byte{0xEF, 0xBB, 0xBF}):
+		return data[3:], false, nil
+	case bytes.HasPrefix(data, []byte{0xFF, 0xFE}), bytes.HasPrefix(data, []byte{0xFE, 0xFF}):
+		out, err := unicode.UTF16(unicode.BigEndian, unicode.UseBOM).NewDecoder().Bytes(data)
+		if err != nil {
+			return nil, false, fmt.Errorf("not valid UTF-16: %w", err)
+		}
+		return out, true, nil
+	}
+	return data, false, nil
 }

@@ -59,7 +59,30 @@ func NewDecoder(r interface{ Read([]byte) (int, error) }) *xml.Decoder {
 // nil_of field: each would otherwise reach the caller as a value the backend never sent.
 func (p *Plan) Decode(d *xml.Decoder, start xml.StartElement, m proto.Message) error {
 	dec := decoder{d: d}
+	if isNil, err := nilAttr(start); err != nil {
+		return dec.fail(err)
+	} else if isNil {
+		return dec.nilRoot(p, start)
+	}
 	return dec.message(p, start, m.ProtoReflect(), 0)
+}
+
+// nilRoot reads the element of a whole message sent with xsi:nil (a nillable body or fault
+// detail element, which has no parent field to hold the nil). The message stays without a
+// field set, which says "nil" only where every field has presence and none is REQUIRED: then
+// an element that is there but empty sets its text or fields, and nil sets nothing.
+func (dc *decoder) nilRoot(p *Plan, start xml.StartElement) error {
+	for _, fp := range p.attrs {
+		for _, a := range start.Attr {
+			if fp.name.local == a.Name.Local && (fp.name.space == "" || fp.name.space == a.Name.Space) {
+				return dc.fail(fmt.Errorf("xsi:nil with attribute %s, which a nil element cannot carry", a.Name.Local))
+			}
+		}
+	}
+	if len(p.required) > 0 || len(p.requiredAttrs) > 0 || (p.text != nil && (withoutPresence(p.text.fd) || behaviorRequired(p.text.fd))) {
+		return dc.fail(fmt.Errorf("xsi:nil on the element of %s, which has fields without presence or REQUIRED ones, so nil would read as values the backend never sent", p.desc.FullName()))
+	}
+	return dc.emptyContent()
 }
 
 type decoder struct {
@@ -184,6 +207,10 @@ next:
 // error: the field has no presence, so it would read as its zero value, which the backend never
 // sent.
 func missing(fp *fieldPlan, what string) error {
+	if !withoutPresence(fp.fd) {
+		return fmt.Errorf("the reply has no such %s, but field %s is REQUIRED (google.api.field_behavior): the contract says the backend always sends it; "+
+			"remove REQUIRED from the field if the backend may leave it out", what, fp.fd.FullName())
+	}
 	return fmt.Errorf("the reply has no such %s, and field %s cannot say so: it has no presence, so it would read as %s; "+
 		"mark the field optional in the proto if the backend may leave it out", what, fp.fd.FullName(), zeroText(fp.fd))
 }

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"unicode"
 
+	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -70,6 +71,8 @@ type Plan struct {
 	// required are the indexes in fields, and requiredAttrs the attribute fields, of the fields
 	// without presence (proto3 scalars and enums not marked optional, outside a oneof): a reply
 	// that leaves one out is an error, as decoding it would print a zero the backend never sent.
+	// So are fields marked (google.api.field_behavior) = REQUIRED, which the WSDL importer
+	// writes for elements with minOccurs of 1 or more: the contract says they are always there.
 	required      []int
 	requiredAttrs []*fieldPlan
 }
@@ -197,7 +200,7 @@ func build(md protoreflect.MessageDescriptor, building map[protoreflect.MessageD
 			}
 			fp.name.space = xf.GetNamespace() // attributes are unqualified unless named
 			p.attrs = append(p.attrs, fp)
-			if withoutPresence(fd) {
+			if withoutPresence(fd) || behaviorRequired(fd) {
 				p.requiredAttrs = append(p.requiredAttrs, fp)
 			}
 		case xf.GetText():
@@ -207,7 +210,7 @@ func build(md protoreflect.MessageDescriptor, building map[protoreflect.MessageD
 			p.text = fp
 		default:
 			fp.index = len(p.fields)
-			if withoutPresence(fd) {
+			if withoutPresence(fd) || behaviorRequired(fd) {
 				p.required = append(p.required, fp.index)
 			}
 			p.fields = append(p.fields, fp)
@@ -550,4 +553,13 @@ func (p *Plan) ChildrenOnly() error {
 		return fmt.Errorf("xmlcodec: message %s has text field %s, but its fields are the children of another element, which has no place for it", p.desc.FullName(), p.text.fd.Name())
 	}
 	return nil
+}
+
+// behaviorRequired reports whether a field is marked (google.api.field_behavior) = REQUIRED.
+func behaviorRequired(fd protoreflect.FieldDescriptor) bool {
+	if fd.IsList() || fd.IsMap() {
+		return false
+	}
+	behaviors, _ := proto.GetExtension(fd.Options(), annotations.E_FieldBehavior).([]annotations.FieldBehavior)
+	return slices.Contains(behaviors, annotations.FieldBehavior_REQUIRED)
 }
