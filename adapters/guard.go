@@ -141,7 +141,7 @@ type GuardStats struct {
 // Stream. It is safe for concurrent use.
 type Guard struct {
 	backend Backend
-	log     *slog.Logger
+	log     atomic.Pointer[slog.Logger]
 	limiter Limiter
 	now     func() time.Time
 	sleep   func(ctx context.Context, d time.Duration) error
@@ -169,7 +169,12 @@ type GuardOption func(*Guard)
 
 // WithGuardLogger sets where the guard logs rejections and breaker changes. Default
 // slog.Default().
-func WithGuardLogger(l *slog.Logger) GuardOption { return func(g *Guard) { g.log = l } }
+func WithGuardLogger(l *slog.Logger) GuardOption { return func(g *Guard) { g.log.Store(l) } }
+
+// SetLogger sets where the guard logs from now on (the server gives guards its own logger).
+func (g *Guard) SetLogger(l *slog.Logger) { g.log.Store(l) }
+
+func (g *Guard) logger() *slog.Logger { return g.log.Load() }
 
 // WithGuardLimiter sets the Limiter the outbound rate is kept in. Default: a MemoryLimiter of
 // the guard's own.
@@ -187,7 +192,8 @@ func WithGuardJitter(f func(n int64) int64) GuardOption { return func(g *Guard) 
 // NewGuard returns the guard of a backend, with b's settings (zero fields take their defaults).
 func NewGuard(b Backend, opts ...GuardOption) *Guard {
 	b = b.WithDefaults()
-	g := &Guard{backend: b, log: slog.Default(), now: time.Now, sleep: sleepCtx, jitter: rand.Int64N, state: BreakerState{State: "closed"}}
+	g := &Guard{backend: b, now: time.Now, sleep: sleepCtx, jitter: rand.Int64N, state: BreakerState{State: "closed"}}
+	g.log.Store(slog.Default())
 	for _, o := range opts {
 		o(g)
 	}
@@ -285,7 +291,7 @@ func (g *Guard) stateChanged(_ string, from, to gobreaker.State) {
 	if to == gobreaker.StateOpen {
 		lvl = slog.LevelWarn
 	}
-	g.log.Log(context.Background(), lvl, "backend circuit breaker changed state", "backend", g.backend.Name, "from", from.String(), "to", to.String())
+	g.logger().Log(context.Background(), lvl, "backend circuit breaker changed state", "backend", g.backend.Name, "from", from.String(), "to", to.String())
 	for _, f := range watchers {
 		go f()
 	}
@@ -312,7 +318,7 @@ func (g *Guard) Unary(md protoreflect.MethodDescriptor, u Unary) Unary {
 				return nil, err
 			}
 			g.retries.Add(1)
-			g.log.Info("retrying a backend call", "backend", g.backend.Name, "method", string(md.FullName()), "attempt", attempt+1, "code", status.Code(err).String())
+			g.logger().Info("retrying a backend call", "backend", g.backend.Name, "method", string(md.FullName()), "attempt", attempt+1, "code", status.Code(err).String())
 		}
 	}
 }
@@ -350,10 +356,10 @@ func (g *Guard) attempt(ctx context.Context, call func(context.Context) (proto.M
 		switch {
 		case err != nil:
 			g.limiterErrors.Add(1)
-			g.log.Warn("the outbound rate limit could not be checked; the call goes through", "backend", g.backend.Name, "err", err)
+			g.logger().Warn("the outbound rate limit could not be checked; the call goes through", "backend", g.backend.Name, "err", err)
 		case !ok:
 			g.rejectRate.Add(1)
-			g.log.Warn("call refused: the backend's outbound rate limit is reached", "backend", g.backend.Name, "retry_after", after)
+			g.logger().Warn("call refused: the backend's outbound rate limit is reached", "backend", g.backend.Name, "retry_after", after)
 			return nil, g.busy(fmt.Sprintf("backend %s takes at most %g calls per second through this bridge, and that budget is spent", g.backend.Name, r.PerSecond), "rate", after)
 		}
 	}
@@ -393,7 +399,7 @@ func (g *Guard) acquire(ctx context.Context) error {
 		return status.FromContextError(ctx.Err()).Err()
 	case <-timer.C:
 		g.rejectSlots.Add(1)
-		g.log.Warn("call refused: the backend's concurrency cap is reached", "backend", g.backend.Name, "concurrency", g.backend.Concurrency, "waited", g.backend.QueueTimeout)
+		g.logger().Warn("call refused: the backend's concurrency cap is reached", "backend", g.backend.Name, "concurrency", g.backend.Concurrency, "waited", g.backend.QueueTimeout)
 		return g.busy(fmt.Sprintf("backend %s already has %d calls in flight, its configured concurrency, and none finished within %s", g.backend.Name, g.backend.Concurrency, g.backend.QueueTimeout), "concurrency", time.Second)
 	}
 }
