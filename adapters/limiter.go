@@ -22,6 +22,9 @@ type Rate struct {
 // Limited reports whether r limits anything.
 func (r Rate) Limited() bool { return r.PerSecond > 0 }
 
+// EffectiveBurst is Burst, or its default when Burst is zero.
+func (r Rate) EffectiveBurst() int { return r.burst() }
+
 // burst is Burst, or its default.
 func (r Rate) burst() int {
 	if r.Burst > 0 {
@@ -108,6 +111,13 @@ func (m *MemoryLimiter) Take(_ context.Context, key string, r Rate) (time.Durati
 		return d, false, nil
 	}
 	return 0, true, nil
+}
+
+// Len returns how many budgets are kept.
+func (m *MemoryLimiter) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.buckets)
 }
 
 // sweep drops buckets that are full at now; m.mu is held.

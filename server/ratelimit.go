@@ -154,7 +154,7 @@ func rateExceeded(method, principal string, r RateRule, after time.Duration) err
 		who = fmt.Sprintf("%s on %s", principal, method)
 	}
 	secs := adapters.RetryAfterSeconds(after)
-	st := status.Newf(codes.ResourceExhausted, "rate limit reached: %s may make %g calls per second (burst %d); retry after %ds", who, r.PerSecond, max(r.Burst, 1), secs)
+	st := status.Newf(codes.ResourceExhausted, "rate limit reached: %s may make %g calls per second (burst %d); retry after %ds", who, r.PerSecond, r.EffectiveBurst(), secs)
 	if ds, err := st.WithDetails(
 		&errdetails.ErrorInfo{Reason: "RATE_LIMITED", Domain: "agentbridge", Metadata: map[string]string{"method": method, "principal": principal, "retry_after": fmt.Sprintf("%ds", secs)}},
 		&errdetails.RetryInfo{RetryDelay: durationpb.New(after)},

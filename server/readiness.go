@@ -93,14 +93,16 @@ func servingStatus(ready bool) healthpb.HealthCheckResponse_ServingStatus {
 func (s *Server) watchGuards(g *generation) {
 	s.watchMu.Lock()
 	defer s.watchMu.Unlock()
+	watched := make(map[*adapters.Guard]bool, len(g.guards)) // guards of older generations are let go
 	for _, gd := range g.guards {
+		watched[gd] = true
 		if s.watched[gd] {
 			continue
 		}
-		s.watched[gd] = true
 		gd.SetLogger(s.log)
 		gd.OnChange(s.updateHealth)
 	}
+	s.watched = watched
 }
 
 // serveReadyz answers /readyz: 200 when ready, else 503; the body names each backend's breaker

@@ -249,6 +249,11 @@ func (s *Server) install(g *generation) {
 	s.watchGuards(g)
 	s.updateHealth()
 	if old != nil {
+		for _, gd := range old.guards {
+			if !slices.Contains(g.guards, gd) {
+				gd.Close() // its timer only; calls still in flight on the old services keep it
+			}
+		}
 		for _, name := range old.names {
 			if !slices.Contains(g.names, name) {
 				s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVICE_UNKNOWN)
