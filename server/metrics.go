@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,7 +27,35 @@ type metrics struct {
 	latency    *prometheus.HistogramVec
 	rejections *prometheus.CounterVec
 	limiterErr *prometheus.CounterVec
-	backends   sync.Map // *method → backend name ("" for a method implemented in Go)
+	bound      sync.Map // *method → *methodSeries: label lookups done once per method and surface
+}
+
+// methodSeries are a method's series on each surface (see surfaceIndex), bound on first use.
+type methodSeries [6]atomic.Pointer[callMetrics]
+
+// surfaceIndex numbers the surfaces for methodSeries; 0 is any other.
+func surfaceIndex(s Surface) int {
+	switch s {
+	case SurfaceGRPC:
+		return 1
+	case SurfaceConnect:
+		return 2
+	case SurfaceGRPCWeb:
+		return 3
+	case SurfaceREST:
+		return 4
+	case SurfaceMCP:
+		return 5
+	}
+	return 0
+}
+
+// callMetrics are the series a call of one method on one surface updates, looked up once.
+type callMetrics struct {
+	surface Surface
+	backend string
+	ok      prometheus.Counter
+	latency prometheus.Observer
 }
 
 // latencyBuckets span a fast cached answer to a legacy system at its timeout.
@@ -81,26 +110,45 @@ func (m *metrics) interceptor(s *Server) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		resp, err := handler(ctx, req)
-		backend := m.backendOf(s, info.FullMethod)
-		surface := string(SurfaceFromContext(ctx))
-		m.calls.WithLabelValues(info.FullMethod, surface, backend, status.Code(err).String()).Inc()
-		m.latency.WithLabelValues(info.FullMethod, surface, backend).Observe(time.Since(start).Seconds())
+		cm := m.series(s, info.FullMethod, SurfaceFromContext(ctx))
+		if err == nil {
+			cm.ok.Inc()
+		} else {
+			m.calls.WithLabelValues(info.FullMethod, string(SurfaceFromContext(ctx)), cm.backend, status.Code(err).String()).Inc()
+		}
+		cm.latency.Observe(time.Since(start).Seconds())
 		return resp, err
 	}
 }
 
-// backendOf names the backend a method is bound to, once per method of each generation.
-func (m *metrics) backendOf(s *Server, procedure string) string {
+// series returns the series of a method on a surface, binding their labels on first use.
+func (m *metrics) series(s *Server, procedure string, surface Surface) *callMetrics {
 	me := s.gen.Load().methods[procedure]
-	if me == nil {
-		return ""
+	var ms *methodSeries
+	if v, ok := m.bound.Load(me); ok {
+		ms = v.(*methodSeries)
+	} else {
+		v, _ := m.bound.LoadOrStore(me, new(methodSeries))
+		ms = v.(*methodSeries)
 	}
-	if b, ok := m.backends.Load(me); ok {
-		return b.(string)
+	i := surfaceIndex(surface)
+	if cm := ms[i].Load(); cm != nil && (i != 0 || cm.surface == surface) {
+		return cm
 	}
-	b := adapters.BindingOf(me.desc).GetBackend()
-	m.backends.Store(me, b)
-	return b
+	backend := ""
+	if me != nil {
+		backend = adapters.BindingOf(me.desc).GetBackend()
+	}
+	cm := &callMetrics{
+		surface: surface,
+		backend: backend,
+		ok:      m.calls.WithLabelValues(procedure, string(surface), backend, "OK"),
+		latency: m.latency.WithLabelValues(procedure, string(surface), backend),
+	}
+	if i != 0 {
+		ms[i].CompareAndSwap(nil, cm)
+	}
+	return cm
 }
 
 // backendCollector reports each backend guard's state at scrape time.
