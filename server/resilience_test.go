@@ -249,6 +249,45 @@ func TestBreakerOnEverySurface(t *testing.T) {
 	}
 }
 
+// TestBackendRateOnEverySurface: a backend's outbound budget, spent by the first call, refuses
+// the next ones on every surface with ResourceExhausted, BACKEND_BUSY and when to retry, without
+// sending them.
+func TestBackendRateOnEverySurface(t *testing.T) {
+	t.Parallel()
+	legacy := newFlakyLegacy(t)
+	b := startConfigured(t, legacy.url, func(_ *server.Config, be *adapters.Backend) {
+		be.Rate = adapters.Rate{PerSecond: 0.01, Burst: 1}
+	})
+	calls := surfaces(t, b)
+	if _, st := calls[0].call(t.Context(), "A-100"); st != nil {
+		t.Fatalf("first call: %v", st.Err())
+	}
+	sent := legacy.calls.Load()
+	for _, s := range calls {
+		_, st := s.call(t.Context(), "A-100")
+		info := detailOf[*errdetails.ErrorInfo](st)
+		if st.Code() != codes.ResourceExhausted || info.GetReason() != "BACKEND_BUSY" || info.GetMetadata()["limit"] != "rate" ||
+			detailOf[*errdetails.RetryInfo](st) == nil || !strings.Contains(st.Message(), "retry after") {
+			t.Errorf("%s: %v %q %v", s.name, st.Code(), st.Message(), info)
+		}
+	}
+	code, header, _ := restCall(t, b.httpURL+"/v1/items/A-100")
+	if code != http.StatusTooManyRequests || header.Get("Retry-After") == "" {
+		t.Errorf("REST: HTTP %d, Retry-After %q", code, header.Get("Retry-After"))
+	}
+	res := mcpGetItem(t, mcpSession(t, b.httpURL+"/mcp"), "A-100")
+	if text := textOf(res); !res.IsError || !strings.Contains(text, "BACKEND_BUSY") || !strings.Contains(text, "retry after") {
+		t.Errorf("MCP: %s", text)
+	}
+	if n := legacy.calls.Load() - sent; n != 0 {
+		t.Errorf("%d refused calls reached the backend", n)
+	}
+	fams := scrape(t, b.httpURL)
+	if v := counterValue(fams, "agentbridge_backend_rejections_total", map[string]string{"backend": "inventory", "limit": "rate"}); v != float64(len(calls)+2) {
+		t.Errorf("agentbridge_backend_rejections_total{rate} = %v, want %d", v, len(calls)+2)
+	}
+}
+
 // TestRetriesThroughTheBridge: a read-only call that meets one 503 is retried and succeeds; a
 // call with side effects is not repeated.
 func TestRetriesThroughTheBridge(t *testing.T) {
