@@ -81,6 +81,8 @@ type Backend struct {
 	Retry RetryPolicy `yaml:"retry"`
 	// Breaker stops sending calls to a backend that keeps failing; see BreakerPolicy.
 	Breaker BreakerPolicy `yaml:"breaker"`
+	// Probe checks the backend on a schedule for readiness; see ProbePolicy. Default: none.
+	Probe ProbePolicy `yaml:"probe"`
 }
 
 // Defaults for Backend fields left zero.
@@ -109,6 +111,7 @@ func (b Backend) WithDefaults() Backend {
 	}
 	b.Retry = b.Retry.withDefaults()
 	b.Breaker = b.Breaker.withDefaults()
+	b.Probe = b.Probe.withDefaults()
 	return b
 }
 

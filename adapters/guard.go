@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -158,10 +159,14 @@ type Guard struct {
 	opened        atomic.Int64
 	limiterErrors atomic.Int64
 
-	mu        sync.Mutex
-	state     BreakerState
-	watchers  []func()
-	openTimer *time.Timer
+	probeClient *http.Client // nil without a probe
+
+	mu         sync.Mutex
+	state      BreakerState
+	probe      ProbeState
+	probeFails int
+	watchers   []func()
+	openTimer  *time.Timer
 }
 
 // GuardOption configures a Guard.
@@ -199,6 +204,9 @@ func NewGuard(b Backend, opts ...GuardOption) *Guard {
 	}
 	if g.limiter == nil {
 		g.limiter = NewMemoryLimiter(g.now)
+	}
+	if b.Probe.Interval > 0 {
+		g.probeClient = newProbeClient(b)
 	}
 	if b.Concurrency > 0 {
 		g.slots = make(chan struct{}, b.Concurrency)

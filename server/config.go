@@ -367,7 +367,7 @@ func checkResilience(name string, b adapters.Backend) error {
 	if err := b.Rate.Check(); err != nil {
 		errs = append(errs, fmt.Errorf("rate: %w", err))
 	}
-	errs = append(errs, b.Retry.Check(), b.Breaker.Check())
+	errs = append(errs, b.Retry.Check(), b.Breaker.Check(), b.Probe.Check())
 	var out []error
 	for _, err := range errs {
 		if err == nil {

@@ -48,15 +48,57 @@ func collectGuards(services []Service) []*adapters.Guard {
 	return out
 }
 
-// serviceReady reports whether a service's backends all take calls: none has an open breaker.
-// A half-open breaker is ready: its trial calls must be able to arrive.
+// serviceReady reports whether a service's backends all take calls: none has an open breaker
+// or a probe that finds it down. A half-open breaker is ready: its trial calls must be able to
+// arrive.
 func serviceReady(svc Service) bool {
 	for _, g := range svc.Guards {
-		if g != nil && g.Breaker().State == "open" {
+		if g != nil && !g.Ready() {
 			return false
 		}
 	}
 	return true
+}
+
+// startProbes runs the probes of g's guards while the server serves, and stops those of guards
+// g no longer has (after a reload).
+func (s *Server) startProbes(g *generation) {
+	s.probeMu.Lock()
+	defer s.probeMu.Unlock()
+	if s.probeCtx == nil {
+		return // not serving (yet, or any more)
+	}
+	for gd, stop := range s.probeStops {
+		if !slices.Contains(g.guards, gd) {
+			stop()
+			delete(s.probeStops, gd)
+		}
+	}
+	for _, gd := range g.guards {
+		if !gd.Probes() || s.probeStops[gd] != nil {
+			continue
+		}
+		ctx, cancel := context.WithCancel(s.probeCtx)
+		s.probeStops[gd] = cancel
+		s.probeWG.Go(func() { gd.RunProbes(ctx) })
+	}
+}
+
+// serveProbes starts the probes for as long as the server serves; the returned function stops
+// them and waits until they have.
+func (s *Server) serveProbes() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.probeMu.Lock()
+	s.probeCtx, s.probeStops = ctx, map[*adapters.Guard]context.CancelFunc{}
+	s.probeMu.Unlock()
+	s.startProbes(s.gen.Load())
+	return func() {
+		s.probeMu.Lock()
+		s.probeCtx, s.probeStops = nil, nil
+		s.probeMu.Unlock()
+		cancel()
+		s.probeWG.Wait()
+	}
 }
 
 // readiness is the server's state: ready overall, and per service.
@@ -151,6 +193,16 @@ func (s *Server) serveReadyz(w http.ResponseWriter, r *http.Request) {
 		}
 		if st.State == "open" {
 			fmt.Fprintf(&b, " until=%s", st.Until.UTC().Format(time.RFC3339))
+		}
+		if g.Probes() {
+			ps := g.ProbeState()
+			fmt.Fprintf(&b, " probe=%s", map[bool]string{true: "down", false: "up"}[ps.Down])
+			if !ps.Since.IsZero() {
+				fmt.Fprintf(&b, " probe_since=%s", ps.Since.UTC().Format(time.RFC3339))
+			}
+			if ps.Err != "" {
+				fmt.Fprintf(&b, " probe_error=%q", ps.Err)
+			}
 		}
 		b.WriteString("\n")
 	}

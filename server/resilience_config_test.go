@@ -30,7 +30,10 @@ limits:
     rate: {per_second: 50, burst: 10}
     retry: {max_attempts: 4, initial_backoff: 20ms, max_backoff: 2s}
     breaker: {failures: 3, open_for: 10s, half_open: 2}
+    probe: {url: "http://127.0.0.1:1/health", interval: 5s, timeout: 1s, failures: 3}
 `, ""},
+		{"probe without an interval", backend + "    probe: {failures: 3}\n", `backend "inventory": probe: set interval to probe`},
+		{"probe URL not http", backend + "    probe: {interval: 5s, url: 'ftp://x/y'}\n", `backend "inventory": probe.url "ftp://x/y": use an http(s) URL`},
 		{"rule without a rate", "limits:\n  rate:\n    - {methods: '*'}\n" + backend, "limits.rate[0]: per_second is missing"},
 		{"bad per", "limits:\n  rate:\n    - {per: caller, per_second: 1}\n" + backend, `limits.rate[0]: per "caller"`},
 		{"bad glob", "limits:\n  rate:\n    - {methods: 'a[', per_second: 1}\n" + backend, `limits.rate[0]: methods: bad pattern "a["`},
@@ -62,7 +65,7 @@ limits:
 				Retry:   adapters.RetryPolicy{MaxAttempts: 4, InitialBackoff: 20 * time.Millisecond, MaxBackoff: 2 * time.Second},
 				Breaker: adapters.BreakerPolicy{Failures: 3, OpenFor: 10 * time.Second, HalfOpen: 2}}
 			if b.MaxConnections != want.MaxConnections || b.Concurrency != want.Concurrency || b.QueueTimeout != want.QueueTimeout ||
-				b.Rate != want.Rate || b.Retry != want.Retry || b.Breaker != want.Breaker {
+				b.Rate != want.Rate || b.Retry != want.Retry || b.Breaker != want.Breaker || b.Probe.Interval != 5*time.Second || b.Probe.Failures != 3 {
 				t.Errorf("decoded %+v", b)
 			}
 			if r := c.Limits.Rate; len(r) != 2 || r[0].Per != server.PerPrincipal || r[0].Burst != 40 || r[1].Principals[0] != "nightly-report" || r[1].PerSecond != 2 {

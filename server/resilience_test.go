@@ -471,3 +471,53 @@ func counterValue(fams map[string]*dto.MetricFamily, name string, labels map[str
 func gaugeValue(fams map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
 	return findMetric(fams, name, labels).GetGauge().GetValue()
 }
+
+// TestProbeReadiness: with a probe configured, a backend that answers it with 503 makes the
+// service not ready before any call has failed, and ready again when a probe passes; /readyz
+// says so.
+func TestProbeReadiness(t *testing.T) {
+	t.Parallel()
+	legacy := newFlakyLegacy(t)
+	legacy.failing.Store(true)
+	cfg := demo.Config(legacy.url)
+	b := cfg.Backends["inventory"]
+	b.WSDL = ""
+	b.Probe = adapters.ProbePolicy{Interval: time.Hour, Failures: 1}
+	cfg.Backends["inventory"] = b
+	srv, err := cfg.Build(server.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	guard := srv.Services()[0].Guards[0]
+	changed := make(chan struct{}, 4)
+	guard.OnChange(func() { changed <- struct{}{} })
+	br := serve(t, srv, true, &counter{n: map[string]int{}}, new(atomic.Int64))
+	<-changed // the first probe runs when serving starts
+	readyz := func() (int, string) {
+		resp, err := http.Get(br.httpURL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := readyz(); code != http.StatusServiceUnavailable || !strings.Contains(body, `probe=down`) || !strings.Contains(body, `probe_error="answered HTTP 503"`) {
+		t.Errorf("/readyz with the probe failing: HTTP %d\n%s", code, body)
+	}
+	cc, err := grpc.NewClient(br.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cc.Close() }()
+	if hr, err := healthpb.NewHealthClient(cc).Check(t.Context(), &healthpb.HealthCheckRequest{Service: demo.ServiceName}); err != nil || hr.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("gRPC health with the probe failing: %v %v", hr, err)
+	}
+	legacy.failing.Store(false)
+	if err := guard.Probe(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := readyz(); code != http.StatusOK || !strings.Contains(body, "probe=up") {
+		t.Errorf("/readyz after a passing probe: HTTP %d\n%s", code, body)
+	}
+}

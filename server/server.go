@@ -88,6 +88,11 @@ type Server struct {
 	watchMu sync.Mutex
 	watched map[*adapters.Guard]bool // guards whose changes update gRPC health
 
+	probeMu    sync.Mutex
+	probeCtx   context.Context                        // while serving; nil otherwise
+	probeStops map[*adapters.Guard]context.CancelFunc // running probes, by guard
+	probeWG    sync.WaitGroup
+
 	// by toolset: the resources each server has; see updateMCPResources
 	mcpResources map[string]map[string]servedResource
 }
@@ -247,6 +252,7 @@ func (s *Server) install(g *generation) {
 	s.updateMCP(g)
 	s.updateMCPResources(g)
 	s.watchGuards(g)
+	s.startProbes(g)
 	s.updateHealth()
 	if old != nil {
 		for _, gd := range old.guards {
@@ -332,6 +338,8 @@ func (s *Server) ServeListeners(ctx context.Context, grpcLis, httpLis net.Listen
 		}
 		return err
 	}
+	stopProbes := s.serveProbes()
+	defer stopProbes()
 	errc := make(chan error, 2)
 	var httpSrv *http.Server
 	if httpLis != nil {

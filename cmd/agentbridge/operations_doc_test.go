@@ -26,7 +26,7 @@ func TestOperationsDocConfig(t *testing.T) {
 	if !ok {
 		t.Fatal("the production config block does not end")
 	}
-	for _, key := range []string{"shutdown_drain:", "rate:", "max_connections:", "concurrency:", "queue_timeout:", "retry:", "breaker:"} {
+	for _, key := range []string{"shutdown_drain:", "rate:", "max_connections:", "concurrency:", "queue_timeout:", "retry:", "breaker:", "probe:"} {
 		if !strings.Contains(config, key) {
 			t.Errorf("the production config does not show %s", key)
 		}
