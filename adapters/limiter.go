@@ -102,15 +102,12 @@ func (m *MemoryLimiter) Take(_ context.Context, key string, r Rate) (time.Durati
 		m.buckets[key] = b
 	}
 	m.mu.Unlock()
-	res := b.lim.ReserveN(now, 1)
-	if !res.OK() {
-		return time.Second, false, nil
+	if b.lim.AllowN(now, 1) {
+		return 0, true, nil
 	}
-	if d := res.DelayFrom(now); d > 0 {
-		res.CancelAt(now)
-		return d, false, nil
-	}
-	return 0, true, nil
+	// The wait until a whole token has refilled; AllowN takes nothing when it refuses.
+	missing := 1 - b.lim.TokensAt(now)
+	return time.Duration(math.Ceil(missing / r.PerSecond * float64(time.Second))), false, nil
 }
 
 // Len returns how many budgets are kept.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -88,16 +89,26 @@ func (r RateRule) matches(method, principal string) bool {
 	return false
 }
 
-func (r RateRule) key(i int, method, principal string) string {
+// key names the budget a call takes from; prefix is the rule's (see ratePrefixes).
+func (r RateRule) key(prefix, method, principal string) string {
 	switch r.Per {
 	case PerPrincipal:
-		return fmt.Sprintf("in:%d:p:%s", i, principal)
+		return prefix + principal
 	case PerMethod:
-		return fmt.Sprintf("in:%d:m:%s", i, method)
+		return prefix + method
 	case PerAll:
-		return fmt.Sprintf("in:%d", i)
+		return prefix
 	}
-	return fmt.Sprintf("in:%d:pm:%s|%s", i, principal, method)
+	return prefix + principal + "|" + method
+}
+
+// ratePrefixes are the rules' key prefixes: the rule's index keeps budgets of two rules apart.
+func ratePrefixes(rules []RateRule) []string {
+	out := make([]string, len(rules))
+	for i := range rules {
+		out[i] = "in:" + strconv.Itoa(i) + ":"
+	}
+	return out
 }
 
 // checkRateRules checks every rule, for Config.Validate.
@@ -116,8 +127,14 @@ func WithLimiter(l adapters.Limiter) Option { return func(o *options) { o.limite
 // rateInterceptor refuses calls over an inbound budget. It runs after authentication (the
 // principal is known) and the audit log (a refusal is logged like any outcome).
 func (s *Server) rateInterceptor(rules []RateRule, limiter adapters.Limiter) grpc.UnaryServerInterceptor {
+	prefixes := ratePrefixes(rules)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		method := strings.ReplaceAll(strings.TrimPrefix(info.FullMethod, "/"), "/", ".")
+		var method string
+		if m := s.gen.Load().methods[info.FullMethod]; m != nil {
+			method = string(m.desc.FullName()) // package.Service.Method, without building it
+		} else {
+			method = strings.ReplaceAll(strings.TrimPrefix(info.FullMethod, "/"), "/", ".")
+		}
 		principal := anonymous
 		if p := PrincipalFromContext(ctx); p != nil {
 			principal = p.ID
@@ -126,7 +143,7 @@ func (s *Server) rateInterceptor(rules []RateRule, limiter adapters.Limiter) grp
 			if !r.matches(method, principal) {
 				continue
 			}
-			after, ok, err := limiter.Take(ctx, r.key(i, method, principal), r.Rate)
+			after, ok, err := limiter.Take(ctx, r.key(prefixes[i], method, principal), r.Rate)
 			if err != nil {
 				s.metrics.limiterError("inbound")
 				s.log.Warn("an inbound rate limit could not be checked; the call goes through", "rule", i, "method", method, "principal", principal, "err", err)
