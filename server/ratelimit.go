@@ -63,7 +63,7 @@ func (r RateRule) check(i int) error {
 	default:
 		errs = append(errs, fmt.Errorf("%s: per %q: use principal_method, principal, method or all", where, r.Per))
 	}
-	if err := r.Rate.Check(); err != nil {
+	if err := r.Check(); err != nil { // the embedded Rate's
 		errs = append(errs, fmt.Errorf("%s: %w", where, err))
 	}
 	if !r.Limited() {
