@@ -344,3 +344,43 @@ func TestTransportBoundsConnections(t *testing.T) {
 		t.Errorf("the backend saw %d calls, want %d", n, callers)
 	}
 }
+
+// TestGuardStream: a stream that failed before sending anything is retried when safe; one that
+// already sent a message is not, since the caller has it.
+func TestGuardStream(t *testing.T) {
+	t.Parallel()
+	listItems := demov1.File_agentbridge_demo_v1_inventory_proto.Services().Get(0).Methods().ByName("ListItems")
+	for _, tc := range []struct {
+		name      string
+		sendFirst bool
+		wantCalls int64
+		wantSent  int
+	}{
+		{"refused before sending: retried", false, 2, 1},
+		{"failed after a message: not retried", true, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clock := newFakeClock()
+			g := adapters.NewGuard(adapters.Backend{Name: "inv"}, quiet(), adapters.WithGuardClock(clock.Now, clock.Sleep))
+			var calls atomic.Int64
+			impl := g.Stream(listItems, func(ctx context.Context, req proto.Message, send func(proto.Message) error) error {
+				if calls.Add(1) == 1 {
+					if tc.sendFirst {
+						if err := send(&emptypb.Empty{}); err != nil {
+							return err
+						}
+						return reset
+					}
+					return refused
+				}
+				return send(&emptypb.Empty{})
+			})
+			sent := 0
+			err := impl(t.Context(), &emptypb.Empty{}, func(proto.Message) error { sent++; return nil })
+			if calls.Load() != tc.wantCalls || sent != tc.wantSent || (tc.sendFirst != (err != nil)) {
+				t.Errorf("%d calls, %d messages sent, err %v; want %d calls, %d sent", calls.Load(), sent, err, tc.wantCalls, tc.wantSent)
+			}
+		})
+	}
+}
