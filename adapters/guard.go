@@ -233,6 +233,9 @@ func NewGuard(b Backend, opts ...GuardOption) *Guard {
 	return g
 }
 
+// Backend returns the settings the guard was made with, defaults applied.
+func (g *Guard) Backend() Backend { return g.backend }
+
 // Name returns the backend's name.
 func (g *Guard) Name() string { return g.backend.Name }
 

@@ -214,7 +214,11 @@ func (c *Config) Sources() contract.Sources {
 // BuildServices loads the contracts, makes an adapter per backend and binds every method of
 // every listed service. It is everything serving needs but the listeners, so config validate
 // and serve build the same thing.
-func (c *Config) BuildServices() ([]Service, error) {
+func (c *Config) BuildServices() ([]Service, error) { return c.buildServices(nil) }
+
+// buildServices is BuildServices keeping the guards in keep (by backend name) of backends whose
+// settings did not change, so a reload does not close an open breaker or reset counters.
+func (c *Config) buildServices(keep map[string]*adapters.Guard) ([]Service, error) {
 	set, err := contract.Load(context.Background(), c.Sources())
 	if err != nil {
 		return nil, err
@@ -235,7 +239,11 @@ func (c *Config) BuildServices() ([]Service, error) {
 			return nil, fmt.Errorf("config: %w", err)
 		}
 		backends[name] = a
-		guards[name] = adapters.NewGuard(b)
+		if g := keep[name]; g != nil && reflect.DeepEqual(g.Backend(), b.WithDefaults()) {
+			guards[name] = g
+		} else {
+			guards[name] = adapters.NewGuard(b)
+		}
 	}
 	services := make([]Service, 0, len(c.Services))
 	var errs []error
@@ -277,7 +285,11 @@ func (c *Config) Build(opts ...Option) (*Server, error) {
 // cannot change (addresses, TLS, the body bound, the shutdown grace) are kept, with a warning
 // naming each one that differs.
 func (s *Server) ReloadConfig(c *Config) error {
-	services, err := c.BuildServices()
+	keep := map[string]*adapters.Guard{}
+	for _, g := range s.guards() {
+		keep[g.Name()] = g
+	}
+	services, err := c.buildServices(keep)
 	if err != nil {
 		return err
 	}

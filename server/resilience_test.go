@@ -521,3 +521,49 @@ func TestProbeReadiness(t *testing.T) {
 		t.Errorf("/readyz after a passing probe: HTTP %d\n%s", code, body)
 	}
 }
+
+// TestReloadKeepsBreakers: a reload that leaves a backend's settings alone keeps its guard, so
+// an open breaker stays open (the backend is still down); a reload that changes them starts a
+// new one.
+func TestReloadKeepsBreakers(t *testing.T) {
+	t.Parallel()
+	legacy := newFlakyLegacy(t)
+	legacy.failing.Store(true)
+	config := func(failures int) *server.Config {
+		cfg := demo.Config(legacy.url)
+		b := cfg.Backends["inventory"]
+		b.WSDL = ""
+		b.Retry.MaxAttempts = 1
+		b.Breaker = adapters.BreakerPolicy{Failures: failures, OpenFor: time.Hour}
+		cfg.Backends["inventory"] = b
+		return cfg
+	}
+	srv, err := config(1).Build(server.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := serve(t, srv, true, &counter{n: map[string]int{}}, new(atomic.Int64))
+	client := grpcClient(t, br.grpcAddr)
+	reason := func() string {
+		_, err := client.GetItem(t.Context(), &demov1.GetItemRequest{Sku: "A-100"})
+		return detailOf[*errdetails.ErrorInfo](status.Convert(err)).GetReason()
+	}
+	if r := reason(); r != "BACKEND_BAD_REPLY" {
+		t.Fatalf("first failure: %s", r)
+	}
+	if r := reason(); r != "BACKEND_CIRCUIT_OPEN" {
+		t.Fatalf("after one failure with failures: 1: %s", r)
+	}
+	if err := srv.ReloadConfig(config(1)); err != nil {
+		t.Fatal(err)
+	}
+	if r := reason(); r != "BACKEND_CIRCUIT_OPEN" {
+		t.Errorf("after a reload with the same settings: %s, want the breaker still open", r)
+	}
+	if err := srv.ReloadConfig(config(3)); err != nil {
+		t.Fatal(err)
+	}
+	if r := reason(); r != "BACKEND_BAD_REPLY" {
+		t.Errorf("after a reload that changed the breaker: %s, want a new, closed breaker", r)
+	}
+}
