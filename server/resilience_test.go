@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -566,4 +568,84 @@ func TestReloadKeepsBreakers(t *testing.T) {
 	if r := reason(); r != "BACKEND_BAD_REPLY" {
 		t.Errorf("after a reload that changed the breaker: %s, want a new, closed breaker", r)
 	}
+}
+
+// TestBackendConnectionsBounded repeats, at a smaller scale, the measurement: many
+// concurrent calls (400: four gRPC connections of 100 streams each, the stream cap) used to
+// open a backend connection each (1,500 calls opened 1,404). Now the backend sees at most
+// max_connections, and every call still succeeds.
+func TestBackendConnectionsBounded(t *testing.T) {
+	t.Parallel()
+	const calls, maxConns = 400, 16
+	var conns, inHandler atomic.Int64
+	full, release := make(chan struct{}), make(chan struct{})
+	var fullOnce sync.Once
+	legacy := demo.NewLegacy(func() time.Time { return time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC) })
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if inHandler.Add(1) == maxConns {
+			fullOnce.Do(func() { close(full) })
+		}
+		<-release
+		legacy.ServeHTTP(w, r)
+	}))
+	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	ts.Start()
+	t.Cleanup(ts.Close)
+	b := startConfigured(t, ts.URL+"/inventory", func(_ *server.Config, be *adapters.Backend) { be.MaxConnections = maxConns })
+	var clients []demov1.InventoryServiceClient
+	for range 4 {
+		clients = append(clients, grpcClient(t, b.grpcAddr))
+	}
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for i := range calls {
+		wg.Go(func() {
+			if _, err := clients[i%4].GetItem(t.Context(), &demov1.GetItemRequest{Sku: "A-100"}); err != nil {
+				failed.Add(1)
+			}
+		})
+	}
+	<-full
+	close(release)
+	wg.Wait()
+	if n := failed.Load(); n != 0 {
+		t.Errorf("%d of %d calls failed", n, calls)
+	}
+	if n := conns.Load(); n > maxConns {
+		t.Errorf("%d concurrent calls opened %d backend connections; max_connections is %d", calls, n, maxConns)
+	}
+	t.Logf("%d concurrent calls, %d backend connections", calls, conns.Load())
+}
+
+// TestOutageReachesTheBackendRarely repeats the other measurement: during an outage every
+// call went to the dead backend (10,936 of 10,936). With the default breaker, 1,000 calls from
+// 10 callers reach it a handful of times (5 failures open it; calls already in flight and
+// retries add a few).
+func TestOutageReachesTheBackendRarely(t *testing.T) {
+	t.Parallel()
+	legacy := newFlakyLegacy(t)
+	legacy.failing.Store(true)
+	b := startConfigured(t, legacy.url, nil)
+	client := grpcClient(t, b.grpcAddr)
+	var wg sync.WaitGroup
+	var fast atomic.Int64
+	for range 10 {
+		wg.Go(func() {
+			for range 100 {
+				_, err := client.GetItem(t.Context(), &demov1.GetItemRequest{Sku: "A-100"})
+				if detailOf[*errdetails.ErrorInfo](status.Convert(err)).GetReason() == "BACKEND_CIRCUIT_OPEN" {
+					fast.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := legacy.calls.Load(); n > 50 {
+		t.Errorf("1,000 calls during an outage reached the backend %d times", n)
+	}
+	t.Logf("1,000 calls during an outage: %d reached the backend, %d failed fast", legacy.calls.Load(), fast.Load())
 }
