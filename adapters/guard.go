@@ -149,7 +149,8 @@ type Guard struct {
 	jitter  func(n int64) int64 // uniform in [0, n)
 
 	slots   chan struct{} // nil: no cap
-	breaker *gobreaker.CircuitBreaker[proto.Message]
+	breaker *gobreaker.TwoStepCircuitBreaker[proto.Message]
+	rateKey string // the outbound budget's key in the limiter
 
 	inFlight      atomic.Int64
 	retries       atomic.Int64
@@ -167,6 +168,7 @@ type Guard struct {
 	probeFails int
 	watchers   []func()
 	openTimer  *time.Timer
+	closed     bool // Close was called: no more timers
 }
 
 // GuardOption configures a Guard.
@@ -208,12 +210,13 @@ func NewGuard(b Backend, opts ...GuardOption) *Guard {
 	if b.Probe.Interval > 0 {
 		g.probeClient = newProbeClient(b)
 	}
+	g.rateKey = "backend:" + b.Name
 	if b.Concurrency > 0 {
 		g.slots = make(chan struct{}, b.Concurrency)
 	}
 	if !b.Breaker.Disabled {
 		p := b.Breaker
-		g.breaker = gobreaker.NewCircuitBreaker[proto.Message](gobreaker.Settings{
+		g.breaker = gobreaker.NewTwoStepCircuitBreaker[proto.Message](gobreaker.Settings{
 			Name:        b.Name,
 			MaxRequests: uint32(p.HalfOpen), //nolint:gosec // checked positive
 			Timeout:     p.OpenFor,
@@ -226,7 +229,7 @@ func NewGuard(b Backend, opts ...GuardOption) *Guard {
 				return true
 			},
 			// A caller that went away says nothing about the backend.
-			IsExcluded:    func(err error) bool { return status.Code(err) == codes.Canceled },
+			IsExcluded:    func(err error) bool { return errors.Is(err, errNotSent) || status.Code(err) == codes.Canceled },
 			OnStateChange: g.stateChanged,
 		})
 	}
@@ -276,6 +279,7 @@ func (g *Guard) OnChange(f func()) {
 // Close stops the guard's timer; the guard still serves calls.
 func (g *Guard) Close() {
 	g.mu.Lock()
+	g.closed = true
 	if g.openTimer != nil {
 		g.openTimer.Stop()
 	}
@@ -294,7 +298,9 @@ func (g *Guard) stateChanged(_ string, from, to gobreaker.State) {
 		}
 		// gobreaker moves to half-open lazily, on the next call or State; watchers (gRPC health
 		// Watch) should hear of it without one.
-		g.openTimer = time.AfterFunc(g.backend.Breaker.OpenFor, func() { g.breaker.State() })
+		if !g.closed {
+			g.openTimer = time.AfterFunc(g.backend.Breaker.OpenFor, func() { g.breaker.State() })
+		}
 	}
 	watchers := append([]func(){}, g.watchers...)
 	g.mu.Unlock()
@@ -360,15 +366,25 @@ func (g *Guard) Stream(md protoreflect.MethodDescriptor, s ServerStream) ServerS
 	}
 }
 
-// attempt sends one attempt through the rate limit, the bulkhead and the breaker.
+// attempt sends one attempt through the breaker, the rate limit and the bulkhead, in that
+// order: a call the open breaker refuses spends no token and waits for no slot.
 func (g *Guard) attempt(ctx context.Context, call func(context.Context) (proto.Message, error)) (proto.Message, error) {
+	done := func(error) {}
+	if g.breaker != nil {
+		var err error
+		if done, err = g.breaker.Allow(); err != nil {
+			g.rejectOpen.Add(1)
+			return nil, g.open()
+		}
+	}
 	if r := g.backend.Rate; r.Limited() {
-		after, ok, err := g.limiter.Take(ctx, "backend:"+g.backend.Name, r)
+		after, ok, err := g.limiter.Take(ctx, g.rateKey, r)
 		switch {
 		case err != nil:
 			g.limiterErrors.Add(1)
 			g.logger().Warn("the outbound rate limit could not be checked; the call goes through", "backend", g.backend.Name, "err", err)
 		case !ok:
+			done(errNotSent)
 			g.rejectRate.Add(1)
 			g.logger().Warn("call refused: the backend's outbound rate limit is reached", "backend", g.backend.Name, "retry_after", after)
 			return nil, g.busy(fmt.Sprintf("backend %s takes at most %g calls per second through this bridge, and that budget is spent", g.backend.Name, r.PerSecond), "rate", after)
@@ -376,22 +392,21 @@ func (g *Guard) attempt(ctx context.Context, call func(context.Context) (proto.M
 	}
 	if g.slots != nil {
 		if err := g.acquire(ctx); err != nil {
+			done(errNotSent) // waiting for a slot says nothing about the backend
 			return nil, err
 		}
 		defer func() { <-g.slots }()
 	}
 	g.inFlight.Add(1)
 	defer g.inFlight.Add(-1)
-	if g.breaker == nil {
-		return call(ctx)
-	}
-	resp, err := g.breaker.Execute(func() (proto.Message, error) { return call(ctx) })
-	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-		g.rejectOpen.Add(1)
-		return nil, g.open()
-	}
+	resp, err := call(ctx)
+	done(err)
 	return resp, err
 }
+
+// errNotSent tells the breaker an attempt it allowed was not sent (the rate limit or the
+// bulkhead refused it): neither a success nor a failure.
+var errNotSent = errors.New("not sent")
 
 // acquire takes a concurrency slot, waiting up to the queue timeout within the caller's
 // deadline.

@@ -384,3 +384,58 @@ func TestGuardStream(t *testing.T) {
 		})
 	}
 }
+
+// TestGuardBreakerIgnoresWhatWasNotSent: a caller whose deadline passed while waiting for a
+// concurrency slot, or a call the rate limit refused, says nothing about the backend: the
+// breaker does not count it. And an open breaker refuses before the rate limit, so it spends no
+// token.
+func TestGuardBreakerIgnoresWhatWasNotSent(t *testing.T) {
+	t.Parallel()
+	g := adapters.NewGuard(adapters.Backend{Name: "inv", Concurrency: 1, QueueTimeout: time.Hour,
+		Retry: adapters.RetryPolicy{MaxAttempts: 1}, Breaker: adapters.BreakerPolicy{Failures: 1, OpenFor: time.Hour}}, quiet())
+	t.Cleanup(g.Close)
+	entered, release := make(chan struct{}), make(chan struct{})
+	blocking := g.Unary(getItem, func(context.Context, proto.Message) (proto.Message, error) {
+		close(entered)
+		<-release
+		return &emptypb.Empty{}, nil
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := blocking(t.Context(), &emptypb.Empty{}); err != nil {
+			t.Error(err)
+		}
+	}()
+	<-entered
+	expired, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
+	defer cancel()
+	_, err := g.Unary(getItem, scripted(new(atomic.Int64)))(expired, &emptypb.Empty{})
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("waiting for a slot past the deadline: %v", err)
+	}
+	if st := g.Breaker().State; st != "closed" {
+		t.Errorf("a call that never left the queue opened the breaker: %s", st)
+	}
+	close(release)
+	<-done
+
+	clock := newFakeClock()
+	rated := adapters.NewGuard(adapters.Backend{Name: "inv", Rate: adapters.Rate{PerSecond: 1, Burst: 1},
+		Retry: adapters.RetryPolicy{MaxAttempts: 1}, Breaker: adapters.BreakerPolicy{Failures: 1, OpenFor: time.Hour}}, quiet(), adapters.WithGuardClock(clock.Now, clock.Sleep))
+	t.Cleanup(rated.Close)
+	var calls atomic.Int64
+	impl := rated.Unary(getItem, scripted(&calls, badReply))
+	if _, err := impl(t.Context(), &emptypb.Empty{}); status.Code(err) != codes.Unavailable {
+		t.Fatalf("failure: %v", err)
+	}
+	for range 3 {
+		_, err := impl(t.Context(), &emptypb.Empty{})
+		if r := status.Convert(err); r.Code() != codes.Unavailable || !strings.Contains(r.Message(), "circuit breaker") {
+			t.Errorf("open breaker: %v", err)
+		}
+	}
+	if n := rated.Stats().Rejected["rate"]; n != 0 {
+		t.Errorf("the open breaker's refusals took %d rate refusals", n)
+	}
+}
