@@ -151,6 +151,7 @@ type Guard struct {
 	slots   chan struct{} // nil: no cap
 	breaker *gobreaker.TwoStepCircuitBreaker[proto.Message]
 	rateKey string // the outbound budget's key in the limiter
+	observe atomic.Pointer[func(time.Duration, error)]
 
 	inFlight      atomic.Int64
 	retries       atomic.Int64
@@ -235,6 +236,10 @@ func NewGuard(b Backend, opts ...GuardOption) *Guard {
 	}
 	return g
 }
+
+// SetObserver sets a function called after every attempt sent to the backend, with its duration
+// and error (the server records them as metrics).
+func (g *Guard) SetObserver(f func(d time.Duration, err error)) { g.observe.Store(&f) }
 
 // Backend returns the settings the guard was made with, defaults applied.
 func (g *Guard) Backend() Backend { return g.backend }
@@ -399,8 +404,12 @@ func (g *Guard) attempt(ctx context.Context, call func(context.Context) (proto.M
 	}
 	g.inFlight.Add(1)
 	defer g.inFlight.Add(-1)
+	start := time.Now()
 	resp, err := call(ctx)
 	done(err)
+	if f := g.observe.Load(); f != nil {
+		(*f)(time.Since(start), err)
+	}
 	return resp, err
 }
 

@@ -27,6 +27,8 @@ type metrics struct {
 	latency    *prometheus.HistogramVec
 	rejections *prometheus.CounterVec
 	limiterErr *prometheus.CounterVec
+	attempts   *prometheus.CounterVec
+	attemptDur *prometheus.HistogramVec
 	bound      sync.Map // *method → *methodSeries: label lookups done once per method and surface
 }
 
@@ -81,8 +83,17 @@ func newMetrics(s *Server) *metrics {
 			Name: "agentbridge_limiter_errors_total",
 			Help: "Rate checks that failed (a shared store unreachable) and let the call through.",
 		}, []string{"where"}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "agentbridge_backend_attempts_total",
+			Help: "Attempts sent to the backend (a retried call makes several), by gRPC status code of the outcome.",
+		}, []string{"backend", "code"}),
+		attemptDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "agentbridge_backend_attempt_duration_seconds",
+			Help:    "Time one attempt spent at the backend: encoding, the HTTP exchange and decoding.",
+			Buckets: latencyBuckets,
+		}, []string{"backend"}),
 	}
-	m.registry.MustRegister(m.calls, m.latency, m.rejections, m.limiterErr,
+	m.registry.MustRegister(m.calls, m.latency, m.rejections, m.limiterErr, m.attempts, m.attemptDur,
 		&backendCollector{s: s},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "agentbridge_mcp_sessions",
@@ -97,6 +108,21 @@ func newMetrics(s *Server) *metrics {
 // handler serves /metrics.
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// observe records a guard's attempts.
+func (m *metrics) observe(g *adapters.Guard) {
+	name := g.Name()
+	ok := m.attempts.WithLabelValues(name, "OK")
+	dur := m.attemptDur.WithLabelValues(name)
+	g.SetObserver(func(d time.Duration, err error) {
+		if err == nil {
+			ok.Inc()
+		} else {
+			m.attempts.WithLabelValues(name, status.Code(err).String()).Inc()
+		}
+		dur.Observe(d.Seconds())
+	})
 }
 
 func (m *metrics) rejected(limit, method string) {

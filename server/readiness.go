@@ -142,6 +142,7 @@ func (s *Server) watchGuards(g *generation) {
 			continue
 		}
 		gd.SetLogger(s.log)
+		s.metrics.observe(gd)
 		gd.OnChange(s.updateHealth)
 	}
 	s.watched = watched

@@ -313,6 +313,14 @@ func TestRetriesThroughTheBridge(t *testing.T) {
 	if v := counterValue(fams, "agentbridge_backend_retries_total", map[string]string{"backend": "inventory"}); v != 1 {
 		t.Errorf("agentbridge_backend_retries_total = %v, want 1", v)
 	}
+	// GetItem: a 503 then OK; ReserveItem: a 503.
+	if ok, unavailable := counterValue(fams, "agentbridge_backend_attempts_total", map[string]string{"backend": "inventory", "code": "OK"}),
+		counterValue(fams, "agentbridge_backend_attempts_total", map[string]string{"backend": "inventory", "code": "Unavailable"}); ok != 1 || unavailable != 2 {
+		t.Errorf("agentbridge_backend_attempts_total: OK %v, Unavailable %v; want 1 and 2", ok, unavailable)
+	}
+	if h := findMetric(fams, "agentbridge_backend_attempt_duration_seconds", map[string]string{"backend": "inventory"}); h.GetHistogram().GetSampleCount() != 3 {
+		t.Errorf("attempt durations: %v, want 3 samples", h)
+	}
 }
 
 // TestMetricsScrape: /metrics parses with the Prometheus text parser and counts calls by
