@@ -379,6 +379,7 @@ func (g *Guard) attempt(ctx context.Context, call func(context.Context) (proto.M
 		var err error
 		if done, err = g.breaker.Allow(); err != nil {
 			g.rejectOpen.Add(1)
+			g.logger().Warn("call refused: the backend's circuit breaker is open", "backend", g.backend.Name)
 			return nil, g.open()
 		}
 	}
@@ -431,6 +432,8 @@ func (g *Guard) acquire(ctx context.Context) error {
 	case g.slots <- struct{}{}:
 		return nil
 	case <-ctx.Done():
+		g.rejectSlots.Add(1)
+		g.logger().Warn("call gave up waiting for a slot under the backend's concurrency cap", "backend", g.backend.Name, "concurrency", g.backend.Concurrency, "err", ctx.Err())
 		return status.FromContextError(ctx.Err()).Err()
 	case <-timer.C:
 		g.rejectSlots.Add(1)

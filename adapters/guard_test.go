@@ -417,6 +417,9 @@ func TestGuardBreakerIgnoresWhatWasNotSent(t *testing.T) {
 	if st := g.Breaker().State; st != "closed" {
 		t.Errorf("a call that never left the queue opened the breaker: %s", st)
 	}
+	if n := g.Stats().Rejected["concurrency"]; n != 1 {
+		t.Errorf("a call that gave up in the queue was counted %d times, want 1", n)
+	}
 	close(release)
 	<-done
 
