@@ -657,3 +657,33 @@ func TestOutageReachesTheBackendRarely(t *testing.T) {
 	}
 	t.Logf("1,000 calls during an outage: %d reached the backend, %d failed fast", legacy.calls.Load(), fast.Load())
 }
+
+// TestHealthWatchFollowsBreaker: a gRPC health Watch stream hears when the backend's breaker
+// opens, without polling.
+func TestHealthWatchFollowsBreaker(t *testing.T) {
+	t.Parallel()
+	legacy := newFlakyLegacy(t)
+	legacy.failing.Store(true)
+	b := startConfigured(t, legacy.url, func(_ *server.Config, be *adapters.Backend) {
+		be.Retry.MaxAttempts = 1
+		be.Breaker = adapters.BreakerPolicy{Failures: 1, OpenFor: time.Hour}
+	})
+	cc, err := grpc.NewClient(b.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cc.Close() }()
+	watch, err := healthpb.NewHealthClient(cc).Watch(t.Context(), &healthpb.HealthCheckRequest{Service: demo.ServiceName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first, err := watch.Recv(); err != nil || first.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("first status: %v %v", first, err)
+	}
+	if _, err := demov1.NewInventoryServiceClient(cc).GetItem(t.Context(), &demov1.GetItemRequest{Sku: "A-100"}); status.Code(err) != codes.Unavailable {
+		t.Fatalf("failing call: %v", err)
+	}
+	if next, err := watch.Recv(); err != nil || next.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("after the breaker opened: %v %v", next, err)
+	}
+}
