@@ -231,8 +231,9 @@ func (s *Server) drain(ctx context.Context) {
 
 // closeMCPSessions ends every MCP session, so open streams (a client's GET stream waiting for
 // notifications) close now instead of holding the HTTP listener's shutdown for the whole grace
-// period. The SDK lets calls in flight on a session finish before it closes.
-func (s *Server) closeMCPSessions() {
+// period. The SDK lets calls in flight on a session finish before it closes; ctx bounds the
+// wait.
+func (s *Server) closeMCPSessions(ctx context.Context) {
 	s.mcpMu.Lock()
 	var sessions []*mcp.ServerSession
 	for _, srv := range s.mcp {
@@ -249,7 +250,15 @@ func (s *Server) closeMCPSessions() {
 	for _, ss := range sessions {
 		wg.Go(func() { _ = ss.Close() })
 	}
-	wg.Wait()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		// A call still running holds its session's Close; the HTTP shutdown ends it at the
+		// same moment, and the closes finish then.
+		s.log.Warn("MCP sessions still had calls running at the end of the grace period")
+	}
 }
 
 // liveHealth is the gRPC health service with Check answered from readiness as it is now, so a

@@ -431,7 +431,7 @@ func (s *Server) shutdown(httpSrv *http.Server) {
 	var wg sync.WaitGroup
 	// MCP streams stay open as long as their client wants; closing the sessions ends them, so
 	// they do not hold the HTTP shutdown for the whole grace period.
-	wg.Go(s.closeMCPSessions)
+	wg.Go(func() { s.closeMCPSessions(graceCtx) })
 	if httpSrv != nil {
 		wg.Go(func() {
 			if err := httpSrv.Shutdown(graceCtx); err != nil {
