@@ -687,3 +687,44 @@ func TestHealthWatchFollowsBreaker(t *testing.T) {
 		t.Errorf("after the breaker opened: %v %v", next, err)
 	}
 }
+
+// TestInboundRateRuleShapes: per principal (one budget across methods), per all (one budget
+// for everyone), and a rule that names its principals leaves the others alone.
+func TestInboundRateRuleShapes(t *testing.T) {
+	t.Parallel()
+	auth := server.AuthConfig{APIKeys: []server.APIKey{{ID: "alice", SHA256: sha256Hex("alice-key")}, {ID: "bob", SHA256: sha256Hex("bob-key")}}}
+	slow := adapters.Rate{PerSecond: 0.01, Burst: 1}
+	for _, tc := range []struct {
+		name  string
+		rule  server.RateRule
+		calls []string // key id and path, in order
+		want  []int
+	}{
+		{"per principal, across methods", server.RateRule{Per: server.PerPrincipal, Rate: slow},
+			[]string{"alice /v1/items/A-100", "alice /v1/items?category=garden", "bob /v1/items/A-100"}, []int{200, 429, 200}},
+		{"one budget for all", server.RateRule{Per: server.PerAll, Rate: slow},
+			[]string{"alice /v1/items/A-100", "bob /v1/items?category=garden"}, []int{200, 429}},
+		{"only the principals named", server.RateRule{Principals: []string{"bob"}, Rate: slow},
+			[]string{"alice /v1/items/A-100", "alice /v1/items/A-100", "bob /v1/items/A-100", "bob /v1/items/A-100"}, []int{200, 200, 200, 429}},
+		{"only the methods matched", server.RateRule{Methods: "*.ListItems", Rate: slow},
+			[]string{"alice /v1/items/A-100", "alice /v1/items/A-100", "alice /v1/items?category=garden", "alice /v1/items?category=garden"}, []int{200, 200, 200, 429}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := startBridge(t, false, server.WithAuth(auth), server.WithLimits(server.Limits{Rate: []server.RateRule{tc.rule}}))
+			for i, c := range tc.calls {
+				who, path, _ := strings.Cut(c, " ")
+				req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, b.httpURL+path, nil)
+				req.Header.Set("X-Api-Key", who+"-key")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = resp.Body.Close()
+				if resp.StatusCode != tc.want[i] {
+					t.Errorf("call %d (%s): HTTP %d, want %d", i+1, c, resp.StatusCode, tc.want[i])
+				}
+			}
+		})
+	}
+}
