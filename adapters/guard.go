@@ -223,9 +223,13 @@ func NewGuard(b Backend, opts ...GuardOption) *Guard {
 			Timeout:     p.OpenFor,
 			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= uint32(p.Failures) }, //nolint:gosec // checked positive
 			IsSuccessful: func(err error) bool {
-				switch status.Code(err) {
+				st := status.Convert(err)
+				switch st.Code() {
 				case codes.Unavailable, codes.DeadlineExceeded:
-					return false
+					// A SOAP fault, even one a fault rule maps to Unavailable ("the member
+					// state's service is down"), is an answer: the backend itself is up.
+					_, answered := errorInfoOf(st).GetMetadata()["fault_code"]
+					return answered
 				}
 				return true
 			},
@@ -509,6 +513,11 @@ func retryable(ctx context.Context, err error, safe bool) bool {
 	}
 	if info.GetMetadata()[MetaRequestSent] == "false" {
 		return true
+	}
+	if _, answered := info.GetMetadata()["fault_code"]; answered {
+		// A SOAP fault is the backend's answer, not a failure to reach it; a fault rule that
+		// makes it Unavailable tells the agent to retry later, not the bridge to retry now.
+		return false
 	}
 	if !safe {
 		return false

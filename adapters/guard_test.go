@@ -102,6 +102,7 @@ func TestGuardRetriesOnlyWhatIsSafe(t *testing.T) {
 		{"server fault, read-only: not retried", getItem, []error{fault}, 1, codes.Internal},
 		{"client fault: not retried", getItem, []error{invalid}, 1, codes.InvalidArgument},
 		{"attempt cap: three refusals, three attempts", getItem, []error{refused, refused, refused}, 3, codes.Unavailable},
+		{"a fault mapped to Unavailable, read-only: not retried", getItem, []error{faultUnavailable()}, 1, codes.Unavailable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -181,9 +182,11 @@ func TestGuardBreaker(t *testing.T) {
 		}
 		return &emptypb.Empty{}, nil
 	})
-	// Caller mistakes say nothing about the backend's health.
+	// Caller mistakes say nothing about the backend's health, and neither do SOAP faults a
+	// rule maps to Unavailable: the backend answered them.
 	for range 5 {
 		_, _ = g.Unary(getItem, scripted(new(atomic.Int64), invalid))(t.Context(), &emptypb.Empty{})
+		_, _ = g.Unary(getItem, scripted(new(atomic.Int64), faultUnavailable()))(t.Context(), &emptypb.Empty{})
 	}
 	if s := g.Breaker().State; s != "closed" {
 		t.Fatalf("InvalidArgument opened the breaker: %s", s)
@@ -441,4 +444,15 @@ func TestGuardBreakerIgnoresWhatWasNotSent(t *testing.T) {
 	if n := rated.Stats().Rejected["rate"]; n != 0 {
 		t.Errorf("the open breaker's refusals took %d rate refusals", n)
 	}
+}
+
+// faultUnavailable is a SOAP fault a fault rule maps to Unavailable ("the member state's
+// service is down"): an answer from the backend, with its fault code in the metadata.
+func faultUnavailable() error {
+	st, err := status.New(codes.Unavailable, "backend inv failed: MS_UNAVAILABLE").WithDetails(&errdetails.ErrorInfo{
+		Reason: "MS_UNAVAILABLE", Domain: "inv", Metadata: map[string]string{"fault_code": "soap:Server", "fault_rule": "backend:inv:0"}})
+	if err != nil {
+		panic(err)
+	}
+	return st.Err()
 }
