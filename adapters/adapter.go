@@ -64,12 +64,35 @@ type Backend struct {
 	// which the MCP surface offers agents as a resource. It is fetched with no credentials:
 	// Headers are not sent. Default: none.
 	WSDL string `yaml:"wsdl"`
+
+	// MaxConnections bounds the connections open to the backend at once (the HTTP transport's
+	// MaxConnsPerHost); a call beyond it waits for a free connection within its deadline.
+	// Default 64. It protects a backend from a burst of calls opening a connection each.
+	MaxConnections int `yaml:"max_connections"`
+	// Concurrency caps the calls in flight to the backend (a bulkhead); a call beyond it waits
+	// up to QueueTimeout for a slot, then fails with ResourceExhausted. Default 0: no cap.
+	Concurrency int `yaml:"concurrency"`
+	// QueueTimeout is how long a call waits for a slot under Concurrency. Default 1s.
+	QueueTimeout time.Duration `yaml:"queue_timeout"`
+	// Rate limits calls sent to the backend, across all callers; a call over it fails at once
+	// with ResourceExhausted and the time until the budget allows one. Default: no limit.
+	Rate Rate `yaml:"rate"`
+	// Retry repeats a failed call when that is safe; see RetryPolicy.
+	Retry RetryPolicy `yaml:"retry"`
+	// Breaker stops sending calls to a backend that keeps failing; see BreakerPolicy.
+	Breaker BreakerPolicy `yaml:"breaker"`
+	// Probe checks the backend on a schedule for readiness; see ProbePolicy. Default: none.
+	Probe ProbePolicy `yaml:"probe"`
 }
 
 // Defaults for Backend fields left zero.
 const (
 	DefaultTimeout       = 30 * time.Second
 	DefaultMaxReplyBytes = 4 << 20
+	// DefaultMaxConnections bounds the connections to one backend.
+	DefaultMaxConnections = 64
+	// DefaultQueueTimeout is how long a call waits for a bulkhead slot.
+	DefaultQueueTimeout = time.Second
 )
 
 // WithDefaults returns b with zero fields set to their defaults.
@@ -80,6 +103,15 @@ func (b Backend) WithDefaults() Backend {
 	if b.MaxReplyBytes <= 0 {
 		b.MaxReplyBytes = DefaultMaxReplyBytes
 	}
+	if b.MaxConnections <= 0 {
+		b.MaxConnections = DefaultMaxConnections
+	}
+	if b.QueueTimeout <= 0 {
+		b.QueueTimeout = DefaultQueueTimeout
+	}
+	b.Retry = b.Retry.withDefaults()
+	b.Breaker = b.Breaker.withDefaults()
+	b.Probe = b.Probe.withDefaults()
 	return b
 }
 

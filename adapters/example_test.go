@@ -11,9 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/agentbridge/agentbridge/adapters"
 	agentbridgev1 "github.com/agentbridge/agentbridge/gen/agentbridge/v1"
@@ -93,4 +96,32 @@ backends:
 	body, _ := io.ReadAll(resp.Body)
 	fmt.Println(resp.StatusCode, string(body))
 	// Output: 200 {"text":"HELLO ADA"}
+}
+
+// A Guard wraps a method's implementation: after the configured failures its breaker opens, and
+// calls fail fast with Unavailable, naming the backend and when to retry, without reaching the
+// backend.
+func ExampleGuard() {
+	g := adapters.NewGuard(adapters.Backend{
+		Name:    "erp",
+		Retry:   adapters.RetryPolicy{MaxAttempts: 1},
+		Breaker: adapters.BreakerPolicy{Failures: 2, OpenFor: time.Minute},
+	}, adapters.WithGuardLogger(slog.New(slog.DiscardHandler)))
+	defer g.Close()
+	calls := 0
+	getItem := g.Unary(nil, func(context.Context, proto.Message) (proto.Message, error) {
+		calls++
+		return nil, adapters.Errorf("erp", adapters.ReasonBackendBadReply, nil, "backend erp answered HTTP 503")
+	})
+	for range 3 {
+		_, err := getItem(context.Background(), &emptypb.Empty{})
+		st := status.Convert(err)
+		fmt.Println(st.Code(), strings.Contains(st.Message(), "circuit breaker"))
+	}
+	fmt.Println("backend calls:", calls, "breaker:", g.Breaker().State)
+	// Output:
+	// Unavailable false
+	// Unavailable false
+	// Unavailable true
+	// backend calls: 2 breaker: open
 }

@@ -31,6 +31,8 @@ const (
 	ReasonRequestNotEncodable Reason = "REQUEST_NOT_ENCODABLE"
 	ReasonCanceled            Reason = "CANCELED"
 	ReasonBackendAuth         Reason = "BACKEND_AUTH_UNAVAILABLE"
+	ReasonCircuitOpen         Reason = "BACKEND_CIRCUIT_OPEN"
+	ReasonBackendBusy         Reason = "BACKEND_BUSY"
 )
 
 // ErrorInfo metadata keys the server reads.
@@ -99,6 +101,12 @@ var outcomes = map[Reason]codes.Code{
 	// The bridge could not get its own credentials for the backend (an OAuth2 token endpoint
 	// that refused or did not answer): the caller can do nothing but wait for an operator.
 	ReasonBackendAuth: codes.Unavailable,
+	// The backend's circuit breaker is open (see Guard): the call was not sent. Unavailable,
+	// with a RetryInfo saying when the breaker lets calls through again.
+	ReasonCircuitOpen: codes.Unavailable,
+	// The backend's concurrency cap or outbound rate limit is reached (see Guard): the call was
+	// not sent. ResourceExhausted, like the backend's own 429, with a RetryInfo.
+	ReasonBackendBusy: codes.ResourceExhausted,
 }
 
 // Outcome is a backend failure, described once and rendered as a gRPC status with

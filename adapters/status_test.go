@@ -33,6 +33,8 @@ func TestOutcomeTable(t *testing.T) {
 		{ReasonRequestNotEncodable, codes.InvalidArgument},
 		{ReasonCanceled, codes.Canceled},
 		{ReasonBackendAuth, codes.Unavailable},
+		{ReasonCircuitOpen, codes.Unavailable},
+		{ReasonBackendBusy, codes.ResourceExhausted},
 		{"NOT_A_REASON", codes.Unknown},
 	}
 	if got, want := len(outcomes), len(tests)-1; got != want {

@@ -38,7 +38,8 @@ func NewTransport(b Backend, client *http.Client) *Transport {
 			Transport: &http.Transport{
 				Proxy:                 http.ProxyFromEnvironment,
 				DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-				MaxIdleConnsPerHost:   64,
+				MaxIdleConnsPerHost:   min(64, b.WithDefaults().MaxConnections),
+				MaxConnsPerHost:       b.WithDefaults().MaxConnections, // 1,500 concurrent calls once opened 1,404 connections
 				IdleConnTimeout:       90 * time.Second,
 				TLSHandshakeTimeout:   10 * time.Second,
 				ExpectContinueTimeout: time.Second,

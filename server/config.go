@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -31,6 +32,10 @@ type Config struct {
 	TLS *TLSConfig `yaml:"tls"`
 	// ShutdownGrace is how long calls in flight may finish after SIGINT/SIGTERM. Default 15s.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// ShutdownDrain is how long the server keeps serving after SIGINT/SIGTERM while it reports
+	// not ready, so load balancers stop sending calls before the listeners close; the grace
+	// period starts after it. Default 0.
+	ShutdownDrain time.Duration `yaml:"shutdown_drain"`
 	// MaxBodyBytes bounds request bodies on every surface. Default 4 MiB.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// AllowedOrigins lists browser origins allowed on every HTTP surface besides loopback ones;
@@ -132,6 +137,15 @@ func (c *Config) Validate() error {
 				errs = append(errs, fmt.Errorf("config: %w", err))
 			}
 		}
+		errs = append(errs, checkResilience(name, b))
+	}
+	if err := checkRateRules(c.Limits.Rate); err != nil {
+		for _, err := range unjoin(err) {
+			errs = append(errs, fmt.Errorf("config: %w", err))
+		}
+	}
+	if c.ShutdownDrain < 0 {
+		errs = append(errs, fmt.Errorf("config: shutdown_drain %s must not be negative", c.ShutdownDrain))
 	}
 	errs = append(errs, c.Auth.Validate(), c.validateExposure())
 	if c.Auth != nil && c.Auth.MTLS != nil && c.TLS == nil {
@@ -167,6 +181,9 @@ func (c *Config) Options() ([]Option, error) {
 	if c.MaxBodyBytes > 0 {
 		opts = append(opts, WithMaxBodyBytes(c.MaxBodyBytes))
 	}
+	if c.ShutdownDrain > 0 {
+		opts = append(opts, WithDrainDelay(c.ShutdownDrain))
+	}
 	opts = append(opts, WithAudit(c.Audit), WithLimits(c.Limits), WithMCP(c.mcpOptions()), WithAllowedOrigins(c.AllowedOrigins...), WithAllowedHosts(c.AllowedHosts...))
 	if c.TLS != nil {
 		cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
@@ -197,12 +214,17 @@ func (c *Config) Sources() contract.Sources {
 // BuildServices loads the contracts, makes an adapter per backend and binds every method of
 // every listed service. It is everything serving needs but the listeners, so config validate
 // and serve build the same thing.
-func (c *Config) BuildServices() ([]Service, error) {
+func (c *Config) BuildServices() ([]Service, error) { return c.buildServices(nil) }
+
+// buildServices is BuildServices keeping the guards in keep (by backend name) of backends whose
+// settings did not change, so a reload does not close an open breaker or reset counters.
+func (c *Config) buildServices(keep map[string]*adapters.Guard) ([]Service, error) {
 	set, err := contract.Load(context.Background(), c.Sources())
 	if err != nil {
 		return nil, err
 	}
 	backends := make(map[string]adapters.Adapter, len(c.Backends))
+	guards := make(map[string]*adapters.Guard, len(c.Backends))
 	names := make([]string, 0, len(c.Backends))
 	for name := range c.Backends {
 		names = append(names, name)
@@ -217,6 +239,11 @@ func (c *Config) BuildServices() ([]Service, error) {
 			return nil, fmt.Errorf("config: %w", err)
 		}
 		backends[name] = a
+		if g := keep[name]; g != nil && reflect.DeepEqual(g.Backend(), b.WithDefaults()) {
+			guards[name] = g
+		} else {
+			guards[name] = adapters.NewGuard(b)
+		}
 	}
 	services := make([]Service, 0, len(c.Services))
 	var errs []error
@@ -234,7 +261,7 @@ func (c *Config) BuildServices() ([]Service, error) {
 			errs = append(errs, err)
 			continue
 		}
-		services = append(services, Service{Desc: sd, Methods: methods, Streams: streams})
+		services = append(services, guardService(Service{Desc: sd, Methods: methods, Streams: streams}, guards))
 	}
 	return services, errors.Join(errs...)
 }
@@ -258,7 +285,11 @@ func (c *Config) Build(opts ...Option) (*Server, error) {
 // cannot change (addresses, TLS, the body bound, the shutdown grace) are kept, with a warning
 // naming each one that differs.
 func (s *Server) ReloadConfig(c *Config) error {
-	services, err := c.BuildServices()
+	keep := map[string]*adapters.Guard{}
+	for _, g := range s.guards() {
+		keep[g.Name()] = g
+	}
+	services, err := c.buildServices(keep)
 	if err != nil {
 		return err
 	}
@@ -280,11 +311,12 @@ func (s *Server) ReloadConfig(c *Config) error {
 		{"max_body_bytes", s.opts.maxBody, o.maxBody},
 		{"shutdown_grace", s.opts.grace, o.grace},
 		{"limits", s.opts.limits, o.limits},
+		{"shutdown_drain", s.opts.drain, o.drain},
 		{"audit", fmt.Sprint(s.opts.audit), fmt.Sprint(o.audit)}, // the sink is opened once, by New
 		{"mcp.stateless", s.opts.mcp.Stateless, o.mcp.Stateless},
 		{"mcp.session_idle_timeout", s.opts.mcp.sessionIdleTimeout(), o.mcp.sessionIdleTimeout()},
 	} {
-		if d.was != d.want {
+		if !reflect.DeepEqual(d.was, d.want) { // limits holds rate rules: not comparable with !=
 			s.log.Warn("a reload cannot change this setting; restart to apply it", "setting", d.name, "serving", d.was, "config", d.want)
 		}
 	}
@@ -313,4 +345,49 @@ func (c *Config) mcpOptions() MCPOptions {
 		o.WSDL[name] = src
 	}
 	return o
+}
+
+// guardService wraps every method of svc in the guard of the backend its binding names, so
+// limits, the breaker and retries hold for every kind of backend, and lists those guards.
+func guardService(svc Service, guards map[string]*adapters.Guard) Service {
+	methods := svc.Desc.Methods()
+	for i := range methods.Len() {
+		md := methods.Get(i)
+		g := guards[adapters.BindingOf(md).GetBackend()]
+		if g == nil {
+			continue
+		}
+		if u, ok := svc.Methods[md.Name()]; ok {
+			svc.Methods[md.Name()] = g.Unary(md, u)
+		}
+		if st, ok := svc.Streams[md.Name()]; ok {
+			svc.Streams[md.Name()] = g.Stream(md, st)
+		}
+		if !slices.Contains(svc.Guards, g) {
+			svc.Guards = append(svc.Guards, g)
+		}
+	}
+	return svc
+}
+
+// checkResilience checks a backend's limits, retry policy and breaker.
+func checkResilience(name string, b adapters.Backend) error {
+	var errs []error
+	if b.MaxConnections < 0 || b.Concurrency < 0 || b.QueueTimeout < 0 {
+		errs = append(errs, errors.New("max_connections, concurrency and queue_timeout must not be negative"))
+	}
+	if err := b.Rate.Check(); err != nil {
+		errs = append(errs, fmt.Errorf("rate: %w", err))
+	}
+	errs = append(errs, b.Retry.Check(), b.Breaker.Check(), b.Probe.Check())
+	var out []error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		for _, err := range unjoin(err) {
+			out = append(out, fmt.Errorf("config: backend %q: %w", name, err))
+		}
+	}
+	return errors.Join(out...)
 }

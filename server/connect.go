@@ -224,7 +224,11 @@ func (c *readinessChecker) Check(_ context.Context, req *grpchealth.CheckRequest
 	if !known {
 		return nil, connect.NewError(connect.CodeNotFound, errors.New("unknown service "+req.Service))
 	}
-	if !c.s.ready.Load() {
+	ready, services := c.s.readiness()
+	if req.Service != "" {
+		ready = c.s.ready.Load() && services[req.Service]
+	}
+	if !ready {
 		return &grpchealth.CheckResponse{Status: grpchealth.StatusNotServing}, nil
 	}
 	return &grpchealth.CheckResponse{Status: grpchealth.StatusServing}, nil

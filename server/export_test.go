@@ -37,3 +37,7 @@ func GeneratedREST(s *Server, registrations ...GeneratedRegistration) (http.Hand
 func WithWSDLFetchBounds(timeout time.Duration, maxBytes int64) Option {
 	return func(o *options) { o.wsdlTimeout, o.wsdlMaxBytes = timeout, maxBytes }
 }
+
+// WithDrainEnd ends the shutdown drain (WithDrainDelay) when end is closed, so a test of the
+// drain need not wait for it.
+func WithDrainEnd(end chan struct{}) Option { return func(o *options) { o.drainDone = end } }

@@ -42,7 +42,7 @@ func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
 	}
 	gs := grpc.NewServer(opts...)
 	hs := health.NewServer()
-	healthpb.RegisterHealthServer(gs, hs)
+	healthpb.RegisterHealthServer(gs, liveHealth{Server: hs, s: s})
 	live := &liveFiles{s: s}
 	ropts := reflection.ServerOptions{Services: live, DescriptorResolver: live}
 	reflectionv1grpc.RegisterServerReflectionServer(gs, reflection.NewServerV1(ropts))

@@ -27,15 +27,8 @@ func (s *Server) newHTTPHandler(g *generation) (http.Handler, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if !s.ready.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("shutting down\n"))
-			return
-		}
-		_, _ = w.Write([]byte("ready\n"))
-	})
+	mux.HandleFunc("GET /readyz", s.serveReadyz)
+	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.Handle("/mcp", s.mcpHTTP)
 	mux.Handle("/mcp/{toolset}", s.mcpHTTP)
 	rest, err := s.newREST(g)

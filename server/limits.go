@@ -30,6 +30,8 @@ type Limits struct {
 	// gRPC listener accepts; a client pinging faster is sent GOAWAY (too_many_pings), as pings
 	// cost the server work without carrying calls. Default 30s.
 	KeepaliveMinTime time.Duration `yaml:"keepalive_min_time"`
+	// Rate are inbound rate limits, per principal and per method; see RateRule. Default: none.
+	Rate []RateRule `yaml:"rate"`
 }
 
 // Defaults of Limits.

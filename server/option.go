@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+
+	"github.com/agentbridge/agentbridge/adapters"
 )
 
 // Option configures a Server.
@@ -31,6 +33,9 @@ type options struct {
 	principal    func(context.Context) string // names the caller in the audit log
 	wsdlTimeout  time.Duration
 	wsdlMaxBytes int64
+	limiter      adapters.Limiter // inbound rate budgets; nil: in memory
+	drain        time.Duration    // serve on, not ready, before closing listeners
+	drainDone    chan struct{}    // ends the drain early (tests)
 }
 
 // Defaults of the options.

@@ -16,6 +16,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/agentbridge/agentbridge/adapters"
 )
 
 // The REST surface is built at run time from the methods' google.api.http options, on
@@ -67,6 +69,7 @@ func restMuxOptions(g *generation) []runtime.ServeMuxOption {
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, newGatewayJSON(g.types)),
 		runtime.WithIncomingHeaderMatcher(restHeaderToMetadata),
 		runtime.WithErrorHandler(func(ctx context.Context, mux *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+			setRetryAfter(w, err)
 			if st, ok := status.FromError(err); ok {
 				err = writableStatus(st, errJSON).Err()
 			}
@@ -259,6 +262,7 @@ func restHeaderToMetadata(key string) (string, bool) {
 // writeStatus writes a status as grpc-gateway does, so errors raised outside the gateway look
 // like the gateway's own.
 func writeStatus(w http.ResponseWriter, r *http.Request, st *status.Status) {
+	setRetryAfter(w, st.Err())
 	runtime.DefaultHTTPErrorHandler(r.Context(), runtime.NewServeMux(), errorJSON, w, r, st.Err())
 }
 
@@ -266,3 +270,15 @@ func writeStatus(w http.ResponseWriter, r *http.Request, st *status.Status) {
 // It resolves linked types only; a generation's errorJSON resolves its contracts' too, for the
 // errors of its methods.
 var errorJSON = &runtime.JSONPb{}
+
+// setRetryAfter sets the Retry-After header (whole seconds) when a status carries a
+// google.rpc.RetryInfo: a rate limit, a busy or failing backend.
+func setRetryAfter(w http.ResponseWriter, err error) {
+	st, ok := status.FromError(err)
+	if !ok {
+		return
+	}
+	if after, ok := retryAfter(st); ok {
+		w.Header().Set("Retry-After", strconv.FormatInt(adapters.RetryAfterSeconds(after), 10))
+	}
+}

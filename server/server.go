@@ -55,6 +55,10 @@ type Service struct {
 	// Streams implements each server-streaming method, by name. Declarative bindings come from
 	// adapters.BindService.
 	Streams map[protoreflect.Name]adapters.ServerStream
+	// Guards are the guards of the backends the methods call (see adapters.Guard), which
+	// Config.BuildServices wraps them in. The server reports their circuit breakers in
+	// readiness (/readyz, gRPC health) and their state at /metrics. Optional.
+	Guards []*adapters.Guard
 }
 
 // maxHeaderBytes bounds request headers on the HTTP listener and metadata on the gRPC listener.
@@ -81,6 +85,15 @@ type Server struct {
 	mcpTools map[string]map[string][]byte // by toolset: the tools each server has, as JSON
 	mcpHTTP  http.Handler                 // Streamable HTTP; outlives generations, as sessions do
 	auth     *authenticator               // nil when no credentials are configured
+	metrics  *metrics
+
+	watchMu sync.Mutex
+	watched map[*adapters.Guard]bool // guards whose changes update gRPC health
+
+	probeMu    sync.Mutex
+	probeCtx   context.Context                        // while serving; nil otherwise
+	probeStops map[*adapters.Guard]context.CancelFunc // running probes, by guard
+	probeWG    sync.WaitGroup
 
 	// by toolset: the resources each server has; see updateMCPResources
 	mcpResources map[string]map[string]servedResource
@@ -90,6 +103,7 @@ type Server struct {
 // keeps the generation it started on to the end; Reload makes a new one for new calls.
 type generation struct {
 	services   []Service
+	guards     []*adapters.Guard  // of every service, each once, by backend name
 	names      []string           // the services' full names, sorted
 	methods    map[string]*method // by procedure, /package.Service/Method
 	files      *protoregistry.Files
@@ -116,7 +130,8 @@ func New(services []Service, opts ...Option) (*Server, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Server{opts: o, log: o.logger, mcp: map[string]*mcp.Server{}, mcpTools: map[string]map[string][]byte{}}
+	s := &Server{opts: o, log: o.logger, mcp: map[string]*mcp.Server{}, mcpTools: map[string]map[string][]byte{}, watched: map[*adapters.Guard]bool{}}
+	s.metrics = newMetrics(s)
 	s.mcpHTTP = s.newMCPHTTP()
 	validator, err := protovalidate.New()
 	if err != nil {
@@ -126,7 +141,8 @@ func New(services []Service, opts ...Option) (*Server, error) {
 	if s.audit, err = newAuditor(&o); err != nil {
 		return nil, err
 	}
-	var interceptors []grpc.UnaryServerInterceptor
+	// Metrics come first, so every call is counted and timed, refused ones included.
+	interceptors := []grpc.UnaryServerInterceptor{s.metrics.interceptor(s)}
 	if o.auth.enabled() {
 		if s.auth, err = newAuthenticator(*o.auth); err != nil {
 			return nil, err
@@ -136,6 +152,18 @@ func New(services []Service, opts ...Option) (*Server, error) {
 	// Audit comes next, after authentication when that is configured: every call it lets
 	// through is logged once, with its principal, whatever later interceptors decide.
 	interceptors = append(interceptors, s.auditInterceptor(s.audit))
+	// Inbound rate limits come after authentication (budgets are per principal) and the audit
+	// log (a refusal is logged like any outcome), before anything that does work for the call.
+	if len(o.limits.Rate) > 0 {
+		if err := checkRateRules(o.limits.Rate); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		limiter := o.limiter
+		if limiter == nil {
+			limiter = adapters.NewMemoryLimiter(nil)
+		}
+		interceptors = append(interceptors, s.rateInterceptor(o.limits.Rate, limiter))
+	}
 	interceptors = append(append(interceptors, o.interceptors...), validateInterceptor(s.validator))
 	s.chain = chainUnary(interceptors)
 	if s.comments, err = EmbeddedComments(); err != nil {
@@ -147,8 +175,8 @@ func New(services []Service, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s.http = requestIDs(s.cors(s.authHTTP(s.originGuard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.gen.Load().http.ServeHTTP(w, r) })))))
+	s.ready.Store(true) // before install, which sets gRPC health from readiness
 	s.install(g)
-	s.ready.Store(true)
 	return s, nil
 }
 
@@ -171,7 +199,7 @@ func (s *Server) Reload(services []Service, mcpOpts MCPOptions) error {
 
 // newGeneration builds everything the services need on every surface, without serving it.
 func (s *Server) newGeneration(ctx context.Context, services []Service, mcpOpts MCPOptions) (*generation, error) {
-	g := &generation{services: services, methods: map[string]*method{}, files: new(protoregistry.Files), mcpOpts: mcpOpts}
+	g := &generation{services: services, guards: collectGuards(services), methods: map[string]*method{}, files: new(protoregistry.Files), mcpOpts: mcpOpts}
 	for _, svc := range services {
 		if svc.Desc == nil {
 			return nil, errors.New("server: a service has no descriptor")
@@ -233,10 +261,15 @@ func (s *Server) install(g *generation) {
 	old := s.gen.Swap(g)
 	s.updateMCP(g)
 	s.updateMCPResources(g)
-	for _, name := range g.names {
-		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
-	}
+	s.watchGuards(g)
+	s.startProbes(g)
+	s.updateHealth()
 	if old != nil {
+		for _, gd := range old.guards {
+			if !slices.Contains(g.guards, gd) {
+				gd.Close() // its timer only; calls still in flight on the old services keep it
+			}
+		}
 		for _, name := range old.names {
 			if !slices.Contains(g.names, name) {
 				s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVICE_UNKNOWN)
@@ -315,6 +348,8 @@ func (s *Server) ServeListeners(ctx context.Context, grpcLis, httpLis net.Listen
 		}
 		return err
 	}
+	stopProbes := s.serveProbes()
+	defer stopProbes()
 	errc := make(chan error, 2)
 	var httpSrv *http.Server
 	if httpLis != nil {
@@ -390,12 +425,23 @@ func (s *Server) ServeListeners(ctx context.Context, grpcLis, httpLis net.Listen
 }
 
 func (s *Server) shutdown(httpSrv *http.Server) {
+	// Not ready first, then serve on for the drain delay: load balancers see /readyz and gRPC
+	// health fail and stop sending calls before the listeners close.
 	s.ready.Store(false)
 	s.health.Shutdown()
+	s.drain(context.Background())
 	s.log.Info("shutting down", "grace", s.opts.grace)
 	graceCtx, cancel := context.WithTimeout(context.Background(), s.opts.grace)
 	defer cancel()
+	defer func() {
+		for _, g := range s.guards() {
+			g.Close()
+		}
+	}()
 	var wg sync.WaitGroup
+	// MCP streams stay open as long as their client wants; closing the sessions ends them, so
+	// they do not hold the HTTP shutdown for the whole grace period.
+	wg.Go(func() { s.closeMCPSessions(graceCtx) })
 	if httpSrv != nil {
 		wg.Go(func() {
 			if err := httpSrv.Shutdown(graceCtx); err != nil {
