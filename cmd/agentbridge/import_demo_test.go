@@ -80,6 +80,22 @@ func TestImportDemoWSDL(t *testing.T) {
 	got := post(imported, "/v1/inventory/get-item", `{"sku": "A-100"}`)["item"].(map[string]any)
 	sameItem(t, "GetItem A-100", want, got)
 
+	// A discontinued item: an xsd:date with its zone, and a nil supplier note (xsi:nil), which
+	// is not the empty note G-300 has.
+	for _, sku := range []string{"A-400", "G-300"} {
+		want := get(handWritten, "/v1/items/"+sku)["item"].(map[string]any)
+		got := post(imported, "/v1/inventory/get-item", `{"sku": "`+sku+`"}`)["item"].(map[string]any)
+		sameItem(t, "GetItem "+sku, want, got)
+		_, wantNil := want["supplierNoteNil"]
+		_, gotNil := got["supplierNoteNil"]
+		if wantNil != gotNil || gotNil != (sku == "A-400") {
+			t.Errorf("GetItem %s: supplierNoteNil present: hand-written %v, imported %v", sku, wantNil, gotNil)
+		}
+	}
+	if got := post(imported, "/v1/inventory/get-item", `{"sku": "A-400"}`)["item"].(map[string]any)["discontinuedOn"]; got != "2026-09-15+02:00" {
+		t.Errorf("A-400 discontinuedOn %v, want the xsd:date with its zone", got)
+	}
+
 	wantList := get(handWritten, "/v1/items?category=garden&maxResults=2")["items"].([]any)
 	gotList := post(imported, "/v1/inventory/list-items", `{"category": "garden", "maxResults": 2}`)["items"].([]any)
 	if len(wantList) != len(gotList) || len(gotList) == 0 {
