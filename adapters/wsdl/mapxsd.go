@@ -257,7 +257,17 @@ func (mp *mapper) particle(m *protoMessage, p *node, sc *schema, fl fieldFlags) 
 	case "element":
 		return mp.element(m, p, sc, f)
 	case "any":
-		mp.inexact(fl.where, "xsd:any: elements the schema does not name are skipped when read and never sent (see docs/importing-wsdl.md)")
+		// The escape hatch: a field that keeps the elements no other field names as XML text.
+		if !m.hasAny {
+			m.hasAny = true
+			m.addField(&protoField{
+				name:    "any",
+				typ:     "string",
+				label:   "repeated",
+				comment: "Elements the schema leaves open (xsd:any), each as XML text with its namespaces declared, in order; written after the other fields.",
+				xml:     xmlOpts{any: true},
+			})
+		}
 		return nil
 	case "group":
 		ref, ok, err := p.qnameAttr("ref")
@@ -913,7 +923,7 @@ func settleNamespace(m *protoMessage) {
 		if fd.local != "" && fd.xml.attribute && jsonName(fd.name) != fd.local {
 			fd.xml.name = fd.local
 		}
-		if fd.xml.attribute || fd.xml.text || fd.xml.nilOf != "" {
+		if fd.xml.attribute || fd.xml.text || fd.xml.nilOf != "" || fd.xml.any {
 			continue
 		}
 		elements++
@@ -931,7 +941,7 @@ func settleNamespace(m *protoMessage) {
 		}
 	}
 	for _, fd := range m.fields {
-		if fd.xml.attribute || fd.xml.text || fd.xml.nilOf != "" {
+		if fd.xml.attribute || fd.xml.text || fd.xml.nilOf != "" || fd.xml.any {
 			continue
 		}
 		if fd.ns != m.xmlNS {

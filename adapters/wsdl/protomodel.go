@@ -50,6 +50,7 @@ type protoMessage struct {
 	reserved  []int    // numbers of fields removed since the previous import
 	resNames  []string // and their names
 	fieldName map[string]bool
+	hasAny    bool // a field for xsd:any content was added
 }
 
 type protoOneof struct {
@@ -77,6 +78,7 @@ type xmlOpts struct {
 	xsdType         string
 	nilOf           string
 	header          bool
+	any             bool
 }
 
 type protoEnum struct {

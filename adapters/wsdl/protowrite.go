@@ -144,6 +144,9 @@ func fieldOptions(fd *protoField) []string {
 	if o.header {
 		x = append(x, "header: true")
 	}
+	if o.any {
+		x = append(x, "any: true")
+	}
 	if len(x) > 0 {
 		out = append(out, "(agentbridge.v1.xml) = {"+strings.Join(x, " ")+"}")
 	}

@@ -157,6 +157,16 @@ func (dc *decoder) message(p *Plan, start xml.StartElement, m protoreflect.Messa
 				fp = p.byLocal[t.Name.Local]
 			}
 			if fp == nil {
+				if p.anyField != nil {
+					dc.path = append(dc.path, t.Name.Local)
+					text, err := dc.captureElement(t, depth+1)
+					if err != nil {
+						return err
+					}
+					dc.path = dc.path[:len(dc.path)-1]
+					m.Mutable(p.anyField.fd).List().Append(protoreflect.ValueOfString(text))
+					continue
+				}
 				if err := dc.d.Skip(); err != nil {
 					return dc.fail(syntaxError(err))
 				}

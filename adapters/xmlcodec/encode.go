@@ -57,6 +57,9 @@ func (p *Plan) AppendChildren(dst []byte, m proto.Message) ([]byte, error) {
 			return dst, err
 		}
 	}
+	if err := e.appendAny(p.anyField, rm); err != nil {
+		return dst, err
+	}
 	return e.buf, nil
 }
 
@@ -185,6 +188,9 @@ func (e *encoder) element(p *Plan, name xmlName, m protoreflect.Message) error {
 		if err := e.field(fp, m); err != nil {
 			return err
 		}
+	}
+	if err := e.appendAny(p.anyField, m); err != nil {
+		return err
 	}
 	e.close(qs, qe, mark)
 	return nil

@@ -55,6 +55,10 @@ type Plan struct {
 	// and read outside the message's element (see AppendHeaders and Headers). Only the
 	// top-level message of a request or response has them; nested messages are refused.
 	headers []*fieldPlan
+
+	// anyField holds the child elements no other field names ((agentbridge.v1.xml).any), as
+	// XML text; nil skips them.
+	anyField *fieldPlan
 	// typ is the XSD type the message was made from (XmlMessage.type), written as xsi:type
 	// under SOAP encoding.
 	typ xmlName
@@ -187,6 +191,16 @@ func build(md protoreflect.MessageDescriptor, building map[protoreflect.MessageD
 			fp.nilFD = nfd
 		}
 		switch {
+		case xf.GetAny():
+			switch {
+			case !fd.IsList() || fd.Kind() != protoreflect.StringKind:
+				return nil, fmt.Errorf("xmlcodec: field %s holds unnamed elements (any), so it must be a repeated string", fd.FullName())
+			case xf.GetAttribute() || xf.GetText() || xf.GetHeader() || xf.GetItem() != "" || xf.GetName() != "" || xf.GetNamespace() != "" || xf.GetXsdType() != "":
+				return nil, fmt.Errorf("xmlcodec: field %s holds unnamed elements (any); it takes no other XML option", fd.FullName())
+			case p.anyField != nil:
+				return nil, fmt.Errorf("xmlcodec: message %s has two fields for unnamed elements (any): %s and %s", md.FullName(), p.anyField.fd.Name(), fd.Name())
+			}
+			p.anyField = fp
 		case xf.GetHeader() && (xf.GetAttribute() || xf.GetText()):
 			return nil, fmt.Errorf("xmlcodec: field %s is a SOAP header block, which is an element; it cannot also be an attribute or text", fd.FullName())
 		case xf.GetHeader():
@@ -228,7 +242,7 @@ func build(md protoreflect.MessageDescriptor, building map[protoreflect.MessageD
 			p.spaces = append(p.spaces, fp.name.space)
 		}
 	}
-	if p.text != nil && len(p.fields) > 0 {
+	if p.text != nil && (len(p.fields) > 0 || p.anyField != nil) {
 		return nil, fmt.Errorf("xmlcodec: message %s has both text content and child elements", md.FullName())
 	}
 	return p, nil

@@ -892,7 +892,15 @@ type XmlField struct {
 	// as a child of soap:Header (with its name and namespace), in a reply it is read from
 	// soap:Header. Only top-level fields of a method's request or response message can be header
 	// blocks; the codec refuses it elsewhere.
-	Header        bool `protobuf:"varint,10,opt,name=header,proto3" json:"header,omitempty"`
+	Header bool `protobuf:"varint,10,opt,name=header,proto3" json:"header,omitempty"`
+	// The field holds the child elements that no other field of the message names: the content
+	// an XSD leaves open with xsd:any. It must be a repeated string, one per message; each item
+	// is one element as XML text, with the namespaces it uses declared on it. Reading a reply,
+	// every unnamed child element is kept there in order, instead of being skipped (comments and
+	// processing instructions inside are dropped; a QName inside a value keeps its prefix, whose
+	// binding is not carried). Writing a request, each item must be one well-formed element with
+	// every prefix it uses declared in it, and is written after the message's other children.
+	Any           bool `protobuf:"varint,11,opt,name=any,proto3" json:"any,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -993,6 +1001,13 @@ func (x *XmlField) GetNilOf() string {
 func (x *XmlField) GetHeader() bool {
 	if x != nil {
 		return x.Header
+	}
+	return false
+}
+
+func (x *XmlField) GetAny() bool {
+	if x != nil {
+		return x.Any
 	}
 	return false
 }
@@ -1125,7 +1140,7 @@ const file_agentbridge_v1_options_proto_rawDesc = "" +
 	"\n" +
 	"XmlMessage\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12+\n" +
-	"\x04type\x18\x02 \x01(\v2\x17.agentbridge.v1.XmlNameR\x04type\"\x82\x02\n" +
+	"\x04type\x18\x02 \x01(\v2\x17.agentbridge.v1.XmlNameR\x04type\"\x94\x02\n" +
 	"\bXmlField\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x1c\n" +
@@ -1137,7 +1152,8 @@ const file_agentbridge_v1_options_proto_rawDesc = "" +
 	"\bxsd_type\x18\b \x01(\tR\axsdType\x12\x15\n" +
 	"\x06nil_of\x18\t \x01(\tR\x05nilOf\x12\x16\n" +
 	"\x06header\x18\n" +
-	" \x01(\bR\x06header*\x92\x04\n" +
+	" \x01(\bR\x06header\x12\x10\n" +
+	"\x03any\x18\v \x01(\bR\x03any*\x92\x04\n" +
 	"\n" +
 	"StatusCode\x12\x1b\n" +
 	"\x17STATUS_CODE_UNSPECIFIED\x10\x00\x12\x19\n" +
