@@ -68,6 +68,7 @@ const maxHeaderBytes = 64 << 10
 // and GRPCServer with listeners of your own. Reload swaps the services while serving.
 type Server struct {
 	opts      options
+	closeOnce sync.Once // Close
 	log       *slog.Logger
 	chain     grpc.UnaryServerInterceptor
 	validator protovalidate.Validator
@@ -165,6 +166,17 @@ func New(services []Service, opts ...Option) (*Server, error) {
 		interceptors = append(interceptors, s.rateInterceptor(o.limits.Rate, limiter))
 	}
 	interceptors = append(append(interceptors, o.interceptors...), validateInterceptor(s.validator))
+	// Idempotency keys last: a call refused before this point never ran and holds no key.
+	if !o.idempotency.Disabled {
+		if err := o.idempotency.Check(); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		store := o.idemStore
+		if store == nil {
+			store = newMemoryIdempotency()
+		}
+		interceptors = append(interceptors, s.idempotencyInterceptor(o.idempotency, store))
+	}
 	s.chain = chainUnary(interceptors)
 	if s.comments, err = EmbeddedComments(); err != nil {
 		return nil, err
@@ -424,7 +436,21 @@ func (s *Server) ServeListeners(ctx context.Context, grpcLis, httpLis net.Listen
 	return nil
 }
 
+// Close releases what the server holds besides its listeners: the connections to a shared
+// store (redis:). Serve closes it when it returns; a server built and never served (config
+// validate, tests) should call it. Calling it again does nothing.
+func (s *Server) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		if s.opts.store != nil {
+			err = s.opts.store.Close()
+		}
+	})
+	return err
+}
+
 func (s *Server) shutdown(httpSrv *http.Server) {
+	defer s.Close() // last: calls finishing in the grace period still use the shared store
 	// Not ready first, then serve on for the drain delay: load balancers see /readyz and gRPC
 	// health fail and stop sending calls before the listeners close.
 	s.ready.Store(false)
