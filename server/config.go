@@ -75,6 +75,9 @@ type Config struct {
 	// Idempotency configures idempotency keys (see IdempotencyOptions): on by default, kept in
 	// Redis with redis:, else in memory.
 	Idempotency IdempotencyOptions `yaml:"idempotency"`
+	// Telemetry exports OpenTelemetry traces by OTLP when otlp_endpoint is set. Default: no
+	// tracing.
+	Telemetry TelemetryOptions `yaml:"telemetry"`
 
 	// path is the file the config was read from; its directory is where relative paths start.
 	path string
@@ -150,6 +153,9 @@ func (c *Config) Validate() error {
 		for _, err := range unjoin(err) {
 			errs = append(errs, fmt.Errorf("config: %w", err))
 		}
+	}
+	if err := c.Telemetry.Check(); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
 	}
 	if err := c.Idempotency.Check(); err != nil {
 		errs = append(errs, fmt.Errorf("config: %w", err))
@@ -305,9 +311,19 @@ func (c *Config) Build(opts ...Option) (*Server, error) {
 		}
 		limiter = store
 	}
+	tp, err := c.Telemetry.tracerProvider()
+	if err != nil {
+		if store != nil {
+			_ = store.Close()
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
 	fail := func(err error) (*Server, error) {
 		if store != nil {
 			_ = store.Close()
+		}
+		if tp != nil {
+			_ = tp.Shutdown(context.Background())
 		}
 		return nil, err
 	}
@@ -318,6 +334,10 @@ func (c *Config) Build(opts ...Option) (*Server, error) {
 	own, err := c.Options()
 	if err != nil {
 		return fail(err)
+	}
+	own = append(own, func(o *options) { o.telemetry = c.Telemetry })
+	if tp != nil {
+		own = append(own, withOwnedTracer(tp))
 	}
 	if store != nil {
 		own = append(own, WithLimiter(store), WithIdempotencyStore(store), withShared(c.Redis, store))
@@ -365,6 +385,7 @@ func (s *Server) ReloadConfig(c *Config) error {
 		{"mcp.session_idle_timeout", s.opts.mcp.sessionIdleTimeout(), o.mcp.sessionIdleTimeout()},
 		{"redis", s.opts.redis, c.Redis}, // the store is opened once, by Build
 		{"idempotency", s.opts.idempotency, o.idempotency},
+		{"telemetry", s.opts.telemetry, c.Telemetry},
 	} {
 		if !reflect.DeepEqual(d.was, d.want) { // limits holds rate rules: not comparable with !=
 			s.log.Warn("a reload cannot change this setting; restart to apply it", "setting", d.name, "serving", d.was, "config", d.want)

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 
 	"github.com/agentbridge/agentbridge/adapters"
@@ -38,9 +40,12 @@ type options struct {
 	redis        *redisstore.Config // the redis: section Build opened store from
 	store        *redisstore.Store  // shared state; closed by Close
 	idempotency  IdempotencyOptions
-	idemStore    IdempotencyStore // nil: in memory
-	drain        time.Duration    // serve on, not ready, before closing listeners
-	drainDone    chan struct{}    // ends the drain early (tests)
+	tracer       trace.TracerProvider     // nil: no tracing
+	ownedTracer  *sdktrace.TracerProvider // made by Config.Build; shut down by Close
+	telemetry    TelemetryOptions         // the config's, for reloads to compare
+	idemStore    IdempotencyStore         // nil: in memory
+	drain        time.Duration            // serve on, not ready, before closing listeners
+	drainDone    chan struct{}            // ends the drain early (tests)
 }
 
 // Defaults of the options.
@@ -123,4 +128,9 @@ func (o *options) sharedLimiter() adapters.Limiter {
 		return nil
 	}
 	return o.store
+}
+
+// withOwnedTracer traces with tp and shuts it down (flushing its spans) on Close.
+func withOwnedTracer(tp *sdktrace.TracerProvider) Option {
+	return func(o *options) { o.tracer, o.ownedTracer = tp, tp }
 }

@@ -144,6 +144,11 @@ func New(services []Service, opts ...Option) (*Server, error) {
 	}
 	// Metrics come first, so every call is counted and timed, refused ones included.
 	interceptors := []grpc.UnaryServerInterceptor{s.metrics.interceptor(s)}
+	if o.tracer != nil {
+		// The call's span is outermost, so authentication, limits and the audit line (which
+		// carries the trace id) are inside it.
+		interceptors = append([]grpc.UnaryServerInterceptor{s.traceInterceptor(o.tracer.Tracer(tracerName))}, interceptors...)
+	}
 	if o.auth.enabled() {
 		if s.auth, err = newAuthenticator(*o.auth); err != nil {
 			return nil, err
@@ -176,6 +181,9 @@ func New(services []Service, opts ...Option) (*Server, error) {
 			store = newMemoryIdempotency()
 		}
 		interceptors = append(interceptors, s.idempotencyInterceptor(o.idempotency, store))
+	}
+	if o.tracer != nil {
+		interceptors = append(interceptors, s.adapterTraceInterceptor(o.tracer.Tracer(tracerName)))
 	}
 	s.chain = chainUnary(interceptors)
 	if s.comments, err = EmbeddedComments(); err != nil {
@@ -442,9 +450,16 @@ func (s *Server) ServeListeners(ctx context.Context, grpcLis, httpLis net.Listen
 func (s *Server) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
+		var errs []error
 		if s.opts.store != nil {
-			err = s.opts.store.Close()
+			errs = append(errs, s.opts.store.Close())
 		}
+		if tp := s.opts.ownedTracer; tp != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			errs = append(errs, tp.Shutdown(ctx)) // exports the spans still buffered
+		}
+		err = errors.Join(errs...)
 	})
 	return err
 }
