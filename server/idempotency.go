@@ -125,10 +125,9 @@ func WithIdempotencyStore(s IdempotencyStore) Option {
 type memoryIdempotency struct {
 	now func() time.Time
 
-	mu        sync.Mutex
-	entries   map[string]idemEntry
-	sweepAt   int // sweep expired entries when the map grows to this size
-	sweepBase int
+	mu      sync.Mutex
+	entries map[string]idemEntry
+	sweepAt int // sweep expired entries when the map grows to this size
 }
 
 type idemEntry struct {

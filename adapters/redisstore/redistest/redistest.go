@@ -4,6 +4,7 @@ package redistest
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"net"
 	"os/exec"
@@ -32,7 +33,8 @@ func Start(t testing.TB) *Server {
 	}
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "redis.sock")
-	cmd := exec.Command(bin, "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700",
+	cmd := exec.Command(bin, //nolint:noctx // stopped by its pid in t.Cleanup
+		"--port", "0", "--unixsocket", sock, "--unixsocketperm", "700",
 		"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting redis-server: %v", err)
@@ -67,7 +69,9 @@ func (s *Server) Stop() {
 
 // ping sends one inline PING on the socket and expects +PONG.
 func ping(sock string) error {
-	c, err := net.DialTimeout("unix", sock, time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	c, err := (&net.Dialer{}).DialContext(ctx, "unix", sock)
 	if err != nil {
 		return err
 	}
