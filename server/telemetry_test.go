@@ -210,3 +210,31 @@ func TestOTLPExport(t *testing.T) {
 		t.Errorf("the collector got %q; want the spans posted to /v1/traces on shutdown", posts)
 	}
 }
+
+// TestTelemetryAndIdempotencyConfig: telemetry: and idempotency: are decoded strictly and
+// checked at load.
+func TestTelemetryAndIdempotencyConfig(t *testing.T) {
+	t.Parallel()
+	const base = "services: [agentbridge.demo.v1.InventoryService]\n"
+	c, err := server.ParseConfig([]byte(base + "telemetry: {otlp_endpoint: 'http://collector:4318', service_name: bridge-eu, sample_ratio: 0.25}\nidempotency: {ttl: 1h, lease: 30s, on_store_error: open}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tel := c.Telemetry; tel.OTLPEndpoint != "http://collector:4318" || tel.ServiceName != "bridge-eu" || tel.SampleRatio == nil || *tel.SampleRatio != 0.25 {
+		t.Errorf("telemetry decoded as %+v", tel)
+	}
+	if i := c.Idempotency; i.TTL != time.Hour || i.Lease != 30*time.Second || i.OnStoreError != server.FailOpen {
+		t.Errorf("idempotency decoded as %+v", i)
+	}
+	for yaml, want := range map[string]string{
+		"telemetry: {otlp_endpoint: 'collector:4318'}\n": "telemetry.otlp_endpoint \"collector:4318\": use an http(s) URL",
+		"telemetry: {sample_ratio: 2}\n":                 "telemetry.sample_ratio 2: use 0 to 1",
+		"telemetry: {endpoint: 'http://c:4318'}\n":       "field endpoint not found",
+		"idempotency: {on_store_error: retry}\n":         `idempotency.on_store_error "retry": use closed or open`,
+		"idempotency: {ttl: -1s}\n":                      "ttl and lease must not be negative",
+	} {
+		if _, err := server.ParseConfig([]byte(base + yaml)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v; want an error containing %q", yaml, err, want)
+		}
+	}
+}
