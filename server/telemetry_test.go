@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc/metadata"
@@ -18,6 +21,7 @@ import (
 	"github.com/agentbridge/agentbridge/adapters"
 	"github.com/agentbridge/agentbridge/cmd/agentbridge/demo"
 	demov1 "github.com/agentbridge/agentbridge/gen/agentbridge/demo/v1"
+	"github.com/agentbridge/agentbridge/gen/agentbridge/demo/v1/demov1connect"
 	"github.com/agentbridge/agentbridge/server"
 )
 
@@ -235,6 +239,69 @@ func TestTelemetryAndIdempotencyConfig(t *testing.T) {
 	} {
 		if _, err := server.ParseConfig([]byte(base + yaml)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v; want an error containing %q", yaml, err, want)
+		}
+	}
+}
+
+// TestTracingOnEverySurface: each surface continues the caller's trace (traceparent header, or
+// metadata on gRPC) through to the backend request and the audit line.
+func TestTracingOnEverySurface(t *testing.T) {
+	t.Parallel()
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	url, traceparents := tracedLegacy(t)
+	var audit syncBuffer
+	b := startConfigured(t, url, nil, server.WithTracerProvider(tp), server.WithAuditWriter(&audit))
+	parent := func(n int) (traceID, header string) {
+		traceID = fmt.Sprintf("%032x", 0xab00+n)
+		return traceID, "00-" + traceID + "-00f067aa0ba902b7-01"
+	}
+	calls := []struct {
+		name string
+		call func(header string) error
+	}{
+		{"gRPC", func(h string) error {
+			ctx := metadata.AppendToOutgoingContext(t.Context(), "traceparent", h)
+			_, err := grpcClient(t, b.grpcAddr).GetItem(ctx, &demov1.GetItemRequest{Sku: "A-100"})
+			return err
+		}},
+		{"Connect", func(h string) error {
+			req := connect.NewRequest(&demov1.GetItemRequest{Sku: "A-100"})
+			req.Header().Set("traceparent", h)
+			_, err := demov1connect.NewInventoryServiceClient(h2cClient(), b.httpURL).GetItem(t.Context(), req)
+			return err
+		}},
+		{"REST", func(h string) error {
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, b.httpURL+"/v1/items/A-100", nil)
+			req.Header.Set("traceparent", h)
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil {
+				_ = resp.Body.Close()
+			}
+			return err
+		}},
+		{"MCP", func(h string) error {
+			res, err := mcpSessionWith(t, t.Context(), b.httpURL+"/mcp", map[string]string{"traceparent": h}).CallTool(t.Context(),
+				&mcp.CallToolParams{Name: "InventoryService_GetItem", Arguments: map[string]any{"sku": "A-100"}})
+			if err == nil && res.IsError {
+				err = fmt.Errorf("%s", textOf(res))
+			}
+			return err
+		}},
+	}
+	for i, c := range calls {
+		id, header := parent(i)
+		before := len(traceparents())
+		if err := c.call(header); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		sent := traceparents()
+		if len(sent) != before+1 || !strings.HasPrefix(sent[before], "00-"+id+"-") {
+			t.Errorf("%s: the backend got traceparent %q, want trace %s", c.name, sent[before:], id)
+		}
+		if !strings.Contains(audit.String(), `"trace_id":"`+id+`"`) {
+			t.Errorf("%s: no audit line with trace_id %s", c.name, id)
 		}
 	}
 }
