@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/agentbridge/agentbridge/adapters"
 	"github.com/agentbridge/agentbridge/adapters/redisstore"
 	"github.com/agentbridge/agentbridge/adapters/redisstore/redistest"
+	"github.com/agentbridge/agentbridge/cmd/agentbridge/demo"
 	"github.com/agentbridge/agentbridge/server"
 )
 
@@ -130,5 +132,37 @@ func TestRedisConfig(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "s3cr3t") {
 			t.Errorf("%s: %v; want an error containing %q", yaml, err, want)
 		}
+	}
+}
+
+// TestRedisBudgetSurvivesReload: a reload that changes a backend's settings gives it a new
+// guard, whose outbound budget is still the shared one in Redis, not a fresh one in memory.
+func TestRedisBudgetSurvivesReload(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	legacy := newFlakyLegacy(t)
+	config := func(timeout time.Duration) *server.Config {
+		cfg := demo.Config(legacy.url)
+		cfg.Redis = &redisstore.Config{Address: r.Socket, KeyPrefix: t.Name() + ":", Timeout: 2 * time.Second}
+		b := cfg.Backends["inventory"]
+		b.WSDL = ""
+		b.Timeout = timeout
+		b.Rate = adapters.Rate{PerSecond: 0.001, Burst: 3}
+		cfg.Backends["inventory"] = b
+		return cfg
+	}
+	srv, err := config(5 * time.Second).Build(server.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := serve(t, srv, true, &counter{n: map[string]int{}}, new(atomic.Int64))
+	if ok, _ := restGets(t, []*bridge{b}, "/v1/items/A-100", 2); ok != 2 {
+		t.Fatalf("%d of 2 calls passed before the reload", ok)
+	}
+	if err := srv.ReloadConfig(config(6 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, limited := restGets(t, []*bridge{b}, "/v1/items/A-100", 5); ok != 1 || limited != 4 {
+		t.Errorf("after the reload %d calls passed and %d were refused; want 1 and 4 (the budget of 3 in Redis, 2 spent)", ok, limited)
 	}
 }
