@@ -3,6 +3,8 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -309,5 +311,35 @@ func TestIdempotencyRedisDown(t *testing.T) {
 				t.Errorf("agentbridge_idempotency_total{store_error} = %v, want 1", v)
 			}
 		})
+	}
+}
+
+// TestIdempotencyKeyScopedByPrincipal: two callers using the same key do not share it: each
+// call runs, and each caller's retry gets its own first outcome.
+func TestIdempotencyKeyScopedByPrincipal(t *testing.T) {
+	t.Parallel()
+	legacy := newFlakyLegacy(t)
+	hash := func(k string) string { h := sha256.Sum256([]byte(k)); return hex.EncodeToString(h[:]) }
+	b := startConfigured(t, legacy.url, func(c *server.Config, _ *adapters.Backend) {
+		c.Auth = &server.AuthConfig{
+			APIKeys: []server.APIKey{{ID: "alice", SHA256: hash("key-alice"), Scopes: []string{"w"}}, {ID: "bob", SHA256: hash("key-bob"), Scopes: []string{"w"}}},
+			Scopes:  map[string][]string{"agentbridge.demo.v1.InventoryService.*": {"w"}},
+		}
+	})
+	client := grpcClient(t, b.grpcAddr)
+	reserve := func(apiKey string) string {
+		ctx := metadata.AppendToOutgoingContext(t.Context(), "idempotency-key", "shared-key", "x-api-key", apiKey)
+		resp, err := client.ReserveItem(ctx, &demov1.ReserveItemRequest{Sku: "A-100", Quantity: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetReservationId()
+	}
+	alice, bob := reserve("key-alice"), reserve("key-bob")
+	if alice == bob || reserve("key-alice") != alice || reserve("key-bob") != bob {
+		t.Errorf("alice %s, bob %s: want two reservations, each replayed to its own caller", alice, bob)
+	}
+	if n := legacy.calls.Load(); n != 2 {
+		t.Errorf("the backend got %d reservations, want 2", n)
 	}
 }
