@@ -415,9 +415,15 @@ func takeIdempotencyKey(args json.RawMessage) (json.RawMessage, string, *status.
 	if err != nil || !found {
 		return args, "", nil // the schema check explains malformed arguments
 	}
+	if string(bytes.TrimSpace(value)) == "null" {
+		return rest, "", nil // not set, as openai-strict hosts say it
+	}
 	var key string
 	if json.Unmarshal(value, &key) != nil {
 		return nil, "", status.New(codes.InvalidArgument, "idempotency_key must be a string, such as a UUID")
+	}
+	if err := checkIdempotencyKey(key); err != nil {
+		return nil, "", status.New(codes.InvalidArgument, "idempotency_key: "+err.Error())
 	}
 	return rest, key, nil
 }

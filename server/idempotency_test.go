@@ -343,3 +343,24 @@ func TestIdempotencyKeyScopedByPrincipal(t *testing.T) {
 		t.Errorf("the backend got %d reservations, want 2", n)
 	}
 }
+
+// TestIdempotencyKeyArgumentChecked: the MCP argument must be a usable key; null means not set.
+func TestIdempotencyKeyArgumentChecked(t *testing.T) {
+	t.Parallel()
+	legacy := newFlakyLegacy(t)
+	b := startConfigured(t, legacy.url, nil)
+	session := mcpSession(t, b.httpURL+"/mcp")
+	for _, tc := range []struct {
+		key  any
+		fail bool
+	}{{"", true}, {"has space", true}, {42, true}, {nil, false}, {"ok-key", false}} {
+		res, err := session.CallTool(t.Context(), &mcp.CallToolParams{Name: "InventoryService_ReserveItem",
+			Arguments: map[string]any{"sku": "A-100", "quantity": 1, "idempotency_key": tc.key}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.IsError != tc.fail || (tc.fail && !strings.Contains(textOf(res), "InvalidArgument")) {
+			t.Errorf("idempotency_key %#v: isError %v, %s", tc.key, res.IsError, textOf(res))
+		}
+	}
+}
