@@ -481,3 +481,11 @@ func basicValue(user, pass string) string {
 	v := r.Header.Get("Authorization")
 	return strings.TrimPrefix(v, "Basic ")
 }
+
+// ReadSecret reads a secret given as a whole-value ${ENV_VAR} reference or as a file, as the
+// backends' credentials are; other packages (the shared Redis store) read theirs with it.
+func ReadSecret(ref, file string) (string, error) { return readSecret(ref, file) }
+
+// IsEnvRef reports whether v is a whole-value ${ENV_VAR} reference, the only way a secret may
+// be written in the config.
+func IsEnvRef(v string) bool { return envRef.MatchString(v) }

@@ -35,7 +35,7 @@ func NewTransport(b Backend, client *http.Client) *Transport {
 	creds, credsErr := b.Credentials()
 	if client == nil {
 		client = &http.Client{
-			Transport: &http.Transport{
+			Transport: traced(&http.Transport{
 				Proxy:                 http.ProxyFromEnvironment,
 				DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 				MaxIdleConnsPerHost:   min(64, b.WithDefaults().MaxConnections),
@@ -44,7 +44,7 @@ func NewTransport(b Backend, client *http.Client) *Transport {
 				TLSHandshakeTimeout:   10 * time.Second,
 				ExpectContinueTimeout: time.Second,
 				TLSClientConfig:       creds.TLSConfig(),
-			},
+			}),
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}

@@ -223,6 +223,9 @@ func (a *auditor) write(ctx context.Context, g *generation, procedure, id string
 		attrs = append(attrs, slog.String("tool", toolName(g, m)))
 	}
 	attrs = append(attrs, slog.String("backend", a.backend(m)))
+	if id := traceID(ctx); id != "" {
+		attrs = append(attrs, slog.String("trace_id", id))
+	}
 	st, _ := status.FromError(err)
 	attrs = append(attrs, slog.String("code", st.Code().String()))
 	if err != nil {

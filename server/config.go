@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/agentbridge/agentbridge/adapters"
+	"github.com/agentbridge/agentbridge/adapters/redisstore"
 	"github.com/agentbridge/agentbridge/server/contract"
 )
 
@@ -68,6 +69,15 @@ type Config struct {
 	// Auth authenticates callers and checks method scopes on every surface; required when a
 	// listener binds beyond loopback (see AuthConfig).
 	Auth *AuthConfig `yaml:"auth"`
+	// Redis keeps shared state (inbound and outbound rate budgets) in Redis, so replicas share
+	// it. Default: none, each process keeps its own in memory.
+	Redis *redisstore.Config `yaml:"redis"`
+	// Idempotency configures idempotency keys (see IdempotencyOptions): on by default, kept in
+	// Redis with redis:, else in memory.
+	Idempotency IdempotencyOptions `yaml:"idempotency"`
+	// Telemetry exports OpenTelemetry traces by OTLP when otlp_endpoint is set. Default: no
+	// tracing.
+	Telemetry TelemetryOptions `yaml:"telemetry"`
 
 	// path is the file the config was read from; its directory is where relative paths start.
 	path string
@@ -144,6 +154,17 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("config: %w", err))
 		}
 	}
+	if err := c.Telemetry.Check(); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
+	if err := c.Idempotency.Check(); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
+	if err := c.Redis.Check(); err != nil {
+		for _, err := range unjoin(err) {
+			errs = append(errs, fmt.Errorf("config: %w", err))
+		}
+	}
 	if c.ShutdownDrain < 0 {
 		errs = append(errs, fmt.Errorf("config: shutdown_drain %s must not be negative", c.ShutdownDrain))
 	}
@@ -184,7 +205,7 @@ func (c *Config) Options() ([]Option, error) {
 	if c.ShutdownDrain > 0 {
 		opts = append(opts, WithDrainDelay(c.ShutdownDrain))
 	}
-	opts = append(opts, WithAudit(c.Audit), WithLimits(c.Limits), WithMCP(c.mcpOptions()), WithAllowedOrigins(c.AllowedOrigins...), WithAllowedHosts(c.AllowedHosts...))
+	opts = append(opts, WithAudit(c.Audit), WithLimits(c.Limits), WithIdempotency(c.Idempotency), WithMCP(c.mcpOptions()), WithAllowedOrigins(c.AllowedOrigins...), WithAllowedHosts(c.AllowedHosts...))
 	if c.TLS != nil {
 		cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
 		if err != nil {
@@ -214,11 +235,15 @@ func (c *Config) Sources() contract.Sources {
 // BuildServices loads the contracts, makes an adapter per backend and binds every method of
 // every listed service. It is everything serving needs but the listeners, so config validate
 // and serve build the same thing.
-func (c *Config) BuildServices() ([]Service, error) { return c.buildServices(nil) }
+//
+// Outbound rate budgets are kept in memory here; Build keeps them in Redis when the config
+// has a redis: section.
+func (c *Config) BuildServices() ([]Service, error) { return c.buildServices(nil, nil) }
 
 // buildServices is BuildServices keeping the guards in keep (by backend name) of backends whose
-// settings did not change, so a reload does not close an open breaker or reset counters.
-func (c *Config) buildServices(keep map[string]*adapters.Guard) ([]Service, error) {
+// settings did not change, so a reload does not close an open breaker or reset counters. New
+// guards keep their outbound budget in limiter (nil: in memory).
+func (c *Config) buildServices(keep map[string]*adapters.Guard, limiter adapters.Limiter) ([]Service, error) {
 	set, err := contract.Load(context.Background(), c.Sources())
 	if err != nil {
 		return nil, err
@@ -242,7 +267,11 @@ func (c *Config) buildServices(keep map[string]*adapters.Guard) ([]Service, erro
 		if g := keep[name]; g != nil && reflect.DeepEqual(g.Backend(), b.WithDefaults()) {
 			guards[name] = g
 		} else {
-			guards[name] = adapters.NewGuard(b)
+			var opts []adapters.GuardOption
+			if limiter != nil {
+				opts = append(opts, adapters.WithGuardLimiter(limiter))
+			}
+			guards[name] = adapters.NewGuard(b, opts...)
 		}
 	}
 	services := make([]Service, 0, len(c.Services))
@@ -269,16 +298,55 @@ func (c *Config) buildServices(keep map[string]*adapters.Guard) ([]Service, erro
 // Build makes the server the config describes, ready to serve: contracts loaded, every binding
 // bound, every surface built; opts come after the config's own. config validate and serve both
 // call it, so a config that validates is one that serves.
+//
+// With a redis: section, Build opens the shared store (without connecting: Redis is dialled by
+// the first call that needs it) and the server closes it when it stops (Serve) or on Close.
 func (c *Config) Build(opts ...Option) (*Server, error) {
-	services, err := c.BuildServices()
+	var store *redisstore.Store
+	var limiter adapters.Limiter
+	if c.Redis != nil {
+		var err error
+		if store, err = redisstore.Open(c.Redis.RelativeTo(c.dir)); err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		limiter = store
+	}
+	tp, err := c.Telemetry.tracerProvider()
 	if err != nil {
+		if store != nil {
+			_ = store.Close()
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	fail := func(err error) (*Server, error) {
+		if store != nil {
+			_ = store.Close()
+		}
+		if tp != nil {
+			_ = tp.Shutdown(context.Background())
+		}
 		return nil, err
+	}
+	services, err := c.buildServices(nil, limiter)
+	if err != nil {
+		return fail(err)
 	}
 	own, err := c.Options()
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
-	return New(services, append(own, opts...)...)
+	own = append(own, func(o *options) { o.telemetry = c.Telemetry })
+	if tp != nil {
+		own = append(own, withOwnedTracer(tp))
+	}
+	if store != nil {
+		own = append(own, WithLimiter(store), WithIdempotencyStore(store), withShared(c.Redis, store))
+	}
+	srv, err := New(services, append(own, opts...)...)
+	if err != nil {
+		return fail(err)
+	}
+	return srv, nil
 }
 
 // ReloadConfig serves what c describes from now on (see Reload). Settings a running listener
@@ -289,7 +357,7 @@ func (s *Server) ReloadConfig(c *Config) error {
 	for _, g := range s.guards() {
 		keep[g.Name()] = g
 	}
-	services, err := c.buildServices(keep)
+	services, err := c.buildServices(keep, s.opts.sharedLimiter())
 	if err != nil {
 		return err
 	}
@@ -315,6 +383,9 @@ func (s *Server) ReloadConfig(c *Config) error {
 		{"audit", fmt.Sprint(s.opts.audit), fmt.Sprint(o.audit)}, // the sink is opened once, by New
 		{"mcp.stateless", s.opts.mcp.Stateless, o.mcp.Stateless},
 		{"mcp.session_idle_timeout", s.opts.mcp.sessionIdleTimeout(), o.mcp.sessionIdleTimeout()},
+		{"redis", s.opts.redis, c.Redis}, // the store is opened once, by Build
+		{"idempotency", s.opts.idempotency, o.idempotency},
+		{"telemetry", s.opts.telemetry, c.Telemetry},
 	} {
 		if !reflect.DeepEqual(d.was, d.want) { // limits holds rate rules: not comparable with !=
 			s.log.Warn("a reload cannot change this setting; restart to apply it", "setting", d.name, "serving", d.was, "config", d.want)

@@ -86,7 +86,7 @@ func jsonBodyOnly(w http.ResponseWriter, r *http.Request) bool {
 
 // corsExposed are the response headers a browser client on an allowed origin may read: the
 // statuses of gRPC-Web and Connect, the request id, MCP's session and auth challenges.
-const corsExposed = "Grpc-Status, Grpc-Message, Grpc-Status-Details-Bin, Connect-Protocol-Version, X-Request-Id, Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate, Retry-After"
+const corsExposed = "Grpc-Status, Grpc-Message, Grpc-Status-Details-Bin, Connect-Protocol-Version, X-Request-Id, Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate, Retry-After, Idempotent-Replayed"
 
 // cors is the CORS policy for deliberate browser clients: an origin listed in allowed_origins
 // may read replies (Access-Control-Allow-Origin) and gets its preflights answered, before

@@ -86,6 +86,7 @@ type mcpTool struct {
 	wrapInput  bool
 	wrapOutput bool
 	results    *toolResults
+	idemArg    bool // the tool takes idempotency_key
 }
 
 // buildTools makes one tool per served method, sorted by method name for a stable tools/list.
@@ -124,6 +125,13 @@ func (s *Server) buildTools(g *generation) ([]*mcpTool, error) {
 		results := newToolResults(m, g.mcpOpts.Results, toolschema.Wrapped(m.desc.Output()) && m.stream == nil)
 		results.inputSchema(in)
 		results.outputSchema(out)
+		idemArg := s.takesIdempotencyKey(m)
+		if props, ok := in["properties"].(map[string]any); ok && idemArg {
+			props[idempotencyArgument] = map[string]any{
+				"type": "string", "minLength": 1, "maxLength": maxIdempotencyKey, "pattern": "^[!-~]+$",
+				"description": "Optional: a unique key (a UUID) for this request. Calling again with the same key and the same arguments returns the first call's result instead of running it again; use it to retry safely.",
+			}
+		}
 		// The SDK re-encodes a map schema on every tools/list; encoded once here, it is copied.
 		inJSON, err := json.Marshal(in)
 		if err != nil {
@@ -161,6 +169,7 @@ func (s *Server) buildTools(g *generation) ([]*mcpTool, error) {
 			wrapInput:  toolschema.Wrapped(m.desc.Input()),
 			wrapOutput: toolschema.Wrapped(m.desc.Output()) && m.stream == nil,
 			results:    results,
+			idemArg:    idemArg,
 		})
 	}
 	return tools, nil
@@ -274,6 +283,15 @@ func (s *Server) toolHandler(name string) mcp.ToolHandler {
 		args, shape, st := shapeResult(ctx, g, t, args)
 		if st != nil {
 			return toolError(st), nil
+		}
+		if t.idemArg {
+			var key string
+			if args, key, st = takeIdempotencyKey(args); st != nil {
+				return toolError(st), nil
+			}
+			if key != "" {
+				ctx = context.WithValue(ctx, idempotencyArgKey{}, key)
+			}
 		}
 		var instance any
 		if err := json.Unmarshal(args, &instance); err != nil {

@@ -28,6 +28,7 @@ type metrics struct {
 	rejections *prometheus.CounterVec
 	limiterErr *prometheus.CounterVec
 	attempts   *prometheus.CounterVec
+	idem       *prometheus.CounterVec
 	attemptDur *prometheus.HistogramVec
 	bound      sync.Map // *method → *methodSeries: label lookups done once per method and surface
 }
@@ -83,6 +84,10 @@ func newMetrics(s *Server) *metrics {
 			Name: "agentbridge_limiter_errors_total",
 			Help: "Rate checks that failed (a shared store unreachable) and let the call through.",
 		}, []string{"where"}),
+		idem: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "agentbridge_idempotency_total",
+			Help: "Calls with an idempotency key, by outcome: executed, replayed, released (refused before the backend; the key is free again), conflict (the key was used for another request) or store_error.",
+		}, []string{"outcome"}),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "agentbridge_backend_attempts_total",
 			Help: "Attempts sent to the backend (a retried call makes several), by gRPC status code of the outcome.",
@@ -93,7 +98,7 @@ func newMetrics(s *Server) *metrics {
 			Buckets: latencyBuckets,
 		}, []string{"backend"}),
 	}
-	m.registry.MustRegister(m.calls, m.latency, m.rejections, m.limiterErr, m.attempts, m.attemptDur,
+	m.registry.MustRegister(m.calls, m.latency, m.rejections, m.limiterErr, m.idem, m.attempts, m.attemptDur,
 		&backendCollector{s: s},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "agentbridge_mcp_sessions",
@@ -130,6 +135,8 @@ func (m *metrics) rejected(limit, method string) {
 }
 
 func (m *metrics) limiterError(where string) { m.limiterErr.WithLabelValues(where).Inc() }
+
+func (m *metrics) idempotency(outcome string) { m.idem.WithLabelValues(outcome).Inc() }
 
 // interceptor counts and times every call.
 func (m *metrics) interceptor(s *Server) grpc.UnaryServerInterceptor {

@@ -83,16 +83,18 @@ func httpStatusText() string {
 // buildOpenAPI writes the OpenAPI 3.1 document of the REST routes of methods: one operation per
 // google.api.http binding, with the MCP tool name of the method as operationId (additional
 // bindings add _1, _2, … by their position), descriptions from proto comments, and the MCP tools'
-// schemas. Methods without routes are left out.
-func buildOpenAPI(methods []*method, toolNames map[string]string, describe func(protoreflect.FullName) string) ([]byte, error) {
+// schemas. Methods without routes are left out. With idempotencyKeys, the operations of methods
+// with side effects document the Idempotency-Key header.
+func buildOpenAPI(methods []*method, toolNames map[string]string, describe func(protoreflect.FullName) string, idempotencyKeys bool) ([]byte, error) {
 	if describe == nil {
 		describe = func(protoreflect.FullName) string { return "" }
 	}
 	b := &openAPIBuilder{
-		schemas:  newOpenAPISchemas(describe),
-		describe: describe,
-		paths:    map[string]map[string]any{},
-		ids:      map[string]string{},
+		schemas:         newOpenAPISchemas(describe),
+		describe:        describe,
+		paths:           map[string]map[string]any{},
+		ids:             map[string]string{},
+		idempotencyKeys: idempotencyKeys,
 	}
 	sorted := slices.Clone(methods)
 	slices.SortFunc(sorted, func(x, y *method) int { return strings.Compare(x.procedure, y.procedure) })
@@ -154,6 +156,8 @@ type openAPIBuilder struct {
 	describe func(protoreflect.FullName) string
 	paths    map[string]map[string]any // path, then lower-case verb
 	ids      map[string]string         // operationId to the method's full name
+	// idempotencyKeys documents the Idempotency-Key header on methods with side effects.
+	idempotencyKeys bool
 }
 
 // addOperation documents one route of m, unless OpenAPI cannot express it.
@@ -241,6 +245,15 @@ func (b *openAPIBuilder) operation(m *method, r httpRoute, tpl *pathTemplate, id
 			return nil, err
 		}
 		params = append(params, query...)
+	}
+	if b.idempotencyKeys && m.stream == nil && !safeToRepeat(md) {
+		params = append(params, map[string]any{
+			"name": "Idempotency-Key",
+			"in":   "header",
+			"description": "Optional: a unique key (a UUID) for this request. Sending the same request again with the same key returns the first call's " +
+				"outcome (marked by the response header Idempotent-Replayed: true) instead of running it again; use it to retry safely.",
+			"schema": map[string]any{"type": "string", "minLength": 1, "maxLength": maxIdempotencyKey, "pattern": "^[!-~]+$"},
+		})
 	}
 	if len(params) > 0 {
 		op["parameters"] = params

@@ -59,7 +59,7 @@ func newOpenAPIFixture(t *testing.T, describe func(protoreflect.FullName) string
 		list = append(list, f.methods[p])
 	}
 	var err error
-	if f.raw, err = buildOpenAPI(list, f.names, describe); err != nil {
+	if f.raw, err = buildOpenAPI(list, f.names, describe, true); err != nil {
 		t.Fatal(err)
 	}
 	f.doc = decodeJSON(t, f.raw)
@@ -156,9 +156,14 @@ func (o openAPIOp) params() map[string]map[string]any {
 	return out
 }
 
+// paramNames lists the parameters the request message gives; the Idempotency-Key header of
+// methods with side effects is checked by TestOpenAPIIdempotencyKeyHeader.
 func (o openAPIOp) paramNames() []string {
 	return slices.Sorted(func(yield func(string) bool) {
 		for k := range o.params() {
+			if k == "header:Idempotency-Key" {
+				continue
+			}
 			if !yield(k) {
 				return
 			}
@@ -224,6 +229,22 @@ func TestOpenAPIGolden(t *testing.T) {
 				t.Error("the document is not deterministic")
 			}
 		})
+	}
+}
+
+// TestOpenAPIIdempotencyKeyHeader: operations of methods with side effects document the
+// Idempotency-Key header; read-only ones do not.
+func TestOpenAPIIdempotencyKeyHeader(t *testing.T) {
+	t.Parallel()
+	ops := newOpenAPIFixture(t, embeddedDescribe(t), generatedServices()...).operations(t)
+	for id, want := range map[string]bool{"InventoryService_ReserveItem": true, "InventoryService_GetItem": false, "InventoryService_ListItems": false} {
+		p, has := ops[id].params()["header:Idempotency-Key"]
+		if has != want {
+			t.Errorf("%s: Idempotency-Key header documented: %v, want %v", id, has, want)
+		}
+		if has && !strings.Contains(fmt.Sprint(p["description"]), "Idempotent-Replayed") {
+			t.Errorf("%s: the header's description %v does not say how a replay is marked", id, p["description"])
+		}
 	}
 }
 
@@ -381,6 +402,9 @@ func (f *openAPIFixture) checkSameAsTools(t *testing.T, ops map[string]openAPIOp
 			for _, param := range params {
 				pm := param.(map[string]any)
 				name := pm["name"].(string)
+				if pm["in"] == "header" {
+					continue // Idempotency-Key: the MCP tool's idempotency_key argument
+				}
 				var fieldPath []string
 				for _, v := range tpl.vars {
 					if strings.HasPrefix(name, v.name) && pm["in"] == "path" {
@@ -418,6 +442,7 @@ func (f *openAPIFixture) checkSameAsTools(t *testing.T, ops map[string]openAPIOp
 			// The body.
 			if r.Body == "*" {
 				want := copyJSON(toolIn).(map[string]any)
+				removeProperty(want, []string{idempotencyArgument}) // MCP's; REST sends the Idempotency-Key header
 				for _, v := range tpl.vars {
 					removeProperty(want, strings.Split(v.name, "."))
 				}

@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 
 	"github.com/agentbridge/agentbridge/adapters"
+	"github.com/agentbridge/agentbridge/adapters/redisstore"
 )
 
 // Option configures a Server.
@@ -33,9 +36,16 @@ type options struct {
 	principal    func(context.Context) string // names the caller in the audit log
 	wsdlTimeout  time.Duration
 	wsdlMaxBytes int64
-	limiter      adapters.Limiter // inbound rate budgets; nil: in memory
-	drain        time.Duration    // serve on, not ready, before closing listeners
-	drainDone    chan struct{}    // ends the drain early (tests)
+	limiter      adapters.Limiter   // inbound rate budgets; nil: in memory
+	redis        *redisstore.Config // the redis: section Build opened store from
+	store        *redisstore.Store  // shared state; closed by Close
+	idempotency  IdempotencyOptions
+	tracer       trace.TracerProvider     // nil: no tracing
+	ownedTracer  *sdktrace.TracerProvider // made by Config.Build; shut down by Close
+	telemetry    TelemetryOptions         // the config's, for reloads to compare
+	idemStore    IdempotencyStore         // nil: in memory
+	drain        time.Duration            // serve on, not ready, before closing listeners
+	drainDone    chan struct{}            // ends the drain early (tests)
 }
 
 // Defaults of the options.
@@ -104,4 +114,23 @@ func WithAllowedOrigins(origins ...string) Option {
 // beyond loopback, hosts are checked only when this lists some. Default: none.
 func WithAllowedHosts(hosts ...string) Option {
 	return func(o *options) { o.hosts = append(o.hosts, hosts...) }
+}
+
+// withShared records the shared store Config.Build opened from c: a reload's new guards keep
+// their budgets in it, and the server closes it.
+func withShared(c *redisstore.Config, store *redisstore.Store) Option {
+	return func(o *options) { o.redis, o.store = c, store }
+}
+
+// sharedLimiter is the shared store as a Limiter, or nil when there is none.
+func (o *options) sharedLimiter() adapters.Limiter {
+	if o.store == nil {
+		return nil
+	}
+	return o.store
+}
+
+// withOwnedTracer traces with tp and shuts it down (flushing its spans) on Close.
+func withOwnedTracer(tp *sdktrace.TracerProvider) Option {
+	return func(o *options) { o.tracer, o.ownedTracer = tp, tp }
 }

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"testing"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -44,6 +46,10 @@ func BenchmarkResilience(b *testing.B) {
 		// As a production config has it: an API key, the audit line, an inbound rule, the guard.
 		{name: "full", guard: true, opts: []Option{WithAuth(auth), WithAudit(AuditOptions{}), WithAuditWriter(io.Discard), WithLimits(rate)},
 			md: metadata.MD{"x-api-key": {"key-a"}}},
+		// The same, traced: every call sampled, its spans handed to a batch processor whose
+		// exporter drops them (the cost of making spans, not of sending them).
+		{name: "full+trace", guard: true, opts: []Option{WithAuth(auth), WithAudit(AuditOptions{}), WithAuditWriter(io.Discard), WithLimits(rate), WithTracerProvider(benchTracer(b))},
+			md: metadata.MD{"x-api-key": {"key-a"}}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -71,6 +77,13 @@ func BenchmarkResilience(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchTracer is an SDK tracer provider that samples every trace and exports to nowhere.
+func benchTracer(b *testing.B) *sdktrace.TracerProvider {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	return tp
 }
 
 func guardedBenchServer(b *testing.B, guard bool, backend adapters.Backend, opts ...Option) (*Server, *method) {

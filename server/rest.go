@@ -68,6 +68,7 @@ func restMuxOptions(g *generation) []runtime.ServeMuxOption {
 	return []runtime.ServeMuxOption{
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, newGatewayJSON(g.types)),
 		runtime.WithIncomingHeaderMatcher(restHeaderToMetadata),
+		runtime.WithOutgoingHeaderMatcher(restMetadataToHeader),
 		runtime.WithErrorHandler(func(ctx context.Context, mux *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 			setRetryAfter(w, err)
 			if st, ok := status.FromError(err); ok {
@@ -257,6 +258,16 @@ func restHeaderToMetadata(key string) (string, bool) {
 		return "", false
 	}
 	return k, true
+}
+
+// restMetadataToHeader writes response metadata as grpc-gateway does (Grpc-Metadata-K), but
+// for Idempotent-Replayed, which REST clients know by that name (as Stripe and the IETF draft
+// on idempotency keys have it).
+func restMetadataToHeader(key string) (string, bool) {
+	if key == HeaderIdempotentReplayed {
+		return key, true
+	}
+	return runtime.MetadataHeaderPrefix + key, true
 }
 
 // writeStatus writes a status as grpc-gateway does, so errors raised outside the gateway look

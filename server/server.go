@@ -68,6 +68,7 @@ const maxHeaderBytes = 64 << 10
 // and GRPCServer with listeners of your own. Reload swaps the services while serving.
 type Server struct {
 	opts      options
+	closeOnce sync.Once // Close
 	log       *slog.Logger
 	chain     grpc.UnaryServerInterceptor
 	validator protovalidate.Validator
@@ -143,6 +144,11 @@ func New(services []Service, opts ...Option) (*Server, error) {
 	}
 	// Metrics come first, so every call is counted and timed, refused ones included.
 	interceptors := []grpc.UnaryServerInterceptor{s.metrics.interceptor(s)}
+	if o.tracer != nil {
+		// The call's span is outermost, so authentication, limits and the audit line (which
+		// carries the trace id) are inside it.
+		interceptors = append([]grpc.UnaryServerInterceptor{s.traceInterceptor(o.tracer.Tracer(tracerName))}, interceptors...)
+	}
 	if o.auth.enabled() {
 		if s.auth, err = newAuthenticator(*o.auth); err != nil {
 			return nil, err
@@ -165,6 +171,20 @@ func New(services []Service, opts ...Option) (*Server, error) {
 		interceptors = append(interceptors, s.rateInterceptor(o.limits.Rate, limiter))
 	}
 	interceptors = append(append(interceptors, o.interceptors...), validateInterceptor(s.validator))
+	// Idempotency keys last: a call refused before this point never ran and holds no key.
+	if !o.idempotency.Disabled {
+		if err := o.idempotency.Check(); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		store := o.idemStore
+		if store == nil {
+			store = newMemoryIdempotency()
+		}
+		interceptors = append(interceptors, s.idempotencyInterceptor(o.idempotency, store))
+	}
+	if o.tracer != nil {
+		interceptors = append(interceptors, s.adapterTraceInterceptor(o.tracer.Tracer(tracerName)))
+	}
 	s.chain = chainUnary(interceptors)
 	if s.comments, err = EmbeddedComments(); err != nil {
 		return nil, err
@@ -424,7 +444,28 @@ func (s *Server) ServeListeners(ctx context.Context, grpcLis, httpLis net.Listen
 	return nil
 }
 
+// Close releases what the server holds besides its listeners: the connections to a shared
+// store (redis:). Serve closes it when it returns; a server built and never served (config
+// validate, tests) should call it. Calling it again does nothing.
+func (s *Server) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.opts.store != nil {
+			errs = append(errs, s.opts.store.Close())
+		}
+		if tp := s.opts.ownedTracer; tp != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			errs = append(errs, tp.Shutdown(ctx)) // exports the spans still buffered
+		}
+		err = errors.Join(errs...)
+	})
+	return err
+}
+
 func (s *Server) shutdown(httpSrv *http.Server) {
+	defer s.Close() // last: calls finishing in the grace period still use the shared store
 	// Not ready first, then serve on for the drain delay: load balancers see /readyz and gRPC
 	// health fail and stop sending calls before the listeners close.
 	s.ready.Store(false)

@@ -127,6 +127,7 @@ func validate(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer srv.Close()
 	for _, svc := range srv.Services() {
 		n := svc.Desc.Methods().Len()
 		fmt.Fprintf(stdout, "%s: %d %s bound\n", svc.Desc.FullName(), n, map[bool]string{true: "method", false: "methods"}[n == 1])

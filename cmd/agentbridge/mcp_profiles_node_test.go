@@ -25,7 +25,8 @@ func TestMCPTypeScriptClientProfiles(t *testing.T) {
 			return nil
 		}},
 		{"codex-mcp-client", func(s map[string]any) error {
-			if req, _ := s["required"].([]any); len(req) != 3 {
+			// sku, quantity, customerRef and the bridge's idempotency_key, each nullable.
+			if req, _ := s["required"].([]any); len(req) != 4 {
 				return fmt.Errorf("required %v, want every property (openai-strict)", s["required"])
 			}
 			return nil

@@ -12,7 +12,7 @@ import (
 // TestOperationsDocConfig validates the production config docs/operations.md shows, as written,
 // with config validate: it builds what serve builds, limits and guards included.
 func TestOperationsDocConfig(t *testing.T) {
-	t.Parallel()
+	t.Setenv("AGENTBRIDGE_REDIS_PASSWORD", "example") // the config's redis.password; subtests run in parallel
 	data, err := os.ReadFile("../../docs/operations.md")
 	if err != nil {
 		t.Fatal(err)
@@ -26,7 +26,7 @@ func TestOperationsDocConfig(t *testing.T) {
 	if !ok {
 		t.Fatal("the production config block does not end")
 	}
-	for _, key := range []string{"shutdown_drain:", "rate:", "max_connections:", "concurrency:", "queue_timeout:", "retry:", "breaker:", "probe:"} {
+	for _, key := range []string{"shutdown_drain:", "rate:", "max_connections:", "concurrency:", "queue_timeout:", "retry:", "breaker:", "probe:", "redis:"} {
 		if !strings.Contains(config, key) {
 			t.Errorf("the production config does not show %s", key)
 		}
@@ -37,6 +37,7 @@ func TestOperationsDocConfig(t *testing.T) {
 	}{
 		{"as documented", config, "config is valid", true},
 		{"a rule without a rate", strings.Replace(config, "{per_second: 20, burst: 40}", "{burst: 40}", 1), "limits.rate[0]: per_second is missing", false},
+		{"a Redis password in clear", strings.Replace(config, "${AGENTBRIDGE_REDIS_PASSWORD}", "hunter2", 1), "redis.password: a secret cannot be written in the config in clear", false},
 		{"too many attempts", strings.Replace(config, "max_attempts: 3", "max_attempts: 30", 1), `backend "inventory": retry.max_attempts 30`, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
