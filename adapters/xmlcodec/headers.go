@@ -19,7 +19,7 @@ type Headers struct {
 
 // Headers returns a reader of header blocks into m, which must be of the plan's type.
 func (p *Plan) Headers(m proto.Message) *Headers {
-	return &Headers{p: p, m: m.ProtoReflect(), seen: make([]bool, len(p.headers))}
+	return &Headers{p: p, m: m.ProtoReflect(), seen: make([]bool, len(p.headers)), dc: decoder{limits: DefaultLimits}}
 }
 
 // Decode reads the header block that start opened into the header field it names (by
