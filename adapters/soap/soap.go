@@ -275,12 +275,26 @@ func (op *Operation) decodeReply(backend string, redact *adapters.Redactor, faul
 		// 200) with no envelope. An envelope, a fault included, is read as any reply.
 		return nil
 	}
+	// A body the bridge cannot read as UTF-8 is still classified by its HTTP status first (an
+	// HTML error page in Latin-1 is the status's outcome); only where the status says success
+	// does the charset explain the failure.
+	body, cerr := xmlcodec.ToUTF8(reply.Body, reply.Header.Get("Content-Type"))
+	if cerr != nil {
+		body = reply.Body
+	}
+	charsetErr := func(md map[string]string) error {
+		md["content_type"] = reply.Header.Get("Content-Type")
+		return adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s sent a reply the bridge cannot read: %v", backend, cerr)
+	}
 	var headers *xmlcodec.Headers
 	if op.out.HasHeaders() {
 		headers = op.out.Headers(resp)
 	}
-	ob, md, err := op.openReply(backend, redact, faults, skipped, reply.StatusCode, reply.Header, bytes.NewReader(reply.Body), readHeaders(headers, wss))
+	ob, md, err := op.openReply(backend, redact, faults, skipped, reply.StatusCode, reply.Header, bytes.NewReader(body), readHeaders(headers, wss))
 	if err != nil {
+		if cerr != nil && reply.StatusCode >= 200 && reply.StatusCode < 300 {
+			return charsetErr(md)
+		}
 		return err
 	}
 	if op.oneWay {
@@ -292,7 +306,7 @@ func (op *Operation) decodeReply(backend string, redact *adapters.Redactor, faul
 	opts := op.decodeOptions(skipped)
 	switch {
 	case op.encoded:
-		err = op.decodeEncoded(ob, resp, 8*len(reply.Body)+1<<20, opts)
+		err = op.decodeEncoded(ob, resp, 8*len(body)+1<<20, opts)
 	case op.response.Local == "":
 		err = op.out.DecodeWith(replay(ob), ob.body, resp, opts)
 	default:
@@ -303,6 +317,9 @@ func (op *Operation) decodeReply(backend string, redact *adapters.Redactor, faul
 			return doesNotFit(backend, redact, md, "Header", err, resp.ProtoReflect().Descriptor().FullName(), "")
 		}
 	}
+	if err != nil && cerr != nil {
+		return charsetErr(md)
+	}
 	if err != nil {
 		var re *referenceError
 		if errors.As(err, &re) {
@@ -311,7 +328,7 @@ func (op *Operation) decodeReply(backend string, redact *adapters.Redactor, faul
 		// A reply that is cut off or not well-formed XML is a bad reply (usually transient: a
 		// proxy or a crashed worker), not a disagreement between backend and proto. Checking
 		// only on failure keeps the successful path to one pass.
-		if werr := checkWellFormed(reply.Body); werr != nil && !errors.Is(err, xmlcodec.ErrLimit) {
+		if werr := checkWellFormed(body); werr != nil && !errors.Is(err, xmlcodec.ErrLimit) {
 			return adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s sent malformed XML: %v", backend, werr)
 		}
 		return doesNotFit(backend, redact, md, op.responseName(), err, resp.ProtoReflect().Descriptor().FullName(), "")
