@@ -288,7 +288,11 @@ func (op *Operation) decodeReply(backend string, redact *adapters.Redactor, faul
 	}
 	var headers *xmlcodec.Headers
 	if op.out.HasHeaders() {
-		headers = op.out.Headers(resp)
+		var hopts xmlcodec.DecodeOptions
+		if skipped != nil {
+			hopts.Skipped = func(path string) { skipped("Header/" + path) }
+		}
+		headers = op.out.HeadersWith(resp, hopts)
 	}
 	ob, md, err := op.openReply(backend, redact, faults, skipped, reply.StatusCode, reply.Header, bytes.NewReader(body), readHeaders(headers, wss))
 	if err != nil {
