@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/agentbridge/agentbridge/adapters/internal/prototest"
 )
 
 // readCorpus reads a file of ../shared/corpus/soap-messages in place, skipping the test where
@@ -62,5 +65,40 @@ func TestCorpusMagentoMultiCall(t *testing.T) {
 	}
 	if len(ours.MultiCallReturn) != 1 || nodeSOAP.MultiCallReturn.Item.Value != "true" || !ours.MultiCallReturn[0] {
 		t.Errorf("agentbridge %s, node-soap item %q: want the one item true in both", got, nodeSOAP.MultiCallReturn.Item.Value)
+	}
+}
+
+// emptyResponseProto is the contract of the corpus's s03 WSDL: RequestHeaders takes a Request
+// and answers a Response, both elements without content.
+const emptyResponseProto = `syntax = "proto3";
+package agentbridge.corpustest.v1;
+import "agentbridge/v1/options.proto";
+service MyService {
+  rpc RequestHeaders(Request) returns (Response) {
+    option (agentbridge.v1.binding) = {backend: "calc" soap: {action: "RequestHeaders" request: {name: "Request" namespace: "http://www.example.com/v1"} response: {name: "Response" namespace: "http://www.example.com/v1"}}};
+  }
+}
+message Request {}
+message Response {}
+`
+
+// TestCorpusEmptyResponse decodes the corpus's empty Response element (s03). node-soap reads
+// it as null (response.json); the contract's Response is a message with no fields, so it reads
+// as {}: on purpose, as an element that is there and empty is not a nil one (xsi:nil), which
+// is the only thing the codec reads as null.
+func TestCorpusEmptyResponse(t *testing.T) {
+	t.Parallel()
+	reply := readCorpus(t, "s03-wsse-usernametoken-timestamp/response.xml")
+	if js := string(readCorpus(t, "s03-wsse-usernametoken-timestamp/response.json")); js != "null" && js != "null\n" {
+		t.Fatalf("node-soap's reading changed: %q", js)
+	}
+	md := prototest.Compile(t, "agentbridge/corpustest/v1/empty.proto", emptyResponseProto).Services().ByName("MyService").Methods().ByName("RequestHeaders")
+	_, a := newRecordingBackend(t, string(reply), nil)
+	resp, err := bindMethod(t, a, md)(context.Background(), newMessage(t, md.Input(), `{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := resp, newMessage(t, md.Output(), `{}`); !proto.Equal(got, want) {
+		t.Errorf("got %v, want the empty Response", got)
 	}
 }
