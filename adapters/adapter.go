@@ -83,6 +83,13 @@ type Backend struct {
 	Breaker BreakerPolicy `yaml:"breaker"`
 	// Probe checks the backend on a schedule for readiness; see ProbePolicy. Default: none.
 	Probe ProbePolicy `yaml:"probe"`
+	// Lenient skips what a reply holds that the contract does not know (a child element no
+	// field names, in a message without an any field; a response element in another
+	// namespace) instead of failing the call with BACKEND_REPLY_INVALID. Each skip is logged
+	// once per path and counted in agentbridge_backend_reply_skipped_elements_total. Default
+	// false: strict, so nothing the backend sent is lost without a word. Limits on depth,
+	// element count, attributes and text hold either way.
+	Lenient bool `yaml:"lenient"`
 }
 
 // Defaults for Backend fields left zero.

@@ -98,7 +98,7 @@ func newMetrics(s *Server) *metrics {
 			Buckets: latencyBuckets,
 		}, []string{"backend"}),
 	}
-	m.registry.MustRegister(m.calls, m.latency, m.rejections, m.limiterErr, m.idem, m.attempts, m.attemptDur,
+	m.registry.MustRegister(m.calls, m.latency, m.rejections, m.limiterErr, m.idem, m.attempts, m.attemptDur, adapters.SkippedReplyElements,
 		&backendCollector{s: s},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "agentbridge_mcp_sessions",

@@ -48,7 +48,7 @@ func BenchmarkDecodeReply(b *testing.B) {
 		reply := &adapters.Reply{StatusCode: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
 
 		first := op.newOut()
-		if err := op.decodeReply("inventory", nil, adapters.FaultRules{}, false, reply, first); err != nil {
+		if err := op.decodeReply("inventory", nil, adapters.FaultRules{}, false, nil, reply, first); err != nil {
 			b.Fatal(err)
 		}
 		if proto.Size(first) == 0 {
@@ -59,7 +59,7 @@ func BenchmarkDecodeReply(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(reply.Body)))
 			for b.Loop() {
-				if err := op.decodeReply("inventory", nil, adapters.FaultRules{}, false, reply, op.newOut()); err != nil {
+				if err := op.decodeReply("inventory", nil, adapters.FaultRules{}, false, nil, reply, op.newOut()); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -199,15 +199,20 @@ func isRoot(n *node) bool {
 // resolver writes nodes out with their references resolved.
 type resolver struct {
 	ids    map[string]*node
+	refs   map[string][]*node // the elements referring to each id
+	parent map[*node]*node
 	active map[*node]bool // the referenced elements being written, to detect cycles
 	buf    []byte
 	limit  int
 }
 
 func newResolver(nodes []*node, limit int) (*resolver, error) {
-	r := &resolver{ids: map[string]*node{}, active: map[*node]bool{}, limit: limit}
+	r := &resolver{ids: map[string]*node{}, refs: map[string][]*node{}, parent: map[*node]*node{}, active: map[*node]bool{}, limit: limit}
 	var walk func(n *node) error
 	walk = func(n *node) error {
+		if id, isRef, err := refOf(n); err == nil && isRef {
+			r.refs[id] = append(r.refs[id], n)
+		}
 		if id, ok := idOf(n); ok {
 			if _, dup := r.ids[id]; dup {
 				return referenceErrorf("id %q is given to more than one element", id)
@@ -216,6 +221,7 @@ func newResolver(nodes []*node, limit int) (*resolver, error) {
 		}
 		for _, c := range n.content {
 			if cn, ok := c.(*node); ok {
+				r.parent[cn] = n
 				if err := walk(cn); err != nil {
 					return err
 				}
@@ -308,6 +314,11 @@ func (r *resolver) element(n *node, depth int) error {
 	for _, c := range content {
 		switch c := c.(type) {
 		case *node:
+			if r.writtenElsewhere(c) {
+				// A SOAP 1.2 referenced element inside the one that refers to it: its
+				// content is written where the reference is, not a second time as a child.
+				continue
+			}
 			if err := r.element(c, depth+1); err != nil {
 				return err
 			}
@@ -322,6 +333,30 @@ func (r *resolver) element(n *node, depth int) error {
 	r.buf = append(r.buf, n.name.Local...)
 	r.buf = append(r.buf, '>')
 	return nil
+}
+
+// writtenElsewhere reports whether n has an id that an element outside n refers to: then n's
+// content is written where that reference is (SOAP 1.2 encoding lets the referenced element
+// sit inside the one that refers to it), not a second time as a child of its own. A reference
+// from inside n is a cycle, which element reports.
+func (r *resolver) writtenElsewhere(n *node) bool {
+	id, ok := idOf(n)
+	if !ok {
+		return false
+	}
+	for _, from := range r.refs[id] {
+		inside := false
+		for p := from; p != nil; p = r.parent[p] {
+			if p == n {
+				inside = true
+				break
+			}
+		}
+		if !inside {
+			return true
+		}
+	}
+	return false
 }
 
 // hasContent reports whether content holds an element or text other than whitespace.
@@ -376,7 +411,7 @@ func appendXMLEscaped(b []byte, s string, attr bool) []byte {
 // decodes it into resp: the one independent element, which must be the response element, or
 // for a response without a name every independent element as one of resp's fields. limit
 // bounds the resolved document.
-func (op *Operation) decodeEncoded(ob openedBody, resp proto.Message, limit int) error {
+func (op *Operation) decodeEncoded(ob openedBody, resp proto.Message, limit int, opts xmlcodec.DecodeOptions) error {
 	nodes, err := readEncodedBody(ob)
 	if err != nil {
 		return err
@@ -421,5 +456,5 @@ func (op *Operation) decodeEncoded(ob openedBody, resp proto.Message, limit int)
 	if !ok {
 		return io.ErrUnexpectedEOF
 	}
-	return op.out.DecodeEncoded(d, start, resp)
+	return op.out.DecodeEncodedWith(d, start, resp, opts)
 }

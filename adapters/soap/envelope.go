@@ -186,7 +186,7 @@ func openBody(body io.Reader, headers headerFunc) (openedBody, error) {
 					return ob, err
 				}
 			case depth == 1: // anything else before Body
-				if err := d.Skip(); err != nil {
+				if err := xmlcodec.Skip(d); err != nil {
 					return ob, err
 				}
 			default:
@@ -243,7 +243,7 @@ func readHeader(d *xml.Decoder, headers headerFunc, ob *openedBody) error {
 			if ob.headerErr == nil && mustUnderstand(t) {
 				ob.headerErr = fmt.Errorf("the reply's header block %s is marked mustUnderstand, and the binding's response message declares no header field of that name, so the bridge cannot process it as SOAP requires", t.Name.Local)
 			}
-			if err := d.Skip(); err != nil {
+			if err := xmlcodec.Skip(d); err != nil {
 				return err
 			}
 		case xml.Directive:
@@ -297,7 +297,12 @@ func checkWellFormed(body []byte) error {
 
 // readWellFormed reads the rest of d's input as checkWellFormed reads a whole reply. A decoder
 // that has failed returns its failure again (encoding/xml's errors stick).
+//
+// It stops, judging nothing, where elements nest deeper than any reply the codec decodes
+// (encoding/xml keeps every open element, so reading a hostile reply of 500,000 nested
+// elements to its end would cost 90 MB): the decoding error, a limit's, then stands.
 func readWellFormed(d *xml.Decoder) error {
+	depth := 0
 	for {
 		tok, err := d.Token()
 		if errors.Is(err, io.EOF) {
@@ -306,8 +311,19 @@ func readWellFormed(d *xml.Decoder) error {
 		if err != nil {
 			return err
 		}
-		if _, ok := tok.(xml.Directive); ok {
+		switch tok.(type) {
+		case xml.StartElement:
+			if depth++; depth > maxWellFormedDepth {
+				return nil
+			}
+		case xml.EndElement:
+			depth--
+		case xml.Directive:
 			return errors.New("a document type declaration inside the envelope")
 		}
 	}
 }
+
+// maxWellFormedDepth is how deep readWellFormed follows nesting: the envelope, its Body, and
+// more than the codec's depth limit below them.
+const maxWellFormedDepth = 2*xmlcodec.MaxDepth + 8

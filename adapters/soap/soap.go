@@ -48,6 +48,7 @@ type Adapter struct {
 	wss       *adapters.WSSecurity // the WS-Security UsernameToken to send, if any
 	faults    adapters.FaultRules  // the backend's fault rules, from the config
 	faultsErr error                // why the fault rules do not compile or the credentials cannot be read; Bind reports it
+	skipped   func(path string)    // for a lenient backend: records a skipped reply element; nil: strict
 }
 
 var (
@@ -65,7 +66,11 @@ func New(b adapters.Backend, client *http.Client) *Adapter {
 	if cerr := t.Err(); cerr != nil {
 		err = errors.Join(err, cerr)
 	}
-	return &Adapter{backend: b, transport: t, redact: t.Redactor(), wss: t.Credentials().WSSecurity(), faults: faults, faultsErr: err}
+	a := &Adapter{backend: b, transport: t, redact: t.Redactor(), wss: t.Credentials().WSSecurity(), faults: faults, faultsErr: err}
+	if b.Lenient {
+		a.skipped = adapters.NewSkipLog(b.Name, nil).Skipped
+	}
+	return a
 }
 
 // header returns the SOAP header content of one request: a fresh wsse:Security element when
@@ -242,7 +247,7 @@ func (a *Adapter) Call(ctx context.Context, op *Operation, req, resp proto.Messa
 	if err != nil {
 		return err
 	}
-	return op.decodeReply(name, a.redact, a.faults, a.wss != nil, reply, resp)
+	return op.decodeReply(name, a.redact, a.faults, a.wss != nil, a.skipped, reply, resp)
 }
 
 // envelope writes the request envelope of op for req, with the backend's SOAP header; a value
@@ -262,33 +267,62 @@ func (a *Adapter) envelope(op *Operation, req proto.Message) ([]byte, error) {
 
 // decodeReply reads a reply (see openReply) and decodes its response element (or its Body's
 // children, or its encoded content) into resp, and its header blocks into resp's header
-// fields. wss says the bridge sent a WS-Security header (see readHeaders).
-func (op *Operation) decodeReply(backend string, redact *adapters.Redactor, faults adapters.FaultRules, wss bool, reply *adapters.Reply, resp proto.Message) error {
+// fields. wss says the bridge sent a WS-Security header (see readHeaders). skipped, when not
+// nil, makes decoding lenient (see Backend.Lenient) and is called with each skipped path.
+func (op *Operation) decodeReply(backend string, redact *adapters.Redactor, faults adapters.FaultRules, wss bool, skipped func(string), reply *adapters.Reply, resp proto.Message) error {
 	if op.oneWay && reply.StatusCode >= 200 && reply.StatusCode < 300 && len(bytes.TrimSpace(reply.Body)) == 0 {
 		// WS-I Basic Profile: a one-way operation's success is HTTP 202 (some servers send
 		// 200) with no envelope. An envelope, a fault included, is read as any reply.
 		return nil
 	}
+	// A body the bridge cannot read as UTF-8 is still classified by its HTTP status first (an
+	// HTML error page in Latin-1 is the status's outcome); only where the status says success
+	// does the charset explain the failure.
+	body, cerr := xmlcodec.ToUTF8(reply.Body, reply.Header.Get("Content-Type"))
+	if cerr != nil {
+		body = reply.Body
+	}
+	charsetErr := func(md map[string]string) error {
+		md["content_type"] = reply.Header.Get("Content-Type")
+		return adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s sent a reply the bridge cannot read: %v", backend, cerr)
+	}
 	var headers *xmlcodec.Headers
 	if op.out.HasHeaders() {
-		headers = op.out.Headers(resp)
+		var hopts xmlcodec.DecodeOptions
+		if skipped != nil {
+			hopts.Skipped = func(path string) { skipped("Header/" + path) }
+		}
+		headers = op.out.HeadersWith(resp, hopts)
 	}
-	ob, md, err := op.openReply(backend, redact, faults, reply.StatusCode, reply.Header, bytes.NewReader(reply.Body), readHeaders(headers, wss))
+	ob, md, err := op.openReply(backend, redact, faults, skipped, reply.StatusCode, reply.Header, bytes.NewReader(body), readHeaders(headers, wss))
 	if err != nil {
+		if cerr != nil && reply.StatusCode >= 200 && reply.StatusCode < 300 {
+			return charsetErr(md)
+		}
 		return err
 	}
+	if op.oneWay {
+		// A one-way operation has no output message: a backend that answers with an envelope
+		// anyway (node-soap answers as for another operation) sends nothing the contract
+		// holds, so strict decoding has nothing to lose in it. A fault was judged above.
+		return nil
+	}
+	opts := op.decodeOptions(skipped)
 	switch {
 	case op.encoded:
-		err = op.decodeEncoded(ob, resp, 8*len(reply.Body)+1<<20)
+		err = op.decodeEncoded(ob, resp, 8*len(body)+1<<20, opts)
 	case op.response.Local == "":
-		err = op.out.Decode(replay(ob), ob.body, resp)
+		err = op.out.DecodeWith(replay(ob), ob.body, resp, opts)
 	default:
-		err = op.out.Decode(ob.d, ob.first, resp)
+		err = op.out.DecodeWith(ob.d, ob.first, resp, opts)
 	}
 	if err == nil && headers != nil {
 		if err = headers.Done(); err != nil {
 			return doesNotFit(backend, redact, md, "Header", err, resp.ProtoReflect().Descriptor().FullName(), "")
 		}
+	}
+	if err != nil && cerr != nil {
+		return charsetErr(md)
 	}
 	if err != nil {
 		var re *referenceError
@@ -298,12 +332,22 @@ func (op *Operation) decodeReply(backend string, redact *adapters.Redactor, faul
 		// A reply that is cut off or not well-formed XML is a bad reply (usually transient: a
 		// proxy or a crashed worker), not a disagreement between backend and proto. Checking
 		// only on failure keeps the successful path to one pass.
-		if werr := checkWellFormed(reply.Body); werr != nil {
+		if werr := checkWellFormed(body); werr != nil && !errors.Is(err, xmlcodec.ErrLimit) {
 			return adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s sent malformed XML: %v", backend, werr)
 		}
 		return doesNotFit(backend, redact, md, op.responseName(), err, resp.ProtoReflect().Descriptor().FullName(), "")
 	}
 	return nil
+}
+
+// decodeOptions are the options of decoding a reply of op: strict when skipped is nil, else
+// lenient, with each skipped element's path given from the response element (or Body) down.
+func (op *Operation) decodeOptions(skipped func(string)) xmlcodec.DecodeOptions {
+	if skipped == nil {
+		return xmlcodec.DecodeOptions{}
+	}
+	where := op.responseName()
+	return xmlcodec.DecodeOptions{Skipped: func(path string) { skipped(where + "/" + path) }}
 }
 
 // readHeaders returns the headerFunc of a reply: the response's header fields, when it has
@@ -320,7 +364,7 @@ func readHeaders(headers *xmlcodec.Headers, wss bool) headerFunc {
 			}
 		}
 		if wss && start.Name.Local == "Security" && start.Name.Space == NamespaceWSSE {
-			return true, d.Skip()
+			return true, xmlcodec.Skip(d)
 		}
 		return false, nil
 	}
@@ -367,7 +411,7 @@ func (r *replayReader) Token() (xml.Token, error) {
 // of the reply carries. Header blocks go to headers (see openBody). Backend text that
 // reaches the status passes through redact (see adapters.NewRedactor). A fault is mapped by
 // the operation's fault rules, then faults (the backend's), then the adapters' table.
-func (op *Operation) openReply(backend string, redact *adapters.Redactor, faults adapters.FaultRules, statusCode int, header http.Header, body io.Reader, headers headerFunc) (openedBody, map[string]string, error) {
+func (op *Operation) openReply(backend string, redact *adapters.Redactor, faults adapters.FaultRules, skipped func(string), statusCode int, header http.Header, body io.Reader, headers headerFunc) (openedBody, map[string]string, error) {
 	httpStatus := strconv.Itoa(statusCode)
 	md := map[string]string{"http_status": httpStatus}
 	fail := func(err error) (openedBody, map[string]string, error) {
@@ -425,6 +469,18 @@ func (op *Operation) openReply(backend string, redact *adapters.Redactor, faults
 	}
 	if op.response.Local != "" && !op.encoded && start.Name.Local != op.response.Local {
 		return fail(adapters.Errorf(backend, adapters.ReasonBackendReplyInvalid, md, "backend %s answered with element %s, expected %s", backend, start.Name.Local, op.response.Local))
+	}
+	if op.response.Space != "" && !op.encoded && start.Name.Space != "" && start.Name.Space != op.response.Space {
+		// The same local name in another namespace is another element: a backend that answers
+		// so is lenient's to accept. An unqualified element passes, as unqualified children do
+		// (backends that leave out the namespace their WSDL gives are common, and the name
+		// still says which element it is); a namespace of its own is a different claim.
+		if skipped == nil {
+			md["element"] = op.response.Local
+			return fail(adapters.Errorf(backend, adapters.ReasonBackendReplyInvalid, md, "backend %s answered with element %s in namespace %q, expected namespace %q; set lenient: true on the backend if it is known to qualify its reply so",
+				backend, start.Name.Local, start.Name.Space, op.response.Space))
+		}
+		skipped(fmt.Sprintf("%s (namespace %q, expected %q)", op.response.Local, start.Name.Space, op.response.Space))
 	}
 	return ob, md, nil
 }

@@ -275,7 +275,10 @@ func TestRequestEnvelope(t *testing.T) {
 				// Answer with the binding's response element, holding what each response type needs.
 				_, _ = io.WriteString(w, `<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><r:`+
 					responseName(tt.method, tt.binding)+` xmlns:r="urn:any"><value>0</value><responseType/></r:`+responseName(tt.method, tt.binding)+`></soap:Body></soap:Envelope>`)
-			}), func(b *adapters.Backend) { b.Headers = map[string]string{"X-Api-Key": "k1"} })
+			}), func(b *adapters.Backend) {
+				b.Headers = map[string]string{"X-Api-Key": "k1"}
+				b.Lenient = true // one canned reply answers every response type, so it holds fields each lacks
+			})
 			binding := tt.binding
 			if binding == nil {
 				binding = adapters.BindingOf(tt.method)
@@ -420,7 +423,6 @@ const listItemsReply = `<?xml version="1.0" encoding="UTF-8"?>
           <tag>power</tag>
           <tag><![CDATA[fragile & heavy]]></tag>
           <warehouse><code>BER-1</code><city>Berlin</city></warehouse>
-          <addedInV2>ignored</addedInV2>
         </item>
         <item sku="B-200">
           <name>Claw hammer</name>
@@ -916,7 +918,7 @@ func TestConcurrentCalls(t *testing.T) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		_, _ = io.WriteString(w, env11(`<addResponse><value>`+strconv.Itoa(req.A+req.B)+`</value></addResponse>`))
+		_, _ = io.WriteString(w, env11(`<r:addResponse xmlns:r="http://example.com/"><value>`+strconv.Itoa(req.A+req.B)+`</value></r:addResponse>`))
 	}), nil)
 	add := bindMethod(t, a, addMethod)
 	errs := make(chan error, 32)

@@ -68,7 +68,7 @@ func (a *Adapter) Stream(ctx context.Context, op *Operation, req proto.Message, 
 		return err
 	}
 	defer func() { _ = reply.Close() }()
-	return op.streamReply(name, a.redact, a.faults, a.wss != nil, reply, send)
+	return op.streamReply(name, a.redact, a.faults, a.wss != nil, a.skipped, reply, send)
 }
 
 // itemStream is one streamed reply being read.
@@ -82,8 +82,8 @@ type itemStream struct {
 	sent    int
 }
 
-func (op *Operation) streamReply(backend string, redact *adapters.Redactor, faults adapters.FaultRules, wss bool, reply *adapters.ReplyStream, send func(proto.Message) error) error {
-	ob, md, err := op.openReply(backend, redact, faults, reply.StatusCode, reply.Header, reply.Body, readHeaders(nil, wss))
+func (op *Operation) streamReply(backend string, redact *adapters.Redactor, faults adapters.FaultRules, wss bool, skipped func(string), reply *adapters.ReplyStream, send func(proto.Message) error) error {
+	ob, md, err := op.openReply(backend, redact, faults, skipped, reply.StatusCode, reply.Header, reply.Body, readHeaders(nil, wss))
 	d := ob.d
 	if err != nil {
 		// Call would have read the whole reply before judging it: a reply over the size bound,
@@ -95,6 +95,11 @@ func (op *Operation) streamReply(backend string, redact *adapters.Redactor, faul
 		return err
 	}
 	s := &itemStream{op: op, backend: backend, redact: redact, reply: reply, d: d, md: md}
+	var opts xmlcodec.DecodeOptions // per item: the element count bound applies per record
+	if skipped != nil {
+		where := op.response.Local + "/" + op.item.Local
+		opts.Skipped = func(path string) { skipped(where + "/" + path) }
+	}
 	for {
 		tok, err := d.Token()
 		if err != nil {
@@ -108,7 +113,7 @@ func (op *Operation) streamReply(backend string, redact *adapters.Redactor, faul
 				return s.fail(nil, fmt.Sprintf("backend %s answered with element %s among the %s items of %s", backend, t.Name.Local, op.item.Local, op.response.Local))
 			}
 			msg := op.newOut()
-			if err := op.out.Decode(d, t, msg); err != nil {
+			if err := op.out.DecodeWith(d, t, msg, opts); err != nil {
 				return s.fail(err, "")
 			}
 			if err := send(msg); err != nil {

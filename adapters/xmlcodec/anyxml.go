@@ -74,12 +74,12 @@ func (dc *decoder) captureElement(start xml.StartElement, depth int) (string, er
 	}
 	open(start)
 	for len(names) > 0 {
-		if depth+len(names) > MaxDepth {
-			return "", dc.fail(fmt.Errorf("nested deeper than %d elements", MaxDepth))
+		if depth+len(names) > dc.limits.MaxDepth {
+			return "", dc.tooDeep()
 		}
-		tok, err := dc.d.Token()
+		tok, err := dc.token()
 		if err != nil {
-			return "", dc.fail(syntaxError(err))
+			return "", err
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:

@@ -173,8 +173,6 @@ func TestDecodeLegacyForms(t *testing.T) {
 			&testingv1.Everything{I32: proto.Int32(42), Flag: proto.Bool(true), U64: proto.Uint64(7)}},
 		{"unqualified children are matched by local name", `<r><i32>5</i32><text>x</text></r>`,
 			&testingv1.Everything{I32: proto.Int32(5), Text: proto.String("x")}},
-		{"unknown elements are skipped", `<r><unknown><deep>1</deep></unknown><i32>5</i32></r>`,
-			&testingv1.Everything{I32: proto.Int32(5)}},
 		{"xsi:nil false is a value", `<r ` + ns + `><t:maybe xsi:nil="false">0</t:maybe><t:note xsi:nil="0"></t:note></r>`,
 			&testingv1.Everything{Maybe: wrapperspb.Int32(0), Note: proto.String("")}},
 		{"enum by xml_value, short and full name", `<r><color>dark-green</color><color-list>RED</color-list><color-list>COLOR_GREEN</color-list></r>`,

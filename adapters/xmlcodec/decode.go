@@ -45,10 +45,13 @@ func (e *DecodeError) Error() string {
 func (e *DecodeError) Unwrap() error { return e.Err }
 
 // NewDecoder returns an encoding/xml decoder set up for untrusted input: strict, with no
-// entities beyond XML's five and no character set conversion.
+// entities beyond XML's five. A document whose XML declaration names another encoding than
+// UTF-8 (ISO-8859-1, windows-1252 and the other WHATWG labels) is converted as it is read;
+// UTF-16 must be converted before (see ToUTF8), and its declaration then reads as is.
 func NewDecoder(r interface{ Read([]byte) (int, error) }) *xml.Decoder {
 	d := xml.NewDecoder(r)
 	d.Strict = true
+	d.CharsetReader = charsetReader
 	return d
 }
 
@@ -58,7 +61,13 @@ func NewDecoder(r interface{ Read([]byte) (int, error) }) *xml.Decoder {
 // so are a missing element for a field without presence, and xsi:nil for a field without a
 // nil_of field: each would otherwise reach the caller as a value the backend never sent.
 func (p *Plan) Decode(d *xml.Decoder, start xml.StartElement, m proto.Message) error {
-	dec := decoder{d: d}
+	return p.DecodeWith(d, start, m, DecodeOptions{})
+}
+
+// DecodeWith is Decode with options: lenient skipping of unknown elements and limits other
+// than DefaultLimits.
+func (p *Plan) DecodeWith(d *xml.Decoder, start xml.StartElement, m proto.Message, o DecodeOptions) error {
+	dec := decoder{d: d, skipped: o.Skipped, limits: o.Limits.withDefaults()}
 	if isNil, err := nilAttr(start); err != nil {
 		return dec.fail(err)
 	} else if isNil {
@@ -91,6 +100,10 @@ type decoder struct {
 	text []byte // reused buffer for element text
 
 	encoded bool // SOAP encoding: arrays take any item name, xsi:type is checked (DecodeEncoded)
+
+	skipped  func(path string) // lenient: called for each unknown element skipped (DecodeOptions)
+	limits   Limits
+	elements int // elements read, against limits.MaxElements
 }
 
 func (dc *decoder) fail(err error) error {
@@ -102,8 +115,8 @@ func (dc *decoder) fail(err error) error {
 }
 
 func (dc *decoder) message(p *Plan, start xml.StartElement, m protoreflect.Message, depth int) error {
-	if depth > MaxDepth {
-		return dc.fail(fmt.Errorf("nested deeper than %d elements", MaxDepth))
+	if depth > dc.limits.MaxDepth {
+		return dc.tooDeep()
 	}
 	if err := dc.requiredAttrs(p, start); err != nil {
 		return err
@@ -144,9 +157,9 @@ func (dc *decoder) message(p *Plan, start xml.StartElement, m protoreflect.Messa
 		seen = make([]uint64, (n+63)/64)
 	}
 	for {
-		tok, err := dc.d.Token()
+		tok, err := dc.token()
 		if err != nil {
-			return dc.fail(syntaxError(err))
+			return err
 		}
 		switch t := tok.(type) {
 		case xml.EndElement:
@@ -167,9 +180,15 @@ func (dc *decoder) message(p *Plan, start xml.StartElement, m protoreflect.Messa
 					m.Mutable(p.anyField.fd).List().Append(protoreflect.ValueOfString(text))
 					continue
 				}
-				if err := dc.d.Skip(); err != nil {
-					return dc.fail(syntaxError(err))
+				dc.path = append(dc.path, t.Name.Local)
+				if dc.skipped == nil {
+					return dc.fail(errUnknown)
 				}
+				dc.skipped(strings.Join(dc.path, "/"))
+				if err := dc.skip(depth + 1); err != nil {
+					return err
+				}
+				dc.path = dc.path[:len(dc.path)-1]
 				continue
 			}
 			if fp.index < 64*len(seen) {
@@ -276,9 +295,9 @@ func (dc *decoder) field(fp *fieldPlan, start xml.StartElement, m protoreflect.M
 		return nil
 	}
 	for { // a wrapper element: each child named fp.item is one value
-		tok, err := dc.d.Token()
+		tok, err := dc.token()
 		if err != nil {
-			return dc.fail(syntaxError(err))
+			return err
 		}
 		switch t := tok.(type) {
 		case xml.EndElement:
@@ -307,9 +326,9 @@ func (dc *decoder) field(fp *fieldPlan, start xml.StartElement, m protoreflect.M
 func (dc *decoder) mapField(fp *fieldPlan, m protoreflect.Message, depth int) error {
 	mp := m.Mutable(fp.fd).Map()
 	for {
-		tok, err := dc.d.Token()
+		tok, err := dc.token()
 		if err != nil {
-			return dc.fail(syntaxError(err))
+			return err
 		}
 		switch t := tok.(type) {
 		case xml.EndElement:
@@ -337,8 +356,8 @@ func (dc *decoder) mapField(fp *fieldPlan, m protoreflect.Message, depth int) er
 // error rather than a guess: dropping the entry, a zero value or the last value wins would
 // each change the data on its way through.
 func (dc *decoder) mapEntry(fp *fieldPlan, mp protoreflect.Map, m protoreflect.Message, depth int) error {
-	if depth > MaxDepth {
-		return dc.fail(fmt.Errorf("nested deeper than %d elements", MaxDepth))
+	if depth > dc.limits.MaxDepth {
+		return dc.tooDeep()
 	}
 	var (
 		key              protoreflect.MapKey
@@ -347,9 +366,9 @@ func (dc *decoder) mapEntry(fp *fieldPlan, mp protoreflect.Map, m protoreflect.M
 	)
 	keyName, valueName := fp.mapKey.name.local, fp.mapValue.name.local
 	for done := false; !done; {
-		tok, err := dc.d.Token()
+		tok, err := dc.token()
 		if err != nil {
-			return dc.fail(syntaxError(err))
+			return err
 		}
 		switch t := tok.(type) {
 		case xml.EndElement:
@@ -435,12 +454,15 @@ func (dc *decoder) single(fp *fieldPlan, start xml.StartElement, m protoreflect.
 func (dc *decoder) readText() (string, error) {
 	dc.text = dc.text[:0]
 	for {
-		tok, err := dc.d.Token()
+		tok, err := dc.token()
 		if err != nil {
-			return "", dc.fail(syntaxError(err))
+			return "", err
 		}
 		switch t := tok.(type) {
 		case xml.CharData:
+			if len(dc.text)+len(t) > dc.limits.MaxTextBytes {
+				return "", dc.fail(fmt.Errorf("%w: text of more than %d bytes", ErrLimit, dc.limits.MaxTextBytes))
+			}
 			dc.text = append(dc.text, t...)
 		case xml.StartElement:
 			dc.path = append(dc.path, t.Name.Local)
@@ -452,6 +474,12 @@ func (dc *decoder) readText() (string, error) {
 		}
 	}
 }
+
+// errUnknown is the error for a child element no field names, in a message without an any
+// field, under strict decoding.
+var errUnknown = errors.New("the contract has no field for this element, so it would be lost; " +
+	"add the field to the proto, add a repeated string field marked (agentbridge.v1.xml).any to keep such elements, " +
+	"or set lenient: true on the backend to skip them")
 
 // errNilItem is the error for a list item sent with xsi:nil. A repeated field has no way to
 // hold it, and dropping it, as the codec once did, moved every later item up by one.
@@ -517,9 +545,9 @@ func (dc *decoder) nilField(fp *fieldPlan, start xml.StartElement, m protoreflec
 // element, and whatever it held would be lost.
 func (dc *decoder) emptyContent() error {
 	for {
-		tok, err := dc.d.Token()
+		tok, err := dc.token()
 		if err != nil {
-			return dc.fail(syntaxError(err))
+			return err
 		}
 		switch t := tok.(type) {
 		case xml.EndElement:

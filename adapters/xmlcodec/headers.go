@@ -19,7 +19,13 @@ type Headers struct {
 
 // Headers returns a reader of header blocks into m, which must be of the plan's type.
 func (p *Plan) Headers(m proto.Message) *Headers {
-	return &Headers{p: p, m: m.ProtoReflect(), seen: make([]bool, len(p.headers))}
+	return p.HeadersWith(m, DecodeOptions{})
+}
+
+// HeadersWith is Headers with options (see DecodeWith); Skipped gets paths from the block's
+// element down.
+func (p *Plan) HeadersWith(m proto.Message, o DecodeOptions) *Headers {
+	return &Headers{p: p, m: m.ProtoReflect(), seen: make([]bool, len(p.headers)), dc: decoder{skipped: o.Skipped, limits: o.Limits.withDefaults()}}
 }
 
 // Decode reads the header block that start opened into the header field it names (by

@@ -1,0 +1,143 @@
+package xmlcodec
+
+import (
+	"encoding/xml"
+	"errors"
+	"fmt"
+)
+
+// Limits bound what one decode reads, for known and unknown elements alike, so a hostile or
+// runaway reply fails with an error naming the limit, in memory and time that do not grow
+// with how deep or wide the reply is. The reply's size is bounded before decoding (the
+// backend's max_reply_bytes); these bound what fits inside that size. A zero field takes the
+// default in DefaultLimits.
+type Limits struct {
+	// MaxDepth bounds element nesting below the decoded element. Default MaxDepth (64).
+	MaxDepth int
+	// MaxElements bounds the elements one decode reads, skipped ones included. Default
+	// 1,000,000.
+	MaxElements int
+	// MaxAttrs bounds the attributes of one element, namespace declarations included.
+	// Default 256.
+	MaxAttrs int
+	// MaxAttrBytes bounds one attribute value. Default 64 KiB.
+	MaxAttrBytes int
+	// MaxTextBytes bounds the text of one element (a base64 document is one element's text).
+	// Default 16 MiB.
+	MaxTextBytes int
+}
+
+// DefaultLimits are the limits a decode uses where its Limits leave a field zero.
+var DefaultLimits = Limits{
+	MaxDepth:     MaxDepth,
+	MaxElements:  1_000_000,
+	MaxAttrs:     256,
+	MaxAttrBytes: 64 << 10,
+	MaxTextBytes: 16 << 20,
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.MaxDepth > 0 {
+		d.MaxDepth = l.MaxDepth
+	}
+	if l.MaxElements > 0 {
+		d.MaxElements = l.MaxElements
+	}
+	if l.MaxAttrs > 0 {
+		d.MaxAttrs = l.MaxAttrs
+	}
+	if l.MaxAttrBytes > 0 {
+		d.MaxAttrBytes = l.MaxAttrBytes
+	}
+	if l.MaxTextBytes > 0 {
+		d.MaxTextBytes = l.MaxTextBytes
+	}
+	return d
+}
+
+// ErrLimit marks a decode failure caused by a reply exceeding one of the Limits.
+var ErrLimit = errors.New("reply exceeds a decoding limit")
+
+// DecodeOptions change how Plan.DecodeWith reads a reply.
+type DecodeOptions struct {
+	// Skipped, when not nil, makes decoding lenient: a child element that no field of its
+	// message names, in a message without an any field, is skipped (within the Limits) and
+	// Skipped is called with its path below the decoded element. When nil (the default),
+	// such an element is a *DecodeError naming its path: skipping it would lose what it holds
+	// without a word.
+	Skipped func(path string)
+	// Limits bound the decode; zero fields take DefaultLimits.
+	Limits Limits
+}
+
+// token reads the next token and checks it against the limits; a document type declaration
+// is an error wherever it appears.
+func (dc *decoder) token() (xml.Token, error) {
+	tok, err := dc.d.Token()
+	if err != nil {
+		return nil, dc.fail(syntaxError(err))
+	}
+	switch t := tok.(type) {
+	case xml.StartElement:
+		dc.elements++
+		if dc.elements > dc.limits.MaxElements {
+			return nil, dc.limitAt(t, fmt.Errorf("%w: more than %d elements", ErrLimit, dc.limits.MaxElements))
+		}
+		if len(t.Attr) > dc.limits.MaxAttrs {
+			return nil, dc.limitAt(t, fmt.Errorf("%w: more than %d attributes on one element", ErrLimit, dc.limits.MaxAttrs))
+		}
+		for _, a := range t.Attr {
+			if len(a.Value) > dc.limits.MaxAttrBytes {
+				return nil, dc.limitAt(t, fmt.Errorf("%w: attribute %s holds more than %d bytes", ErrLimit, a.Name.Local, dc.limits.MaxAttrBytes))
+			}
+		}
+	case xml.CharData:
+		if len(t) > dc.limits.MaxTextBytes {
+			return nil, dc.fail(fmt.Errorf("%w: text of more than %d bytes", ErrLimit, dc.limits.MaxTextBytes))
+		}
+	case xml.Directive:
+		return nil, dc.fail(errDoctype)
+	}
+	return tok, nil
+}
+
+// limitAt fails with err at the element start opened.
+func (dc *decoder) limitAt(start xml.StartElement, err error) error {
+	dc.path = append(dc.path, start.Name.Local)
+	return dc.fail(err)
+}
+
+// tooDeep is the error for nesting beyond the depth limit.
+func (dc *decoder) tooDeep() error {
+	return dc.fail(fmt.Errorf("%w: nested deeper than %d elements", ErrLimit, dc.limits.MaxDepth))
+}
+
+// skip reads past the end tag of the element just opened, at depth, within the limits:
+// encoding/xml's Skip would read any depth, keeping every open element on its stack.
+func (dc *decoder) skip(depth int) error {
+	for open := 1; open > 0; {
+		tok, err := dc.token()
+		if err != nil {
+			return err
+		}
+		switch tok.(type) {
+		case xml.StartElement:
+			open++
+			if depth+open-1 > dc.limits.MaxDepth {
+				return dc.tooDeep()
+			}
+		case xml.EndElement:
+			open--
+		}
+	}
+	return nil
+}
+
+// Skip reads past the end tag of the element just read from d, within DefaultLimits' depth
+// and element count, for callers outside the codec that skip what they do not read (SOAP
+// header blocks, envelope content before the Body): encoding/xml's Skip would read any depth.
+func Skip(d *xml.Decoder) error {
+	dc := decoder{d: d, limits: DefaultLimits}
+	return dc.skip(1)
+}
