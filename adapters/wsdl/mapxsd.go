@@ -270,22 +270,11 @@ func (mp *mapper) particle(m *protoMessage, p *node, sc *schema, fl fieldFlags) 
 		}
 		return nil
 	case "group":
-		ref, ok, err := p.qnameAttr("ref")
+		g, done, err := mp.groupRef(p, "group", mp.set.groups)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return p.errorf("xsd:group without ref inside a content model")
-		}
-		g, found := mp.set.groups[ref]
-		if !found {
-			return p.errorf("group %s is not declared in any schema the WSDL imports", xmlName(ref))
-		}
-		if mp.building[ref] {
-			return p.errorf("group %s contains itself", xmlName(ref))
-		}
-		mp.building[ref] = true
-		defer delete(mp.building, ref)
+		defer done()
 		for _, c := range g.node.children {
 			if c.name.Space == nsXSD && (c.name.Local == "sequence" || c.name.Local == "choice" || c.name.Local == "all") {
 				if err := mp.particle(m, c, g.schema, f); err != nil {
@@ -817,22 +806,11 @@ func (mp *mapper) enum(q xml.Name, base string, st *node, enums []*node) *protoE
 // attribute maps an attribute or an attributeGroup reference.
 func (mp *mapper) attribute(m *protoMessage, a *node, sc *schema, where string) error {
 	if a.name.Local == "attributeGroup" {
-		ref, ok, err := a.qnameAttr("ref")
+		g, done, err := mp.groupRef(a, "attribute group", mp.set.attributeGroups)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return a.errorf("xsd:attributeGroup without ref inside a type")
-		}
-		g, found := mp.set.attributeGroups[ref]
-		if !found {
-			return a.errorf("attribute group %s is not declared in any schema the WSDL imports", xmlName(ref))
-		}
-		if mp.building[ref] {
-			return a.errorf("attribute group %s contains itself", xmlName(ref))
-		}
-		mp.building[ref] = true
-		defer delete(mp.building, ref)
+		defer done()
 		for _, c := range g.node.children {
 			if c.name.Space == nsXSD && (c.name.Local == "attribute" || c.name.Local == "attributeGroup") {
 				if err := mp.attribute(m, c, g.schema, where); err != nil {
@@ -1007,4 +985,26 @@ func arrayItem(r *node) (item string, itemType xml.Name, found bool) {
 		}
 	}
 	return item, itemType, found
+}
+
+// groupRef resolves the ref of a group or attributeGroup reference in index and marks it as
+// being expanded, so that one containing itself fails instead of recursing; done ends the mark.
+// what names the kind in messages.
+func (mp *mapper) groupRef(p *node, what string, index map[xml.Name]component) (g component, done func(), err error) {
+	ref, ok, err := p.qnameAttr("ref")
+	if err != nil {
+		return component{}, nil, err
+	}
+	if !ok {
+		return component{}, nil, p.errorf("xsd:%s without ref inside a content model", p.name.Local)
+	}
+	g, found := index[ref]
+	if !found {
+		return component{}, nil, p.errorf("%s %s is not declared in any schema the WSDL imports", what, xmlName(ref))
+	}
+	if mp.building[ref] {
+		return component{}, nil, p.errorf("%s %s contains itself", what, xmlName(ref))
+	}
+	mp.building[ref] = true
+	return g, func() { delete(mp.building, ref) }, nil
 }
