@@ -8,11 +8,12 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// SkippedReplyElements counts the reply elements that adapters of lenient backends skipped
-// (Backend.Lenient), by backend. It is process-wide: each server registers it in its registry.
+// SkippedReplyElements counts the reply elements that adapters skipped, by backend: those a
+// lenient backend sent that the contract does not know (Backend.Lenient), and what any backend
+// sent in reply to a one-way operation, which has no output to hold it. It is process-wide: each server registers it in its registry.
 var SkippedReplyElements = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Name: "agentbridge_backend_reply_skipped_elements_total",
-	Help: "Reply elements the contract does not know that a lenient backend's adapter skipped, by backend.",
+	Help: "Reply elements the contract cannot hold that an adapter skipped (a lenient backend's unknown elements, a one-way operation's reply content), by backend.",
 }, []string{"backend"})
 
 // maxLoggedSkips bounds the distinct paths a SkipLog remembers, so a backend that sends ever
@@ -52,7 +53,7 @@ func (l *SkipLog) Skipped(path string) {
 		if log == nil {
 			log = slog.Default()
 		}
-		log.Warn("lenient backend: skipped a reply element the contract does not know; add it to the proto to keep it",
+		log.Warn("skipped a reply element the contract does not hold; add it to the proto to keep it",
 			"backend", l.backend, "path", path)
 	}
 }

@@ -108,3 +108,26 @@ message Req { string text = 1; }
 		}
 	}
 }
+
+// TestOneWayReplyContentIsCounted: a backend that answers a one-way operation with an envelope
+// holding an element (node-soap does) succeeds, and what it sent is counted, not dropped
+// unseen, whether or not the backend is lenient.
+func TestOneWayReplyContentIsCounted(t *testing.T) {
+	md := prototest.Compile(t, "agentbridge/onewaytest/v1/oneway.proto", oneWayProto).Services().ByName("S").Methods().ByName("Notify")
+	const backend = "oneway-counted" // its own label, so parallel tests do not move the count
+	_, a := newCannedBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+		_, _ = io.WriteString(w, env11(`<n:notifyResponse xmlns:n="urn:n"><n:queued>3</n:queued></n:notifyResponse>`))
+	}), func(b *adapters.Backend) { b.Name = backend })
+	call, err := a.Bind(md, adapters.BindingOf(md))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := adapters.SkippedCount(backend)
+	if _, err := call(context.Background(), adapters.MessageType(md.Input()).New().Interface()); err != nil {
+		t.Fatalf("call: %v", err)
+	}
+	if got := adapters.SkippedCount(backend) - before; got != 1 {
+		t.Errorf("skipped elements counted: %v, want 1", got)
+	}
+}

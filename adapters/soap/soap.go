@@ -49,6 +49,7 @@ type Adapter struct {
 	faults    adapters.FaultRules  // the backend's fault rules, from the config
 	faultsErr error                // why the fault rules do not compile or the credentials cannot be read; Bind reports it
 	skipped   func(path string)    // for a lenient backend: records a skipped reply element; nil: strict
+	ignored   func(path string)    // records reply content no output holds (a one-way operation's), for every backend
 }
 
 var (
@@ -67,8 +68,10 @@ func New(b adapters.Backend, client *http.Client) *Adapter {
 		err = errors.Join(err, cerr)
 	}
 	a := &Adapter{backend: b, transport: t, redact: t.Redactor(), wss: t.Credentials().WSSecurity(), faults: faults, faultsErr: err}
+	skips := adapters.NewSkipLog(b.Name, nil)
+	a.ignored = skips.Skipped
 	if b.Lenient {
-		a.skipped = adapters.NewSkipLog(b.Name, nil).Skipped
+		a.skipped = skips.Skipped
 	}
 	return a
 }
@@ -95,6 +98,7 @@ type Operation struct {
 	item     xmlcodec.Name // for streaming operations: the response's child holding each message
 	encoded  bool          // use ENCODED: SOAP encoding (rpc/encoded)
 	oneWay   bool          // a one-way operation: success is any 2xx, with an empty body or Body
+	ignored  func(string)  // records what a one-way reply carries anyway (counted and logged once per path)
 	in, out  *xmlcodec.Plan
 	newOut   func() proto.Message
 	faults   adapters.FaultRules // the method's fault rules, from its binding; tried before the backend's
@@ -232,6 +236,7 @@ func (a *Adapter) bindOperation(binding *agentbridgev1.Binding, method protorefl
 		return nil, err
 	}
 	op.faults = faults
+	op.ignored = a.ignored
 	return op, nil
 }
 
@@ -303,8 +308,12 @@ func (op *Operation) decodeReply(backend string, redact *adapters.Redactor, faul
 	}
 	if op.oneWay {
 		// A one-way operation has no output message: a backend that answers with an envelope
-		// anyway (node-soap answers as for another operation) sends nothing the contract
-		// holds, so strict decoding has nothing to lose in it. A fault was judged above.
+		// anyway (node-soap answers as for another operation) sends nothing the contract can
+		// hold. The call succeeded; what came with it is counted and logged, not dropped
+		// unseen. A fault was judged above.
+		if op.ignored != nil && ob.first.Name.Local != "" {
+			op.ignored("Body/" + ob.first.Name.Local + " (in the reply to a one-way operation)")
+		}
 		return nil
 	}
 	opts := op.decodeOptions(skipped)

@@ -649,7 +649,9 @@ type SoapOperation struct {
 	Use SoapUse `protobuf:"varint,6,opt,name=use,proto3,enum=agentbridge.v1.SoapUse" json:"use,omitempty"`
 	// The operation is one-way (a WSDL operation without output): a successful reply is any 2xx
 	// status with an empty body (HTTP 202 Accepted, as WS-I asks) or an empty soap:Body, and the
-	// response message stays empty. A fault is still a fault.
+	// response message stays empty. A fault is still a fault. An element the backend sends in
+	// the Body anyway has no field to go to: the call succeeds, and the element is counted in
+	// agentbridge_backend_reply_skipped_elements_total and logged once per element name.
 	OneWay        bool `protobuf:"varint,7,opt,name=one_way,json=oneWay,proto3" json:"one_way,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
