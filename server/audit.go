@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -90,7 +89,6 @@ type auditor struct {
 	redact    map[string]bool // lower-case names of headers whose values are hidden
 	bodies    bool
 	principal func(context.Context) string
-	backends  sync.Map // protoreflect.MethodDescriptor → backend name
 	close     func() error
 }
 
@@ -254,12 +252,7 @@ func (a *auditor) backend(m *method) string {
 	if m == nil {
 		return ""
 	}
-	if b, ok := a.backends.Load(m.desc); ok {
-		return b.(string)
-	}
-	b := adapters.BindingOf(m.desc).GetBackend()
-	a.backends.Store(m.desc, b)
-	return b
+	return m.backend
 }
 
 func toolName(g *generation, m *method) string {

@@ -46,6 +46,7 @@ func withSurface(ctx context.Context, s Surface) context.Context {
 type method struct {
 	desc      protoreflect.MethodDescriptor
 	procedure string // /package.Service/Method
+	backend   string // the backend its binding names, "" for methods implemented in Go
 	newInput  func() proto.Message
 	info      *grpc.UnaryServerInfo
 	handler   grpc.UnaryHandler
@@ -57,6 +58,7 @@ func newMethod(md protoreflect.MethodDescriptor, input protoreflect.MessageType,
 	return &method{
 		desc:      md,
 		procedure: procedure,
+		backend:   adapters.BindingOf(md).GetBackend(),
 		newInput:  func() proto.Message { return input.New().Interface() },
 		info:      &grpc.UnaryServerInfo{FullMethod: procedure},
 		handler: func(ctx context.Context, req any) (any, error) {

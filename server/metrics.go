@@ -170,7 +170,7 @@ func (m *metrics) series(s *Server, procedure string, surface Surface) *callMetr
 	}
 	backend := ""
 	if me != nil {
-		backend = adapters.BindingOf(me.desc).GetBackend()
+		backend = me.backend
 	}
 	cm := &callMetrics{
 		surface: surface,

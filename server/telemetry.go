@@ -17,8 +17,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-
-	"github.com/agentbridge/agentbridge/adapters"
 )
 
 // This file traces calls with OpenTelemetry, once in the interceptor chain, so every surface
@@ -139,7 +137,7 @@ func (s *Server) adapterTraceInterceptor(tracer trace.Tracer) grpc.UnaryServerIn
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		backend := ""
 		if m := s.gen.Load().methods[info.FullMethod]; m != nil {
-			backend = adapters.BindingOf(m.desc).GetBackend()
+			backend = m.backend
 		}
 		ctx, span := tracer.Start(ctx, "adapter "+backend, trace.WithAttributes(attribute.String("agentbridge.backend", backend)))
 		defer span.End()
