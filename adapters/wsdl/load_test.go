@@ -165,3 +165,30 @@ func TestImportEncodings(t *testing.T) {
 		}
 	}
 }
+
+// TestImportReportsUnmappedContent: XSD 1.1 content the importer does not map (openContent,
+// assert) is named in the report rather than passed over.
+func TestImportReportsUnmappedContent(t *testing.T) {
+	doc := `<definitions xmlns="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:tns="urn:u" targetNamespace="urn:u" name="U">
+  <types><xsd:schema targetNamespace="urn:u"><xsd:element name="Op"><xsd:complexType><xsd:openContent mode="interleave"><xsd:any/></xsd:openContent><xsd:sequence><xsd:element name="a" type="xsd:int"/></xsd:sequence><xsd:assert test="a gt 0"/></xsd:complexType></xsd:element>
+  <xsd:element name="OpResponse"><xsd:complexType><xsd:sequence><xsd:element name="ok" type="xsd:boolean"/></xsd:sequence></xsd:complexType></xsd:element></xsd:schema></types>
+  <message name="In"><part name="p" element="tns:Op"/></message><message name="Out"><part name="p" element="tns:OpResponse"/></message>
+  <portType name="P"><operation name="Op"><input message="tns:In"/><output message="tns:Out"/></operation></portType>
+  <binding name="B" type="tns:P"><soap:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/><operation name="Op"><soap:operation soapAction=""/><input><soap:body use="literal"/></input><output><soap:body use="literal"/></output></operation></binding>
+  <service name="U"><port name="p" binding="tns:B"><soap:address location="http://127.0.0.1:9/u"/></port></service>
+</definitions>`
+	p := filepath.Join(t.TempDir(), "u.wsdl")
+	if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := wsdl.Import(context.Background(), p, wsdl.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := strings.Join(res.Report.Inexact, "\n")
+	for _, want := range []string{"xsd:openContent is not mapped", "xsd:assert is not mapped"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report does not say %q:\n%s", want, report)
+		}
+	}
+}
