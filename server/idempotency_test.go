@@ -247,7 +247,9 @@ func TestIdempotencyKeyRefusedBeforeTheBackendFreesTheKey(t *testing.T) {
 	t.Parallel()
 	legacy := newFlakyLegacy(t)
 	b := startConfigured(t, legacy.url, func(_ *server.Config, be *adapters.Backend) {
-		be.Rate = adapters.Rate{PerSecond: 20, Burst: 1}
+		// One token a second: slow enough that a loaded machine does not refill it between
+		// the two calls below (at 20 a second it did, and the first try went through).
+		be.Rate = adapters.Rate{PerSecond: 1, Burst: 1}
 	})
 	client := grpcClient(t, b.grpcAddr)
 	if _, err := client.GetItem(t.Context(), &demov1.GetItemRequest{Sku: "A-100"}); err != nil {
@@ -258,7 +260,7 @@ func TestIdempotencyKeyRefusedBeforeTheBackendFreesTheKey(t *testing.T) {
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("first try: %v, want ResourceExhausted from the backend's rate limit", err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := client.ReserveItem(ctx, &demov1.ReserveItemRequest{Sku: "A-100", Quantity: 1})
 		if err == nil && resp.GetReservationId() != "" {
@@ -267,7 +269,7 @@ func TestIdempotencyKeyRefusedBeforeTheBackendFreesTheKey(t *testing.T) {
 		if status.Code(err) != codes.ResourceExhausted || time.Now().After(deadline) {
 			t.Fatalf("retry: %v; want the call to run once the budget refills", err)
 		}
-		time.Sleep(10 * time.Millisecond) // the budget refills every 50ms
+		time.Sleep(50 * time.Millisecond) // a bounded poll: the budget refills within a second
 	}
 }
 
