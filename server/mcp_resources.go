@@ -132,7 +132,7 @@ func textResource(r *mcp.Resource, content []byte) *mcpResource {
 
 // optionFiles are imported by nearly every contract for their options or well-known types;
 // they say nothing about a particular service, so they are not offered.
-var optionFiles = []string{"google/protobuf/", "google/api/", "buf/validate/", "agentbridge/v1/options.proto"}
+var optionFiles = []string{"google/protobuf/", "google/api/", "buf/validate/", "agentbridge/v1/options.proto", "agentbridge/v1/http.proto", "agentbridge/v1/xmlrpc.proto"}
 
 // servedFiles returns the files that declare g's services and the files they import, sorted
 // by path.

@@ -3,7 +3,7 @@
 // files linked into the binary. A loaded file whose messages have no Go type is served with
 // dynamic messages (dynamicpb); the rest of agentbridge cannot tell the difference.
 //
-// agentbridge's own options (agentbridge/v1/options.proto, agentbridge/v1/auth.proto), google/api
+// agentbridge's own options (agentbridge/v1/options.proto and the files it imports), google/api
 // (annotations, http, field_behavior), buf/validate and the well-known types are built in: a contract imports them without
 // vendoring a copy, and they always resolve to the descriptors linked into the binary, so their
 // options are read as typed extensions.
@@ -44,6 +44,8 @@ import (
 var builtins = map[string]bool{
 	"agentbridge/v1/options.proto":    true,
 	"agentbridge/v1/auth.proto":       true,
+	"agentbridge/v1/http.proto":       true,
+	"agentbridge/v1/xmlrpc.proto":     true,
 	"google/api/annotations.proto":    true,
 	"google/api/http.proto":           true,
 	"google/api/field_behavior.proto": true,

@@ -191,6 +191,8 @@ func TestLoadBufImage(t *testing.T) {
 	write(t, module, "acme/orders/v1/orders.proto", ordersProto)
 	for path, from := range map[string]string{
 		"agentbridge/v1/options.proto": "../../proto/agentbridge/v1/options.proto",
+		"agentbridge/v1/http.proto":    "../../proto/agentbridge/v1/http.proto",
+		"agentbridge/v1/xmlrpc.proto":  "../../proto/agentbridge/v1/xmlrpc.proto",
 		"google/api/annotations.proto": "../../proto/third_party/googleapis/google/api/annotations.proto",
 		"google/api/http.proto":        "../../proto/third_party/googleapis/google/api/http.proto",
 		"buf/validate/validate.proto":  "../../proto/third_party/protovalidate/buf/validate/validate.proto",

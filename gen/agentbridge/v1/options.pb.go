@@ -253,6 +253,9 @@ type Binding struct {
 	// Types that are valid to be assigned to Operation:
 	//
 	//	*Binding_Soap
+	//	*Binding_Rest
+	//	*Binding_XmlHttp
+	//	*Binding_Xmlrpc
 	Operation isBinding_Operation `protobuf_oneof:"operation"`
 	// Fault rules of this method: they map faults the backend documents to the status an agent
 	// can act on (a fault that says the input was wrong becomes INVALID_ARGUMENT, not INTERNAL).
@@ -320,6 +323,33 @@ func (x *Binding) GetSoap() *SoapOperation {
 	return nil
 }
 
+func (x *Binding) GetRest() *RestCall {
+	if x != nil {
+		if x, ok := x.Operation.(*Binding_Rest); ok {
+			return x.Rest
+		}
+	}
+	return nil
+}
+
+func (x *Binding) GetXmlHttp() *XmlHttpCall {
+	if x != nil {
+		if x, ok := x.Operation.(*Binding_XmlHttp); ok {
+			return x.XmlHttp
+		}
+	}
+	return nil
+}
+
+func (x *Binding) GetXmlrpc() *XmlRpcCall {
+	if x != nil {
+		if x, ok := x.Operation.(*Binding_Xmlrpc); ok {
+			return x.Xmlrpc
+		}
+	}
+	return nil
+}
+
 func (x *Binding) GetFaults() []*FaultRule {
 	if x != nil {
 		return x.Faults
@@ -336,7 +366,29 @@ type Binding_Soap struct {
 	Soap *SoapOperation `protobuf:"bytes,2,opt,name=soap,proto3,oneof"`
 }
 
+type Binding_Rest struct {
+	// An HTTP call to an old REST API (see RestCall): verb, URL template, a JSON, form,
+	// multipart or XML body, a JSON or XML reply.
+	Rest *RestCall `protobuf:"bytes,4,opt,name=rest,proto3,oneof"`
+}
+
+type Binding_XmlHttp struct {
+	// An XML document sent to or fetched from a URL (see XmlHttpCall).
+	XmlHttp *XmlHttpCall `protobuf:"bytes,5,opt,name=xml_http,json=xmlHttp,proto3,oneof"`
+}
+
+type Binding_Xmlrpc struct {
+	// An XML-RPC methodCall (see XmlRpcCall).
+	Xmlrpc *XmlRpcCall `protobuf:"bytes,6,opt,name=xmlrpc,proto3,oneof"`
+}
+
 func (*Binding_Soap) isBinding_Operation() {}
+
+func (*Binding_Rest) isBinding_Operation() {}
+
+func (*Binding_XmlHttp) isBinding_Operation() {}
+
+func (*Binding_Xmlrpc) isBinding_Operation() {}
 
 // FaultRule maps the backend faults it matches to a status: code, google.rpc.ErrorInfo reason
 // and message. Every match field that is set must match (AND); a rule sets at least one. The
@@ -1100,10 +1152,13 @@ var File_agentbridge_v1_options_proto protoreflect.FileDescriptor
 
 const file_agentbridge_v1_options_proto_rawDesc = "" +
 	"\n" +
-	"\x1cagentbridge/v1/options.proto\x12\x0eagentbridge.v1\x1a google/protobuf/descriptor.proto\"\x98\x01\n" +
+	"\x1cagentbridge/v1/options.proto\x12\x0eagentbridge.v1\x1a\x19agentbridge/v1/http.proto\x1a\x1bagentbridge/v1/xmlrpc.proto\x1a google/protobuf/descriptor.proto\"\xb8\x02\n" +
 	"\aBinding\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x123\n" +
-	"\x04soap\x18\x02 \x01(\v2\x1d.agentbridge.v1.SoapOperationH\x00R\x04soap\x121\n" +
+	"\x04soap\x18\x02 \x01(\v2\x1d.agentbridge.v1.SoapOperationH\x00R\x04soap\x12.\n" +
+	"\x04rest\x18\x04 \x01(\v2\x18.agentbridge.v1.RestCallH\x00R\x04rest\x128\n" +
+	"\bxml_http\x18\x05 \x01(\v2\x1b.agentbridge.v1.XmlHttpCallH\x00R\axmlHttp\x124\n" +
+	"\x06xmlrpc\x18\x06 \x01(\v2\x1a.agentbridge.v1.XmlRpcCallH\x00R\x06xmlrpc\x121\n" +
 	"\x06faults\x18\x03 \x03(\v2\x19.agentbridge.v1.FaultRuleR\x06faultsB\v\n" +
 	"\toperation\"\xd2\x02\n" +
 	"\tFaultRule\x12\x1d\n" +
@@ -1217,36 +1272,42 @@ var file_agentbridge_v1_options_proto_goTypes = []any{
 	(*XmlName)(nil),                       // 8: agentbridge.v1.XmlName
 	(*XmlMessage)(nil),                    // 9: agentbridge.v1.XmlMessage
 	(*XmlField)(nil),                      // 10: agentbridge.v1.XmlField
-	(*descriptorpb.MethodOptions)(nil),    // 11: google.protobuf.MethodOptions
-	(*descriptorpb.MessageOptions)(nil),   // 12: google.protobuf.MessageOptions
-	(*descriptorpb.EnumValueOptions)(nil), // 13: google.protobuf.EnumValueOptions
-	(*descriptorpb.FieldOptions)(nil),     // 14: google.protobuf.FieldOptions
+	(*RestCall)(nil),                      // 11: agentbridge.v1.RestCall
+	(*XmlHttpCall)(nil),                   // 12: agentbridge.v1.XmlHttpCall
+	(*XmlRpcCall)(nil),                    // 13: agentbridge.v1.XmlRpcCall
+	(*descriptorpb.MethodOptions)(nil),    // 14: google.protobuf.MethodOptions
+	(*descriptorpb.MessageOptions)(nil),   // 15: google.protobuf.MessageOptions
+	(*descriptorpb.EnumValueOptions)(nil), // 16: google.protobuf.EnumValueOptions
+	(*descriptorpb.FieldOptions)(nil),     // 17: google.protobuf.FieldOptions
 }
 var file_agentbridge_v1_options_proto_depIdxs = []int32{
 	7,  // 0: agentbridge.v1.Binding.soap:type_name -> agentbridge.v1.SoapOperation
-	4,  // 1: agentbridge.v1.Binding.faults:type_name -> agentbridge.v1.FaultRule
-	5,  // 2: agentbridge.v1.FaultRule.fault_detail:type_name -> agentbridge.v1.FaultDetailMatch
-	0,  // 3: agentbridge.v1.FaultRule.status:type_name -> agentbridge.v1.StatusCode
-	1,  // 4: agentbridge.v1.SoapOperation.version:type_name -> agentbridge.v1.SoapVersion
-	8,  // 5: agentbridge.v1.SoapOperation.request:type_name -> agentbridge.v1.XmlName
-	8,  // 6: agentbridge.v1.SoapOperation.response:type_name -> agentbridge.v1.XmlName
-	8,  // 7: agentbridge.v1.SoapOperation.stream_item:type_name -> agentbridge.v1.XmlName
-	2,  // 8: agentbridge.v1.SoapOperation.use:type_name -> agentbridge.v1.SoapUse
-	8,  // 9: agentbridge.v1.XmlMessage.type:type_name -> agentbridge.v1.XmlName
-	11, // 10: agentbridge.v1.binding:extendee -> google.protobuf.MethodOptions
-	11, // 11: agentbridge.v1.mcp_tool:extendee -> google.protobuf.MethodOptions
-	12, // 12: agentbridge.v1.xml_message:extendee -> google.protobuf.MessageOptions
-	13, // 13: agentbridge.v1.xml_value:extendee -> google.protobuf.EnumValueOptions
-	14, // 14: agentbridge.v1.xml:extendee -> google.protobuf.FieldOptions
-	3,  // 15: agentbridge.v1.binding:type_name -> agentbridge.v1.Binding
-	6,  // 16: agentbridge.v1.mcp_tool:type_name -> agentbridge.v1.McpTool
-	9,  // 17: agentbridge.v1.xml_message:type_name -> agentbridge.v1.XmlMessage
-	10, // 18: agentbridge.v1.xml:type_name -> agentbridge.v1.XmlField
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	15, // [15:19] is the sub-list for extension type_name
-	10, // [10:15] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	11, // 1: agentbridge.v1.Binding.rest:type_name -> agentbridge.v1.RestCall
+	12, // 2: agentbridge.v1.Binding.xml_http:type_name -> agentbridge.v1.XmlHttpCall
+	13, // 3: agentbridge.v1.Binding.xmlrpc:type_name -> agentbridge.v1.XmlRpcCall
+	4,  // 4: agentbridge.v1.Binding.faults:type_name -> agentbridge.v1.FaultRule
+	5,  // 5: agentbridge.v1.FaultRule.fault_detail:type_name -> agentbridge.v1.FaultDetailMatch
+	0,  // 6: agentbridge.v1.FaultRule.status:type_name -> agentbridge.v1.StatusCode
+	1,  // 7: agentbridge.v1.SoapOperation.version:type_name -> agentbridge.v1.SoapVersion
+	8,  // 8: agentbridge.v1.SoapOperation.request:type_name -> agentbridge.v1.XmlName
+	8,  // 9: agentbridge.v1.SoapOperation.response:type_name -> agentbridge.v1.XmlName
+	8,  // 10: agentbridge.v1.SoapOperation.stream_item:type_name -> agentbridge.v1.XmlName
+	2,  // 11: agentbridge.v1.SoapOperation.use:type_name -> agentbridge.v1.SoapUse
+	8,  // 12: agentbridge.v1.XmlMessage.type:type_name -> agentbridge.v1.XmlName
+	14, // 13: agentbridge.v1.binding:extendee -> google.protobuf.MethodOptions
+	14, // 14: agentbridge.v1.mcp_tool:extendee -> google.protobuf.MethodOptions
+	15, // 15: agentbridge.v1.xml_message:extendee -> google.protobuf.MessageOptions
+	16, // 16: agentbridge.v1.xml_value:extendee -> google.protobuf.EnumValueOptions
+	17, // 17: agentbridge.v1.xml:extendee -> google.protobuf.FieldOptions
+	3,  // 18: agentbridge.v1.binding:type_name -> agentbridge.v1.Binding
+	6,  // 19: agentbridge.v1.mcp_tool:type_name -> agentbridge.v1.McpTool
+	9,  // 20: agentbridge.v1.xml_message:type_name -> agentbridge.v1.XmlMessage
+	10, // 21: agentbridge.v1.xml:type_name -> agentbridge.v1.XmlField
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	18, // [18:22] is the sub-list for extension type_name
+	13, // [13:18] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_agentbridge_v1_options_proto_init() }
@@ -1254,8 +1315,13 @@ func file_agentbridge_v1_options_proto_init() {
 	if File_agentbridge_v1_options_proto != nil {
 		return
 	}
+	file_agentbridge_v1_http_proto_init()
+	file_agentbridge_v1_xmlrpc_proto_init()
 	file_agentbridge_v1_options_proto_msgTypes[0].OneofWrappers = []any{
 		(*Binding_Soap)(nil),
+		(*Binding_Rest)(nil),
+		(*Binding_XmlHttp)(nil),
+		(*Binding_Xmlrpc)(nil),
 	}
 	file_agentbridge_v1_options_proto_msgTypes[2].OneofWrappers = []any{}
 	file_agentbridge_v1_options_proto_msgTypes[3].OneofWrappers = []any{}
