@@ -15,10 +15,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/url"
 	"sort"
 	"sync"
 	"time"
 
+	"go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -90,6 +93,13 @@ type Backend struct {
 	// false: strict, so nothing the backend sent is lost without a word. Limits on depth,
 	// element count, attributes and text hold either way.
 	Lenient bool `yaml:"lenient"`
+
+	// Sections holds the keys of the backend's config that are not shared settings: the kind's
+	// own section, named after the kind (rest:, xmlrpc:), which its factory decodes with
+	// DecodeSettings. Any other key is an error with its line (see CheckSections).
+	Sections map[string]yaml.Node `yaml:",inline"`
+
+	settingsRead *bool // set by DecodeSettings, so New can tell a section no one read
 }
 
 // Defaults for Backend fields left zero.
@@ -140,7 +150,11 @@ type StreamBinder interface {
 	BindStream(method protoreflect.MethodDescriptor, binding *agentbridgev1.Binding) (ServerStream, error)
 }
 
-// Factory makes an adapter for one configured backend of its kind.
+// Factory makes an adapter for one configured backend of its kind. It decodes the kind's own
+// settings with backend.DecodeSettings and checks them, so a mistake stops the server at start
+// with the line it is on. An adapter that holds resources (connection pools, sessions,
+// goroutines) implements io.Closer: the server closes it when it stops, and after a reload once
+// the new adapters serve; Close must be safe while calls that started earlier finish.
 type Factory func(backend Backend) (Adapter, error)
 
 var (
@@ -179,10 +193,56 @@ func New(b Backend) (Adapter, error) {
 	if !ok {
 		return nil, fmt.Errorf("backend %q: unknown kind %q (registered: %v)", b.Name, b.Kind, Kinds())
 	}
-	if b.Endpoint == "" {
-		return nil, fmt.Errorf("backend %q: endpoint is required", b.Name)
+	if err := b.CheckEndpoint(); err != nil {
+		return nil, err
 	}
-	return f(b.WithDefaults())
+	if err := b.checkSections(); err != nil {
+		return nil, err
+	}
+	read := false
+	b = b.WithDefaults()
+	b.settingsRead = &read
+	a, err := f(b)
+	if err != nil {
+		return nil, err
+	}
+	if _, given := b.Sections[b.Kind]; given && !read {
+		if c, ok := a.(io.Closer); ok {
+			_ = c.Close()
+		}
+		return nil, fmt.Errorf("backend %q: line %d: the %s kind has no settings of its own; move these settings beside kind:", b.Name, b.Sections[b.Kind].Line, b.Kind)
+	}
+	return a, nil
+}
+
+// CheckEndpoint reports an endpoint that is missing or not an absolute URL (an http(s) URL
+// needs a host too): no kind could send anything to it. HTTP kinds refuse other schemes when
+// their transport is made (see NewTransport).
+func (b Backend) CheckEndpoint() error {
+	if b.Endpoint == "" {
+		return fmt.Errorf("backend %q: endpoint is required", b.Name)
+	}
+	u, err := url.Parse(b.Endpoint)
+	if err != nil {
+		return fmt.Errorf("backend %q: endpoint is not a URL: %v", b.Name, redactURLError(err))
+	}
+	if u.Scheme == "" {
+		return fmt.Errorf("backend %q: endpoint %q has no scheme; write it as an absolute URL such as http://host:port/path", b.Name, u.Redacted())
+	}
+	if (u.Scheme == "http" || u.Scheme == "https") && u.Host == "" {
+		return fmt.Errorf("backend %q: endpoint %s has no host", b.Name, u.Redacted())
+	}
+	return nil
+}
+
+// redactURLError keeps the reason url.Parse gave, without the URL it quotes (which may carry a
+// password).
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 // BindingOf returns a method's agentbridge.v1.binding option, or nil.

@@ -33,6 +33,13 @@ const (
 	ReasonBackendAuth         Reason = "BACKEND_AUTH_UNAVAILABLE"
 	ReasonCircuitOpen         Reason = "BACKEND_CIRCUIT_OPEN"
 	ReasonBackendBusy         Reason = "BACKEND_BUSY"
+	ReasonBackendNotFound     Reason = "BACKEND_NOT_FOUND"
+	// ReasonBackendInvalidArgument is a REST backend's 400 or 422 (see HTTPStatus.Resource).
+	ReasonBackendInvalidArgument Reason = "BACKEND_INVALID_ARGUMENT"
+	ReasonBackendConflict        Reason = "BACKEND_CONFLICT"
+	// ReasonBackendFault is a fault a kind's protocol carries other than SOAP's (an XML-RPC
+	// fault, an error a REST backend reports in a 200 body), unless a fault rule maps it.
+	ReasonBackendFault Reason = "BACKEND_FAULT"
 )
 
 // ErrorInfo metadata keys the server reads.
@@ -107,6 +114,16 @@ var outcomes = map[Reason]codes.Code{
 	// The backend's concurrency cap or outbound rate limit is reached (see Guard): the call was
 	// not sent. ResourceExhausted, like the backend's own 429, with a RetryInfo.
 	ReasonBackendBusy: codes.ResourceExhausted,
+	// A REST backend's 404 for the resource its URL names: the thing asked for does not exist.
+	ReasonBackendNotFound: codes.NotFound,
+	// A REST backend's 400 or 422: it judged the input wrong, which the agent can fix.
+	ReasonBackendInvalidArgument: codes.InvalidArgument,
+	// A REST backend's 409: the call conflicts with the resource's current state (a version
+	// that moved on, a duplicate); Aborted, as grpc-gateway maps 409, so the agent re-reads.
+	ReasonBackendConflict: codes.Aborted,
+	// A fault in another protocol's terms, which the backend's fault rules did not map: as a
+	// SOAP fault with a custom code, the backend's failure.
+	ReasonBackendFault: codes.Internal,
 }
 
 // Outcome is a backend failure, described once and rendered as a gRPC status with

@@ -35,6 +35,10 @@ func TestOutcomeTable(t *testing.T) {
 		{ReasonBackendAuth, codes.Unavailable},
 		{ReasonCircuitOpen, codes.Unavailable},
 		{ReasonBackendBusy, codes.ResourceExhausted},
+		{ReasonBackendNotFound, codes.NotFound},
+		{ReasonBackendInvalidArgument, codes.InvalidArgument},
+		{ReasonBackendConflict, codes.Aborted},
+		{ReasonBackendFault, codes.Internal},
 		{"NOT_A_REASON", codes.Unknown},
 	}
 	if got, want := len(outcomes), len(tests)-1; got != want {

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -17,9 +21,12 @@ import (
 // (faults, HTTP statuses) is the adapter's job.
 type Transport struct {
 	backend  Backend
+	endpoint *url.URL // parsed once; nil when the endpoint is unusable (see Err)
 	client   *http.Client
 	creds    *Credentials
 	credsErr error // why the backend's credentials could not be resolved; every call fails
+	urlErr   error // why the endpoint cannot be called over HTTP
+	closed   atomic.Bool
 }
 
 // NewTransport returns a transport for a backend. A nil client means a client with a private
@@ -48,12 +55,43 @@ func NewTransport(b Backend, client *http.Client) *Transport {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	return &Transport{backend: b.WithDefaults(), client: client, creds: creds, credsErr: credsErr}
+	t := &Transport{backend: b.WithDefaults(), client: client, creds: creds, credsErr: credsErr}
+	t.endpoint, t.urlErr = httpEndpoint(b)
+	return t
 }
 
-// Err returns why the backend's credentials could not be resolved, or nil. Adapters report it
-// when they are made, so a missing secret stops the server at start.
-func (t *Transport) Err() error { return t.credsErr }
+// httpEndpoint parses the backend's endpoint as an http(s) URL with a host.
+func httpEndpoint(b Backend) (*url.URL, error) {
+	if err := b.CheckEndpoint(); err != nil {
+		return nil, err
+	}
+	u, _ := url.Parse(b.Endpoint)
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("backend %q: the %s kind calls over HTTP; its endpoint must be an http:// or https:// URL, not %s://", b.Name, b.Kind, u.Scheme)
+	}
+	return u, nil
+}
+
+// Err returns why the backend cannot be called: credentials that could not be resolved, or an
+// endpoint that is not an http(s) URL. Adapters report it when they are made, so a missing
+// secret stops the server at start.
+func (t *Transport) Err() error { return errors.Join(t.urlErr, t.credsErr) }
+
+// Close releases the transport's idle connections, and from then on each connection as soon as
+// its call ends: calls already under way finish first. A kind's adapter calls it from its own
+// Close (see Factory).
+func (t *Transport) Close() error {
+	t.closed.Store(true)
+	t.client.CloseIdleConnections()
+	return nil
+}
+
+// afterCall drops the connection a call returned to the pool once the transport is closed.
+func (t *Transport) afterCall() {
+	if t.closed.Load() {
+		t.client.CloseIdleConnections()
+	}
+}
 
 // Credentials returns the backend's resolved credentials (nil when Err is not).
 func (t *Transport) Credentials() *Credentials { return t.creds }
@@ -80,12 +118,36 @@ type Reply struct {
 // Post sends body to the backend's endpoint. The call ends at the earlier of the context's
 // deadline and the backend's timeout. Failures come back as Outcome errors.
 func (t *Transport) Post(ctx context.Context, header http.Header, body []byte) (*Reply, error) {
+	return t.Do(ctx, &Request{Method: http.MethodPost, Header: header, Body: body})
+}
+
+// Request is one HTTP request to a backend, for Do and DoStream.
+type Request struct {
+	// Method is the HTTP verb; "" is POST.
+	Method string
+	// URL is where the request goes: "" is the backend's endpoint; a reference such as
+	// "/items/42?x=1" extends the endpoint's path ("http://h/api" + "/items/42" is
+	// "http://h/api/items/42") and adds to its query; an absolute URL (a next-page link a
+	// backend sent) must have the endpoint's scheme and host, as credentials go with it. Build
+	// paths with ExpandPath, which escapes values.
+	URL string
+	// Header is sent after the backend's own headers and credentials, replacing them by name.
+	Header http.Header
+	// Body is sent as is; nil sends none.
+	Body []byte
+}
+
+// Do sends r to the backend and reads the reply in full up to the size bound. The call ends at
+// the earlier of the context's deadline and the backend's timeout. Failures come back as
+// Outcome errors; the reply's HTTP status is the caller's to judge (see StatusError).
+func (t *Transport) Do(ctx context.Context, r *Request) (*Reply, error) {
 	ctx, cancel := context.WithTimeout(ctx, t.backend.Timeout)
 	defer cancel()
-	resp, err := t.send(ctx, header, body)
+	resp, err := t.send(ctx, r)
 	if err != nil {
 		return nil, err
 	}
+	defer t.afterCall()
 	defer func() { _ = resp.Body.Close() }()
 	limit := t.backend.MaxReplyBytes
 	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
@@ -130,27 +192,53 @@ func (r *ReplyStream) Close() error {
 // body is read through the returned ReplyStream. The backend's timeout bounds the whole call,
 // reading the body included, as it does for Post; so does the context's deadline.
 func (t *Transport) PostStream(ctx context.Context, header http.Header, body []byte) (*ReplyStream, error) {
+	return t.DoStream(ctx, &Request{Method: http.MethodPost, Header: header, Body: body})
+}
+
+// DoStream sends r as Do does, but returns once the reply's headers have arrived; the body is
+// read through the returned ReplyStream, within the same bounds.
+func (t *Transport) DoStream(ctx context.Context, r *Request) (*ReplyStream, error) {
 	ctx, cancel := context.WithTimeout(ctx, t.backend.Timeout)
-	resp, err := t.send(ctx, header, body) //nolint:bodyclose // the caller closes it with ReplyStream.Close
+	resp, err := t.send(ctx, r) //nolint:bodyclose // the caller closes it with ReplyStream.Close
 	if err != nil {
 		cancel()
 		return nil, err
 	}
 	bb := &boundedBody{r: resp.Body, left: t.backend.MaxReplyBytes, t: t, ctx: ctx, status: resp.StatusCode}
-	return &ReplyStream{StatusCode: resp.StatusCode, Header: resp.Header, Body: bb, body: bb, close: resp.Body.Close, cancel: cancel}, nil
+	closeBody := func() error {
+		err := resp.Body.Close()
+		t.afterCall()
+		return err
+	}
+	return &ReplyStream{StatusCode: resp.StatusCode, Header: resp.Header, Body: bb, body: bb, close: closeBody, cancel: cancel}, nil
 }
 
 // send makes the request and returns the response once its headers have arrived. A reply whose
 // Content-Length says it is over the bound fails here, before any of it is read.
-func (t *Transport) send(ctx context.Context, header http.Header, body []byte) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.backend.Endpoint, bytes.NewReader(body))
+func (t *Transport) send(ctx context.Context, r *Request) (*http.Response, error) {
+	if t.urlErr != nil {
+		return nil, Errorf(t.backend.Name, ReasonBackendUnreachable, map[string]string{MetaRequestSent: "false"}, "backend %s has an unusable endpoint; an operator must fix its config", t.backend.Name)
+	}
+	target, err := t.resolve(r.URL)
 	if err != nil {
-		return nil, Errorf(t.backend.Name, ReasonBackendUnreachable, nil, "backend %s has an unusable endpoint", t.backend.Name)
+		return nil, err
+	}
+	method := r.Method
+	if method == "" {
+		method = http.MethodPost
+	}
+	var body io.Reader
+	if r.Body != nil {
+		body = bytes.NewReader(r.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target.String(), body)
+	if err != nil {
+		return nil, Errorf(t.backend.Name, ReasonRequestNotEncodable, map[string]string{MetaRequestSent: "false"}, "the call to backend %s cannot be made: %s", t.backend.Name, redactURLError(err))
 	}
 	for k, v := range t.creds.Headers() {
 		req.Header.Set(k, v)
 	}
-	for k, vs := range header {
+	for k, vs := range r.Header {
 		req.Header[k] = vs
 	}
 	if t.credsErr != nil {
@@ -242,4 +330,45 @@ func (t *Transport) transportError(ctx context.Context, err error) error {
 		cause = "could not be reached"
 	}
 	return Errorf(name, ReasonBackendUnreachable, sent, "backend %s %s; try again later", name, cause)
+}
+
+// resolve turns a Request's URL into the URL to call (see Request.URL).
+func (t *Transport) resolve(ref string) (*url.URL, error) {
+	if ref == "" {
+		return t.endpoint, nil
+	}
+	notSent := map[string]string{MetaRequestSent: "false"}
+	u, err := url.Parse(ref)
+	if err != nil {
+		return nil, Errorf(t.backend.Name, ReasonRequestNotEncodable, notSent, "the call to backend %s has a malformed URL: %s", t.backend.Name, redactURLError(err))
+	}
+	if u.IsAbs() || u.Host != "" {
+		if !strings.EqualFold(u.Scheme, t.endpoint.Scheme) || !strings.EqualFold(u.Host, t.endpoint.Host) {
+			// A link a backend sent (the next page) pointing elsewhere would carry the backend's
+			// credentials to another host.
+			return nil, Errorf(t.backend.Name, ReasonBackendReplyInvalid, nil, "backend %s pointed the bridge at another host, which it does not call with the backend's credentials", t.backend.Name)
+		}
+		return u, nil
+	}
+	out := *t.endpoint
+	path := strings.TrimSuffix(out.Path, "/")
+	if u.Path != "" {
+		path += "/" + strings.TrimPrefix(u.Path, "/")
+	}
+	out.Path, out.RawPath = path, ""
+	if u.RawPath != "" || strings.Contains(u.EscapedPath(), "%") {
+		out.RawPath = strings.TrimSuffix(t.endpoint.EscapedPath(), "/")
+		if u.Path != "" {
+			out.RawPath += "/" + strings.TrimPrefix(u.EscapedPath(), "/")
+		}
+	}
+	switch {
+	case u.RawQuery == "":
+	case out.RawQuery == "":
+		out.RawQuery = u.RawQuery
+	default:
+		out.RawQuery += "&" + u.RawQuery
+	}
+	out.Fragment, out.RawFragment = "", ""
+	return &out, nil
 }

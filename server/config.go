@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/agentbridge/agentbridge/adapters"
 	"github.com/agentbridge/agentbridge/adapters/redisstore"
@@ -128,12 +130,19 @@ func (c *Config) Validate() error {
 		if b.Kind == "" {
 			errs = append(errs, fmt.Errorf("config: backend %q has no kind", name))
 		}
+		b.Name = name
 		if b.Endpoint == "" {
 			errs = append(errs, fmt.Errorf("config: backend %q has no endpoint", name))
+		} else if err := b.CheckEndpoint(); err != nil {
+			errs = append(errs, fmt.Errorf("config: %w", err))
+		}
+		if err := b.CheckSections(); err != nil {
+			for _, err := range unjoin(err) {
+				errs = append(errs, fmt.Errorf("config: %w", err))
+			}
 		}
 		// Fault rules are checked at load, so a bad pattern or status names its backend
 		// before anything is built.
-		b.Name = name
 		// A literal secret or a half-given credential is a config error, reported without
 		// reading any secret; missing variables and files are found when the backend is built.
 		if err := b.Auth.Check(fmt.Sprintf("config: backend %q: auth", name)); err != nil {
@@ -261,7 +270,8 @@ func (c *Config) buildServices(keep map[string]*adapters.Guard, limiter adapters
 		b.Auth = b.Auth.RelativeTo(c.dir)
 		a, err := adapters.New(b)
 		if err != nil {
-			return nil, fmt.Errorf("config: %w", err)
+			closeAdapters(backends, nil)
+			return nil, c.errorf(err)
 		}
 		backends[name] = a
 		if g := keep[name]; g != nil && reflect.DeepEqual(g.Backend(), b.WithDefaults()) {
@@ -290,9 +300,47 @@ func (c *Config) buildServices(keep map[string]*adapters.Guard, limiter adapters
 			errs = append(errs, err)
 			continue
 		}
-		services = append(services, guardService(Service{Desc: sd, Methods: methods, Streams: streams}, guards))
+		services = append(services, guardService(Service{Desc: sd, Methods: methods, Streams: streams, Closers: adapterClosers(sd, backends)}, guards))
 	}
-	return services, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		closeAdapters(backends, nil)
+		return nil, err
+	}
+	// A backend no served method names is built (its config is checked) and let go at once.
+	used := collectClosers(services)
+	closeAdapters(backends, used)
+	return services, nil
+}
+
+// errorf prefixes an error with the config file's name, when the config came from one.
+func (c *Config) errorf(err error) error {
+	if c.path != "" {
+		return fmt.Errorf("config %s: %w", c.path, err)
+	}
+	return fmt.Errorf("config: %w", err)
+}
+
+// adapterClosers returns the adapters a service's methods bind to that hold resources.
+func adapterClosers(sd protoreflect.ServiceDescriptor, backends map[string]adapters.Adapter) []io.Closer {
+	var out []io.Closer
+	methods := sd.Methods()
+	for i := range methods.Len() {
+		if c, ok := backends[adapters.BindingOf(methods.Get(i)).GetBackend()].(io.Closer); ok && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// closeAdapters closes the adapters that hold resources, except those in keep.
+func closeAdapters(backends map[string]adapters.Adapter, keep []io.Closer) {
+	var all []io.Closer
+	for _, a := range backends {
+		if c, ok := a.(io.Closer); ok {
+			all = append(all, c)
+		}
+	}
+	_ = closeAll(all, keep)
 }
 
 // Build makes the server the config describes, ready to serve: contracts loaded, every binding

@@ -19,7 +19,7 @@ func TestConfigLenient(t *testing.T) {
 	}{
 		{"default strict", "", false, ""},
 		{"lenient", "    lenient: true\n", true, ""},
-		{"misspelled", "    lenient_replies: true\n", false, "field lenient_replies not found"},
+		{"misspelled", "    lenient_replies: true\n", false, "line 6: unknown setting \"lenient_replies\""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

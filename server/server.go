@@ -22,6 +22,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -59,6 +60,10 @@ type Service struct {
 	// Config.BuildServices wraps them in. The server reports their circuit breakers in
 	// readiness (/readyz, gRPC health) and their state at /metrics. Optional.
 	Guards []*adapters.Guard
+	// Closers release what the service's adapters hold (connection pools, sessions): the
+	// server closes each once, when it stops, or after a reload once no new call can reach it.
+	// Config.BuildServices fills it with the adapters that are io.Closers. Optional.
+	Closers []io.Closer
 }
 
 // maxHeaderBytes bounds request headers on the HTTP listener and metadata on the gRPC listener.
@@ -105,6 +110,7 @@ type Server struct {
 type generation struct {
 	services   []Service
 	guards     []*adapters.Guard  // of every service, each once, by backend name
+	closers    []io.Closer        // of every service, each once
 	names      []string           // the services' full names, sorted
 	methods    map[string]*method // by procedure, /package.Service/Method
 	files      *protoregistry.Files
@@ -210,6 +216,7 @@ func (s *Server) Reload(services []Service, mcpOpts MCPOptions) error {
 	defer s.reloadMu.Unlock()
 	g, err := s.newGeneration(context.Background(), services, mcpOpts)
 	if err != nil {
+		closeAll(collectClosers(services), nil) // the new adapters serve nothing
 		return err
 	}
 	s.install(g)
@@ -219,7 +226,7 @@ func (s *Server) Reload(services []Service, mcpOpts MCPOptions) error {
 
 // newGeneration builds everything the services need on every surface, without serving it.
 func (s *Server) newGeneration(ctx context.Context, services []Service, mcpOpts MCPOptions) (*generation, error) {
-	g := &generation{services: services, guards: collectGuards(services), methods: map[string]*method{}, files: new(protoregistry.Files), mcpOpts: mcpOpts}
+	g := &generation{services: services, guards: collectGuards(services), closers: collectClosers(services), methods: map[string]*method{}, files: new(protoregistry.Files), mcpOpts: mcpOpts}
 	for _, svc := range services {
 		if svc.Desc == nil {
 			return nil, errors.New("server: a service has no descriptor")
@@ -285,6 +292,8 @@ func (s *Server) install(g *generation) {
 	s.startProbes(g)
 	s.updateHealth()
 	if old != nil {
+		// New calls reach only g from here; calls in flight on old finish, as Close allows.
+		closeAll(old.closers, g.closers)
 		for _, gd := range old.guards {
 			if !slices.Contains(g.guards, gd) {
 				gd.Close() // its timer only; calls still in flight on the old services keep it
@@ -451,6 +460,9 @@ func (s *Server) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		var errs []error
+		if g := s.gen.Load(); g != nil {
+			errs = append(errs, closeAll(g.closers, nil))
+		}
 		if s.opts.store != nil {
 			errs = append(errs, s.opts.store.Close())
 		}
@@ -513,3 +525,27 @@ func ignoreClosed(err error) error {
 
 // Services returns the services being served (the current generation's).
 func (s *Server) Services() []Service { return slices.Clone(s.gen.Load().services) }
+
+// collectClosers lists the closers of services, each once.
+func collectClosers(services []Service) []io.Closer {
+	var out []io.Closer
+	for _, svc := range services {
+		for _, c := range svc.Closers {
+			if c != nil && !slices.Contains(out, c) {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// closeAll closes every closer not in keep.
+func closeAll(closers, keep []io.Closer) error {
+	var errs []error
+	for _, c := range closers {
+		if !slices.Contains(keep, c) {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -53,6 +53,7 @@ type Adapter struct {
 }
 
 var (
+	_ io.Closer             = (*Adapter)(nil)
 	_ adapters.Adapter      = (*Adapter)(nil)
 	_ adapters.StreamBinder = (*Adapter)(nil)
 )
@@ -75,6 +76,9 @@ func New(b adapters.Backend, client *http.Client) *Adapter {
 	}
 	return a
 }
+
+// Close lets go of the adapter's idle connections, and of the others as their calls end.
+func (a *Adapter) Close() error { return a.transport.Close() }
 
 // header returns the SOAP header content of one request: a fresh wsse:Security element when
 // the backend's auth has ws_security, else nothing.
@@ -436,15 +440,9 @@ func (op *Operation) openReply(backend string, redact *adapters.Redactor, faults
 		f.redact(redact)
 		return fail(f.mapped(backend, httpStatus, redact, op.faults, faults))
 	}
-	switch code := statusCode; {
-	case code == http.StatusTooManyRequests:
-		return fail(adapters.Errorf(backend, adapters.ReasonBackendRateLimited, md, "backend %s is rate limiting calls (HTTP 429); retry later", backend))
-	case code >= 400 && code < 500:
-		return fail(adapters.Errorf(backend, adapters.ReasonBackendRejected, md, "backend %s refused the call with HTTP %d and no SOAP fault", backend, code))
-	case code >= 300 && code < 400:
-		return fail(adapters.Errorf(backend, adapters.ReasonBackendRejected, md, "backend %s redirected the call (HTTP %d), which the bridge does not follow; the backend's endpoint needs updating", backend, code))
-	case code >= 500 || code < 200 || code >= 300:
-		return fail(adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s answered HTTP %d without a SOAP fault", backend, code))
+	if statusCode < 200 || statusCode >= 300 {
+		// No fault: the HTTP status says what happened, judged as for every HTTP kind.
+		return fail(adapters.HTTPStatus{Backend: backend, Redactor: redact, Lacking: "SOAP fault"}.Err(&adapters.Reply{StatusCode: statusCode, Header: header}))
 	}
 	switch {
 	case err == nil:
