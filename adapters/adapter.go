@@ -226,7 +226,7 @@ func (b Backend) CheckEndpoint() error {
 	if err != nil {
 		return fmt.Errorf("backend %q: endpoint is not a URL: %v", b.Name, redactURLError(err))
 	}
-	if u.Scheme == "" {
+	if u.Scheme == "" || (u.Opaque != "" && u.Opaque[0] >= '0' && u.Opaque[0] <= '9') { // host:port reads as scheme:opaque
 		return fmt.Errorf("backend %q: endpoint %q has no scheme; write it as an absolute URL such as http://host:port/path", b.Name, u.Redacted())
 	}
 	if (u.Scheme == "http" || u.Scheme == "https") && u.Host == "" {

@@ -24,10 +24,26 @@ import (
 )
 
 // shout is a tiny backend kind: every method bound to it answers with its request's name field
-// upper-cased in its response's text field. A real kind calls its legacy system in the Unary.
-type shout struct{ prefix string }
+// upper-cased in its response's text field, after a prefix from its own config section. A real
+// kind calls its legacy system in the Unary, through adapters.NewTransport.
+type shout struct{ settings shoutSettings }
 
-var _ adapters.Adapter = (*shout)(nil)
+// shoutSettings is the kind's own config section (backends.NAME.shout), decoded strictly.
+type shoutSettings struct {
+	Prefix string `yaml:"prefix"`
+}
+
+var (
+	_ adapters.Adapter = (*shout)(nil)
+	_ io.Closer        = (*shout)(nil)
+)
+
+// Close releases what the adapter holds (a real kind closes its transport); the server calls it
+// when it stops, and after a reload once new calls no longer reach this adapter.
+func (s *shout) Close() error {
+	fmt.Println("shout adapter closed")
+	return nil
+}
 
 func (s *shout) Bind(md protoreflect.MethodDescriptor, _ *agentbridgev1.Binding) (adapters.Unary, error) {
 	in, out := md.Input().Fields().ByName("name"), md.Output().Fields().ByName("text")
@@ -37,7 +53,7 @@ func (s *shout) Bind(md protoreflect.MethodDescriptor, _ *agentbridgev1.Binding)
 	mt := adapters.MessageType(md.Output()) // dynamic for contracts loaded at run time
 	return func(_ context.Context, req proto.Message) (proto.Message, error) {
 		resp := mt.New()
-		resp.Set(out, protoreflect.ValueOfString(s.prefix+strings.ToUpper(req.ProtoReflect().Get(in).String())))
+		resp.Set(out, protoreflect.ValueOfString(s.settings.Prefix+strings.ToUpper(req.ProtoReflect().Get(in).String())))
 		return resp.Interface(), nil
 	}, nil
 }
@@ -46,7 +62,14 @@ func (s *shout) Bind(md protoreflect.MethodDescriptor, _ *agentbridgev1.Binding)
 // binding names the backend, the config gives the backend its kind.
 func ExampleRegister() {
 	adapters.Register("shout", func(b adapters.Backend) (adapters.Adapter, error) {
-		return &shout{prefix: b.Headers["prefix"]}, nil
+		a := &shout{}
+		if err := b.DecodeSettings(&a.settings); err != nil {
+			return nil, err // "backend "loud": shout: line 7: unknown setting ..."
+		}
+		if a.settings.Prefix == "" {
+			return nil, fmt.Errorf("backend %q: shout.prefix is required", b.Name)
+		}
+		return a, nil
 	})
 
 	dir, _ := os.MkdirTemp("", "agentbridge-example")
@@ -75,7 +98,11 @@ message GreetResponse {
 	_ = os.WriteFile(filepath.Join(dir, "agentbridge.yaml"), []byte(`protos: [greeter.proto]
 services: [acme.hello.v1.Greeter]
 backends:
-  loud: {kind: shout, endpoint: "local:", headers: {prefix: "HELLO "}}
+  loud:
+    kind: shout
+    endpoint: "local:"
+    shout:
+      prefix: "HELLO "
 `), 0o600)
 
 	cfg, err := server.LoadConfig(filepath.Join(dir, "agentbridge.yaml"))
@@ -86,6 +113,7 @@ backends:
 	if err != nil {
 		panic(err)
 	}
+	defer srv.Close() // closes the adapter
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
 	resp, err := http.Post(hs.URL+"/acme.hello.v1.Greeter/Greet", "application/json", strings.NewReader(`{"name":"ada"}`))
@@ -95,7 +123,9 @@ backends:
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	fmt.Println(resp.StatusCode, string(body))
-	// Output: 200 {"text":"HELLO ADA"}
+	// Output:
+	// 200 {"text":"HELLO ADA"}
+	// shout adapter closed
 }
 
 // A Guard wraps a method's implementation: after the configured failures its breaker opens, and
