@@ -18,6 +18,7 @@ import (
 	"io"
 	"net/url"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -223,6 +224,9 @@ func (b Backend) CheckEndpoint() error {
 		return fmt.Errorf("backend %q: endpoint is required", b.Name)
 	}
 	u, err := url.Parse(b.Endpoint)
+	if err != nil && !strings.Contains(b.Endpoint, "://") && !strings.Contains(b.Endpoint, "@") {
+		return fmt.Errorf("backend %q: endpoint %q has no scheme; write it as an absolute URL such as http://host:port/path", b.Name, b.Endpoint)
+	}
 	if err != nil {
 		return fmt.Errorf("backend %q: endpoint is not a URL: %v", b.Name, redactURLError(err))
 	}

@@ -83,6 +83,10 @@ func TestConfigValidate(t *testing.T) {
 		{"unknown kind", "services: [agentbridge.demo.v1.InventoryService]\nbackends:\n  inventory: {kind: corba, endpoint: http://x}\n", `unknown kind "corba"`, false},
 		{"unknown service", "services: [acme.v1.Nope]\n", `service "acme.v1.Nope" is neither in the loaded contracts nor linked into this binary`, false},
 		{"toolset selects nothing", "services: [agentbridge.demo.v1.InventoryService]\nbackends:\n  inventory: {kind: soap, endpoint: http://127.0.0.1:1/inventory}\nmcp:\n  toolsets:\n    empty: {include: [acme.*]}\n", `toolset "empty" selects no tool`, false},
+		{"endpoint without a scheme", "services: [agentbridge.demo.v1.InventoryService]\nbackends:\n  inventory: {kind: soap, endpoint: 127.0.0.1:8081/inventory}\n", `endpoint "127.0.0.1:8081/inventory" has no scheme`, false},
+		{"endpoint not over HTTP", "services: [agentbridge.demo.v1.InventoryService]\nbackends:\n  inventory: {kind: soap, endpoint: ftp://legacy/inventory}\n", `the soap kind calls over HTTP`, false},
+		{"misspelt backend setting", "services: [agentbridge.demo.v1.InventoryService]\nbackends:\n  inventory:\n    kind: soap\n    endpoint: http://127.0.0.1:1/inventory\n    max_reply_byte: 10\n", `backend "inventory": line 6: unknown setting "max_reply_byte"; did you mean "max_reply_bytes"?`, false},
+		{"a section the kind does not read", "services: [agentbridge.demo.v1.InventoryService]\nbackends:\n  inventory:\n    kind: soap\n    endpoint: http://127.0.0.1:1/inventory\n    soap: {version: 2}\n", `line 6: the soap kind has no settings of its own`, false},
 		{"proto does not compile", "protos: [broken.proto]\nservices: [acme.v1.S]\n", `broken.proto:3:12: syntax error`, false},
 	}
 	for _, tt := range tests {
