@@ -51,6 +51,13 @@ type method struct {
 	info      *grpc.UnaryServerInfo
 	handler   grpc.UnaryHandler
 	stream    adapters.ServerStream // set for server-streaming methods, instead of handler
+	// chained is handler behind the server's interceptors, composed once when the generation
+	// is built, so a call allocates no closure per interceptor; nil for streams, whose final
+	// handler is made per call.
+	chained grpc.UnaryHandler
+	// trace holds what the tracing interceptors use for this method, made once; nil
+	// without tracing.
+	trace *methodTrace
 }
 
 func newMethod(md protoreflect.MethodDescriptor, input protoreflect.MessageType, impl adapters.Unary) *method {
@@ -95,7 +102,13 @@ func (s *Server) callStream(ctx context.Context, m *method, req proto.Message, s
 
 // call runs one request through the chain. Every surface ends here.
 func (s *Server) call(ctx context.Context, m *method, req proto.Message) (proto.Message, error) {
-	resp, err := s.chain(ctx, req, m.info, m.handler)
+	var resp any
+	var err error
+	if m.chained != nil {
+		resp, err = m.chained(ctx, req)
+	} else {
+		resp, err = s.chain(ctx, req, m.info, m.handler)
+	}
 	if err != nil {
 		return nil, withUnknownOutcome(m.desc, toStatusError(err))
 	}
@@ -128,6 +141,17 @@ func chainUnary(interceptors []grpc.UnaryServerInterceptor) grpc.UnaryServerInte
 	}
 }
 
+// bindChain composes interceptors around final for one method, the first outermost: the
+// result of chainUnary for that method's info, built once instead of per call.
+func bindChain(interceptors []grpc.UnaryServerInterceptor, info *grpc.UnaryServerInfo, final grpc.UnaryHandler) grpc.UnaryHandler {
+	h := final
+	for i := len(interceptors) - 1; i >= 0; i-- {
+		ic, next := interceptors[i], h
+		h = func(ctx context.Context, req any) (any, error) { return ic(ctx, req, info, next) }
+	}
+	return h
+}
+
 func chainStep(interceptors []grpc.UnaryServerInterceptor, i int, info *grpc.UnaryServerInfo, final grpc.UnaryHandler) grpc.UnaryHandler {
 	if i == len(interceptors) {
 		return final
@@ -144,6 +168,8 @@ type transportStream struct {
 	mu     sync.Mutex
 	header metadata.MD
 	trail  metadata.MD
+	// whether header and trail are copies of ours (see joinMD)
+	headerOwned, trailOwned bool
 }
 
 var _ grpc.ServerTransportStream = (*transportStream)(nil)
@@ -152,16 +178,32 @@ func (t *transportStream) Method() string { return t.method }
 
 func (t *transportStream) SetHeader(md metadata.MD) error {
 	t.mu.Lock()
-	t.header = metadata.Join(t.header, md)
+	t.header = joinMD(t.header, md, &t.headerOwned)
 	t.mu.Unlock()
 	return nil
+}
+
+// joinMD is metadata.Join(into, md) without a copy for the first md set (one request id, in
+// most calls): that map is kept as given, never written to, and copied once a second arrives.
+// owned says whether into is already a copy of ours.
+func joinMD(into, md metadata.MD, owned *bool) metadata.MD {
+	if into == nil {
+		return md
+	}
+	if !*owned {
+		into, *owned = metadata.Join(into), true
+	}
+	for k, vs := range md {
+		into[k] = append(into[k], vs...)
+	}
+	return into
 }
 
 func (t *transportStream) SendHeader(md metadata.MD) error { return t.SetHeader(md) }
 
 func (t *transportStream) SetTrailer(md metadata.MD) error {
 	t.mu.Lock()
-	t.trail = metadata.Join(t.trail, md)
+	t.trail = joinMD(t.trail, md, &t.trailOwned)
 	t.mu.Unlock()
 	return nil
 }

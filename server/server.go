@@ -76,13 +76,15 @@ type Server struct {
 	closeOnce sync.Once // Close
 	log       *slog.Logger
 	chain     grpc.UnaryServerInterceptor
-	validator protovalidate.Validator
-	audit     *auditor
-	comments  Comments // of agentbridge's own protos, whose linked descriptors carry none
-	grpc      *grpc.Server
-	health    *health.Server
-	http      http.Handler
-	ready     atomic.Bool
+	// interceptors make up chain, outermost first; each method binds them once (bindChain).
+	interceptors []grpc.UnaryServerInterceptor
+	validator    protovalidate.Validator
+	audit        *auditor
+	comments     Comments // of agentbridge's own protos, whose linked descriptors carry none
+	grpc         *grpc.Server
+	health       *health.Server
+	http         http.Handler
+	ready        atomic.Bool
 
 	gen      atomic.Pointer[generation]   // what new calls are served by
 	reloadMu sync.Mutex                   // one Reload at a time
@@ -191,6 +193,7 @@ func New(services []Service, opts ...Option) (*Server, error) {
 	if o.tracer != nil {
 		interceptors = append(interceptors, s.adapterTraceInterceptor(o.tracer.Tracer(tracerName)))
 	}
+	s.interceptors = interceptors
 	s.chain = chainUnary(interceptors)
 	if s.comments, err = EmbeddedComments(); err != nil {
 		return nil, err
@@ -255,6 +258,12 @@ func (s *Server) newGeneration(ctx context.Context, services []Service, mcpOpts 
 					return nil, fmt.Errorf("server: %s has no implementation", md.FullName())
 				}
 				m = newMethod(md, input, impl)
+			}
+			if m.handler != nil {
+				m.chained = bindChain(s.interceptors, m.info, m.handler)
+			}
+			if s.opts.tracer != nil {
+				m.trace = newMethodTrace(m)
 			}
 			if _, dup := g.methods[m.procedure]; dup {
 				return nil, fmt.Errorf("server: %s served twice", md.Parent().FullName())

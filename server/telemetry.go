@@ -107,39 +107,80 @@ func (c metadataCarrier) Get(key string) string {
 func (c metadataCarrier) Set(string, string) {}
 func (c metadataCarrier) Keys() []string     { return nil }
 
+// methodTrace is what tracing needs of one method, made once per generation so that a call
+// builds no span name or attribute list of its own.
+type methodTrace struct {
+	name        string                              // the server span's, package.Service/Method
+	bySurface   map[Surface][]trace.SpanStartOption // the server span's options, per surface
+	adapterName string
+	adapterOpts []trace.SpanStartOption
+}
+
+var tracedSurfaces = []Surface{SurfaceGRPC, SurfaceConnect, SurfaceGRPCWeb, SurfaceREST, SurfaceMCP}
+
+func newMethodTrace(m *method) *methodTrace {
+	service, name := string(m.desc.Parent().FullName()), string(m.desc.Name())
+	mt := &methodTrace{name: service + "/" + name, bySurface: map[Surface][]trace.SpanStartOption{}, adapterName: "adapter " + m.backend}
+	for _, sf := range tracedSurfaces {
+		mt.bySurface[sf] = serverSpanOptions(service, name, sf)
+	}
+	mt.adapterOpts = []trace.SpanStartOption{trace.WithAttributes(attribute.String("agentbridge.backend", m.backend))}
+	return mt
+}
+
+func serverSpanOptions(service, method string, surface Surface) []trace.SpanStartOption {
+	return []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
+		attribute.String("rpc.system", "agentbridge"),
+		attribute.String("rpc.service", service),
+		attribute.String("rpc.method", method),
+		attribute.String("agentbridge.surface", string(surface)),
+	)}
+}
+
+// traceOf returns the method's tracing data, made on the spot for a method the current
+// generation does not know (a reload between the call's start and here).
+func (s *Server) traceOf(fullMethod string) *methodTrace {
+	if m := s.gen.Load().methods[fullMethod]; m != nil && m.trace != nil {
+		return m.trace
+	}
+	service, method, _ := strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
+	return &methodTrace{name: service + "/" + method, bySurface: map[Surface][]trace.SpanStartOption{}, adapterName: "adapter "}
+}
+
 // traceInterceptor starts the call's server span, continuing the caller's trace, and records
 // its outcome.
 func (s *Server) traceInterceptor(tracer trace.Tracer) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		ctx = traceContext.Extract(ctx, metadataCarrier{ctx})
-		service, method, _ := strings.Cut(strings.TrimPrefix(info.FullMethod, "/"), "/")
-		ctx, span := tracer.Start(ctx, service+"/"+method, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(
-				attribute.String("rpc.system", "agentbridge"),
-				attribute.String("rpc.service", service),
-				attribute.String("rpc.method", method),
-				attribute.String("agentbridge.surface", string(SurfaceFromContext(ctx))),
-			))
+		mt := s.traceOf(info.FullMethod)
+		surface := SurfaceFromContext(ctx)
+		opts, ok := mt.bySurface[surface]
+		if !ok {
+			service, method, _ := strings.Cut(mt.name, "/")
+			opts = serverSpanOptions(service, method, surface)
+		}
+		ctx, span := tracer.Start(ctx, mt.name, opts...)
 		defer span.End()
 		resp, err := handler(ctx, req)
+		if err == nil {
+			span.SetAttributes(statusOK)
+			return resp, nil
+		}
 		st, _ := status.FromError(err)
 		span.SetAttributes(attribute.String("rpc.grpc.status_code", st.Code().String()))
-		if err != nil {
-			span.SetStatus(codes.Error, st.Message())
-		}
+		span.SetStatus(codes.Error, st.Message())
 		return resp, err
 	}
 }
+
+var statusOK = attribute.String("rpc.grpc.status_code", "OK")
 
 // adapterTraceInterceptor runs last: its span covers the method implementation (the adapter:
 // encoding, the guard, the backend attempts, decoding).
 func (s *Server) adapterTraceInterceptor(tracer trace.Tracer) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		backend := ""
-		if m := s.gen.Load().methods[info.FullMethod]; m != nil {
-			backend = m.backend
-		}
-		ctx, span := tracer.Start(ctx, "adapter "+backend, trace.WithAttributes(attribute.String("agentbridge.backend", backend)))
+		mt := s.traceOf(info.FullMethod)
+		ctx, span := tracer.Start(ctx, mt.adapterName, mt.adapterOpts...)
 		defer span.End()
 		resp, err := handler(ctx, req)
 		if err != nil {
