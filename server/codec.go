@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+
+	"github.com/agentbridge/agentbridge/server/jsonplan"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
@@ -20,6 +22,22 @@ var (
 	jsonMarshal   = protojson.MarshalOptions{EmitDefaultValues: true}
 	jsonUnmarshal = protojson.UnmarshalOptions{DiscardUnknown: false}
 )
+
+// newJSONEncoder returns the encoder that writes jsonMarshal's form from plans, resolving Any
+// types through types.
+func newJSONEncoder(types detailTypes) *jsonplan.Encoder {
+	o := jsonMarshal
+	o.Resolver = types
+	return jsonplan.New(o)
+}
+
+// jsonEncoder returns g's encoder, or one made now for a generation built in part (tests).
+func (g *generation) jsonEncoder() *jsonplan.Encoder {
+	if g.json != nil {
+		return g.json
+	}
+	return jsonplan.New(jsonMarshal)
+}
 
 // jsonError turns a protojson error for data into a message that names the message type and
 // the problem, without protojson's "proto:" prefix. A null that protojson refuses is explained
@@ -34,17 +52,30 @@ func jsonError(msg proto.Message, data []byte, err error) error {
 	return fmt.Errorf("invalid JSON for %s: %s", md.FullName(), text)
 }
 
-// gatewayJSON is grpc-gateway's JSONPb with the shared options and clearer decode errors.
+// gatewayJSON is grpc-gateway's JSONPb with the shared options and clearer decode errors,
+// writing messages from the generation's plans.
 type gatewayJSON struct {
 	runtime.JSONPb
+	plans *jsonplan.Encoder
 }
 
 // newGatewayJSON returns the gateway's JSON form, resolving Any types (and the details of a
 // streamed error) through types.
-func newGatewayJSON(types detailTypes) *gatewayJSON {
+func newGatewayJSON(types detailTypes, plans *jsonplan.Encoder) *gatewayJSON {
 	m, u := jsonMarshal, jsonUnmarshal
 	m.Resolver, u.Resolver = types, types
-	return &gatewayJSON{runtime.JSONPb{MarshalOptions: m, UnmarshalOptions: u}}
+	return &gatewayJSON{JSONPb: runtime.JSONPb{MarshalOptions: m, UnmarshalOptions: u}, plans: plans}
+}
+
+// Marshal writes a message from its plan (the bytes JSONPb would write); anything else (a
+// response_body field's Go value, a stream chunk) as JSONPb does.
+func (j *gatewayJSON) Marshal(v any) ([]byte, error) {
+	if m, ok := v.(proto.Message); ok && j.plans != nil {
+		if _, wrapped := v.(interface{ XXX_ResponseBody() any }); !wrapped {
+			return j.plans.Marshal(m)
+		}
+	}
+	return j.JSONPb.Marshal(v)
 }
 
 // streamContentType is the content type of a server-streaming REST response: newline-delimited

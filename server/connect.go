@@ -13,6 +13,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/agentbridge/agentbridge/server/jsonplan"
 )
 
 // box carries a request or response of a type known only at run time through connect's
@@ -31,6 +33,7 @@ type boxCodec struct {
 	name     string
 	json     bool
 	newInput func() proto.Message
+	plans    *jsonplan.Encoder // writes JSON responses
 }
 
 func (c *boxCodec) Name() string { return c.name }
@@ -46,7 +49,7 @@ func (c *boxCodec) Marshal(v any) ([]byte, error) {
 		return nil, fmt.Errorf("cannot marshal %T", v)
 	}
 	if c.json {
-		return jsonMarshal.Marshal(msg)
+		return c.plans.Marshal(msg)
 	}
 	return proto.MarshalOptions{}.Marshal(msg)
 }
@@ -79,11 +82,12 @@ func (c *boxCodec) Unmarshal(data []byte, v any) error {
 }
 
 // connectHandler serves one method over Connect, gRPC and gRPC-Web.
-func (s *Server) connectHandler(m *method) http.Handler {
+func (s *Server) connectHandler(g *generation, m *method) http.Handler {
+	plans := g.jsonEncoder()
 	opts := []connect.HandlerOption{
 		connect.WithCodec(&boxCodec{name: "proto", newInput: m.newInput}),
-		connect.WithCodec(&boxCodec{name: "json", json: true, newInput: m.newInput}),
-		connect.WithCodec(&boxCodec{name: "json; charset=utf-8", json: true, newInput: m.newInput}),
+		connect.WithCodec(&boxCodec{name: "json", json: true, newInput: m.newInput, plans: plans}),
+		connect.WithCodec(&boxCodec{name: "json; charset=utf-8", json: true, newInput: m.newInput, plans: plans}),
 		connect.WithReadMaxBytes(int(s.opts.maxBody)),
 		connect.WithSchema(m.desc),
 	}
@@ -182,7 +186,7 @@ func idempotencyOf(md protoreflect.MethodDescriptor) protoreflect.Name {
 // mux.
 func (s *Server) registerConnect(mux *http.ServeMux, g *generation) {
 	for _, m := range g.methods {
-		mux.Handle(m.procedure, s.connectHandler(m))
+		mux.Handle(m.procedure, s.connectHandler(g, m))
 	}
 	checker := &readinessChecker{s: s, names: g.names}
 	mux.Handle(grpchealth.NewHandler(checker))

@@ -323,7 +323,7 @@ func (s *Server) toolHandler(name string) mcp.ToolHandler {
 			st, _ := status.FromError(err)
 			return toolErrorJSON(st, g.errorJSON), nil
 		}
-		data, err := jsonMarshal.Marshal(resp)
+		data, err := g.jsonEncoder().Marshal(resp)
 		if err != nil {
 			return toolError(status.New(codes.Internal, "the response could not be written as JSON")), nil //nolint:nilerr // as above
 		}
@@ -385,13 +385,14 @@ func (s *Server) collectStream(ctx context.Context, g *generation, t *mcpTool, r
 	size := 0
 	truncated := false
 	errStop := errors.New("enough items")
+	plans := g.jsonEncoder()
 	err := s.callStream(ctx, t.method, req, func(msg proto.Message) error {
 		if len(items) == limit || shape.full(size) {
 			truncated = true
 			cancel()
 			return errStop
 		}
-		data, err := jsonMarshal.Marshal(msg)
+		data, err := plans.Marshal(msg)
 		if err != nil {
 			return err
 		}

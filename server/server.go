@@ -43,6 +43,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/agentbridge/agentbridge/adapters"
+	"github.com/agentbridge/agentbridge/server/jsonplan"
 )
 
 // Service is one proto service and its implementation.
@@ -130,6 +131,9 @@ type generation struct {
 	types detailTypes
 	// errorJSON writes error statuses, with their details, on REST and MCP (see errorJSON).
 	errorJSON *runtime.JSONPb
+	// json writes messages in the JSON form every surface speaks (see jsonMarshal), from
+	// plans compiled once per message type of this generation.
+	json *jsonplan.Encoder
 }
 
 // New builds a server for services. It fails when a method has no implementation, a contract
@@ -274,6 +278,7 @@ func (s *Server) newGeneration(ctx context.Context, services []Service, mcpOpts 
 	sort.Strings(g.names)
 	g.types = newDetailTypes(g.files)
 	g.errorJSON = &runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{Resolver: g.types}}
+	g.json = newJSONEncoder(g.types)
 	var err error
 	if g.tools, err = s.buildTools(g); err != nil {
 		return nil, err

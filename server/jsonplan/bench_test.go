@@ -1,0 +1,69 @@
+package jsonplan_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/dynamicpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	demov1 "github.com/agentbridge/agentbridge/gen/agentbridge/demo/v1"
+	"github.com/agentbridge/agentbridge/server/jsonplan"
+)
+
+// listReply is the demo's ListItems reply with n items, as a generated message and as a
+// dynamic one (a contract loaded at run time).
+func listReply(b *testing.B, n int) (generated, dynamic proto.Message) {
+	resp := &demov1.ListItemsResponse{}
+	at := timestamppb.New(time.Date(2026, 11, 29, 10, 30, 0, 0, time.UTC))
+	for i := range n {
+		resp.Items = append(resp.Items, &demov1.Item{
+			Sku: fmt.Sprintf("A-%03d", i), Name: "Cordless drill \"Pro\" 18V", Category: "tools", UnitPrice: "129.90",
+			QuantityOnHand: int32(i), Status: demov1.ItemStatus_ITEM_STATUS_IN_STOCK, UpdatedAt: at,
+			Tags: []string{"power", "drill"}, Warehouse: &demov1.Warehouse{Code: "BER-1", City: "Berlin"},
+		})
+	}
+	data, err := proto.Marshal(resp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dyn := dynamicpb.NewMessage(resp.ProtoReflect().Descriptor())
+	if err := proto.Unmarshal(data, dyn); err != nil {
+		b.Fatal(err)
+	}
+	return resp, dyn
+}
+
+// BenchmarkMarshal writes the demo's ListItems reply (1 and 50 items) with protojson (the
+// baseline, the options every surface used) and with the plan, generated and dynamic.
+func BenchmarkMarshal(b *testing.B) {
+	for _, n := range []int{1, 50} {
+		gen, dyn := listReply(b, n)
+		opts := protojson.MarshalOptions{EmitDefaultValues: true}
+		enc := jsonplan.New(protojson.MarshalOptions{})
+		for _, c := range []struct {
+			name string
+			msg  proto.Message
+		}{{"generated", gen}, {"dynamic", dyn}} {
+			b.Run(fmt.Sprintf("items=%d/%s/protojson", n, c.name), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := opts.Marshal(c.msg); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run(fmt.Sprintf("items=%d/%s/plan", n, c.name), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := enc.Marshal(c.msg); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
