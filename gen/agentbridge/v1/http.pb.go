@@ -91,8 +91,8 @@ type XmlHttpCall struct {
 	Method string `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
 	// The URL template, relative to the backend's endpoint, as RestCall.path.
 	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
-	// The root element of the request document (POST, PUT): the request message, less the fields
-	// the URL template uses, is written as its content by descriptor, as SoapOperation.request.
+	// The root element of the request document (POST, PUT): the request message is written as
+	// its content by descriptor, as SoapOperation.request (the fields the URL template uses too).
 	// Required for POST and PUT; a GET sends no body and must leave it unset (the request fields
 	// the URL template does not use become query parameters).
 	Request *XmlHttpName `protobuf:"bytes,3,opt,name=request,proto3" json:"request,omitempty"`
