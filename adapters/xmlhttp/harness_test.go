@@ -152,6 +152,13 @@ func newBridge(t *testing.T, endpoint string, edit func(*adapters.Backend)) *bri
 		Backends:   map[string]adapters.Backend{"catalog": b},
 		Audit:      server.AuditOptions{Sink: server.AuditOff},
 	}
+	return serveConfig(t, cfg, catalogService)
+}
+
+// serveConfig builds the server cfg describes and serves it on every surface; service is the
+// one calls go to.
+func serveConfig(t *testing.T, cfg *server.Config, service string) *bridge {
+	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +205,7 @@ func newBridge(t *testing.T, endpoint string, edit func(*adapters.Backend)) *bri
 	if err != nil {
 		t.Fatal(err)
 	}
-	sd, err := set.Service(catalogService)
+	sd, err := set.Service(service)
 	if err != nil {
 		t.Fatal(err)
 	}
