@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -198,7 +199,9 @@ func serveConfig(t *testing.T, cfg *server.Config, service string) *bridge {
 	t.Cleanup(func() {
 		_ = session.Close()
 		cancel()
-		<-done
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
+			t.Errorf("ServeMCPIO: %v", err)
+		}
 	})
 
 	set, err := contract.Load(t.Context(), cfg.Sources())

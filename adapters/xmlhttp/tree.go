@@ -103,7 +103,7 @@ func (tr *treeReader) element(start xml.StartElement, depth int) (any, error) {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, fmt.Errorf("%w: %v", xmlcodec.ErrMalformed, err)
+			return nil, fmt.Errorf("%w: %w", xmlcodec.ErrMalformed, err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
