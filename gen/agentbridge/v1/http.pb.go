@@ -90,7 +90,34 @@ type XmlHttpCall struct {
 	// The HTTP verb: GET, POST or PUT. Default GET when request is unset, else POST.
 	Method string `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
 	// The URL template, relative to the backend's endpoint, as RestCall.path.
-	Path          string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// The root element of the request document (POST, PUT): the request message is written as
+	// its content by descriptor, as SoapOperation.request (the fields the URL template uses too).
+	// Required for POST and PUT; a GET sends no body and must leave it unset (the request fields
+	// the URL template does not use become query parameters).
+	Request *XmlHttpName `protobuf:"bytes,3,opt,name=request,proto3" json:"request,omitempty"`
+	// The root element a successful reply must have. Its local name is checked always, its
+	// namespace when given (an unqualified root passes); another root is BACKEND_REPLY_INVALID.
+	// Without reply_paths the root's content is decoded into the response message by descriptor,
+	// strictly, as SOAP replies are; required then.
+	Response *XmlHttpName `protobuf:"bytes,4,opt,name=response,proto3" json:"response,omitempty"`
+	// Maps the response's fields by path instead of by descriptor, for documents whose shape the
+	// response message does not mirror (an RSS feed, a deep vendor document). Paths are mxj paths
+	// from the top of the document, the root element's name first ("rss.channel.title",
+	// "items.item.-id" for an attribute); elements are named by local name. See package
+	// adapters/pathmap for the type rules.
+	ReplyPaths []*FieldPath `protobuf:"bytes,5,rep,name=reply_paths,json=replyPaths,proto3" json:"reply_paths,omitempty"`
+	// Whether the URL names the resource the call is about, so that a 404 is NOT_FOUND, a 400 or
+	// 422 INVALID_ARGUMENT and a 409 ABORTED (see adapters.HTTPStatus.Resource). Unset: true when
+	// the URL template has a variable before its query ("/items/{sku}"), false otherwise.
+	Resource *bool `protobuf:"varint,6,opt,name=resource,proto3,oneof" json:"resource,omitempty"`
+	// A path (mxj syntax, as reply_paths) to the backend's own message in the XML body of an error
+	// reply (non-2xx), shown to agents as backend_message: "error.message".
+	ErrorMessagePath string `protobuf:"bytes,7,opt,name=error_message_path,json=errorMessagePath,proto3" json:"error_message_path,omitempty"`
+	// How to recognize an error document that the backend sends with a 2xx status. Such a reply
+	// becomes a fault (BACKEND_FAULT, or what the binding's and then the backend's fault rules
+	// say), with ErrorInfo metadata fault_code and fault_string.
+	ErrorDocument *XmlHttpErrorDocument `protobuf:"bytes,8,opt,name=error_document,json=errorDocument,proto3" json:"error_document,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -137,6 +164,48 @@ func (x *XmlHttpCall) GetPath() string {
 		return x.Path
 	}
 	return ""
+}
+
+func (x *XmlHttpCall) GetRequest() *XmlHttpName {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *XmlHttpCall) GetResponse() *XmlHttpName {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+func (x *XmlHttpCall) GetReplyPaths() []*FieldPath {
+	if x != nil {
+		return x.ReplyPaths
+	}
+	return nil
+}
+
+func (x *XmlHttpCall) GetResource() bool {
+	if x != nil && x.Resource != nil {
+		return *x.Resource
+	}
+	return false
+}
+
+func (x *XmlHttpCall) GetErrorMessagePath() string {
+	if x != nil {
+		return x.ErrorMessagePath
+	}
+	return ""
+}
+
+func (x *XmlHttpCall) GetErrorDocument() *XmlHttpErrorDocument {
+	if x != nil {
+		return x.ErrorDocument
+	}
+	return nil
 }
 
 // FieldPath maps one field of a response message to a value found by a path in a JSON or XML
@@ -197,6 +266,148 @@ func (x *FieldPath) GetPath() string {
 	return ""
 }
 
+// XmlHttpName is a qualified XML element name (the same shape as XmlName in options.proto,
+// which this file cannot import: options.proto imports it).
+type XmlHttpName struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Local name of the element.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Namespace URI; empty for none.
+	Namespace     string `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *XmlHttpName) Reset() {
+	*x = XmlHttpName{}
+	mi := &file_agentbridge_v1_http_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *XmlHttpName) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*XmlHttpName) ProtoMessage() {}
+
+func (x *XmlHttpName) ProtoReflect() protoreflect.Message {
+	mi := &file_agentbridge_v1_http_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use XmlHttpName.ProtoReflect.Descriptor instead.
+func (*XmlHttpName) Descriptor() ([]byte, []int) {
+	return file_agentbridge_v1_http_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *XmlHttpName) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *XmlHttpName) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+// XmlHttpErrorDocument recognizes an error document in a successful (2xx) reply: by its root
+// element's local name, or by the value at a path, or both (both must then hold).
+type XmlHttpErrorDocument struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The local name of an error document's root element: "error".
+	Root string `protobuf:"bytes,1,opt,name=root,proto3" json:"root,omitempty"`
+	// A path (mxj syntax, from the top of the document) whose value marks an error document:
+	// "result.-status" with value "error".
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// The text the value at path must have, compared after trimming white space. Unset: any
+	// value at path marks an error document.
+	Value *string `protobuf:"bytes,3,opt,name=value,proto3,oneof" json:"value,omitempty"`
+	// A path to the error's code, which fault rules match as fault_code and agents see in
+	// metadata fault_code. Default: the root element's local name.
+	CodePath string `protobuf:"bytes,4,opt,name=code_path,json=codePath,proto3" json:"code_path,omitempty"`
+	// A path to the error's message, which fault rules match as fault_string.
+	MessagePath   string `protobuf:"bytes,5,opt,name=message_path,json=messagePath,proto3" json:"message_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *XmlHttpErrorDocument) Reset() {
+	*x = XmlHttpErrorDocument{}
+	mi := &file_agentbridge_v1_http_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *XmlHttpErrorDocument) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*XmlHttpErrorDocument) ProtoMessage() {}
+
+func (x *XmlHttpErrorDocument) ProtoReflect() protoreflect.Message {
+	mi := &file_agentbridge_v1_http_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use XmlHttpErrorDocument.ProtoReflect.Descriptor instead.
+func (*XmlHttpErrorDocument) Descriptor() ([]byte, []int) {
+	return file_agentbridge_v1_http_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *XmlHttpErrorDocument) GetRoot() string {
+	if x != nil {
+		return x.Root
+	}
+	return ""
+}
+
+func (x *XmlHttpErrorDocument) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *XmlHttpErrorDocument) GetValue() string {
+	if x != nil && x.Value != nil {
+		return *x.Value
+	}
+	return ""
+}
+
+func (x *XmlHttpErrorDocument) GetCodePath() string {
+	if x != nil {
+		return x.CodePath
+	}
+	return ""
+}
+
+func (x *XmlHttpErrorDocument) GetMessagePath() string {
+	if x != nil {
+		return x.MessagePath
+	}
+	return ""
+}
+
 var File_agentbridge_v1_http_proto protoreflect.FileDescriptor
 
 const file_agentbridge_v1_http_proto_rawDesc = "" +
@@ -204,13 +415,31 @@ const file_agentbridge_v1_http_proto_rawDesc = "" +
 	"\x19agentbridge/v1/http.proto\x12\x0eagentbridge.v1\"6\n" +
 	"\bRestCall\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x12\x12\n" +
-	"\x04path\x18\x02 \x01(\tR\x04path\"9\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\"\x8e\x03\n" +
 	"\vXmlHttpCall\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x12\x12\n" +
-	"\x04path\x18\x02 \x01(\tR\x04path\"5\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x125\n" +
+	"\arequest\x18\x03 \x01(\v2\x1b.agentbridge.v1.XmlHttpNameR\arequest\x127\n" +
+	"\bresponse\x18\x04 \x01(\v2\x1b.agentbridge.v1.XmlHttpNameR\bresponse\x12:\n" +
+	"\vreply_paths\x18\x05 \x03(\v2\x19.agentbridge.v1.FieldPathR\n" +
+	"replyPaths\x12\x1f\n" +
+	"\bresource\x18\x06 \x01(\bH\x00R\bresource\x88\x01\x01\x12,\n" +
+	"\x12error_message_path\x18\a \x01(\tR\x10errorMessagePath\x12K\n" +
+	"\x0eerror_document\x18\b \x01(\v2$.agentbridge.v1.XmlHttpErrorDocumentR\rerrorDocumentB\v\n" +
+	"\t_resource\"5\n" +
 	"\tFieldPath\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12\x12\n" +
-	"\x04path\x18\x02 \x01(\tR\x04pathBEZCgithub.com/agentbridge/agentbridge/gen/agentbridge/v1;agentbridgev1b\x06proto3"
+	"\x04path\x18\x02 \x01(\tR\x04path\"?\n" +
+	"\vXmlHttpName\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
+	"\tnamespace\x18\x02 \x01(\tR\tnamespace\"\xa3\x01\n" +
+	"\x14XmlHttpErrorDocument\x12\x12\n" +
+	"\x04root\x18\x01 \x01(\tR\x04root\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x19\n" +
+	"\x05value\x18\x03 \x01(\tH\x00R\x05value\x88\x01\x01\x12\x1b\n" +
+	"\tcode_path\x18\x04 \x01(\tR\bcodePath\x12!\n" +
+	"\fmessage_path\x18\x05 \x01(\tR\vmessagePathB\b\n" +
+	"\x06_valueBEZCgithub.com/agentbridge/agentbridge/gen/agentbridge/v1;agentbridgev1b\x06proto3"
 
 var (
 	file_agentbridge_v1_http_proto_rawDescOnce sync.Once
@@ -224,18 +453,24 @@ func file_agentbridge_v1_http_proto_rawDescGZIP() []byte {
 	return file_agentbridge_v1_http_proto_rawDescData
 }
 
-var file_agentbridge_v1_http_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_agentbridge_v1_http_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_agentbridge_v1_http_proto_goTypes = []any{
-	(*RestCall)(nil),    // 0: agentbridge.v1.RestCall
-	(*XmlHttpCall)(nil), // 1: agentbridge.v1.XmlHttpCall
-	(*FieldPath)(nil),   // 2: agentbridge.v1.FieldPath
+	(*RestCall)(nil),             // 0: agentbridge.v1.RestCall
+	(*XmlHttpCall)(nil),          // 1: agentbridge.v1.XmlHttpCall
+	(*FieldPath)(nil),            // 2: agentbridge.v1.FieldPath
+	(*XmlHttpName)(nil),          // 3: agentbridge.v1.XmlHttpName
+	(*XmlHttpErrorDocument)(nil), // 4: agentbridge.v1.XmlHttpErrorDocument
 }
 var file_agentbridge_v1_http_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	3, // 0: agentbridge.v1.XmlHttpCall.request:type_name -> agentbridge.v1.XmlHttpName
+	3, // 1: agentbridge.v1.XmlHttpCall.response:type_name -> agentbridge.v1.XmlHttpName
+	2, // 2: agentbridge.v1.XmlHttpCall.reply_paths:type_name -> agentbridge.v1.FieldPath
+	4, // 3: agentbridge.v1.XmlHttpCall.error_document:type_name -> agentbridge.v1.XmlHttpErrorDocument
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_agentbridge_v1_http_proto_init() }
@@ -243,13 +478,15 @@ func file_agentbridge_v1_http_proto_init() {
 	if File_agentbridge_v1_http_proto != nil {
 		return
 	}
+	file_agentbridge_v1_http_proto_msgTypes[1].OneofWrappers = []any{}
+	file_agentbridge_v1_http_proto_msgTypes[4].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentbridge_v1_http_proto_rawDesc), len(file_agentbridge_v1_http_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
