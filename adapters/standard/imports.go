@@ -3,5 +3,6 @@
 package standard
 
 import (
-	_ "github.com/agentbridge/agentbridge/adapters/soap" // kind "soap"
+	_ "github.com/agentbridge/agentbridge/adapters/soap"   // kind "soap"
+	_ "github.com/agentbridge/agentbridge/adapters/xmlrpc" // kind "xmlrpc"
 )
