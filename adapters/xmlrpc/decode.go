@@ -43,10 +43,10 @@ func (c *codec) decodeResult(v *value, out protoreflect.Message, resultField pro
 			c.skipped(root)
 			return nil
 		}
-		return fail(root, "the method returned a %s, but %s has no field to hold it; add one and name it in the binding's result_field", v.typ, out.Descriptor().FullName())
+		return fail(root, "the method returned %s, but %s has no field to hold it; add one and name it in the binding's result_field", v.typ.article(), out.Descriptor().FullName())
 	}
 	if v.typ != tStruct {
-		return fail(root, "the method returned a %s, but without result_field the return value must be a struct whose members are the fields of %s; name the field that holds it in the binding's result_field", v.typ, out.Descriptor().FullName())
+		return fail(root, "the method returned %s, but without result_field the return value must be a struct whose members are the fields of %s; name the field that holds it in the binding's result_field", v.typ.article(), out.Descriptor().FullName())
 	}
 	return c.decodeStruct(v, out, root)
 }
@@ -107,7 +107,7 @@ func (c *codec) setField(m protoreflect.Message, fd protoreflect.FieldDescriptor
 	switch {
 	case fd.IsList():
 		if v.typ != tArray {
-			return fail(path, "is a %s, but field %s is a list, sent as an array", v.typ, fd.FullName())
+			return fail(path, "is %s, but field %s is a list, sent as an array", v.typ.article(), fd.FullName())
 		}
 		list := m.Mutable(fd).List()
 		for i, item := range v.items {
@@ -124,7 +124,7 @@ func (c *codec) setField(m protoreflect.Message, fd protoreflect.FieldDescriptor
 		return nil
 	case fd.IsMap():
 		if v.typ != tStruct {
-			return fail(path, "is a %s, but field %s is a map, sent as a struct", v.typ, fd.FullName())
+			return fail(path, "is %s, but field %s is a map, sent as a struct", v.typ.article(), fd.FullName())
 		}
 		mp := m.Mutable(fd).Map()
 		for _, mem := range v.members {
@@ -179,7 +179,7 @@ func (c *codec) single(fd protoreflect.FieldDescriptor, v *value, path string, n
 	switch {
 	case md.FullName() == "google.protobuf.Timestamp":
 		if v.typ != tDateTime {
-			return pv, fail(path, "is a %s, but field %s is a google.protobuf.Timestamp, sent as dateTime.iso8601", v.typ, fd.FullName())
+			return pv, fail(path, "is %s, but field %s is a google.protobuf.Timestamp, sent as dateTime.iso8601", v.typ.article(), fd.FullName())
 		}
 		t, err := parseDateTime(v.text, c.loc)
 		if err != nil {
@@ -192,12 +192,12 @@ func (c *codec) single(fd protoreflect.FieldDescriptor, v *value, path string, n
 		return pv, c.dynamic(v, m, path)
 	case md.FullName() == "google.protobuf.Struct":
 		if v.typ != tStruct {
-			return pv, fail(path, "is a %s, but field %s is a google.protobuf.Struct", v.typ, fd.FullName())
+			return pv, fail(path, "is %s, but field %s is a google.protobuf.Struct", v.typ.article(), fd.FullName())
 		}
 		return pv, c.dynamicStruct(v, m, path)
 	case md.FullName() == "google.protobuf.ListValue":
 		if v.typ != tArray {
-			return pv, fail(path, "is a %s, but field %s is a google.protobuf.ListValue", v.typ, fd.FullName())
+			return pv, fail(path, "is %s, but field %s is a google.protobuf.ListValue", v.typ.article(), fd.FullName())
 		}
 		return pv, c.dynamicList(v, m, path)
 	case isWrapper(md):
@@ -210,7 +210,7 @@ func (c *codec) single(fd protoreflect.FieldDescriptor, v *value, path string, n
 		return pv, nil
 	}
 	if v.typ != tStruct {
-		return pv, fail(path, "is a %s, but field %s is message %s, sent as a struct", v.typ, fd.FullName(), md.FullName())
+		return pv, fail(path, "is %s, but field %s is message %s, sent as a struct", v.typ.article(), fd.FullName(), md.FullName())
 	}
 	return pv, c.decodeStruct(v, m, path)
 }
@@ -221,11 +221,11 @@ func (c *codec) scalarOf(fd protoreflect.FieldDescriptor, v *value) (protoreflec
 	switch fd.Kind() {
 	case protoreflect.StringKind:
 		if v.typ != tString {
-			want = "string"
+			want = "a string"
 		}
 	case protoreflect.BoolKind:
 		if v.typ != tBool {
-			want = "boolean"
+			want = "a boolean"
 		}
 	case protoreflect.BytesKind:
 		if v.typ != tBase64 {
@@ -233,19 +233,19 @@ func (c *codec) scalarOf(fd protoreflect.FieldDescriptor, v *value) (protoreflec
 		}
 	case protoreflect.DoubleKind, protoreflect.FloatKind:
 		if v.typ != tDouble && v.typ != tInt { // a whole number sent as int widens exactly
-			want = "double"
+			want = "a double"
 		}
 	case protoreflect.EnumKind:
 		if v.typ != tString && v.typ != tInt {
-			want = "string (the value's name) or int (its number)"
+			want = "a string (the value's name) or an int (its number)"
 		}
 	default: // the integer kinds
 		if v.typ != tInt {
-			want = "int"
+			want = "an int"
 		}
 	}
 	if want != "" {
-		return protoreflect.Value{}, fmt.Errorf("is a %s, but field %s (%s) takes a %s", v.typ, fd.FullName(), fd.Kind(), want)
+		return protoreflect.Value{}, fmt.Errorf("is %s, but field %s (%s) takes %s", v.typ.article(), fd.FullName(), fd.Kind(), want)
 	}
 	pv, err := scalar(fd, v)
 	if err != nil {

@@ -345,3 +345,11 @@ func startPeer(t testing.TB) string {
 
 var _ = errors.New
 var _ = proto.Marshal
+
+func protoName(s string) protoreflect.Name { return protoreflect.Name(s) }
+
+// compileExtra compiles a contract of a test's own.
+func compileExtra(t testing.TB, source string) protoreflect.FileDescriptor {
+	t.Helper()
+	return prototest.Compile(t, "xrpcextra/v1/extra.proto", source)
+}

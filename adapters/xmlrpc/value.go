@@ -508,3 +508,14 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// article is the type's name with its indefinite article: "an int", "a struct".
+func (t valueType) article() string {
+	switch t {
+	case tInt, tArray:
+		return "an " + t.String()
+	case tBase64, tNil:
+		return t.String()
+	}
+	return "a " + t.String()
+}
