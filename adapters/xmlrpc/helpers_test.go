@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"os/exec"
 	"reflect"
 	"strings"
@@ -18,7 +17,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/agentbridge/agentbridge/adapters"
@@ -343,8 +341,6 @@ func startPeer(t testing.TB) string {
 	return ""
 }
 
-var _ = errors.New
-var _ = proto.Marshal
 
 func protoName(s string) protoreflect.Name { return protoreflect.Name(s) }
 
