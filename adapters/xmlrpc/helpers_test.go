@@ -341,7 +341,6 @@ func startPeer(t testing.TB) string {
 	return ""
 }
 
-
 func protoName(s string) protoreflect.Name { return protoreflect.Name(s) }
 
 // compileExtra compiles a contract of a test's own.
