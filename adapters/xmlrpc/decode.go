@@ -95,7 +95,7 @@ func (c *codec) setField(m protoreflect.Message, fd protoreflect.FieldDescriptor
 		switch {
 		case fd.IsList() || fd.IsMap():
 			return fail(path, "nil for field %s, a list or map, which cannot hold nil; the backend may send an empty array or struct instead", fd.FullName())
-		case fd.Message() != nil && fd.Message().FullName() == "google.protobuf.Value":
+		case isValue(fd):
 			m.Set(fd, protoreflect.ValueOfMessage(nullValue(m.NewField(fd).Message())))
 			return nil
 		case fd.HasPresence():
@@ -112,7 +112,7 @@ func (c *codec) setField(m protoreflect.Message, fd protoreflect.FieldDescriptor
 		list := m.Mutable(fd).List()
 		for i, item := range v.items {
 			p := fmt.Sprintf("%s[%d]", path, i)
-			if item.typ == tNil && !(fd.Message() != nil && fd.Message().FullName() == "google.protobuf.Value") {
+			if item.typ == tNil && !isValue(fd) {
 				return fail(p, "nil in an array for field %s: a list cannot hold a nil item", fd.FullName())
 			}
 			pv, err := c.single(fd, item, p, list.NewElement)
@@ -133,7 +133,7 @@ func (c *codec) setField(m protoreflect.Message, fd protoreflect.FieldDescriptor
 			if err != nil {
 				return fail(p, "%v", err)
 			}
-			if mem.v.typ == tNil && !(fd.MapValue().Message() != nil && fd.MapValue().Message().FullName() == "google.protobuf.Value") {
+			if mem.v.typ == tNil && !isValue(fd.MapValue()) {
 				return fail(p, "nil as a value of map %s, which cannot hold nil", fd.FullName())
 			}
 			pv, err := c.single(fd.MapValue(), mem.v, p, mp.NewValue)
@@ -150,6 +150,11 @@ func (c *codec) setField(m protoreflect.Message, fd protoreflect.FieldDescriptor
 	}
 	m.Set(fd, pv)
 	return nil
+}
+
+// isValue reports whether fd's values are google.protobuf.Value messages, which hold a nil.
+func isValue(fd protoreflect.FieldDescriptor) bool {
+	return fd.Message() != nil && fd.Message().FullName() == "google.protobuf.Value"
 }
 
 // mapKey parses a struct member's name as a map key of kind fd.

@@ -398,3 +398,30 @@ func TestSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestFaultRuleOnExtraMember: a rule's fault_detail names a member of the fault struct beside
+// faultCode and faultString, and fault_string matches the text.
+func TestFaultRuleOnExtraMember(t *testing.T) {
+	t.Parallel()
+	c, url := startCanned(t)
+	b := backendOf(t, url, "")
+	cause := "java.lang.IllegalArgumentException"
+	b.Faults = []adapters.FaultRule{
+		{FaultDetail: &adapters.FaultDetailMatch{Element: "faultCause", Value: &cause}, Status: "INVALID_ARGUMENT", Reason: "BAD_ARGUMENT"},
+		{FaultString: "^quota", Status: "RESOURCE_EXHAUSTED", Reason: "QUOTA"},
+	}
+	m := bindAll(t, b)
+	c.set(canned{body: faultReply(`<member><name>faultCode</name><value><int>0</int></value></member>
+		<member><name>faultString</name><value>bad id</value></member>
+		<member><name>faultCause</name><value>` + cause + `</value></member>`)})
+	_, err := call(t, m, "Echo", `{"result": 1}`)
+	outcomeOf(t, err).want(t, codes.InvalidArgument, "BAD_ARGUMENT", "backend peer rejected the request: bad id (fault 0)")
+	c.set(canned{body: faultReply(`<member><name>faultCode</name><value><string>Server</string></value></member>
+		<member><name>faultString</name><value>quota exceeded</value></member>`)})
+	_, err = call(t, m, "Echo", `{"result": 1}`)
+	o := outcomeOf(t, err)
+	o.want(t, codes.ResourceExhausted, "QUOTA", "quota exceeded (fault Server)")
+	if o.meta["fault_code"] != "Server" || o.meta["fault_rule"] != "backend:peer:1" {
+		t.Errorf("metadata %v", o.meta)
+	}
+}

@@ -90,7 +90,7 @@ type parser struct {
 // methodResponse, wraps errNotXMLRPC; malformed XML wraps xmlcodec.ErrMalformed; a limit
 // exceeded wraps xmlcodec.ErrLimit; a protocol violation is a *protocolError.
 func parseResponse(body []byte, limits xmlcodec.Limits) (*response, error) {
-	p := &parser{d: xmlcodec.NewDecoder(bytes.NewReader(body)), limits: limits}
+	p := &parser{d: xmlcodec.NewDecoder(bytes.NewReader(body)), limits: withDefaults(limits)}
 	root, err := p.root()
 	if err != nil {
 		return nil, err
@@ -138,23 +138,38 @@ func parseResponse(body []byte, limits xmlcodec.Limits) (*response, error) {
 	return &resp, nil
 }
 
+// withDefaults fills the zero fields of l from xmlcodec.DefaultLimits.
+func withDefaults(l xmlcodec.Limits) xmlcodec.Limits {
+	d := xmlcodec.DefaultLimits
+	if l.MaxDepth > 0 {
+		d.MaxDepth = l.MaxDepth
+	}
+	if l.MaxElements > 0 {
+		d.MaxElements = l.MaxElements
+	}
+	if l.MaxAttrs > 0 {
+		d.MaxAttrs = l.MaxAttrs
+	}
+	if l.MaxTextBytes > 0 {
+		d.MaxTextBytes = l.MaxTextBytes
+	}
+	return d
+}
+
 // root reads up to the document's root element. Anything but an XML declaration, comments,
 // processing instructions and white space before it means the body is not an XML document.
 func (p *parser) root() (xml.StartElement, error) {
 	for {
 		tok, err := p.token()
 		if err != nil {
-			if errors.Is(err, io.EOF) {
+			switch {
+			case errors.Is(err, io.EOF):
 				return xml.StartElement{}, fmt.Errorf("%w: the body is empty", errNotXMLRPC)
+			case errors.Is(err, errDoctype), errors.Is(err, xmlcodec.ErrLimit):
+				return xml.StartElement{}, err
 			}
-			var limit bool
-			if errors.Is(err, xmlcodec.ErrLimit) || errors.Is(err, errDoctype) {
-				limit = true
-			}
-			if !limit {
-				return xml.StartElement{}, fmt.Errorf("%w: %w", errNotXMLRPC, err)
-			}
-			return xml.StartElement{}, err
+			// Not XML from its first bytes on: JSON, plain text.
+			return xml.StartElement{}, fmt.Errorf("%w: %w", errNotXMLRPC, err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
@@ -203,7 +218,7 @@ func (p *parser) token() (xml.Token, error) {
 		if errors.As(err, &se) {
 			return nil, fmt.Errorf("%w at line %d: %s", xmlcodec.ErrMalformed, se.Line, se.Msg)
 		}
-		return nil, fmt.Errorf("%w: %v", xmlcodec.ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %w", xmlcodec.ErrMalformed, err)
 	}
 	switch t := tok.(type) {
 	case xml.StartElement:
