@@ -425,3 +425,28 @@ func TestFaultRuleOnExtraMember(t *testing.T) {
 		t.Errorf("metadata %v", o.meta)
 	}
 }
+
+// TestNilIntoFieldsWithPresence: nil leaves an optional field, a message and a wrapper unset,
+// and makes a Value null.
+func TestNilIntoFieldsWithPresence(t *testing.T) {
+	t.Parallel()
+	c, url := startCanned(t)
+	m := bindAll(t, backendOf(t, url, ""))
+	c.set(canned{body: result(`<struct><member><name>sku</name><value>A-1</value></member>
+		<member><name>quantity</name><value><nil/></value></member><member><name>color</name><value>RED</value></member></struct>`)})
+	got, err := call(t, m, "PutItem", `{"sku": "A-1", "quantity": 1}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameJSON(t, got, `{"sku": "A-1", "color": "COLOR_RED"}`)
+	c.set(canned{body: result(`<struct><member><name>nothing</name><value><nil/></value></member><member><name>anything</name><value><nil/></value></member>
+		<member><name>i</name><value><int>0</int></value></member><member><name>neg</name><value><int>0</int></value></member>
+		<member><name>flag</name><value><boolean>0</boolean></value></member><member><name>text</name><value></value></member>
+		<member><name>ratio</name><value><double>0</double></value></member><member><name>blob</name><value><base64></base64></value></member>
+		<member><name>when</name><value><nil/></value></member></struct>`)})
+	got, err = call(t, m, "GetAllTypes", `{}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameJSON(t, got, `{}`)
+}

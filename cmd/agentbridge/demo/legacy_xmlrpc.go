@@ -16,7 +16,31 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/agentbridge/agentbridge/adapters"
 )
+
+// StockDeskBackendName is the backend StockDeskService's bindings name.
+const StockDeskBackendName = "warehouse-xmlrpc"
+
+// StockDeskBackend is the config of the stock desk's backend at endpoint (the URL
+// XMLRPCHandler is served at): kind xmlrpc, with the desk's zone, Europe/Berlin, as its
+// timezone setting, since the desk writes local times without a zone. In YAML:
+//
+//	warehouse-xmlrpc:
+//	  kind: xmlrpc
+//	  endpoint: http://127.0.0.1:8081/RPC2
+//	  xmlrpc:
+//	    timezone: Europe/Berlin
+func StockDeskBackend(endpoint string) adapters.Backend {
+	var sections map[string]yaml.Node
+	if err := yaml.Unmarshal([]byte("xmlrpc:\n  timezone: Europe/Berlin\n"), &sections); err != nil {
+		panic("demo: " + err.Error())
+	}
+	return adapters.Backend{Kind: "xmlrpc", Endpoint: endpoint, Sections: sections}
+}
 
 // legacyDeskZone is the zone the stock desk writes its dateTime.iso8601 values in, without
 // saying so, as XML-RPC has no zone: the warehouse's local time.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentbridge/agentbridge/adapters"
 	_ "github.com/agentbridge/agentbridge/adapters/standard"
 	"github.com/agentbridge/agentbridge/server"
 )
@@ -121,5 +122,27 @@ backends:
 		if code != tc.http || !strings.Contains(string(js), `"reason":"`+tc.reason+`"`) || !strings.Contains(string(js), tc.text) {
 			t.Errorf("%s %s: %d %s", tc.method, tc.path, code, js)
 		}
+	}
+}
+
+// TestStockDeskBackend serves StockDeskService with the backend StockDeskBackend makes, in a
+// config made in Go: the desk's local times read right.
+func TestStockDeskBackend(t *testing.T) {
+	t.Parallel()
+	desk := httptest.NewServer(NewLegacy(legacyTestClock).XMLRPCHandler())
+	t.Cleanup(desk.Close)
+	cfg := &server.Config{
+		Services: []string{"agentbridge.demo.v1.StockDeskService"},
+		Backends: map[string]adapters.Backend{StockDeskBackendName: StockDeskBackend(desk.URL + "/RPC2")},
+		Audit:    server.AuditOptions{Sink: "off"},
+	}
+	srv, err := cfg.Build(server.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/stockdesk/items/G-300", nil))
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"updatedAt":"2026-10-25T13:40:00Z"`) || !strings.Contains(rec.Body.String(), `"supplierNote":""`) {
+		t.Errorf("%d %s", rec.Code, rec.Body)
 	}
 }
