@@ -34,6 +34,7 @@ import "agentbridge/v1/xmlrpc.proto";
 import "google/protobuf/struct.proto";
 import "google/protobuf/timestamp.proto";
 import "google/protobuf/wrappers.proto";
+import "google/api/field_behavior.proto";
 
 enum Color {
   COLOR_UNSPECIFIED = 0;
@@ -114,6 +115,11 @@ message Item {
   string sku = 1;
   optional int32 quantity = 2;
   Color color = 3;
+  optional string note = 4 [(google.api.field_behavior) = OPTIONAL];
+}
+
+message Sure {
+  optional string id = 1 [(google.api.field_behavior) = REQUIRED];
 }
 
 message Wide { int64 n = 1; uint64 u = 2; }
@@ -170,6 +176,9 @@ service Peer {
   }
   rpc Crash(Empty) returns (Empty) {
     option (agentbridge.v1.binding) = {backend: "peer", xmlrpc: {method: "crash"}};
+  }
+  rpc GetSure(Empty) returns (Sure) {
+    option (agentbridge.v1.binding) = {backend: "peer", xmlrpc: {method: "sure"}};
   }
   rpc PutItem(Item) returns (Item) {
     option (agentbridge.v1.binding) = {backend: "peer", xmlrpc: {method: "item.put", path: "/items/RPC2", json_names: true, enums_as_int: true}};

@@ -224,6 +224,8 @@ func TestRepliesThatDoNotFit(t *testing.T) {
 			[]string{"result.tags[0]: nil in an array"}},
 		{"missing member", "GetTicket", `<struct><member><name>id</name><value><int>1</int></value></member></struct>`,
 			[]string{"result.title: the reply has no such member", "mark the field optional"}},
+		{"missing REQUIRED member", "GetSure", `<struct></struct>`,
+			[]string{"result.id: the reply has no such member, but field xrpctest.v1.Sure.id is REQUIRED"}},
 		{"not a struct", "GetTicket", `<int>1</int>`,
 			[]string{"the method returned an int, but without result_field the return value must be a struct"}},
 		{"bad dateTime", "GetTicket", ticket(`<member><name>opened</name><value><dateTime.iso8601>yesterday</dateTime.iso8601></value></member>`),
