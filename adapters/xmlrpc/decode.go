@@ -401,6 +401,9 @@ func parseDateTime(text string, loc *time.Location) (time.Time, error) {
 	for _, layout := range []string{"20060102T15:04:05", "2006-01-02T15:04:05", "20060102T150405"} {
 		for _, zone := range []string{"", "Z07:00", "Z0700"} {
 			if t, err := time.ParseInLocation(layout+zone, text, loc); err == nil {
+				if y := t.UTC().Year(); y < 1 || y > 9999 {
+					return time.Time{}, fmt.Errorf("%q is outside the years 0001 to 9999, which a Timestamp holds", clip(text))
+				}
 				return t, nil
 			}
 		}
@@ -448,6 +451,9 @@ func (c *codec) dynamic(v *value, m protoreflect.Message, path string) error {
 		f, err := strconv.ParseFloat(v.text, 64)
 		if err != nil {
 			return fail(path, "%q is not a number", clip(v.text))
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return fail(path, "%s has no JSON form, so a google.protobuf.Value cannot hold it; use a double field", clip(v.text))
 		}
 		return set("number_value", protoreflect.ValueOfFloat64(f))
 	case tDateTime:

@@ -60,7 +60,12 @@ func FuzzParseResponse(f *testing.F) {
 			return
 		}
 		for _, cc := range []*codec{c, lenient} {
-			_ = cc.decodeResult(r.result, adapters.MessageType(allTypes).New(), nil)
+			typed := adapters.MessageType(allTypes).New()
+			if cc.decodeResult(r.result, typed, nil) == nil {
+				if _, err := protojson.Marshal(typed.Interface()); err != nil {
+					t.Fatalf("a decoded message has no JSON form: %v", err)
+				}
+			}
 		}
 		first := adapters.MessageType(valueMsg).New()
 		if err := c.decodeResult(r.result, first, resultField); err != nil {
@@ -78,7 +83,10 @@ func FuzzParseResponse(f *testing.F) {
 		if err := c.decodeResult(r2.result, second, resultField); err != nil {
 			t.Fatalf("the bridge's own XML does not decode: %v\n%s", err, out)
 		}
-		a, _ := protojson.Marshal(first.Interface())
+		a, err := protojson.Marshal(first.Interface())
+		if err != nil {
+			t.Fatalf("a decoded value has no JSON form: %v", err)
+		}
 		b, _ := protojson.Marshal(second.Interface())
 		if string(a) != string(b) {
 			t.Fatalf("round trip changed the value:\n%s\n%s\nvia %s", a, b, out)
