@@ -11,6 +11,7 @@ package agentbridgev1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	descriptorpb "google.golang.org/protobuf/types/descriptorpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -24,11 +25,28 @@ const (
 )
 
 // XmlRpcCall binds a method to an XML-RPC method: the request message becomes the methodCall's
-// params, the methodResponse's value becomes the response message, and a fault a status.
+// params, the methodResponse's value becomes the response message, and a fault a status. See
+// docs/xmlrpc.md for the mapping of every type.
 type XmlRpcCall struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The methodName sent ("ticket.get", "wp.getPosts").
-	Method        string `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	// The methodName sent ("ticket.get", "wp.getPosts"); required.
+	Method string `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	// The URL path of the call, relative to the backend's endpoint ("/RPC2"); default: the
+	// endpoint itself.
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// Send the whole request message as one struct param instead of one param per top-level field
+	// (the default, in field-number order).
+	RequestAsStruct bool `protobuf:"varint,3,opt,name=request_as_struct,json=requestAsStruct,proto3" json:"request_as_struct,omitempty"`
+	// The response field that holds the method's return value, whatever its type (an array of
+	// tickets, an int, a struct). Empty: the return value must be a struct, whose members are the
+	// response message's fields.
+	ResultField string `protobuf:"bytes,4,opt,name=result_field,json=resultField,proto3" json:"result_field,omitempty"`
+	// Send enum values as their numbers (int) instead of their names (string). Decoding accepts
+	// both either way.
+	EnumsAsInt bool `protobuf:"varint,5,opt,name=enums_as_int,json=enumsAsInt,proto3" json:"enums_as_int,omitempty"`
+	// Name struct members by the fields' JSON names (lowerCamelCase) instead of their proto
+	// names (lower_snake_case), in both directions. A field's xmlrpc_member overrides either.
+	JsonNames     bool `protobuf:"varint,6,opt,name=json_names,json=jsonNames,proto3" json:"json_names,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -70,14 +88,77 @@ func (x *XmlRpcCall) GetMethod() string {
 	return ""
 }
 
+func (x *XmlRpcCall) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *XmlRpcCall) GetRequestAsStruct() bool {
+	if x != nil {
+		return x.RequestAsStruct
+	}
+	return false
+}
+
+func (x *XmlRpcCall) GetResultField() string {
+	if x != nil {
+		return x.ResultField
+	}
+	return ""
+}
+
+func (x *XmlRpcCall) GetEnumsAsInt() bool {
+	if x != nil {
+		return x.EnumsAsInt
+	}
+	return false
+}
+
+func (x *XmlRpcCall) GetJsonNames() bool {
+	if x != nil {
+		return x.JsonNames
+	}
+	return false
+}
+
+var file_agentbridge_v1_xmlrpc_proto_extTypes = []protoimpl.ExtensionInfo{
+	{
+		ExtendedType:  (*descriptorpb.FieldOptions)(nil),
+		ExtensionType: (*string)(nil),
+		Field:         51248,
+		Name:          "agentbridge.v1.xmlrpc_member",
+		Tag:           "bytes,51248,opt,name=xmlrpc_member",
+		Filename:      "agentbridge/v1/xmlrpc.proto",
+	},
+}
+
+// Extension fields to descriptorpb.FieldOptions.
+var (
+	// The XML-RPC struct member name of the field, when it is not the field's proto name (or JSON
+	// name, with json_names): "postID", "faultCode", "dc:title".
+	//
+	// optional string xmlrpc_member = 51248;
+	E_XmlrpcMember = &file_agentbridge_v1_xmlrpc_proto_extTypes[0]
+)
+
 var File_agentbridge_v1_xmlrpc_proto protoreflect.FileDescriptor
 
 const file_agentbridge_v1_xmlrpc_proto_rawDesc = "" +
 	"\n" +
-	"\x1bagentbridge/v1/xmlrpc.proto\x12\x0eagentbridge.v1\"$\n" +
+	"\x1bagentbridge/v1/xmlrpc.proto\x12\x0eagentbridge.v1\x1a google/protobuf/descriptor.proto\"\xc8\x01\n" +
 	"\n" +
 	"XmlRpcCall\x12\x16\n" +
-	"\x06method\x18\x01 \x01(\tR\x06methodBEZCgithub.com/agentbridge/agentbridge/gen/agentbridge/v1;agentbridgev1b\x06proto3"
+	"\x06method\x18\x01 \x01(\tR\x06method\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12*\n" +
+	"\x11request_as_struct\x18\x03 \x01(\bR\x0frequestAsStruct\x12!\n" +
+	"\fresult_field\x18\x04 \x01(\tR\vresultField\x12 \n" +
+	"\fenums_as_int\x18\x05 \x01(\bR\n" +
+	"enumsAsInt\x12\x1d\n" +
+	"\n" +
+	"json_names\x18\x06 \x01(\bR\tjsonNames:D\n" +
+	"\rxmlrpc_member\x12\x1d.google.protobuf.FieldOptions\x18\xb0\x90\x03 \x01(\tR\fxmlrpcMemberBEZCgithub.com/agentbridge/agentbridge/gen/agentbridge/v1;agentbridgev1b\x06proto3"
 
 var (
 	file_agentbridge_v1_xmlrpc_proto_rawDescOnce sync.Once
@@ -93,13 +174,15 @@ func file_agentbridge_v1_xmlrpc_proto_rawDescGZIP() []byte {
 
 var file_agentbridge_v1_xmlrpc_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
 var file_agentbridge_v1_xmlrpc_proto_goTypes = []any{
-	(*XmlRpcCall)(nil), // 0: agentbridge.v1.XmlRpcCall
+	(*XmlRpcCall)(nil),                // 0: agentbridge.v1.XmlRpcCall
+	(*descriptorpb.FieldOptions)(nil), // 1: google.protobuf.FieldOptions
 }
 var file_agentbridge_v1_xmlrpc_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
+	1, // 0: agentbridge.v1.xmlrpc_member:extendee -> google.protobuf.FieldOptions
+	1, // [1:1] is the sub-list for method output_type
+	1, // [1:1] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	0, // [0:1] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
 }
 
@@ -115,12 +198,13 @@ func file_agentbridge_v1_xmlrpc_proto_init() {
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentbridge_v1_xmlrpc_proto_rawDesc), len(file_agentbridge_v1_xmlrpc_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   1,
-			NumExtensions: 0,
+			NumExtensions: 1,
 			NumServices:   0,
 		},
 		GoTypes:           file_agentbridge_v1_xmlrpc_proto_goTypes,
 		DependencyIndexes: file_agentbridge_v1_xmlrpc_proto_depIdxs,
 		MessageInfos:      file_agentbridge_v1_xmlrpc_proto_msgTypes,
+		ExtensionInfos:    file_agentbridge_v1_xmlrpc_proto_extTypes,
 	}.Build()
 	File_agentbridge_v1_xmlrpc_proto = out.File
 	file_agentbridge_v1_xmlrpc_proto_goTypes = nil
