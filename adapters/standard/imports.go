@@ -3,5 +3,6 @@
 package standard
 
 import (
+	_ "github.com/agentbridge/agentbridge/adapters/rest" // kind "rest"
 	_ "github.com/agentbridge/agentbridge/adapters/soap" // kind "soap"
 )
