@@ -310,3 +310,13 @@ func wantErr(t *testing.T, outs map[string]outcome, code codes.Code) outcome {
 	}
 	return g
 }
+
+// newMessage reads a message of type md from protojson.
+func newMessage(t *testing.T, md protoreflect.MessageDescriptor, js string) *dynamicpb.Message {
+	t.Helper()
+	m := dynamicpb.NewMessage(md)
+	if err := protojson.Unmarshal([]byte(js), m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"mime/multipart"
@@ -156,6 +157,9 @@ func newOperation(call *agentbridgev1.RestCall, in, out protoreflect.MessageDesc
 			if md = op.bodyField.Message(); md == nil || op.bodyField.IsList() || op.bodyField.IsMap() {
 				errs = append(errs, fmt.Errorf("rest: body %q: an XML body is a message; the field is not a singular message field", body))
 			}
+		}
+		if op.bodyField == nil && len(op.elsewhere) > 0 {
+			errs = append(errs, errors.New(`rest: an XML body of body "*" would carry the fields the path, query or headers take too (XML writes every field); put the document in one message field and name it in body`))
 		}
 		if md != nil {
 			if op.xmlPlan, err = xmlcodec.For(md); err != nil {
@@ -317,7 +321,7 @@ func (op *operation) encodeBody(m protoreflect.Message) ([]byte, string, error) 
 		return out, "application/xml; charset=utf-8", err
 	default:
 		out, err := op.jsonOptions().Marshal(msg.Interface())
-		return out, "application/json", err
+		return compact(out), "application/json", err
 	}
 }
 
@@ -341,7 +345,7 @@ func (op *operation) encodeField(m protoreflect.Message) ([]byte, string, error)
 			return nil, "", fmt.Errorf("body field %s: a form body from one field is not supported; use body \"*\"", fd.Name())
 		}
 		out, err := op.jsonOptions().Marshal(m.Get(fd).Message().Interface())
-		return out, "application/json", err
+		return compact(out), "application/json", err
 	}
 	// A repeated or scalar field: marshal the message holding only it and take its value.
 	one := m.Type().New()
@@ -399,4 +403,14 @@ func writePart(w *multipart.Writer, fd protoreflect.FieldDescriptor, m protorefl
 		}
 	}
 	return nil
+}
+
+// compact drops the white space protojson puts in at random, so a backend (and its logs) sees
+// the same bytes for the same request.
+func compact(data []byte) []byte {
+	var b bytes.Buffer
+	if err := json.Compact(&b, data); err != nil {
+		return data
+	}
+	return b.Bytes()
 }
