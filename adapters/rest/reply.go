@@ -587,6 +587,11 @@ func scalarValue(fd protoreflect.FieldDescriptor, text string) (protoreflect.Val
 	case protoreflect.BytesKind:
 		return protoreflect.ValueOfBytes([]byte(text)), nil
 	case protoreflect.BoolKind:
+		if t == "" {
+			// A present flag with no value: an empty attribute (MediaWiki's missing="") or an
+			// empty element says yes; absence says nothing.
+			return protoreflect.ValueOfBool(true), nil
+		}
 		b, err := strconv.ParseBool(t)
 		if err != nil {
 			return protoreflect.Value{}, fmt.Errorf("%q is not true or false", t)
