@@ -134,7 +134,8 @@ func (pg *pager) decode(token string) (string, bool) {
 
 // apply adds the page's parameters to q for the request m, or returns the next page's URL
 // (NEXT_LINK, LINK_HEADER), and notes in r what the reply needs to make the next token.
-func (pg *pager) apply(backend string, m protoreflect.Message, q url.Values, r *request) (string, error) {
+func (pg *pager) apply(a *Adapter, m protoreflect.Message, q url.Values, r *request) (string, error) {
+	backend := a.backend.Name
 	size := pg.pageSize
 	if pg.size != nil && m.Has(pg.size) {
 		if size = intOf(m.Get(pg.size), pg.size); size < 0 {
@@ -153,6 +154,9 @@ func (pg *pager) apply(backend string, m protoreflect.Message, q url.Values, r *
 	switch pg.style {
 	case agentbridgev1.RestPageStyle_REST_PAGE_STYLE_NEXT_LINK, agentbridgev1.RestPageStyle_REST_PAGE_STYLE_LINK_HEADER:
 		if v != "" {
+			if _, ok := a.absLink(v); !ok {
+				return "", pageErr(backend, "%s is not a token this method gave out", pg.token.Name())
+			}
 			return v, nil // the backend's own link holds its parameters
 		}
 		if pg.param != "" {

@@ -1,11 +1,14 @@
 package rest_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -85,6 +88,39 @@ func probeBackend(t *testing.T) *httptest.Server {
 			w.WriteHeader(http.StatusBadRequest)
 			_, _ = io.WriteString(w, `<error message="names are lower case"/>`)
 		}
+	})
+	names := []string{"a", "b", "c", "d", "e"}
+	page := func(from, limit int) ([]map[string]any, int) {
+		var items []map[string]any
+		for i := from; i < len(names) && i < from+limit; i++ {
+			items = append(items, map[string]any{"name": names[i], "count": i})
+		}
+		return items, from + limit
+	}
+	mux.HandleFunc("GET /cursor", func(w http.ResponseWriter, r *http.Request) {
+		from := slices.Index(names, r.URL.Query().Get("after")) + 1
+		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		items, next := page(from, limit)
+		cursor := ""
+		if next < len(names) {
+			cursor = names[next-1]
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"items": items, "meta": map[string]any{"next_cursor": cursor}})
+	})
+	mux.HandleFunc("GET /links", func(w http.ResponseWriter, r *http.Request) {
+		from, _ := strconv.Atoi(r.URL.Query().Get("from"))
+		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		items, next := page(from, limit)
+		links := map[string]any{}
+		switch {
+		case r.URL.Query().Get("mode") == "elsewhere":
+			links["next"] = "http://elsewhere.example/links?from=2"
+		case next < len(names):
+			links["next"] = fmt.Sprintf("/links?from=%d&limit=%d", next, limit) // relative, as many APIs give it
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"items": items, "links": links})
 	})
 	mux.HandleFunc("/echo/{box}", func(w http.ResponseWriter, r *http.Request) {
 		echo := map[string]any{"method": r.Method, "path": r.URL.Path, "query": r.URL.RawQuery, "content_type": r.Header.Get("Content-Type"), "trace": r.Header.Get("X-Trace"), "raw": ""}
@@ -294,4 +330,45 @@ func hasRetryInfo(st *status.Status) bool {
 	return slices.ContainsFunc(st.Proto().GetDetails(), func(d *anypb.Any) bool {
 		return strings.HasSuffix(d.GetTypeUrl(), "google.rpc.RetryInfo")
 	})
+}
+
+// TestCursorAndNextLink: a cursor in the reply body and a next page link in it (relative, as
+// many APIs give it) walked by token; a link to another host is refused, and so is a token the
+// method did not give out that points elsewhere.
+func TestCursorAndNextLink(t *testing.T) {
+	t.Parallel()
+	b := newBridge(t, probeConfig(probeBackend(t).URL), "acme.probe.v1.ProbeService")
+	for _, m := range []struct{ method, route string }{{"ListByCursor", "/v1/cursor/things"}, {"ListByNextLink", "/v1/links/things"}} {
+		t.Run(m.method, func(t *testing.T) {
+			var names []string
+			token := ""
+			for range 10 {
+				g := same(t, b.callEvery(t, m.method, `{"page_size": 2, "page_token": "`+token+`"}`, rest{"GET", m.route + "?page_size=2&page_token=" + token, ""}))
+				if g.code != codes.OK {
+					t.Fatalf("%v %s", g.code, g.msg)
+				}
+				msg := g.resp.ProtoReflect()
+				items := msg.Get(msg.Descriptor().Fields().ByName("items")).List()
+				for i := range items.Len() {
+					it := items.Get(i).Message()
+					names = append(names, it.Get(it.Descriptor().Fields().ByName("name")).String())
+				}
+				if token = msg.Get(msg.Descriptor().Fields().ByName("next_page_token")).String(); token == "" {
+					break
+				}
+			}
+			if got := strings.Join(names, ""); got != "abcde" {
+				t.Errorf("walked %s", got)
+			}
+		})
+	}
+	g := wantErr(t, b.callEvery(t, "ListByNextLink", `{"page_size": 2, "mode": "elsewhere"}`, rest{"GET", "/v1/links/things?page_size=2&mode=elsewhere", ""}), codes.Internal)
+	if g.reason != "BACKEND_REPLY_INVALID" || !strings.Contains(g.msg, "another host") {
+		t.Errorf("a link elsewhere: %s %q", g.reason, g.msg)
+	}
+	forged := base64.RawURLEncoding.EncodeToString([]byte("4:http://elsewhere.example/links"))
+	g = wantErr(t, b.callEvery(t, "ListByNextLink", `{"page_token": "`+forged+`"}`, rest{"GET", "/v1/links/things?page_token=" + forged, ""}), codes.InvalidArgument)
+	if g.reason != "INVALID_PAGE_TOKEN" {
+		t.Errorf("a forged token: %s %q", g.reason, g.msg)
+	}
 }

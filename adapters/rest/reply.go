@@ -27,9 +27,12 @@ type replyPlan struct {
 	headers   []param                      // reply_headers, fields of the response
 	// filled are the top-level response fields the bridge fills itself (the next page token,
 	// reply headers, reply paths): a reply member of the same name is not theirs.
-	filled  map[protoreflect.FieldNumber]bool
-	xmlPlan *xmlcodec.Plan // the plan of the message the XML root element holds
-	out     protoreflect.MessageDescriptor
+	filled map[protoreflect.FieldNumber]bool
+	// consumed are the top-level members of a JSON reply the bridge reads itself (a next
+	// cursor or link), which no field needs to name.
+	consumed map[string]bool
+	xmlPlan  *xmlcodec.Plan // the plan of the message the XML root element holds
+	out      protoreflect.MessageDescriptor
 
 	errPath string                       // error_message_path
 	bodyErr *agentbridgev1.RestBodyError // an error in a 2xx body
@@ -48,6 +51,11 @@ func newReplyPlan(call *agentbridgev1.RestCall, out protoreflect.MessageDescript
 	var errs []error
 	if page != nil {
 		rp.filled[page.next.Number()] = true
+		if page.nextPath != "" {
+			first, _, _ := strings.Cut(page.nextPath, ".")
+			first, _, _ = strings.Cut(first, "[")
+			rp.consumed = map[string]bool{first: true}
+		}
 	}
 	for i, p := range call.GetReplyHeaders() {
 		fd := out.Fields().ByName(protoreflect.Name(p.GetField()))
@@ -459,6 +467,16 @@ func (a *Adapter) fault(op *operation, code, text string, md map[string]string) 
 // decodeJSON reads a JSON reply into m by descriptor (see jsonFit).
 func (rp *replyPlan) decodeJSON(skipped func(string), v any, m protoreflect.Message) error {
 	fit := &jsonFit{skipped: skipped}
+	if obj, ok := v.(map[string]any); ok && len(rp.consumed) > 0 {
+		// A shallow copy without what pagination reads, which stays in the document.
+		rest := make(map[string]any, len(obj))
+		for k, val := range obj {
+			if !rp.consumed[k] {
+				rest[k] = val
+			}
+		}
+		v = rest
+	}
 	filled := rp.filled
 	if rp.bodyField != nil {
 		// The body is the value of one field: checked as the response message holding only it.

@@ -207,7 +207,8 @@ type request struct {
 }
 
 // request builds the HTTP request for m.
-func (op *operation) request(backend string, m protoreflect.Message) (*request, error) {
+func (op *operation) request(a *Adapter, m protoreflect.Message) (*request, error) {
+	backend := a.backend.Name
 	path, err := op.template.Expand(m)
 	if err != nil {
 		return nil, invalid(backend, "the call to backend %s cannot be made: %v", backend, err)
@@ -229,7 +230,7 @@ func (op *operation) request(backend string, m protoreflect.Message) (*request, 
 	}
 	link := ""
 	if op.page != nil {
-		if link, err = op.page.apply(backend, m, q, r); err != nil {
+		if link, err = op.page.apply(a, m, q, r); err != nil {
 			return nil, err
 		}
 	}

@@ -168,7 +168,7 @@ func (a *Adapter) Bind(method protoreflect.MethodDescriptor, binding *agentbridg
 // call performs op: the request, a login first when the backend needs one, the request again
 // once when the session has ended, and the reply.
 func (a *Adapter) call(ctx context.Context, op *operation, req, resp proto.Message) error {
-	r, err := op.request(a.backend.Name, req.ProtoReflect())
+	r, err := op.request(a, req.ProtoReflect())
 	if err != nil {
 		return err
 	}
