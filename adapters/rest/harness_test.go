@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -128,7 +129,9 @@ func newBridge(t *testing.T, config, service string) *bridge {
 	go func() { done <- srv.ServeListeners(ctx, grpcLis, httpLis) }()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("serve: %v", err)
+		}
 	})
 	b := &bridge{url: "http://" + httpLis.Addr().String(), srv: srv}
 	b.cc, err = grpc.NewClient(grpcLis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))

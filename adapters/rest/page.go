@@ -19,18 +19,17 @@ import (
 // agent: base64url of the style's letter and the backend's own value (a page number, an
 // offset, a cursor or a next page's URL), so a token from another method's style is refused.
 type pager struct {
-	style      agentbridgev1.RestPageStyle
-	param      string
-	sizeParam  string
-	pageSize   int64
-	firstPage  int64
-	nextPath   string
-	total      string
-	token      protoreflect.FieldDescriptor // request
-	size       protoreflect.FieldDescriptor // request, optional
-	next       protoreflect.FieldDescriptor // response
-	items      protoreflect.FieldDescriptor // response, optional: counts a page's items
-	bodyIsList bool
+	style     agentbridgev1.RestPageStyle
+	param     string
+	sizeParam string
+	pageSize  int64
+	firstPage int64
+	nextPath  string
+	total     string
+	token     protoreflect.FieldDescriptor // request
+	size      protoreflect.FieldDescriptor // request, optional
+	next      protoreflect.FieldDescriptor // response
+	items     protoreflect.FieldDescriptor // response, optional: counts a page's items
 }
 
 // ReasonInvalidPageToken is the reason of a page_token the method did not give out.

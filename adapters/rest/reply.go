@@ -306,7 +306,7 @@ func docOf(reply *adapters.Reply, format agentbridgev1.RestReplyFormat) (*docume
 		}
 		m, err := mxj.NewMapXml(utf8)
 		if err != nil {
-			return nil, true, fmt.Errorf("malformed XML: %v", err)
+			return nil, true, fmt.Errorf("malformed XML: %w", err)
 		}
 		return &document{body: utf8, m: m, xml: true}, true, nil
 	}
@@ -318,7 +318,7 @@ func docOf(reply *adapters.Reply, format agentbridgev1.RestReplyFormat) (*docume
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, false, errors.New("the JSON is cut off (a partial reply)")
 		}
-		return nil, false, fmt.Errorf("malformed JSON: %v", err)
+		return nil, false, fmt.Errorf("malformed JSON: %w", err)
 	}
 	doc := &document{body: body, json: v}
 	switch x := v.(type) {
@@ -345,7 +345,7 @@ func checkXML(body []byte) error {
 			if errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "unexpected EOF") {
 				return errors.New("the XML is cut off (a partial reply)")
 			}
-			return fmt.Errorf("malformed XML: %v", err)
+			return fmt.Errorf("malformed XML: %w", err)
 		}
 		switch tok.(type) {
 		case xml.StartElement:
@@ -373,11 +373,11 @@ func checkXML(body []byte) error {
 
 // textAt is the text at an mxj path, or "".
 func textAt(doc *document, path string) string {
-	v, err := doc.m.ValueForPath(path)
-	if err != nil || v == nil {
+	vals, _ := doc.m.ValuesForPath(path) // an error only for a malformed path: nothing there
+	if len(vals) == 0 || vals[0] == nil {
 		return ""
 	}
-	return valueText(v)
+	return valueText(vals[0])
 }
 
 // valueText writes a value read from a document as text: strings as they are, numbers as
@@ -408,11 +408,11 @@ func valueText(v any) string {
 // bodyError reports the error a backend put in a 2xx reply, through the fault rules.
 func (op *operation) bodyError(a *Adapter, doc *document, md map[string]string) error {
 	be := op.reply.bodyErr
-	v, err := doc.m.ValueForPath(be.GetPath())
-	if err != nil || v == nil {
+	vals, _ := doc.m.ValuesForPath(be.GetPath()) // an error only for a malformed path: no marker
+	if len(vals) == 0 || vals[0] == nil {
 		return nil
 	}
-	marker := valueText(v)
+	marker := valueText(vals[0])
 	if be.GetValue() != "" && marker != be.GetValue() {
 		return nil
 	}
@@ -505,7 +505,7 @@ func (rp *replyPlan) decodeXML(skipped func(string), body []byte, m protoreflect
 	for {
 		tok, err := d.Token()
 		if err != nil {
-			return fmt.Errorf("no root element: %v", err)
+			return fmt.Errorf("no root element: %w", err)
 		}
 		start, ok := tok.(xml.StartElement)
 		if !ok {
