@@ -229,6 +229,9 @@ func TestBadReplies(t *testing.T) {
 		{"partial xml", func() map[string]outcome { return getXML("partial") }, codes.Unavailable, "BACKEND_BAD_REPLY", "cut off"},
 		{"doctype", func() map[string]outcome { return getXML("doctype") }, codes.Unavailable, "BACKEND_BAD_REPLY", "document type declarations"},
 		{"unknown element", func() map[string]outcome { return getXML("unknown") }, codes.Internal, "BACKEND_REPLY_INVALID", "colour"},
+		{"path that finds nothing", func() map[string]outcome {
+			return b.callEvery(t, "GetThingByPath", `{"name": "box"}`, rest{"GET", "/v1/paths/things/box", ""})
+		}, codes.Internal, "BACKEND_REPLY_INVALID", "label: finds nothing in the reply, and field name has no presence"},
 		{"xml error reply", func() map[string]outcome { return getXML("error") }, codes.InvalidArgument, "BACKEND_INVALID_ARGUMENT", "names are lower case"},
 	}
 	for _, c := range cases {
@@ -256,6 +259,10 @@ func TestBadReplies(t *testing.T) {
 	}
 	if got := wantOK(t, getXML("")); got != `{"count":3,"name":"box"}` {
 		t.Errorf("XML: %s", got)
+	}
+	got := wantOK(t, b.callEvery(t, "GetThingEnvelope", `{"name": "box"}`, rest{"GET", "/v1/envelope/things/box", ""}))
+	if got != `{"content_type":"application/xml","thing":{"count":3,"name":"box"}}` {
+		t.Errorf("XML into a field: %s", got)
 	}
 }
 
