@@ -185,16 +185,6 @@ func (s *session) expire(gen uint64) {
 	<-s.lock
 }
 
-// Logins counts the logins made, for tests.
-func (a *Adapter) Logins() uint64 {
-	if a.session == nil {
-		return 0
-	}
-	a.session.lock <- struct{}{}
-	defer func() { <-a.session.lock }()
-	return a.session.gen
-}
-
 // ended reports whether a call's outcome says the session has ended: HTTP 401, or an error
 // code the config lists.
 func (s *session) ended(reply *adapters.Reply, err error) bool {
