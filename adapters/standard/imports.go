@@ -3,6 +3,7 @@
 package standard
 
 import (
+	_ "github.com/agentbridge/agentbridge/adapters/rest"    // kind "rest"
 	_ "github.com/agentbridge/agentbridge/adapters/soap"    // kind "soap"
 	_ "github.com/agentbridge/agentbridge/adapters/xmlhttp" // kind "xmlhttp"
 	_ "github.com/agentbridge/agentbridge/adapters/xmlrpc"  // kind "xmlrpc"

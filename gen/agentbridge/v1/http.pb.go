@@ -26,6 +26,190 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// RestBodyFormat is how a request body is written.
+type RestBodyFormat int32
+
+const (
+	// JSON, with the protojson names of the fields (lowerCamelCase), as application/json.
+	RestBodyFormat_REST_BODY_FORMAT_UNSPECIFIED RestBodyFormat = 0
+	// JSON, as application/json.
+	RestBodyFormat_REST_BODY_FORMAT_JSON RestBodyFormat = 1
+	// application/x-www-form-urlencoded: each scalar field as name=value, repeated fields once
+	// per value, by proto name.
+	RestBodyFormat_REST_BODY_FORMAT_FORM RestBodyFormat = 2
+	// multipart/form-data: each scalar field as a part; a bytes field as a file part.
+	RestBodyFormat_REST_BODY_FORMAT_MULTIPART RestBodyFormat = 3
+	// An XML document written by descriptor (agentbridge.v1.xml options), as application/xml.
+	RestBodyFormat_REST_BODY_FORMAT_XML RestBodyFormat = 4
+)
+
+// Enum value maps for RestBodyFormat.
+var (
+	RestBodyFormat_name = map[int32]string{
+		0: "REST_BODY_FORMAT_UNSPECIFIED",
+		1: "REST_BODY_FORMAT_JSON",
+		2: "REST_BODY_FORMAT_FORM",
+		3: "REST_BODY_FORMAT_MULTIPART",
+		4: "REST_BODY_FORMAT_XML",
+	}
+	RestBodyFormat_value = map[string]int32{
+		"REST_BODY_FORMAT_UNSPECIFIED": 0,
+		"REST_BODY_FORMAT_JSON":        1,
+		"REST_BODY_FORMAT_FORM":        2,
+		"REST_BODY_FORMAT_MULTIPART":   3,
+		"REST_BODY_FORMAT_XML":         4,
+	}
+)
+
+func (x RestBodyFormat) Enum() *RestBodyFormat {
+	p := new(RestBodyFormat)
+	*p = x
+	return p
+}
+
+func (x RestBodyFormat) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RestBodyFormat) Descriptor() protoreflect.EnumDescriptor {
+	return file_agentbridge_v1_http_proto_enumTypes[0].Descriptor()
+}
+
+func (RestBodyFormat) Type() protoreflect.EnumType {
+	return &file_agentbridge_v1_http_proto_enumTypes[0]
+}
+
+func (x RestBodyFormat) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RestBodyFormat.Descriptor instead.
+func (RestBodyFormat) EnumDescriptor() ([]byte, []int) {
+	return file_agentbridge_v1_http_proto_rawDescGZIP(), []int{0}
+}
+
+// RestReplyFormat is how a reply body is read.
+type RestReplyFormat int32
+
+const (
+	// By the reply's Content-Type: XML for text/xml, application/xml and +xml, else JSON.
+	RestReplyFormat_REST_REPLY_FORMAT_UNSPECIFIED RestReplyFormat = 0
+	// JSON, by descriptor with protojson's names (the proto name or the JSON name).
+	RestReplyFormat_REST_REPLY_FORMAT_JSON RestReplyFormat = 1
+	// An XML document whose root element holds the response message, by descriptor.
+	RestReplyFormat_REST_REPLY_FORMAT_XML RestReplyFormat = 2
+	// No body is read (a 204, or a reply whose content does not matter).
+	RestReplyFormat_REST_REPLY_FORMAT_NONE RestReplyFormat = 3
+)
+
+// Enum value maps for RestReplyFormat.
+var (
+	RestReplyFormat_name = map[int32]string{
+		0: "REST_REPLY_FORMAT_UNSPECIFIED",
+		1: "REST_REPLY_FORMAT_JSON",
+		2: "REST_REPLY_FORMAT_XML",
+		3: "REST_REPLY_FORMAT_NONE",
+	}
+	RestReplyFormat_value = map[string]int32{
+		"REST_REPLY_FORMAT_UNSPECIFIED": 0,
+		"REST_REPLY_FORMAT_JSON":        1,
+		"REST_REPLY_FORMAT_XML":         2,
+		"REST_REPLY_FORMAT_NONE":        3,
+	}
+)
+
+func (x RestReplyFormat) Enum() *RestReplyFormat {
+	p := new(RestReplyFormat)
+	*p = x
+	return p
+}
+
+func (x RestReplyFormat) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RestReplyFormat) Descriptor() protoreflect.EnumDescriptor {
+	return file_agentbridge_v1_http_proto_enumTypes[1].Descriptor()
+}
+
+func (RestReplyFormat) Type() protoreflect.EnumType {
+	return &file_agentbridge_v1_http_proto_enumTypes[1]
+}
+
+func (x RestReplyFormat) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RestReplyFormat.Descriptor instead.
+func (RestReplyFormat) EnumDescriptor() ([]byte, []int) {
+	return file_agentbridge_v1_http_proto_rawDescGZIP(), []int{1}
+}
+
+// RestPageStyle is how a backend pages a list.
+type RestPageStyle int32
+
+const (
+	// No paging.
+	RestPageStyle_REST_PAGE_STYLE_UNSPECIFIED RestPageStyle = 0
+	// A page number parameter (?_page=2&_limit=10).
+	RestPageStyle_REST_PAGE_STYLE_PAGE RestPageStyle = 1
+	// An offset parameter (?_start=20&_limit=10).
+	RestPageStyle_REST_PAGE_STYLE_OFFSET RestPageStyle = 2
+	// A cursor the reply gives (next_path) sent back as a parameter.
+	RestPageStyle_REST_PAGE_STYLE_CURSOR RestPageStyle = 3
+	// A next page URL the reply body gives (next_path); it must stay on the backend's host.
+	RestPageStyle_REST_PAGE_STYLE_NEXT_LINK RestPageStyle = 4
+	// An RFC 8288 Link header with rel="next"; it must stay on the backend's host.
+	RestPageStyle_REST_PAGE_STYLE_LINK_HEADER RestPageStyle = 5
+)
+
+// Enum value maps for RestPageStyle.
+var (
+	RestPageStyle_name = map[int32]string{
+		0: "REST_PAGE_STYLE_UNSPECIFIED",
+		1: "REST_PAGE_STYLE_PAGE",
+		2: "REST_PAGE_STYLE_OFFSET",
+		3: "REST_PAGE_STYLE_CURSOR",
+		4: "REST_PAGE_STYLE_NEXT_LINK",
+		5: "REST_PAGE_STYLE_LINK_HEADER",
+	}
+	RestPageStyle_value = map[string]int32{
+		"REST_PAGE_STYLE_UNSPECIFIED": 0,
+		"REST_PAGE_STYLE_PAGE":        1,
+		"REST_PAGE_STYLE_OFFSET":      2,
+		"REST_PAGE_STYLE_CURSOR":      3,
+		"REST_PAGE_STYLE_NEXT_LINK":   4,
+		"REST_PAGE_STYLE_LINK_HEADER": 5,
+	}
+)
+
+func (x RestPageStyle) Enum() *RestPageStyle {
+	p := new(RestPageStyle)
+	*p = x
+	return p
+}
+
+func (x RestPageStyle) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RestPageStyle) Descriptor() protoreflect.EnumDescriptor {
+	return file_agentbridge_v1_http_proto_enumTypes[2].Descriptor()
+}
+
+func (RestPageStyle) Type() protoreflect.EnumType {
+	return &file_agentbridge_v1_http_proto_enumTypes[2]
+}
+
+func (x RestPageStyle) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RestPageStyle.Descriptor instead.
+func (RestPageStyle) EnumDescriptor() ([]byte, []int) {
+	return file_agentbridge_v1_http_proto_rawDescGZIP(), []int{2}
+}
+
 // RestCall binds a method to one HTTP call of an old REST API.
 type RestCall struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -34,7 +218,41 @@ type RestCall struct {
 	// The URL template, relative to the backend's endpoint: "/items/{sku}". Each {field} (or
 	// {field.sub}) is replaced by the request field's value, path-escaped; the field is then not
 	// sent elsewhere. A query string may follow ("/search?type=item").
-	Path          string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// Which request fields travel in the body: "*" for every field the path, query_params and
+	// header_params do not take, a field's proto name for that one field (its value is the
+	// body), "-" for no body. Default "*" for POST, PUT and PATCH, "-" for GET and DELETE.
+	// Fields that go in no body are sent as query parameters, by their proto names.
+	Body string `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
+	// How the body is written. Default JSON.
+	BodyFormat RestBodyFormat `protobuf:"varint,4,opt,name=body_format,json=bodyFormat,proto3,enum=agentbridge.v1.RestBodyFormat" json:"body_format,omitempty"`
+	// The root element of an XML body (body_format XML); default the request message's name.
+	XmlRoot string `protobuf:"bytes,5,opt,name=xml_root,json=xmlRoot,proto3" json:"xml_root,omitempty"`
+	// The namespace of that root element; default none.
+	XmlNamespace string `protobuf:"bytes,6,opt,name=xml_namespace,json=xmlNamespace,proto3" json:"xml_namespace,omitempty"`
+	// Request fields sent as query parameters under another name, or even with a body.
+	QueryParams []*RestParam `protobuf:"bytes,7,rep,name=query_params,json=queryParams,proto3" json:"query_params,omitempty"`
+	// Request fields sent as HTTP headers.
+	HeaderParams []*RestParam `protobuf:"bytes,8,rep,name=header_params,json=headerParams,proto3" json:"header_params,omitempty"`
+	// How the reply body is read. Default AUTO: by the reply's Content-Type (XML for */xml,
+	// else JSON).
+	ReplyFormat RestReplyFormat `protobuf:"varint,9,opt,name=reply_format,json=replyFormat,proto3,enum=agentbridge.v1.RestReplyFormat" json:"reply_format,omitempty"`
+	// The response field the whole reply body decodes into ("items": a JSON array into
+	// repeated Item items; a JSON object into a message field). Default: the body is the
+	// response message.
+	ResponseBody string `protobuf:"bytes,10,opt,name=response_body,json=responseBody,proto3" json:"response_body,omitempty"`
+	// Response fields read by path from the reply (mxj paths), for values deep in a document.
+	// When set, only these fields are read; the rest of the reply is not checked.
+	ReplyPaths []*FieldPath `protobuf:"bytes,11,rep,name=reply_paths,json=replyPaths,proto3" json:"reply_paths,omitempty"`
+	// Where the backend's own error message is in an error reply (mxj path: "error.message").
+	ErrorMessagePath string `protobuf:"bytes,12,opt,name=error_message_path,json=errorMessagePath,proto3" json:"error_message_path,omitempty"`
+	// An error the backend reports in a 2xx reply. Default: the backend's (config rest:
+	// body_error), else none.
+	BodyError *RestBodyError `protobuf:"bytes,13,opt,name=body_error,json=bodyError,proto3" json:"body_error,omitempty"`
+	// How the backend pages a list. Default none.
+	Pagination *RestPagination `protobuf:"bytes,14,opt,name=pagination,proto3" json:"pagination,omitempty"`
+	// Response header values copied into response fields.
+	ReplyHeaders  []*RestParam `protobuf:"bytes,15,rep,name=reply_headers,json=replyHeaders,proto3" json:"reply_headers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -83,6 +301,370 @@ func (x *RestCall) GetPath() string {
 	return ""
 }
 
+func (x *RestCall) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *RestCall) GetBodyFormat() RestBodyFormat {
+	if x != nil {
+		return x.BodyFormat
+	}
+	return RestBodyFormat_REST_BODY_FORMAT_UNSPECIFIED
+}
+
+func (x *RestCall) GetXmlRoot() string {
+	if x != nil {
+		return x.XmlRoot
+	}
+	return ""
+}
+
+func (x *RestCall) GetXmlNamespace() string {
+	if x != nil {
+		return x.XmlNamespace
+	}
+	return ""
+}
+
+func (x *RestCall) GetQueryParams() []*RestParam {
+	if x != nil {
+		return x.QueryParams
+	}
+	return nil
+}
+
+func (x *RestCall) GetHeaderParams() []*RestParam {
+	if x != nil {
+		return x.HeaderParams
+	}
+	return nil
+}
+
+func (x *RestCall) GetReplyFormat() RestReplyFormat {
+	if x != nil {
+		return x.ReplyFormat
+	}
+	return RestReplyFormat_REST_REPLY_FORMAT_UNSPECIFIED
+}
+
+func (x *RestCall) GetResponseBody() string {
+	if x != nil {
+		return x.ResponseBody
+	}
+	return ""
+}
+
+func (x *RestCall) GetReplyPaths() []*FieldPath {
+	if x != nil {
+		return x.ReplyPaths
+	}
+	return nil
+}
+
+func (x *RestCall) GetErrorMessagePath() string {
+	if x != nil {
+		return x.ErrorMessagePath
+	}
+	return ""
+}
+
+func (x *RestCall) GetBodyError() *RestBodyError {
+	if x != nil {
+		return x.BodyError
+	}
+	return nil
+}
+
+func (x *RestCall) GetPagination() *RestPagination {
+	if x != nil {
+		return x.Pagination
+	}
+	return nil
+}
+
+func (x *RestCall) GetReplyHeaders() []*RestParam {
+	if x != nil {
+		return x.ReplyHeaders
+	}
+	return nil
+}
+
+// RestParam names where a field of a message travels in HTTP: a query parameter or a header.
+type RestParam struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The field, by its proto name (top-level, scalar or repeated scalar).
+	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// The query parameter's or header's name; default the field's proto name.
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestParam) Reset() {
+	*x = RestParam{}
+	mi := &file_agentbridge_v1_http_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestParam) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestParam) ProtoMessage() {}
+
+func (x *RestParam) ProtoReflect() protoreflect.Message {
+	mi := &file_agentbridge_v1_http_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestParam.ProtoReflect.Descriptor instead.
+func (*RestParam) Descriptor() ([]byte, []int) {
+	return file_agentbridge_v1_http_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RestParam) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *RestParam) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// RestBodyError says how a backend reports an error in a 2xx reply: the reply is an error
+// when the value at path is present (and equals value, if given). The error goes through the
+// fault rules (the binding's, then the backend's), matched on fault_code (the value at
+// code_path, else the value at path) and fault_string (the value at message_path).
+type RestBodyError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Where the marker is (mxj path: "status", "api.error.-code").
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// The value that marks an error; empty: any value at path.
+	Value string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// Where the error's code is; default path.
+	CodePath string `protobuf:"bytes,3,opt,name=code_path,json=codePath,proto3" json:"code_path,omitempty"`
+	// Where the error's message is.
+	MessagePath   string `protobuf:"bytes,4,opt,name=message_path,json=messagePath,proto3" json:"message_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestBodyError) Reset() {
+	*x = RestBodyError{}
+	mi := &file_agentbridge_v1_http_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestBodyError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestBodyError) ProtoMessage() {}
+
+func (x *RestBodyError) ProtoReflect() protoreflect.Message {
+	mi := &file_agentbridge_v1_http_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestBodyError.ProtoReflect.Descriptor instead.
+func (*RestBodyError) Descriptor() ([]byte, []int) {
+	return file_agentbridge_v1_http_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RestBodyError) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *RestBodyError) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *RestBodyError) GetCodePath() string {
+	if x != nil {
+		return x.CodePath
+	}
+	return ""
+}
+
+func (x *RestBodyError) GetMessagePath() string {
+	if x != nil {
+		return x.MessagePath
+	}
+	return ""
+}
+
+// RestPagination maps the backend's paging to page_token and next_page_token fields of the
+// agent-facing messages. The bridge makes the opaque token and turns it back into the
+// backend's parameters; an agent passes next_page_token as page_token to get the next page.
+type RestPagination struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How the backend pages.
+	Style RestPageStyle `protobuf:"varint,1,opt,name=style,proto3,enum=agentbridge.v1.RestPageStyle" json:"style,omitempty"`
+	// The query parameter of the page number (PAGE: "_page"), the offset (OFFSET: "_start") or
+	// the cursor (CURSOR: "cursor").
+	Param string `protobuf:"bytes,2,opt,name=param,proto3" json:"param,omitempty"`
+	// The query parameter of the page size ("_limit"), sent with page_size (or size_field).
+	SizeParam string `protobuf:"bytes,3,opt,name=size_param,json=sizeParam,proto3" json:"size_param,omitempty"`
+	// The page size sent when the request has none; default 0: the backend's own.
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The request field holding the page size; default "page_size" when the request has it.
+	SizeField string `protobuf:"bytes,5,opt,name=size_field,json=sizeField,proto3" json:"size_field,omitempty"`
+	// The first page's number (PAGE); default 1.
+	FirstPage int32 `protobuf:"varint,6,opt,name=first_page,json=firstPage,proto3" json:"first_page,omitempty"`
+	// CURSOR: where the next cursor is in the reply (mxj path); NEXT_LINK: where the next
+	// page's URL is. An empty value there means no next page.
+	NextPath string `protobuf:"bytes,7,opt,name=next_path,json=nextPath,proto3" json:"next_path,omitempty"`
+	// PAGE and OFFSET: the reply header holding the total count ("X-Total-Count"); without
+	// it, a full page (as many items as the size) is taken to have a next page.
+	TotalHeader string `protobuf:"bytes,8,opt,name=total_header,json=totalHeader,proto3" json:"total_header,omitempty"`
+	// The request field of the token; default "page_token".
+	TokenField string `protobuf:"bytes,9,opt,name=token_field,json=tokenField,proto3" json:"token_field,omitempty"`
+	// The response field of the next token; default "next_page_token".
+	NextTokenField string `protobuf:"bytes,10,opt,name=next_token_field,json=nextTokenField,proto3" json:"next_token_field,omitempty"`
+	// The repeated response field holding a page's items, for counting; default the
+	// response's only repeated message field, or response_body.
+	ItemsField    string `protobuf:"bytes,11,opt,name=items_field,json=itemsField,proto3" json:"items_field,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestPagination) Reset() {
+	*x = RestPagination{}
+	mi := &file_agentbridge_v1_http_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestPagination) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestPagination) ProtoMessage() {}
+
+func (x *RestPagination) ProtoReflect() protoreflect.Message {
+	mi := &file_agentbridge_v1_http_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestPagination.ProtoReflect.Descriptor instead.
+func (*RestPagination) Descriptor() ([]byte, []int) {
+	return file_agentbridge_v1_http_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RestPagination) GetStyle() RestPageStyle {
+	if x != nil {
+		return x.Style
+	}
+	return RestPageStyle_REST_PAGE_STYLE_UNSPECIFIED
+}
+
+func (x *RestPagination) GetParam() string {
+	if x != nil {
+		return x.Param
+	}
+	return ""
+}
+
+func (x *RestPagination) GetSizeParam() string {
+	if x != nil {
+		return x.SizeParam
+	}
+	return ""
+}
+
+func (x *RestPagination) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *RestPagination) GetSizeField() string {
+	if x != nil {
+		return x.SizeField
+	}
+	return ""
+}
+
+func (x *RestPagination) GetFirstPage() int32 {
+	if x != nil {
+		return x.FirstPage
+	}
+	return 0
+}
+
+func (x *RestPagination) GetNextPath() string {
+	if x != nil {
+		return x.NextPath
+	}
+	return ""
+}
+
+func (x *RestPagination) GetTotalHeader() string {
+	if x != nil {
+		return x.TotalHeader
+	}
+	return ""
+}
+
+func (x *RestPagination) GetTokenField() string {
+	if x != nil {
+		return x.TokenField
+	}
+	return ""
+}
+
+func (x *RestPagination) GetNextTokenField() string {
+	if x != nil {
+		return x.NextTokenField
+	}
+	return ""
+}
+
+func (x *RestPagination) GetItemsField() string {
+	if x != nil {
+		return x.ItemsField
+	}
+	return ""
+}
+
 // XmlHttpCall binds a method to an XML document exchanged over HTTP: a GET whose reply is an
 // XML document, or a POST (or PUT) of an XML document built from the request message.
 type XmlHttpCall struct {
@@ -124,7 +706,7 @@ type XmlHttpCall struct {
 
 func (x *XmlHttpCall) Reset() {
 	*x = XmlHttpCall{}
-	mi := &file_agentbridge_v1_http_proto_msgTypes[1]
+	mi := &file_agentbridge_v1_http_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -136,7 +718,7 @@ func (x *XmlHttpCall) String() string {
 func (*XmlHttpCall) ProtoMessage() {}
 
 func (x *XmlHttpCall) ProtoReflect() protoreflect.Message {
-	mi := &file_agentbridge_v1_http_proto_msgTypes[1]
+	mi := &file_agentbridge_v1_http_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -149,7 +731,7 @@ func (x *XmlHttpCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use XmlHttpCall.ProtoReflect.Descriptor instead.
 func (*XmlHttpCall) Descriptor() ([]byte, []int) {
-	return file_agentbridge_v1_http_proto_rawDescGZIP(), []int{1}
+	return file_agentbridge_v1_http_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *XmlHttpCall) GetMethod() string {
@@ -224,7 +806,7 @@ type FieldPath struct {
 
 func (x *FieldPath) Reset() {
 	*x = FieldPath{}
-	mi := &file_agentbridge_v1_http_proto_msgTypes[2]
+	mi := &file_agentbridge_v1_http_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -236,7 +818,7 @@ func (x *FieldPath) String() string {
 func (*FieldPath) ProtoMessage() {}
 
 func (x *FieldPath) ProtoReflect() protoreflect.Message {
-	mi := &file_agentbridge_v1_http_proto_msgTypes[2]
+	mi := &file_agentbridge_v1_http_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -249,7 +831,7 @@ func (x *FieldPath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldPath.ProtoReflect.Descriptor instead.
 func (*FieldPath) Descriptor() ([]byte, []int) {
-	return file_agentbridge_v1_http_proto_rawDescGZIP(), []int{2}
+	return file_agentbridge_v1_http_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *FieldPath) GetField() string {
@@ -280,7 +862,7 @@ type XmlHttpName struct {
 
 func (x *XmlHttpName) Reset() {
 	*x = XmlHttpName{}
-	mi := &file_agentbridge_v1_http_proto_msgTypes[3]
+	mi := &file_agentbridge_v1_http_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -292,7 +874,7 @@ func (x *XmlHttpName) String() string {
 func (*XmlHttpName) ProtoMessage() {}
 
 func (x *XmlHttpName) ProtoReflect() protoreflect.Message {
-	mi := &file_agentbridge_v1_http_proto_msgTypes[3]
+	mi := &file_agentbridge_v1_http_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -305,7 +887,7 @@ func (x *XmlHttpName) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use XmlHttpName.ProtoReflect.Descriptor instead.
 func (*XmlHttpName) Descriptor() ([]byte, []int) {
-	return file_agentbridge_v1_http_proto_rawDescGZIP(), []int{3}
+	return file_agentbridge_v1_http_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *XmlHttpName) GetName() string {
@@ -345,7 +927,7 @@ type XmlHttpErrorDocument struct {
 
 func (x *XmlHttpErrorDocument) Reset() {
 	*x = XmlHttpErrorDocument{}
-	mi := &file_agentbridge_v1_http_proto_msgTypes[4]
+	mi := &file_agentbridge_v1_http_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -357,7 +939,7 @@ func (x *XmlHttpErrorDocument) String() string {
 func (*XmlHttpErrorDocument) ProtoMessage() {}
 
 func (x *XmlHttpErrorDocument) ProtoReflect() protoreflect.Message {
-	mi := &file_agentbridge_v1_http_proto_msgTypes[4]
+	mi := &file_agentbridge_v1_http_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -370,7 +952,7 @@ func (x *XmlHttpErrorDocument) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use XmlHttpErrorDocument.ProtoReflect.Descriptor instead.
 func (*XmlHttpErrorDocument) Descriptor() ([]byte, []int) {
-	return file_agentbridge_v1_http_proto_rawDescGZIP(), []int{4}
+	return file_agentbridge_v1_http_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *XmlHttpErrorDocument) GetRoot() string {
@@ -412,10 +994,55 @@ var File_agentbridge_v1_http_proto protoreflect.FileDescriptor
 
 const file_agentbridge_v1_http_proto_rawDesc = "" +
 	"\n" +
-	"\x19agentbridge/v1/http.proto\x12\x0eagentbridge.v1\"6\n" +
+	"\x19agentbridge/v1/http.proto\x12\x0eagentbridge.v1\"\xda\x05\n" +
 	"\bRestCall\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x12\x12\n" +
-	"\x04path\x18\x02 \x01(\tR\x04path\"\x8e\x03\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x12\n" +
+	"\x04body\x18\x03 \x01(\tR\x04body\x12?\n" +
+	"\vbody_format\x18\x04 \x01(\x0e2\x1e.agentbridge.v1.RestBodyFormatR\n" +
+	"bodyFormat\x12\x19\n" +
+	"\bxml_root\x18\x05 \x01(\tR\axmlRoot\x12#\n" +
+	"\rxml_namespace\x18\x06 \x01(\tR\fxmlNamespace\x12<\n" +
+	"\fquery_params\x18\a \x03(\v2\x19.agentbridge.v1.RestParamR\vqueryParams\x12>\n" +
+	"\rheader_params\x18\b \x03(\v2\x19.agentbridge.v1.RestParamR\fheaderParams\x12B\n" +
+	"\freply_format\x18\t \x01(\x0e2\x1f.agentbridge.v1.RestReplyFormatR\vreplyFormat\x12#\n" +
+	"\rresponse_body\x18\n" +
+	" \x01(\tR\fresponseBody\x12:\n" +
+	"\vreply_paths\x18\v \x03(\v2\x19.agentbridge.v1.FieldPathR\n" +
+	"replyPaths\x12,\n" +
+	"\x12error_message_path\x18\f \x01(\tR\x10errorMessagePath\x12<\n" +
+	"\n" +
+	"body_error\x18\r \x01(\v2\x1d.agentbridge.v1.RestBodyErrorR\tbodyError\x12>\n" +
+	"\n" +
+	"pagination\x18\x0e \x01(\v2\x1e.agentbridge.v1.RestPaginationR\n" +
+	"pagination\x12>\n" +
+	"\rreply_headers\x18\x0f \x03(\v2\x19.agentbridge.v1.RestParamR\freplyHeaders\"5\n" +
+	"\tRestParam\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"y\n" +
+	"\rRestBodyError\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\x12\x1b\n" +
+	"\tcode_path\x18\x03 \x01(\tR\bcodePath\x12!\n" +
+	"\fmessage_path\x18\x04 \x01(\tR\vmessagePath\"\x81\x03\n" +
+	"\x0eRestPagination\x123\n" +
+	"\x05style\x18\x01 \x01(\x0e2\x1d.agentbridge.v1.RestPageStyleR\x05style\x12\x14\n" +
+	"\x05param\x18\x02 \x01(\tR\x05param\x12\x1d\n" +
+	"\n" +
+	"size_param\x18\x03 \x01(\tR\tsizeParam\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"size_field\x18\x05 \x01(\tR\tsizeField\x12\x1d\n" +
+	"\n" +
+	"first_page\x18\x06 \x01(\x05R\tfirstPage\x12\x1b\n" +
+	"\tnext_path\x18\a \x01(\tR\bnextPath\x12!\n" +
+	"\ftotal_header\x18\b \x01(\tR\vtotalHeader\x12\x1f\n" +
+	"\vtoken_field\x18\t \x01(\tR\n" +
+	"tokenField\x12(\n" +
+	"\x10next_token_field\x18\n" +
+	" \x01(\tR\x0enextTokenField\x12\x1f\n" +
+	"\vitems_field\x18\v \x01(\tR\n" +
+	"itemsField\"\x8e\x03\n" +
 	"\vXmlHttpCall\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x125\n" +
@@ -439,7 +1066,25 @@ const file_agentbridge_v1_http_proto_rawDesc = "" +
 	"\x05value\x18\x03 \x01(\tH\x00R\x05value\x88\x01\x01\x12\x1b\n" +
 	"\tcode_path\x18\x04 \x01(\tR\bcodePath\x12!\n" +
 	"\fmessage_path\x18\x05 \x01(\tR\vmessagePathB\b\n" +
-	"\x06_valueBEZCgithub.com/agentbridge/agentbridge/gen/agentbridge/v1;agentbridgev1b\x06proto3"
+	"\x06_value*\xa2\x01\n" +
+	"\x0eRestBodyFormat\x12 \n" +
+	"\x1cREST_BODY_FORMAT_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15REST_BODY_FORMAT_JSON\x10\x01\x12\x19\n" +
+	"\x15REST_BODY_FORMAT_FORM\x10\x02\x12\x1e\n" +
+	"\x1aREST_BODY_FORMAT_MULTIPART\x10\x03\x12\x18\n" +
+	"\x14REST_BODY_FORMAT_XML\x10\x04*\x87\x01\n" +
+	"\x0fRestReplyFormat\x12!\n" +
+	"\x1dREST_REPLY_FORMAT_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16REST_REPLY_FORMAT_JSON\x10\x01\x12\x19\n" +
+	"\x15REST_REPLY_FORMAT_XML\x10\x02\x12\x1a\n" +
+	"\x16REST_REPLY_FORMAT_NONE\x10\x03*\xc2\x01\n" +
+	"\rRestPageStyle\x12\x1f\n" +
+	"\x1bREST_PAGE_STYLE_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14REST_PAGE_STYLE_PAGE\x10\x01\x12\x1a\n" +
+	"\x16REST_PAGE_STYLE_OFFSET\x10\x02\x12\x1a\n" +
+	"\x16REST_PAGE_STYLE_CURSOR\x10\x03\x12\x1d\n" +
+	"\x19REST_PAGE_STYLE_NEXT_LINK\x10\x04\x12\x1f\n" +
+	"\x1bREST_PAGE_STYLE_LINK_HEADER\x10\x05BEZCgithub.com/agentbridge/agentbridge/gen/agentbridge/v1;agentbridgev1b\x06proto3"
 
 var (
 	file_agentbridge_v1_http_proto_rawDescOnce sync.Once
@@ -453,24 +1098,40 @@ func file_agentbridge_v1_http_proto_rawDescGZIP() []byte {
 	return file_agentbridge_v1_http_proto_rawDescData
 }
 
-var file_agentbridge_v1_http_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_agentbridge_v1_http_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_agentbridge_v1_http_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_agentbridge_v1_http_proto_goTypes = []any{
-	(*RestCall)(nil),             // 0: agentbridge.v1.RestCall
-	(*XmlHttpCall)(nil),          // 1: agentbridge.v1.XmlHttpCall
-	(*FieldPath)(nil),            // 2: agentbridge.v1.FieldPath
-	(*XmlHttpName)(nil),          // 3: agentbridge.v1.XmlHttpName
-	(*XmlHttpErrorDocument)(nil), // 4: agentbridge.v1.XmlHttpErrorDocument
+	(RestBodyFormat)(0),          // 0: agentbridge.v1.RestBodyFormat
+	(RestReplyFormat)(0),         // 1: agentbridge.v1.RestReplyFormat
+	(RestPageStyle)(0),           // 2: agentbridge.v1.RestPageStyle
+	(*RestCall)(nil),             // 3: agentbridge.v1.RestCall
+	(*RestParam)(nil),            // 4: agentbridge.v1.RestParam
+	(*RestBodyError)(nil),        // 5: agentbridge.v1.RestBodyError
+	(*RestPagination)(nil),       // 6: agentbridge.v1.RestPagination
+	(*XmlHttpCall)(nil),          // 7: agentbridge.v1.XmlHttpCall
+	(*FieldPath)(nil),            // 8: agentbridge.v1.FieldPath
+	(*XmlHttpName)(nil),          // 9: agentbridge.v1.XmlHttpName
+	(*XmlHttpErrorDocument)(nil), // 10: agentbridge.v1.XmlHttpErrorDocument
 }
 var file_agentbridge_v1_http_proto_depIdxs = []int32{
-	3, // 0: agentbridge.v1.XmlHttpCall.request:type_name -> agentbridge.v1.XmlHttpName
-	3, // 1: agentbridge.v1.XmlHttpCall.response:type_name -> agentbridge.v1.XmlHttpName
-	2, // 2: agentbridge.v1.XmlHttpCall.reply_paths:type_name -> agentbridge.v1.FieldPath
-	4, // 3: agentbridge.v1.XmlHttpCall.error_document:type_name -> agentbridge.v1.XmlHttpErrorDocument
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	0,  // 0: agentbridge.v1.RestCall.body_format:type_name -> agentbridge.v1.RestBodyFormat
+	4,  // 1: agentbridge.v1.RestCall.query_params:type_name -> agentbridge.v1.RestParam
+	4,  // 2: agentbridge.v1.RestCall.header_params:type_name -> agentbridge.v1.RestParam
+	1,  // 3: agentbridge.v1.RestCall.reply_format:type_name -> agentbridge.v1.RestReplyFormat
+	8,  // 4: agentbridge.v1.RestCall.reply_paths:type_name -> agentbridge.v1.FieldPath
+	5,  // 5: agentbridge.v1.RestCall.body_error:type_name -> agentbridge.v1.RestBodyError
+	6,  // 6: agentbridge.v1.RestCall.pagination:type_name -> agentbridge.v1.RestPagination
+	4,  // 7: agentbridge.v1.RestCall.reply_headers:type_name -> agentbridge.v1.RestParam
+	2,  // 8: agentbridge.v1.RestPagination.style:type_name -> agentbridge.v1.RestPageStyle
+	9,  // 9: agentbridge.v1.XmlHttpCall.request:type_name -> agentbridge.v1.XmlHttpName
+	9,  // 10: agentbridge.v1.XmlHttpCall.response:type_name -> agentbridge.v1.XmlHttpName
+	8,  // 11: agentbridge.v1.XmlHttpCall.reply_paths:type_name -> agentbridge.v1.FieldPath
+	10, // 12: agentbridge.v1.XmlHttpCall.error_document:type_name -> agentbridge.v1.XmlHttpErrorDocument
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_agentbridge_v1_http_proto_init() }
@@ -478,20 +1139,21 @@ func file_agentbridge_v1_http_proto_init() {
 	if File_agentbridge_v1_http_proto != nil {
 		return
 	}
-	file_agentbridge_v1_http_proto_msgTypes[1].OneofWrappers = []any{}
 	file_agentbridge_v1_http_proto_msgTypes[4].OneofWrappers = []any{}
+	file_agentbridge_v1_http_proto_msgTypes[7].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agentbridge_v1_http_proto_rawDesc), len(file_agentbridge_v1_http_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   5,
+			NumEnums:      3,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_agentbridge_v1_http_proto_goTypes,
 		DependencyIndexes: file_agentbridge_v1_http_proto_depIdxs,
+		EnumInfos:         file_agentbridge_v1_http_proto_enumTypes,
 		MessageInfos:      file_agentbridge_v1_http_proto_msgTypes,
 	}.Build()
 	File_agentbridge_v1_http_proto = out.File
