@@ -11,6 +11,7 @@ MCPCLIENT := cmd/agentbridge/testdata/mcpclient
 OPENAPIPEERS := cmd/agentbridge/testdata/openapi
 HOSTS := cmd/agentbridge/testdata/hosts
 ROUNDTRIP := cmd/agentbridge/testdata/roundtrip
+JSONSERVER := adapters/rest/testdata/jsonserver
 
 .PHONY: help
 help: ## list the targets
@@ -89,8 +90,12 @@ $(ROUNDTRIP)/node_modules: $(ROUNDTRIP)/package.json $(ROUNDTRIP)/package-lock.j
 	npm ci --prefix $(ROUNDTRIP) --no-audit --no-fund
 	touch $@
 
+$(JSONSERVER)/node_modules: $(JSONSERVER)/package.json $(JSONSERVER)/package-lock.json
+	npm ci --prefix $(JSONSERVER) --no-audit --no-fund
+	touch $@
+
 .PHONY: test
-test: $(NODESOAP)/node_modules $(MCPCLIENT)/node_modules $(OPENAPIPEERS)/node_modules $(HOSTS)/node_modules $(ROUNDTRIP)/node_modules $(BIN)/grpcurl $(BIN)/buf ## run every test, the real-peer ones included
+test: $(NODESOAP)/node_modules $(MCPCLIENT)/node_modules $(OPENAPIPEERS)/node_modules $(HOSTS)/node_modules $(ROUNDTRIP)/node_modules $(JSONSERVER)/node_modules $(BIN)/grpcurl $(BIN)/buf ## run every test, the real-peer ones included
 	AGENTBRIDGE_GRPCURL=$(BIN)/grpcurl AGENTBRIDGE_BUF=$(BIN)/buf $(GO) test -race -count=1 ./...
 
 .PHONY: run

@@ -1,6 +1,7 @@
-// Package demo is agentbridge's embedded demo: the Acme warehouse's legacy SOAP 1.1 inventory
-// system (Legacy), and the config that puts it behind the bridge as
-// agentbridge.demo.v1.InventoryService, bound by proto options alone.
+// Package demo is agentbridge's embedded demo: the Acme warehouse's legacy system (Legacy), with
+// four interfaces on one stock (a SOAP 1.1 inventory service, a REST API, an XML gateway and an
+// XML-RPC stock desk), and the config that puts each behind the bridge as an agent-facing
+// service, bound by proto options alone.
 package demo
 
 import (
@@ -12,15 +13,28 @@ import (
 	"github.com/agentbridge/agentbridge/server"
 )
 
-// ServiceName is the agent-facing service of the demo.
+// ServiceName is the demo's main agent-facing service, bound to the SOAP inventory service.
 const ServiceName = "agentbridge.demo.v1.InventoryService"
 
-// Config serves the demo service with its backend at endpoint (the Legacy system's URL).
+// The demo's other services, one per kind of legacy interface.
+const (
+	RestServiceName    = "agentbridge.demo.v1.StockRestService" // the REST API (kind rest)
+	XMLServiceName     = "agentbridge.demo.v1.XmlStockService"  // the XML gateway (kind xmlhttp)
+	XMLRPCServiceName  = "agentbridge.demo.v1.StockDeskService" // the XML-RPC desk (kind xmlrpc)
+	soapEndpointSuffix = "/inventory"
+)
+
+// Config serves the demo's services with their backends on the Legacy system whose SOAP
+// service is at endpoint (its URL ending in /inventory; the other interfaces are beside it).
 func Config(endpoint string) *server.Config {
+	base := strings.TrimSuffix(endpoint, soapEndpointSuffix)
 	return &server.Config{
-		Services: []string{ServiceName},
+		Services: []string{ServiceName, RestServiceName, XMLServiceName, XMLRPCServiceName},
 		Backends: map[string]adapters.Backend{
-			"inventory": {Kind: "soap", Endpoint: endpoint, WSDL: endpoint + "?wsdl"},
+			"inventory":          {Kind: "soap", Endpoint: endpoint, WSDL: endpoint + "?wsdl"},
+			"warehouse-rest":     {Kind: "rest", Endpoint: base},
+			"xmlhttp-demo":       {Kind: "xmlhttp", Endpoint: base + "/xml"},
+			StockDeskBackendName: StockDeskBackend(base + "/RPC2"),
 		},
 	}
 }
@@ -39,6 +53,10 @@ func Calls(httpAddr, grpcAddr string) string {
 	}
 	fmt.Fprintf(&b, "# Connect protocol\n")
 	fmt.Fprintf(&b, "curl -s -H 'Content-Type: application/json' -d '{\"sku\": \"A-100\"}' http://%s/%s/GetItem\n", httpAddr, ServiceName)
+	fmt.Fprintf(&b, "# The same stock through the warehouse's other interfaces (REST API, XML gateway, XML-RPC desk)\n")
+	fmt.Fprintf(&b, "curl -s http://%s/v1/rest/items/A-100\n", httpAddr)
+	fmt.Fprintf(&b, "curl -s http://%s/v1/xml/stock/G-200/location\n", httpAddr)
+	fmt.Fprintf(&b, "curl -s -X POST http://%s/v1/stockdesk/items/A-200:reserve -H 'Content-Type: application/json' -d '{\"quantity\": 1}'\n", httpAddr)
 	fmt.Fprintf(&b, "# OpenAPI document\n")
 	fmt.Fprintf(&b, "curl -s http://%s/openapi.json\n", httpAddr)
 	return b.String()

@@ -62,6 +62,8 @@ type Legacy struct {
 	mu              sync.Mutex
 	items           map[string]*legacyItem
 	lastReservation int
+
+	rest, xml, xmlrpc http.Handler // the other interfaces ServeHTTP routes to
 }
 
 // legacyItem is one catalogue entry as the warehouse database stores it.
@@ -160,6 +162,8 @@ func NewLegacy(now func() time.Time) *Legacy {
 	} {
 		l.items[it.sku] = it
 	}
+	l.rest, l.xmlrpc = l.RestHandler(), l.XMLRPCHandler()
+	l.xml = http.StripPrefix("/xml", l.XMLHTTPHandler())
 	return l
 }
 
@@ -325,10 +329,29 @@ func legacyWarehouseOffline() *legacyFault {
 
 // ---- HTTP handling ----
 
-// ServeHTTP serves SOAP 1.1 calls on POST and the WSDL on GET ?wsdl.
+// ServeHTTP serves every interface of the warehouse, all on the same stock:
+//
+//	/api/...   the stock REST API v1 (RestHandler)
+//	/xml/...   the XML gateway (XMLHTTPHandler, its paths under /xml)
+//	/RPC2      the XML-RPC stock desk (XMLRPCHandler)
+//	any other  the SOAP 1.1 inventory service (/inventory by convention) and its WSDL
+func (l *Legacy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch p := r.URL.Path; {
+	case strings.HasPrefix(p, "/api/"):
+		l.rest.ServeHTTP(w, r)
+	case strings.HasPrefix(p, "/xml/") || p == "/xml":
+		l.xml.ServeHTTP(w, r)
+	case p == "/RPC2":
+		l.xmlrpc.ServeHTTP(w, r)
+	default:
+		l.serveSOAP(w, r)
+	}
+}
+
+// serveSOAP serves SOAP 1.1 calls on POST and the WSDL on GET ?wsdl.
 // Successful calls answer 200 with the response envelope; every error is a
 // SOAP 1.1 fault (HTTP 500, or 405/413/415 for transport-level problems).
-func (l *Legacy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (l *Legacy) serveSOAP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if r.Method == http.MethodGet && legacyWantsWSDL(r.URL) {
 		legacyServeWSDL(w, r)
