@@ -211,7 +211,7 @@ func New(b Backend) (Adapter, error) {
 		if c, ok := a.(io.Closer); ok {
 			_ = c.Close()
 		}
-		return nil, fmt.Errorf("backend %q: line %d: the %s kind has no settings of its own; move these settings beside kind:", b.Name, b.Sections[b.Kind].Line, b.Kind)
+		return nil, fmt.Errorf("backend %q: line %d: the %s kind has no settings of its own; move these settings up, beside kind", b.Name, b.Sections[b.Kind].Line, b.Kind)
 	}
 	return a, nil
 }
@@ -228,7 +228,7 @@ func (b Backend) CheckEndpoint() error {
 		return fmt.Errorf("backend %q: endpoint %q has no scheme; write it as an absolute URL such as http://host:port/path", b.Name, b.Endpoint)
 	}
 	if err != nil {
-		return fmt.Errorf("backend %q: endpoint is not a URL: %v", b.Name, redactURLError(err))
+		return fmt.Errorf("backend %q: endpoint is not a URL: %w", b.Name, redactURLError(err))
 	}
 	if u.Scheme == "" || (u.Opaque != "" && u.Opaque[0] >= '0' && u.Opaque[0] <= '9') { // host:port reads as scheme:opaque
 		return fmt.Errorf("backend %q: endpoint %q has no scheme; write it as an absolute URL such as http://host:port/path", b.Name, u.Redacted())

@@ -223,7 +223,7 @@ func (s *Server) Reload(services []Service, mcpOpts MCPOptions) error {
 	defer s.reloadMu.Unlock()
 	g, err := s.newGeneration(context.Background(), services, mcpOpts)
 	if err != nil {
-		closeAll(collectClosers(services), nil) // the new adapters serve nothing
+		_ = closeAll(collectClosers(services), nil) // the new adapters serve nothing
 		return err
 	}
 	s.install(g)
@@ -307,7 +307,7 @@ func (s *Server) install(g *generation) {
 	s.updateHealth()
 	if old != nil {
 		// New calls reach only g from here; calls in flight on old finish, as Close allows.
-		closeAll(old.closers, g.closers)
+		_ = closeAll(old.closers, g.closers)
 		for _, gd := range old.guards {
 			if !slices.Contains(g.guards, gd) {
 				gd.Close() // its timer only; calls still in flight on the old services keep it
