@@ -91,7 +91,7 @@ func TestAuditEverySurface(t *testing.T) {
 	legacy := demo.NewLegacy(func() time.Time { return time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC) })
 	backend := httptest.NewServer(legacy)
 	t.Cleanup(backend.Close)
-	services, err := demo.Config(backend.URL + "/inventory").BuildServices()
+	services, err := demo.InventoryConfig(backend.URL + "/inventory").BuildServices()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +318,7 @@ func TestAuditSink(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			cfg := demo.Config(backend.URL + "/inventory")
+			cfg := demo.InventoryConfig(backend.URL + "/inventory")
 			cfg.Audit.Sink = tt.sink(dir)
 			srv, err := cfg.Build(server.WithLogger(slog.New(slog.DiscardHandler)))
 			if err != nil {

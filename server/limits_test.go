@@ -164,7 +164,7 @@ func isTimeout(err error) bool {
 func TestLongCallOutlivesBodyTimeout(t *testing.T) {
 	t.Parallel()
 	const bodyTimeout = 100 * time.Millisecond
-	services, err := demo.Config("http://127.0.0.1:1/unused").BuildServices()
+	services, err := demo.InventoryConfig("http://127.0.0.1:1/unused").BuildServices()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,7 +133,7 @@ func newSOAPInventory(tb testing.TB) *server.Server {
 	legacy := demo.NewLegacy(func() time.Time { return time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC) })
 	backend := httptest.NewServer(legacy)
 	tb.Cleanup(backend.Close)
-	services, err := demo.Config(backend.URL + "/inventory").BuildServices()
+	services, err := demo.InventoryConfig(backend.URL + "/inventory").BuildServices()
 	if err != nil {
 		tb.Fatal(err)
 	}

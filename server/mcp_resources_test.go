@@ -28,7 +28,7 @@ func newDemoServer(t *testing.T, adjust func(*server.Config), opts ...server.Opt
 	t.Helper()
 	legacy := httptest.NewServer(demo.NewLegacy(func() time.Time { return time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC) }))
 	t.Cleanup(legacy.Close)
-	cfg := demo.Config(legacy.URL + "/inventory")
+	cfg := demo.InventoryConfig(legacy.URL + "/inventory")
 	if adjust != nil {
 		adjust(cfg)
 	}

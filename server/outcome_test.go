@@ -41,7 +41,7 @@ func TestUnknownOutcomeOfStateChangingCalls(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv, err := demo.Config(tt.endpoint).Build(server.WithLogger(slog.New(slog.DiscardHandler)))
+			srv, err := demo.InventoryConfig(tt.endpoint).Build(server.WithLogger(slog.New(slog.DiscardHandler)))
 			if err != nil {
 				t.Fatal(err)
 			}

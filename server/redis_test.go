@@ -142,7 +142,7 @@ func TestRedisBudgetSurvivesReload(t *testing.T) {
 	r := redistest.Start(t)
 	legacy := newFlakyLegacy(t)
 	config := func(timeout time.Duration) *server.Config {
-		cfg := demo.Config(legacy.url)
+		cfg := demo.InventoryConfig(legacy.url)
 		cfg.Redis = &redisstore.Config{Address: r.Socket, KeyPrefix: t.Name() + ":", Timeout: 2 * time.Second}
 		b := cfg.Backends["inventory"]
 		b.WSDL = ""

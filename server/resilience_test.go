@@ -61,7 +61,7 @@ func newFlakyLegacy(t *testing.T) *flakyLegacy {
 // inventory backend changed by edit.
 func startConfigured(t *testing.T, endpoint string, edit func(c *server.Config, b *adapters.Backend), opts ...server.Option) *bridge {
 	t.Helper()
-	cfg := demo.Config(endpoint)
+	cfg := demo.InventoryConfig(endpoint)
 	b := cfg.Backends["inventory"]
 	b.WSDL = ""
 	if edit != nil {
@@ -489,7 +489,7 @@ func TestProbeReadiness(t *testing.T) {
 	t.Parallel()
 	legacy := newFlakyLegacy(t)
 	legacy.failing.Store(true)
-	cfg := demo.Config(legacy.url)
+	cfg := demo.InventoryConfig(legacy.url)
 	b := cfg.Backends["inventory"]
 	b.WSDL = ""
 	b.Probe = adapters.ProbePolicy{Interval: time.Hour, Failures: 1}
@@ -540,7 +540,7 @@ func TestReloadKeepsBreakers(t *testing.T) {
 	legacy := newFlakyLegacy(t)
 	legacy.failing.Store(true)
 	config := func(failures int) *server.Config {
-		cfg := demo.Config(legacy.url)
+		cfg := demo.InventoryConfig(legacy.url)
 		b := cfg.Backends["inventory"]
 		b.WSDL = ""
 		b.Retry.MaxAttempts = 1

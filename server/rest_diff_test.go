@@ -201,7 +201,7 @@ func newDiffServer(t *testing.T) *server.Server {
 	legacy := demo.NewLegacy(func() time.Time { return time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC) })
 	backend := httptest.NewServer(legacy)
 	t.Cleanup(backend.Close)
-	services, err := demo.Config(backend.URL + "/inventory").BuildServices()
+	services, err := demo.InventoryConfig(backend.URL + "/inventory").BuildServices()
 	if err != nil {
 		t.Fatal(err)
 	}

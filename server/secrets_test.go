@@ -114,7 +114,7 @@ func TestSecretsNeverReachCallers(t *testing.T) {
 			if tt.auth == nil {
 				endpoint = strings.Replace(echo.URL, "http://", "http://bridge:"+password+"@", 1) + "/inventory"
 			}
-			cfg := demo.Config(endpoint)
+			cfg := demo.InventoryConfig(endpoint)
 			b := cfg.Backends["inventory"]
 			b.Headers = tt.headers
 			if tt.auth != nil {

@@ -84,7 +84,7 @@ func startBridge(t *testing.T, withGRPCListener bool, opts ...server.Option) *br
 	}))
 	t.Cleanup(backend.Close)
 
-	services, err := demo.Config(backend.URL + "/inventory").BuildServices()
+	services, err := demo.InventoryConfig(backend.URL + "/inventory").BuildServices()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,17 @@ func Config(endpoint string) *server.Config {
 	}
 }
 
+// InventoryConfig serves the SOAP inventory service alone, its backend at endpoint: the
+// smallest demo, which tests of one backend's behaviour use.
+func InventoryConfig(endpoint string) *server.Config {
+	return &server.Config{
+		Services: []string{ServiceName},
+		Backends: map[string]adapters.Backend{
+			"inventory": {Kind: "soap", Endpoint: endpoint, WSDL: endpoint + "?wsdl"},
+		},
+	}
+}
+
 // Calls returns the copy-paste calls the README shows, for the given listener addresses.
 func Calls(httpAddr, grpcAddr string) string {
 	var b strings.Builder
