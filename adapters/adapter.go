@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -100,7 +101,19 @@ type Backend struct {
 	// DecodeSettings. Any other key is an error with its line (see CheckSections).
 	Sections map[string]yaml.Node `yaml:",inline"`
 
+	// Dir is the directory relative file names in the backend's config start from: the config
+	// file's (set by the server). A kind resolves the files of its own section with Path.
+	Dir string `yaml:"-"`
+
 	settingsRead *bool // set by DecodeSettings, so New can tell a section no one read
+}
+
+// Path resolves a file name from the backend's config: relative names start from Dir.
+func (b Backend) Path(name string) string {
+	if name == "" || filepath.IsAbs(name) || b.Dir == "" {
+		return name
+	}
+	return filepath.Join(b.Dir, name)
 }
 
 // Defaults for Backend fields left zero.

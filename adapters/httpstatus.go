@@ -16,8 +16,9 @@ type HTTPStatus struct {
 	Backend string
 	// Redactor hides the backend's secrets and addresses in Detail.
 	Redactor *Redactor
-	// Lacking names what a well-formed error reply of the kind carries ("SOAP fault"), said in
-	// messages about replies without one; "" says nothing.
+	// Lacking names what a well-formed error reply of the kind carries, with its article ("a
+	// SOAP fault", "an XML-RPC fault"), said in messages about replies without one; "" says
+	// nothing.
 	Lacking string
 	// Resource is true when the URL names the resource the call is about (REST): a 404 then
 	// says that resource does not exist (NOT_FOUND), a 400 or 422 that the input was wrong
@@ -45,11 +46,9 @@ func (h HTTPStatus) Err(reply *Reply) error {
 		md["backend_message"] = d
 		detail = ": " + d
 	}
-	without := func(verb string) string {
-		if h.Lacking == "" {
-			return ""
-		}
-		return " " + verb + " " + h.Lacking
+	without := ""
+	if h.Lacking != "" {
+		without = " without " + h.Lacking
 	}
 	page := ""
 	if looksLikeHTML(reply) {
@@ -80,9 +79,9 @@ func (h HTTPStatus) Err(reply *Reply) error {
 	case h.Resource && code == http.StatusConflict:
 		return Errorf(name, ReasonBackendConflict, md, "backend %s refused the call as conflicting with the resource's state (HTTP 409)%s", name, detail)
 	case code >= 400 && code < 500:
-		return Errorf(name, ReasonBackendRejected, md, "backend %s refused the call with HTTP %d%s%s%s", name, code, without("and no"), page, detail)
+		return Errorf(name, ReasonBackendRejected, md, "backend %s refused the call with HTTP %d%s%s%s", name, code, without, page, detail)
 	default:
-		return withRetry(Errorf(name, ReasonBackendBadReply, md, "backend %s answered HTTP %d%s%s%s", name, code, without("without a"), page, detail))
+		return withRetry(Errorf(name, ReasonBackendBadReply, md, "backend %s answered HTTP %d%s%s%s", name, code, without, page, detail))
 	}
 }
 

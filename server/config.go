@@ -268,6 +268,7 @@ func (c *Config) buildServices(keep map[string]*adapters.Guard, limiter adapters
 		b := c.Backends[name]
 		b.Name = name
 		b.Auth = b.Auth.RelativeTo(c.dir)
+		b.Dir = c.dir
 		a, err := adapters.New(b)
 		if err != nil {
 			closeAdapters(backends, nil)

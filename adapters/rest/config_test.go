@@ -68,3 +68,44 @@ backends:
 		})
 	}
 }
+
+// TestPasswordFileRelative: a relative password_file starts from the config file's directory,
+// as every file name in the config does, not from the process's working directory.
+func TestPasswordFileRelative(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	protoDir, _ := filepath.Abs("testdata/proto")
+	if err := os.MkdirAll(filepath.Join(dir, "secrets"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "secrets", "pw"), []byte("secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	write := func(file string) string {
+		path := filepath.Join(dir, "agentbridge.yaml")
+		config := "proto_paths: [" + protoDir + "]\naudit: {sink: off}\n" +
+			catalog("http://127.0.0.1:1", "    rest:\n      login: {url: /login, password_field: pw, password_file: "+file+"}\n")
+		if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	cfg, err := server.LoadConfig(write("secrets/pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := cfg.Build()
+	if err != nil {
+		t.Fatalf("a password file beside the config: %v", err)
+	}
+	_ = srv.Close()
+
+	cfg, err = server.LoadConfig(write("secrets/missing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if srv, err := cfg.Build(); err == nil {
+		_ = srv.Close()
+		t.Fatal("a missing password file was accepted")
+	}
+}

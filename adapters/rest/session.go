@@ -107,7 +107,7 @@ func newSession(b adapters.Backend, cfg *Login, t *adapters.Transport) (*session
 	} else if cfg.Password != "" && cfg.PasswordFile != "" {
 		errs = append(errs, errors.New("give password or password_file, not both"))
 	} else {
-		pw, err := adapters.ReadSecret(cfg.Password, cfg.PasswordFile)
+		pw, err := adapters.ReadSecret(cfg.Password, b.Path(cfg.PasswordFile)) // relative to the config file
 		if err != nil {
 			errs = append(errs, fmt.Errorf("password: %w (a password is never written in the config in clear)", err))
 		}

@@ -442,7 +442,7 @@ func (op *Operation) openReply(backend string, redact *adapters.Redactor, faults
 	}
 	if statusCode < 200 || statusCode >= 300 {
 		// No fault: the HTTP status says what happened, judged as for every HTTP kind.
-		return fail(adapters.HTTPStatus{Backend: backend, Redactor: redact, Lacking: "SOAP fault"}.Err(&adapters.Reply{StatusCode: statusCode, Header: header}))
+		return fail(adapters.HTTPStatus{Backend: backend, Redactor: redact, Lacking: "a SOAP fault"}.Err(&adapters.Reply{StatusCode: statusCode, Header: header}))
 	}
 	switch {
 	case err == nil:

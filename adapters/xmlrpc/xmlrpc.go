@@ -235,7 +235,7 @@ func (a *Adapter) decodeReply(m *method, reply *adapters.Reply, out protoreflect
 	md := map[string]string{"http_status": httpStatus}
 	ct := reply.Header.Get("Content-Type")
 	ok2xx := reply.StatusCode >= 200 && reply.StatusCode < 300
-	judge := adapters.HTTPStatus{Backend: name, Redactor: a.redact, Lacking: "XML-RPC fault"}
+	judge := adapters.HTTPStatus{Backend: name, Redactor: a.redact, Lacking: "an XML-RPC fault"}
 	if !xmlContentType(ct) || adapters.LooksLikeHTML(reply) {
 		if !ok2xx {
 			return judge.Err(reply)
