@@ -129,6 +129,8 @@ func bufWorkspace(t *testing.T, dir string) {
 	deps := filepath.Join(dir, "deps")
 	for src, dst := range map[string]string{
 		"../../proto/agentbridge/v1/options.proto":                           "agentbridge/v1/options.proto",
+		"../../proto/agentbridge/v1/http.proto":                              "agentbridge/v1/http.proto",
+		"../../proto/agentbridge/v1/xmlrpc.proto":                            "agentbridge/v1/xmlrpc.proto",
 		"../../proto/third_party/googleapis/google/api/annotations.proto":    "google/api/annotations.proto",
 		"../../proto/third_party/googleapis/google/api/http.proto":           "google/api/http.proto",
 		"../../proto/third_party/googleapis/google/api/field_behavior.proto": "google/api/field_behavior.proto",
