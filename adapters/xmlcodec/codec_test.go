@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"flag"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -92,10 +91,11 @@ func decodeWith(data []byte, into proto.Message, o xmlcodec.DecodeOptions) error
 	}
 	errStd := decodeFirst(p, xmlcodec.NewDecoder(bytes.NewReader(data)), other, o)
 	switch {
+	case err != nil && errStd == nil && isStricter(err): // see stricterRefusals
 	case (err == nil) != (errStd == nil),
 		err == nil && !proto.Equal(into, other),
 		err != nil && !errors.Is(err, xmlcodec.ErrMalformed) && err.Error() != errStd.Error():
-		return fmt.Errorf("the scanner and encoding/xml disagree: %v (%v) against %v (%v)", err, into, errStd, other)
+		return disagree("the scanner and encoding/xml disagree: %v (%v) against %v (%v)", err, into, errStd, other)
 	}
 	return err
 }
