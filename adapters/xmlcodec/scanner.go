@@ -24,9 +24,10 @@ type Tokens interface {
 // (NewScanner) or read from a reader through a buffer (NewScannerReader). It gives the tokens
 // a strict encoding/xml Decoder gives, with namespace prefixes resolved the same way, and
 // refuses what that decoder refuses, and a few things more that are not namespace-well-formed
-// XML either: a prefix that no xmlns declaration in scope binds, an element named with the
-// prefix xmlns, an attribute given twice (by its qualified or by its expanded name), and a
-// character reference to a surrogate. Entities are XML's five and character references only;
+// XML either: an element whose prefix no xmlns declaration in scope binds, an element named
+// with the prefix xmlns, an attribute given twice (by its qualified or by its expanded name),
+// and a character reference to a surrogate. (An attribute's undeclared prefix is read as
+// encoding/xml reads it, as the attribute's namespace: see resolve.) Entities are XML's five and character references only;
 // a document type declaration comes back as an xml.Directive, which the codec refuses. A
 // document whose XML declaration names another encoding than UTF-8 is converted as
 // NewDecoder's is.
@@ -42,6 +43,8 @@ type Scanner struct {
 	base int64     // input offset of buf[0]
 	nl   int       // newlines in the input before buf[0]
 	err  error
+	mark int64 // input offset fill keeps from, while InnerXML reads; -1 when none
+	last int   // where in buf the last token started
 
 	needClose bool // the last start tag was empty (<a/>): its end comes next
 	stack     []openElem
@@ -65,13 +68,13 @@ type rawAttr struct{ prefix, local, value string }
 // NewScanner returns a scanner of the document data, which it reads in place: data must not
 // change while the scanner is in use.
 func NewScanner(data []byte) *Scanner {
-	return &Scanner{buf: data}
+	return &Scanner{buf: data, mark: -1}
 }
 
 // NewScannerReader returns a scanner that reads the document from r as it goes, holding no
 // more of it than the token being read.
 func NewScannerReader(r io.Reader) *Scanner {
-	return &Scanner{r: r, buf: make([]byte, 0, 8<<10)}
+	return &Scanner{r: r, buf: make([]byte, 0, 8<<10), mark: -1}
 }
 
 // tokKind is the kind of a scanner token.
@@ -124,6 +127,40 @@ func (s *Scanner) Token() (xml.Token, error) {
 // InputOffset returns the input offset after the last token read.
 func (s *Scanner) InputOffset() int64 { return s.base + int64(s.pos) }
 
+// InnerXML reads the rest of the element whose start tag was the last token read, up to and
+// including its end tag, and returns the XML between the two tags as it was sent (after
+// conversion to UTF-8), as encoding/xml's ",innerxml" does.
+func (s *Scanner) InnerXML() ([]byte, error) {
+	if s.needClose {
+		_, err := s.next()
+		return nil, err
+	}
+	if s.err != nil {
+		return nil, s.err
+	}
+	begin := s.base + int64(s.pos)
+	s.mark = begin
+	defer func() { s.mark = -1 }()
+	buf := s.buf
+	for depth := 1; ; {
+		t, err := s.next()
+		if err != nil {
+			return nil, err
+		}
+		if s.r == nil && &buf[0] != &s.buf[0] {
+			return nil, errors.New("xmlcodec: an XML declaration naming an encoding inside an element")
+		}
+		switch t.kind {
+		case tokStart:
+			depth++
+		case tokEnd:
+			if depth--; depth == 0 {
+				return bytes.Clone(s.buf[int(begin-s.base):s.last]), nil
+			}
+		}
+	}
+}
+
 // errShort says a token runs past the end of the buffer, and the reader has more to give.
 var errShort = errors.New("xmlcodec: short buffer")
 
@@ -140,6 +177,7 @@ func (s *Scanner) next() (token, error) {
 		start := s.pos
 		t, err := s.scan()
 		if err == nil {
+			s.last = start
 			return t, nil
 		}
 		if err == errShort {
@@ -155,12 +193,16 @@ func (s *Scanner) next() (token, error) {
 
 // fill reads more of the input into the buffer, dropping what has been read.
 func (s *Scanner) fill() error {
-	if s.pos > 0 {
-		s.nl += bytes.Count(s.buf[:s.pos], []byte{'\n'})
-		s.base += int64(s.pos)
-		n := copy(s.buf, s.buf[s.pos:])
+	drop := s.pos
+	if s.mark >= 0 {
+		drop = min(drop, int(s.mark-s.base))
+	}
+	if drop > 0 {
+		s.nl += bytes.Count(s.buf[:drop], []byte{'\n'})
+		s.base += int64(drop)
+		n := copy(s.buf, s.buf[drop:])
 		s.buf = s.buf[:n]
-		s.pos = 0
+		s.pos -= drop
 	}
 	if len(s.buf) == cap(s.buf) {
 		nb := make([]byte, len(s.buf), 2*cap(s.buf)+4096)
@@ -638,8 +680,14 @@ func (s *Scanner) resolve(prefix string, element bool) (string, error) {
 			return s.ns[i].uri, nil
 		}
 	}
-	if prefix == "" {
+	switch {
+	case prefix == "":
 		return "", nil
+	case !element:
+		// An attribute's undeclared prefix stands for its namespace, as encoding/xml has it:
+		// node-soap writes xsi:nil without declaring xsi, and the codec then reads the
+		// attribute as no xsi:nil, which the element's value is judged by.
+		return prefix, nil
 	}
 	return "", s.syntax("undeclared namespace prefix " + strconv.Quote(prefix))
 }

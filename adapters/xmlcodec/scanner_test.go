@@ -16,9 +16,10 @@ import (
 )
 
 // stricterRefusals are what the scanner refuses beyond encoding/xml: XML that is well-formed
-// but not namespace-well-formed (encoding/xml reads an undeclared prefix as the namespace,
-// and keeps the last of two equal attributes), and character references to surrogates
-// (encoding/xml reads them as U+FFFD).
+// but not namespace-well-formed (encoding/xml reads an element's undeclared prefix as its
+// namespace, and keeps two equal attributes), and character references to surrogates
+// (encoding/xml reads them as U+FFFD). An attribute's undeclared prefix both read as its
+// namespace (node-soap writes xsi:nil so).
 var stricterRefusals = []string{
 	"undeclared namespace prefix",
 	"has the prefix xmlns",
@@ -197,6 +198,7 @@ var wellFormed = []string{
 	`<!DOCTYPE a [<!ENTITY x "y"> <!-- c --> <!ATTLIST a b CDATA "<>">]><a/>`,
 	`<!DOCTYPE html>`,
 	`<a xmlns:xmlns="urn:x"/>`,
+	`<a xmlns:xsi="urn:other"><b xsi:nil="true" p:q="1"/></a>`,
 	`<a xmlns:="urn:x"/>`,
 	"<a>\xef\xbf\xbd \u00e9 \U0001F600</a>",
 	``,
@@ -258,7 +260,6 @@ var malformed = []string{
 // stricter are documents encoding/xml reads and the scanner refuses (stricterRefusals).
 var stricter = []string{
 	`<p:a/>`,
-	`<a p:b="1"/>`,
 	`<a><p:b xmlns:p="u"/><p:c/></a>`,
 	`<xmlns:a/>`,
 	`<a b="1" b="2"/>`,
