@@ -45,6 +45,7 @@ type Scanner struct {
 	err  error
 	mark int64 // input offset fill keeps from, while InnerXML reads; -1 when none
 	last int   // where in buf the last token started
+	hint int   // of the token being read: how far its terminator is known not to be
 
 	needClose bool // the last start tag was empty (<a/>): its end comes next
 	stack     []openElem
@@ -177,7 +178,7 @@ func (s *Scanner) next() (token, error) {
 		start := s.pos
 		t, err := s.scan()
 		if err == nil {
-			s.last = start
+			s.last, s.hint = start, 0
 			return t, nil
 		}
 		if err == errShort {
@@ -191,7 +192,11 @@ func (s *Scanner) next() (token, error) {
 	}
 }
 
-// fill reads more of the input into the buffer, dropping what has been read.
+// fill reads more of the input into the buffer, dropping what has been read. The token being
+// read starts at pos and is read again once fill returns: a token whose end is searched for
+// from where the last search stopped (hint) takes what one Read gives; another, once it is
+// longer than 4 KiB, waits for the buffer to hold twice as much, so that reading it again
+// costs no more than reading it once, whatever the reader's chunks.
 func (s *Scanner) fill() error {
 	drop := s.pos
 	if s.mark >= 0 {
@@ -204,18 +209,27 @@ func (s *Scanner) fill() error {
 		s.buf = s.buf[:n]
 		s.pos -= drop
 	}
-	if len(s.buf) == cap(s.buf) {
-		nb := make([]byte, len(s.buf), 2*cap(s.buf)+4096)
-		copy(nb, s.buf)
-		s.buf = nb
+	want := len(s.buf) + 1
+	if pending := len(s.buf) - s.pos; s.hint == 0 && pending >= 4096 {
+		want = len(s.buf) + pending
 	}
-	n, err := s.r.Read(s.buf[len(s.buf):cap(s.buf)])
-	s.buf = s.buf[:len(s.buf)+n]
-	if errors.Is(err, io.EOF) {
-		s.rEOF = true
-		return nil
+	for len(s.buf) < want {
+		if len(s.buf) == cap(s.buf) {
+			nb := make([]byte, len(s.buf), 2*cap(s.buf)+4096)
+			copy(nb, s.buf)
+			s.buf = nb
+		}
+		n, err := s.r.Read(s.buf[len(s.buf):cap(s.buf)])
+		s.buf = s.buf[:len(s.buf)+n]
+		if errors.Is(err, io.EOF) {
+			s.rEOF = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
-	return err
+	return nil
 }
 
 // more reports whether the reader can give more than the buffer holds.
@@ -296,12 +310,15 @@ func (s *Scanner) scan() (token, error) {
 // charData reads text up to the next markup.
 func (s *Scanner) charData() (token, error) {
 	rest := s.buf[s.pos:]
-	i := bytes.IndexByte(rest, '<')
+	i := bytes.IndexByte(rest[s.hint:], '<')
 	if i < 0 {
 		if s.more() {
+			s.hint = len(rest)
 			return token{}, errShort
 		}
 		i = len(rest)
+	} else {
+		i += s.hint
 	}
 	data, err := s.chars(rest[:i], false, false)
 	if err != nil {
@@ -854,8 +871,18 @@ func (s *Scanner) bang() (token, error) {
 			return token{}, s.syntax("invalid sequence <!- not part of <!--")
 		}
 		rest := s.buf[s.pos:]
-		i := bytes.Index(rest, []byte("--"))
+		i := bytes.Index(rest[s.hint:], []byte("--"))
+		if i >= 0 {
+			i += s.hint
+		}
 		if i < 0 || i+2 >= len(rest) {
+			if s.more() {
+				s.hint = i
+				if i < 0 {
+					s.hint = max(len(rest)-1, 0)
+				}
+				return token{}, errShort
+			}
 			s.pos = len(s.buf)
 			return token{}, s.eof()
 		}
@@ -875,9 +902,12 @@ func (s *Scanner) bang() (token, error) {
 			}
 		}
 		rest := s.buf[s.pos:]
-		i := bytes.Index(rest, []byte("]]>"))
-		if i < 0 {
+		i := bytes.Index(rest[s.hint:], []byte("]]>"))
+		if i >= 0 {
+			i += s.hint
+		} else {
 			if s.more() {
+				s.hint = max(len(rest)-2, 0)
 				return token{}, errShort
 			}
 			s.pos = len(s.buf)

@@ -368,3 +368,32 @@ func FuzzTokenizer(f *testing.F) {
 		}
 	})
 }
+
+// TestScannerReaderLongTokens reads long tokens of every kind through a reader a byte at a
+// time, as encoding/xml reads them from memory: a token read again after each Read would take
+// minutes here (FuzzTokenizer found it), and a comment whose "--" ends a Read was once cut.
+func TestScannerReaderLongTokens(t *testing.T) {
+	t.Parallel()
+	n := 50000
+	docs := []string{
+		"<a>" + strings.Repeat("x", n) + "</a>",
+		"<a><!--" + strings.Repeat("x", n) + "--></a>",
+		"<a><![CDATA[" + strings.Repeat("x", n) + "]]></a>",
+		"<a b='" + strings.Repeat("x", n) + "'/>",
+		"<!DOCTYPE " + strings.Repeat("x", n) + ">",
+		"<?p " + strings.Repeat("x", n) + "?>",
+		strings.Repeat("<a>", n/3),
+		"<r>" + strings.Repeat("<a/>", n/4) + "</r>",
+		"<a " + strings.Repeat("b=''", n/4) + "/>",
+		"<a>" + strings.Repeat("&lt;", n/4) + "</a>",
+		"<" + strings.Repeat("a", n) + "/>",
+	}
+	for _, m := range []int{1, 2, 10, 100, 5000} {
+		docs = append(docs, "<a><!--"+strings.Repeat("x", m)+"--></a>", "<a><![CDATA["+strings.Repeat("x", m)+"]]></a>")
+	}
+	for _, doc := range docs {
+		if err := sameTokens([]byte(doc)); isDisagreement(err) {
+			t.Errorf("%.40q: %.300v", doc, err)
+		}
+	}
+}
