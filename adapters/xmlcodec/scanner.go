@@ -195,8 +195,9 @@ func (s *Scanner) next() (token, error) {
 // fill reads more of the input into the buffer, dropping what has been read. The token being
 // read starts at pos and is read again once fill returns: a token whose end is searched for
 // from where the last search stopped (hint) takes what one Read gives; another, once it is
-// longer than 4 KiB, waits for the buffer to hold twice as much, so that reading it again
-// costs no more than reading it once, whatever the reader's chunks.
+// longer than 1 KiB, waits for the buffer to hold twice as much, so that reading it again
+// costs no more than reading it once, whatever the reader's chunks (a reader that gives one
+// byte at a time costs at most 1 KiB read again per byte).
 func (s *Scanner) fill() error {
 	drop := s.pos
 	if s.mark >= 0 {
@@ -210,7 +211,7 @@ func (s *Scanner) fill() error {
 		s.pos -= drop
 	}
 	want := len(s.buf) + 1
-	if pending := len(s.buf) - s.pos; s.hint == 0 && pending >= 4096 {
+	if pending := len(s.buf) - s.pos; s.hint == 0 && pending >= 1024 {
 		want = len(s.buf) + pending
 	}
 	for len(s.buf) < want {
