@@ -6,8 +6,12 @@ package xmlcodec_test
 //	benchstat -col '/impl@(encoding_xml xmlcodec)' bench.txt
 //
 // The sub-benchmark names carry reply= and impl= keys so that benchstat pairs xmlcodec with
-// its encoding/xml baseline and prints the ratio; impl=tokens_only is encoding/xml's tokenizer
-// alone, the floor under both decoders. docs/benchmarks.md records a run.
+// its baselines and prints the ratio: impl=encoding_xml is encoding/xml's struct decoding,
+// impl=mxj is mxj's NewMapXml (a map, no message), impl=codec_on_encoding_xml is the codec
+// reading encoding/xml's tokens (as it did before its own scanner), impl=tokens_only is
+// encoding/xml's tokenizer alone and impl=scanner_only the codec's. reply=ListItems is the
+// demo's 2 KB envelope, reply=ListItems1MB its items repeated to 1 MB. docs/benchmarks.md
+// records a run.
 
 import (
 	"bytes"
@@ -24,6 +28,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/clbanning/mxj/v2"
 
 	"github.com/agentbridge/agentbridge/adapters/xmlcodec"
 	"github.com/agentbridge/agentbridge/cmd/agentbridge/demo"
@@ -73,7 +79,10 @@ func demoReply(b *testing.B, op string) []byte {
 // decode it by plan ----
 
 func codecDecode(plan *xmlcodec.Plan, reply []byte, into proto.Message) error {
-	d := xmlcodec.NewDecoder(bytes.NewReader(reply))
+	return codecDecodeFrom(plan, xmlcodec.NewScanner(reply), into)
+}
+
+func codecDecodeFrom(plan *xmlcodec.Plan, d xmlcodec.Tokens, into proto.Message) error {
 	depth := 0
 	for {
 		tok, err := d.Token()
@@ -88,7 +97,7 @@ func codecDecode(plan *xmlcodec.Plan, reply []byte, into proto.Message) error {
 			case depth == 1 && t.Name.Space == soapNS && t.Name.Local == "Body":
 				depth = 2
 			case depth == 1:
-				if err := d.Skip(); err != nil {
+				if err := xmlcodec.Skip(d); err != nil {
 					return err
 				}
 			case depth == 2:
@@ -222,6 +231,15 @@ func stdDecodeListItems(reply []byte) (*demov1.ListItemsResponse, error) {
 	return resp, nil
 }
 
+// bigListReply is the demo's ListItems reply with its items repeated to about 1 MB.
+func bigListReply(b *testing.B) []byte {
+	s := string(demoReply(b, "ListItems"))
+	i := strings.Index(s, "<items>") + len("<items>")
+	j := strings.Index(s, "</items>")
+	items := s[i:j]
+	return []byte(s[:i] + strings.Repeat(items, 1<<20/len(items)+1) + s[j:])
+}
+
 // BenchmarkDecode decodes each demo reply, envelope included, into its response message.
 func BenchmarkDecode(b *testing.B) {
 	cases := []struct {
@@ -233,14 +251,21 @@ func BenchmarkDecode(b *testing.B) {
 			func(r []byte) (proto.Message, error) { return stdDecodeGetItem(r) }},
 		{"ListItems", func() proto.Message { return &demov1.ListItemsResponse{} },
 			func(r []byte) (proto.Message, error) { return stdDecodeListItems(r) }},
+		{"ListItems1MB", func() proto.Message { return &demov1.ListItemsResponse{} },
+			func(r []byte) (proto.Message, error) { return stdDecodeListItems(r) }},
 	}
 	for _, c := range cases {
-		reply := demoReply(b, c.reply)
+		var reply []byte
+		if c.reply == "ListItems1MB" {
+			reply = bigListReply(b)
+		} else {
+			reply = demoReply(b, c.reply)
+		}
 		plan, err := xmlcodec.For(c.newMsg().ProtoReflect().Descriptor())
 		if err != nil {
 			b.Fatal(err)
 		}
-		// Both paths must produce the same message, and a complete one, before either is timed.
+		// All paths must produce the same message, and a complete one, before any is timed.
 		viaCodec := c.newMsg()
 		if err := codecDecode(plan, reply, viaCodec); err != nil {
 			b.Fatal(err)
@@ -249,7 +274,11 @@ func BenchmarkDecode(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if !proto.Equal(viaCodec, viaStd) {
+		viaStdTokens := c.newMsg()
+		if err := codecDecodeFrom(plan, xmlcodec.NewDecoder(bytes.NewReader(reply)), viaStdTokens); err != nil {
+			b.Fatal(err)
+		}
+		if !proto.Equal(viaCodec, viaStd) || !proto.Equal(viaCodec, viaStdTokens) {
 			b.Fatalf("%s: xmlcodec and encoding/xml disagree:\n%v\n%v", c.reply, viaCodec, viaStd)
 		}
 		if err := checkComplete(viaCodec); err != nil {
@@ -274,13 +303,41 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			}
 		})
-		// The floor under both: encoding/xml's tokenizer alone, reading every token of the
-		// reply and building nothing.
+		b.Run("reply="+c.reply+"/impl=mxj", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(reply)))
+			for b.Loop() {
+				if _, err := mxj.NewMapXml(reply); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		// The codec reading encoding/xml's tokens, as it did before it had a scanner.
+		b.Run("reply="+c.reply+"/impl=codec_on_encoding_xml", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(reply)))
+			for b.Loop() {
+				if err := codecDecodeFrom(plan, xmlcodec.NewDecoder(bytes.NewReader(reply)), c.newMsg()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		// The floors: each tokenizer alone, reading every token of the reply and building
+		// nothing.
 		b.Run("reply="+c.reply+"/impl=tokens_only", func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(reply)))
 			for b.Loop() {
 				if err := tokenize(reply); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("reply="+c.reply+"/impl=scanner_only", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(reply)))
+			for b.Loop() {
+				if err := xmlcodec.SkipAll(xmlcodec.NewScanner(reply)); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -308,8 +365,8 @@ func checkComplete(m proto.Message) error {
 		items = []*demov1.Item{r.GetItem()}
 	case *demov1.ListItemsResponse:
 		items = r.GetItems()
-		if len(items) != 4 {
-			return fmt.Errorf("%d items, want the 4 tools", len(items))
+		if len(items) == 0 || len(items)%4 != 0 {
+			return fmt.Errorf("%d items, want the 4 tools (or repeats of them)", len(items))
 		}
 	}
 	for _, it := range items {
