@@ -98,6 +98,7 @@ func (dc *decoder) nilRoot(p *Plan, start xml.StartElement) error {
 type decoder struct {
 	d    Tokens
 	sc   *Scanner // d, when it is one: its tokens are read without encoding/xml's
+	cur  token    // the last token read from d, when it is not a scanner
 	path []string
 	text []byte // reused buffer for element text
 

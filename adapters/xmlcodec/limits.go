@@ -79,37 +79,38 @@ func (dc *decoder) source(d Tokens) {
 
 // token reads the next token and checks it against the limits; a document type declaration
 // is an error wherever it appears.
-func (dc *decoder) token() (token, error) {
-	var t token
+func (dc *decoder) token() (*token, error) {
+	var t *token
 	var err error
 	if dc.sc != nil {
 		t, err = dc.sc.next()
 	} else {
-		t, err = fromXML(dc.d.Token())
+		dc.cur, err = fromXML(dc.d.Token())
+		t = &dc.cur
 	}
 	if err != nil {
-		return token{}, dc.fail(syntaxError(err))
+		return nil, dc.fail(syntaxError(err))
 	}
 	switch t.kind {
 	case tokStart:
 		dc.elements++
 		if dc.elements > dc.limits.MaxElements {
-			return token{}, dc.limitAt(t.start(), fmt.Errorf("%w: more than %d elements", ErrLimit, dc.limits.MaxElements))
+			return nil, dc.limitAt(t.start(), fmt.Errorf("%w: more than %d elements", ErrLimit, dc.limits.MaxElements))
 		}
 		if len(t.attr) > dc.limits.MaxAttrs {
-			return token{}, dc.limitAt(t.start(), fmt.Errorf("%w: more than %d attributes on one element", ErrLimit, dc.limits.MaxAttrs))
+			return nil, dc.limitAt(t.start(), fmt.Errorf("%w: more than %d attributes on one element", ErrLimit, dc.limits.MaxAttrs))
 		}
 		for _, a := range t.attr {
 			if len(a.Value) > dc.limits.MaxAttrBytes {
-				return token{}, dc.limitAt(t.start(), fmt.Errorf("%w: attribute %s holds more than %d bytes", ErrLimit, a.Name.Local, dc.limits.MaxAttrBytes))
+				return nil, dc.limitAt(t.start(), fmt.Errorf("%w: attribute %s holds more than %d bytes", ErrLimit, a.Name.Local, dc.limits.MaxAttrBytes))
 			}
 		}
 	case tokText:
 		if len(t.data) > dc.limits.MaxTextBytes {
-			return token{}, dc.fail(fmt.Errorf("%w: text of more than %d bytes", ErrLimit, dc.limits.MaxTextBytes))
+			return nil, dc.fail(fmt.Errorf("%w: text of more than %d bytes", ErrLimit, dc.limits.MaxTextBytes))
 		}
 	case tokDirective:
-		return token{}, dc.fail(errDoctype)
+		return nil, dc.fail(errDoctype)
 	}
 	return t, nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 )
@@ -53,7 +54,14 @@ type Scanner struct {
 	raw       []rawAttr
 	attrs     []xml.Attr
 	text      []byte // decoded character data that differs from the input
-	names     [256]string
+	cur       token  // the token next returns
+	values    [64]string
+
+	// The first elements of stack, ns, raw and attrs, so that a usual reply needs no more.
+	stackBuf [16]openElem
+	nsBuf    [8]nsBinding
+	rawBuf   [8]rawAttr
+	attrsBuf [8]xml.Attr
 }
 
 type openElem struct {
@@ -69,13 +77,19 @@ type rawAttr struct{ prefix, local, value string }
 // NewScanner returns a scanner of the document data, which it reads in place: data must not
 // change while the scanner is in use.
 func NewScanner(data []byte) *Scanner {
-	return &Scanner{buf: data, mark: -1}
+	return newScanner(&Scanner{buf: data})
 }
 
 // NewScannerReader returns a scanner that reads the document from r as it goes, holding no
 // more of it than the token being read.
 func NewScannerReader(r io.Reader) *Scanner {
-	return &Scanner{r: r, buf: make([]byte, 0, 8<<10), mark: -1}
+	return newScanner(&Scanner{r: r, buf: make([]byte, 0, 8<<10)})
+}
+
+func newScanner(s *Scanner) *Scanner {
+	s.mark = -1
+	s.stack, s.ns, s.raw, s.attrs = s.stackBuf[:0], s.nsBuf[:0], s.rawBuf[:0], s.attrsBuf[:0]
+	return s
 }
 
 // tokKind is the kind of a scanner token.
@@ -165,21 +179,22 @@ func (s *Scanner) InnerXML() ([]byte, error) {
 // errShort says a token runs past the end of the buffer, and the reader has more to give.
 var errShort = errors.New("xmlcodec: short buffer")
 
-// next reads the next token.
-func (s *Scanner) next() (token, error) {
+// next reads the next token, which stays valid until the next call.
+func (s *Scanner) next() (*token, error) {
 	if s.err != nil {
-		return token{}, s.err
+		return nil, s.err
 	}
 	if s.needClose {
 		s.needClose = false
-		return s.pop(), nil
+		s.cur = s.pop()
+		return &s.cur, nil
 	}
 	for {
 		start := s.pos
-		t, err := s.scan()
+		err := s.scan()
 		if err == nil {
 			s.last, s.hint = start, 0
-			return t, nil
+			return &s.cur, nil
 		}
 		if err == errShort {
 			s.pos = start
@@ -188,7 +203,7 @@ func (s *Scanner) next() (token, error) {
 			}
 		}
 		s.err = err
-		return token{}, err
+		return nil, err
 	}
 }
 
@@ -278,15 +293,15 @@ func (s *Scanner) pop() token {
 	return token{kind: tokEnd, name: e.name}
 }
 
-func (s *Scanner) scan() (token, error) {
+func (s *Scanner) scan() error {
 	if s.pos >= len(s.buf) {
 		switch {
 		case s.more():
-			return token{}, errShort
+			return errShort
 		case len(s.stack) > 0:
-			return token{}, s.syntax("unexpected EOF")
+			return s.syntax("unexpected EOF")
 		}
-		return token{}, io.EOF
+		return io.EOF
 	}
 	if s.buf[s.pos] != '<' {
 		return s.charData()
@@ -294,7 +309,7 @@ func (s *Scanner) scan() (token, error) {
 	s.pos++
 	b, err := s.mustByte()
 	if err != nil {
-		return token{}, err
+		return err
 	}
 	switch b {
 	case '/':
@@ -309,13 +324,13 @@ func (s *Scanner) scan() (token, error) {
 }
 
 // charData reads text up to the next markup.
-func (s *Scanner) charData() (token, error) {
+func (s *Scanner) charData() error {
 	rest := s.buf[s.pos:]
 	i := bytes.IndexByte(rest[s.hint:], '<')
 	if i < 0 {
 		if s.more() {
 			s.hint = len(rest)
-			return token{}, errShort
+			return errShort
 		}
 		i = len(rest)
 	} else {
@@ -323,10 +338,11 @@ func (s *Scanner) charData() (token, error) {
 	}
 	data, err := s.chars(rest[:i], false, false)
 	if err != nil {
-		return token{}, err
+		return err
 	}
 	s.pos += i
-	return token{kind: tokText, data: data}, nil
+	s.cur = token{kind: tokText, data: data}
+	return nil
 }
 
 // chars decodes raw character data: references (outside CDATA), line ends, and checks that
@@ -558,11 +574,13 @@ func (s *Scanner) qname(what string) (prefix, local string, err error) {
 	case i == 0 || i == len(b)-1:
 		return "", s.intern(b), nil
 	}
-	return s.intern(b[:i]), s.intern(b[i+1:]), nil
+	q := s.intern(b)
+	return q[:i], q[i+1:], nil
 }
 
-// intern returns b as a string, the same string for the same short bytes while it stays in
-// the scanner's table, so names and usual attribute values do not allocate per element.
+// intern returns a name as a string: the same string for the same bytes while it stays in
+// the process's table of names, so that the names of replies, which repeat from reply to
+// reply, do not allocate.
 func (s *Scanner) intern(b []byte) string {
 	if len(b) == 0 {
 		return ""
@@ -570,24 +588,58 @@ func (s *Scanner) intern(b []byte) string {
 	if len(b) > 64 {
 		return string(b)
 	}
+	h := fnv(b)
+	slot := &names[(h^h>>15)&uint32(len(names)-1)]
+	if p := slot.Load(); p != nil && *p == string(b) {
+		return *p
+	}
+	str := string(b)
+	slot.Store(&str)
+	return str
+}
+
+// names is the table of names intern keeps, shared by all scanners.
+var names [4096]atomic.Pointer[string]
+
+func fnv(b []byte) uint32 {
 	h := uint32(2166136261)
 	for _, c := range b {
 		h = (h ^ uint32(c)) * 16777619
 	}
-	slot := &s.names[h&uint32(len(s.names)-1)]
-	if *slot == string(b) {
-		return *slot
+	return h
+}
+
+// internValue is intern for attribute values, in a table of the scanner's own: values differ
+// more from reply to reply.
+func (s *Scanner) internValue(b []byte) string { return internIn(s.values[:], b) }
+
+func internIn(table []string, b []byte) string {
+	if len(b) == 0 {
+		return ""
 	}
-	*slot = string(b)
-	return *slot
+	if len(b) > 64 {
+		return string(b)
+	}
+	h := fnv(b)
+	// Two ways: a name that collides with another keeps its string in the slot beside.
+	i := (h ^ h>>15) & uint32(len(table)-1)
+	if table[i] == string(b) {
+		return table[i]
+	}
+	if table[i^1] == string(b) {
+		return table[i^1]
+	}
+	table[i^1] = table[i]
+	table[i] = string(b)
+	return table[i]
 }
 
 const xmlnsPrefix = "xmlns"
 
-func (s *Scanner) startTag() (token, error) {
+func (s *Scanner) startTag() error {
 	prefix, local, err := s.qname("expected element name after <")
 	if err != nil {
-		return token{}, err
+		return err
 	}
 	s.raw = s.raw[:0]
 	empty := false
@@ -595,14 +647,14 @@ func (s *Scanner) startTag() (token, error) {
 		s.space()
 		b, err := s.mustByte()
 		if err != nil {
-			return token{}, err
+			return err
 		}
 		if b == '/' {
 			if b, err = s.mustByte(); err != nil {
-				return token{}, err
+				return err
 			}
 			if b != '>' {
-				return token{}, s.syntax("expected /> in element")
+				return s.syntax("expected /> in element")
 			}
 			empty = true
 			break
@@ -613,38 +665,38 @@ func (s *Scanner) startTag() (token, error) {
 		s.pos--
 		var a rawAttr
 		if a.prefix, a.local, err = s.qname("expected attribute name in element"); err != nil {
-			return token{}, err
+			return err
 		}
 		s.space()
 		if b, err = s.mustByte(); err != nil {
-			return token{}, err
+			return err
 		}
 		if b != '=' {
-			return token{}, s.syntax("attribute name without = in element")
+			return s.syntax("attribute name without = in element")
 		}
 		s.space()
 		q, err := s.mustByte()
 		if err != nil {
-			return token{}, err
+			return err
 		}
 		if q != '"' && q != '\'' {
-			return token{}, s.syntax("unquoted or missing attribute value in element")
+			return s.syntax("unquoted or missing attribute value in element")
 		}
 		rest := s.buf[s.pos:]
 		end := bytes.IndexByte(rest, q)
 		if lt := bytes.IndexByte(rest, '<'); lt >= 0 && (end < 0 || lt < end) {
 			s.pos += lt
-			return token{}, s.syntax("unescaped < inside quoted string")
+			return s.syntax("unescaped < inside quoted string")
 		}
 		if end < 0 {
 			s.pos = len(s.buf)
-			return token{}, s.eof()
+			return s.eof()
 		}
 		v, err := s.chars(rest[:end], false, true)
 		if err != nil {
-			return token{}, err
+			return err
 		}
-		a.value = s.intern(v)
+		a.value = s.internValue(v)
 		s.pos += end + 1
 		s.raw = append(s.raw, a)
 	}
@@ -661,27 +713,28 @@ func (s *Scanner) startTag() (token, error) {
 	}
 	name := xml.Name{Local: local}
 	if prefix == xmlnsPrefix {
-		return token{}, s.syntax("element <" + prefix + ":" + local + "> has the prefix xmlns, which is for namespace declarations")
+		return s.syntax("element <" + prefix + ":" + local + "> has the prefix xmlns, which is for namespace declarations")
 	}
 	if name.Space, err = s.resolve(prefix, true); err != nil {
-		return token{}, err
+		return err
 	}
 	s.attrs = s.attrs[:0]
 	for _, a := range s.raw {
 		an := xml.Name{Space: a.prefix, Local: a.local}
 		if a.prefix != xmlnsPrefix && a.prefix != "" {
 			if an.Space, err = s.resolve(a.prefix, false); err != nil {
-				return token{}, err
+				return err
 			}
 		}
 		s.attrs = append(s.attrs, xml.Attr{Name: an, Value: a.value})
 	}
 	if err := s.checkDuplicates(); err != nil {
-		return token{}, err
+		return err
 	}
 	s.stack = append(s.stack, openElem{prefix: prefix, local: local, name: name, mark: mark})
 	s.needClose = empty
-	return token{kind: tokStart, name: name, attr: s.attrs}, nil
+	s.cur = token{kind: tokStart, name: name, attr: s.attrs}
+	return nil
 }
 
 // resolve returns the namespace a prefix is bound to. An element without a prefix is in the
@@ -748,84 +801,111 @@ func qualified(prefix, local string) string {
 	return prefix + ":" + local
 }
 
-func (s *Scanner) endTag() (token, error) {
+func (s *Scanner) endTag() error {
+	// The usual end tag names its start tag's element as the start tag did.
+	if n := len(s.stack); n > 0 {
+		top := &s.stack[n-1]
+		q := s.pos
+		if b, err := s.readName(); err == nil && len(b) == len(top.local)+len(top.prefix)+min(len(top.prefix), 1) && matchQName(b, top.prefix, top.local) {
+			s.space()
+			if s.pos < len(s.buf) && s.buf[s.pos] == '>' {
+				s.pos++
+				s.cur = s.pop()
+				return nil
+			}
+		}
+		s.pos = q
+	}
 	prefix, local, err := s.qname("expected element name after </")
 	if err != nil {
-		return token{}, err
+		return err
 	}
 	s.space()
 	b, err := s.mustByte()
 	if err != nil {
-		return token{}, err
+		return err
 	}
 	if b != '>' {
-		return token{}, s.syntax("invalid characters between </" + local + " and >")
+		return s.syntax("invalid characters between </" + local + " and >")
 	}
 	if len(s.stack) == 0 {
-		return token{}, s.syntax("unexpected end element </" + local + ">")
+		return s.syntax("unexpected end element </" + local + ">")
 	}
 	top := s.stack[len(s.stack)-1]
 	switch {
 	case top.local != local:
-		return token{}, s.syntax("element <" + top.local + "> closed by </" + local + ">")
+		return s.syntax("element <" + top.local + "> closed by </" + local + ">")
 	case top.prefix != prefix:
 		ns := prefix
 		if ns == "" {
 			ns = `""`
 		}
-		return token{}, s.syntax("element <" + top.local + "> in space " + top.prefix + " closed by </" + local + "> in space " + ns)
+		return s.syntax("element <" + top.local + "> in space " + top.prefix + " closed by </" + local + "> in space " + ns)
 	}
-	return s.pop(), nil
+	s.cur = s.pop()
+	return nil
 }
 
-func (s *Scanner) procInst() (token, error) {
+// matchQName reports whether b is prefix:local (local alone without a prefix).
+func matchQName(b []byte, prefix, local string) bool {
+	if prefix == "" {
+		return string(b) == local
+	}
+	return string(b[:len(prefix)]) == prefix && b[len(prefix)] == ':' && string(b[len(prefix)+1:]) == local
+}
+
+func (s *Scanner) procInst() error {
 	target, err := s.name("expected target name after <?")
 	if err != nil {
-		return token{}, err
+		return err
 	}
 	s.space()
 	end := bytes.Index(s.buf[s.pos:], []byte("?>"))
 	if end < 0 {
 		s.pos = len(s.buf)
-		return token{}, s.eof()
+		return s.eof()
 	}
 	data := s.buf[s.pos : s.pos+end]
 	s.pos += end + 2
 	t := token{kind: tokProcInst, name: xml.Name{Local: s.intern(target)}, data: data}
 	if string(target) != "xml" {
-		return t, nil
+		s.cur = t
+		return nil
 	}
 	content := string(data)
 	if ver := procInstParam("version", content); ver != "" && ver != "1.0" {
-		return token{}, fmt.Errorf("xml: unsupported version %q; only version 1.0 is supported", ver)
+		return fmt.Errorf("xml: unsupported version %q; only version 1.0 is supported", ver)
 	}
 	enc := procInstParam("encoding", content)
 	if enc == "" || strings.EqualFold(enc, "utf-8") {
-		return t, nil
+		s.cur = t
+		return nil
 	}
 	// The rest of the document is in enc: convert it, as encoding/xml switches readers.
 	rest := s.buf[s.pos:]
 	if s.r == nil {
 		r, err := charsetReader(enc, bytes.NewReader(rest))
 		if err != nil {
-			return token{}, fmt.Errorf("xml: opening charset %q: %w", enc, err)
+			return fmt.Errorf("xml: opening charset %q: %w", enc, err)
 		}
 		conv, err := io.ReadAll(r)
 		if err != nil {
-			return token{}, err
+			return err
 		}
 		s.nl += bytes.Count(s.buf[:s.pos], []byte{'\n'})
 		s.base += int64(s.pos)
 		s.buf, s.pos = conv, 0
-		return t, nil
+		s.cur = t
+		return nil
 	}
 	r, err := charsetReader(enc, io.MultiReader(bytes.NewReader(bytes.Clone(rest)), s.r))
 	if err != nil {
-		return token{}, fmt.Errorf("xml: opening charset %q: %w", enc, err)
+		return fmt.Errorf("xml: opening charset %q: %w", enc, err)
 	}
 	t.data = bytes.Clone(data)
 	s.r, s.rEOF, s.buf = r, false, s.buf[:s.pos]
-	return t, nil
+	s.cur = t
+	return nil
 }
 
 // procInstParam returns the value of param in the content of an XML declaration, as
@@ -858,18 +938,18 @@ func procInstParam(param, s string) string {
 }
 
 // bang reads what starts with <!: a comment, a CDATA section or a directive.
-func (s *Scanner) bang() (token, error) {
+func (s *Scanner) bang() error {
 	b, err := s.mustByte()
 	if err != nil {
-		return token{}, err
+		return err
 	}
 	switch b {
 	case '-':
 		if b, err = s.mustByte(); err != nil {
-			return token{}, err
+			return err
 		}
 		if b != '-' {
-			return token{}, s.syntax("invalid sequence <!- not part of <!--")
+			return s.syntax("invalid sequence <!- not part of <!--")
 		}
 		rest := s.buf[s.pos:]
 		i := bytes.Index(rest[s.hint:], []byte("--"))
@@ -882,24 +962,25 @@ func (s *Scanner) bang() (token, error) {
 				if i < 0 {
 					s.hint = max(len(rest)-1, 0)
 				}
-				return token{}, errShort
+				return errShort
 			}
 			s.pos = len(s.buf)
-			return token{}, s.eof()
+			return s.eof()
 		}
 		if rest[i+2] != '>' {
 			s.pos += i + 2
-			return token{}, s.syntax(`invalid sequence "--" not allowed in comments`)
+			return s.syntax(`invalid sequence "--" not allowed in comments`)
 		}
 		s.pos += i + 3
-		return token{kind: tokComment, data: rest[:i]}, nil
+		s.cur = token{kind: tokComment, data: rest[:i]}
+		return nil
 	case '[':
 		for i := range 6 {
 			if b, err = s.mustByte(); err != nil {
-				return token{}, err
+				return err
 			}
 			if b != "CDATA["[i] {
-				return token{}, s.syntax("invalid <![ sequence")
+				return s.syntax("invalid <![ sequence")
 			}
 		}
 		rest := s.buf[s.pos:]
@@ -909,17 +990,18 @@ func (s *Scanner) bang() (token, error) {
 		} else {
 			if s.more() {
 				s.hint = max(len(rest)-2, 0)
-				return token{}, errShort
+				return errShort
 			}
 			s.pos = len(s.buf)
-			return token{}, s.syntax("unexpected EOF in CDATA section")
+			return s.syntax("unexpected EOF in CDATA section")
 		}
 		data, err := s.chars(rest[:i], true, false)
 		if err != nil {
-			return token{}, err
+			return err
 		}
 		s.pos += i + 3
-		return token{kind: tokText, data: data}, nil
+		s.cur = token{kind: tokText, data: data}
+		return nil
 	}
 	// A directive (<!DOCTYPE ...>, <!ENTITY ...>), read as encoding/xml reads it: quoted
 	// angle brackets do not count for nesting, and a comment reads as a space.
@@ -928,7 +1010,7 @@ func (s *Scanner) bang() (token, error) {
 	depth := 0
 	for {
 		if b, err = s.mustByte(); err != nil {
-			return token{}, err
+			return err
 		}
 		if inquote == 0 && b == '>' && depth == 0 {
 			break
@@ -947,7 +1029,7 @@ func (s *Scanner) bang() (token, error) {
 			const open = "!--"
 			for i := range len(open) {
 				if b, err = s.mustByte(); err != nil {
-					return token{}, err
+					return err
 				}
 				if b != open[i] {
 					s.text = append(s.text, open[:i]...)
@@ -959,7 +1041,7 @@ func (s *Scanner) bang() (token, error) {
 			var b0, b1 byte
 			for {
 				if b, err = s.mustByte(); err != nil {
-					return token{}, err
+					return err
 				}
 				if b0 == '-' && b1 == '-' && b == '>' {
 					break
@@ -969,5 +1051,6 @@ func (s *Scanner) bang() (token, error) {
 			s.text = append(s.text, ' ')
 		}
 	}
-	return token{kind: tokDirective, data: s.text}, nil
+	s.cur = token{kind: tokDirective, data: s.text}
+	return nil
 }
