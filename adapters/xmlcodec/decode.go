@@ -169,9 +169,14 @@ func (dc *decoder) message(p *Plan, start xml.StartElement, m protoreflect.Messa
 			return dc.requiredElements(p, seen)
 		case tokStart:
 			t := tok.start()
-			fp := p.byName[xmlName{t.Name.Space, t.Name.Local}]
-			if fp == nil {
-				fp = p.byLocal[t.Name.Local]
+			// By namespace and local name, else by local name alone; the field found by local
+			// name is the one byName would find when its namespace is the element's, which is
+			// the usual case, and a map keyed by one string is the cheaper lookup.
+			fp := p.byLocal[t.Name.Local]
+			if fp == nil || fp.name.space != t.Name.Space {
+				if exact := p.byName[xmlName{t.Name.Space, t.Name.Local}]; exact != nil {
+					fp = exact
+				}
 			}
 			if fp == nil {
 				if p.anyField != nil {
