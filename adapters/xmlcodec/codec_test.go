@@ -94,10 +94,18 @@ func decodeWith(data []byte, into proto.Message, o xmlcodec.DecodeOptions) error
 	case err != nil && errStd == nil && isStricter(err): // see stricterRefusals
 	case (err == nil) != (errStd == nil),
 		err == nil && !proto.Equal(into, other),
-		err != nil && !errors.Is(err, xmlcodec.ErrMalformed) && err.Error() != errStd.Error():
+		err != nil && !isMalformed(err) && err.Error() != errStd.Error():
 		return disagree("the scanner and encoding/xml disagree: %v (%v) against %v (%v)", err, into, errStd, other)
 	}
 	return err
+}
+
+// isMalformed reports whether err says the XML is not well-formed: the decoder's ErrMalformed,
+// or a tokenizer's syntax error before the decoder started, whose wording differs between the
+// scanner and encoding/xml.
+func isMalformed(err error) bool {
+	var se *xml.SyntaxError
+	return errors.Is(err, xmlcodec.ErrMalformed) || errors.As(err, &se)
 }
 
 func decodeFirst(p *xmlcodec.Plan, d xmlcodec.Tokens, into proto.Message, o xmlcodec.DecodeOptions) error {
