@@ -42,7 +42,7 @@ type node struct {
 // treeReader reads elements into nodes, tracking namespace declarations to resolve the QName
 // values of xsi:type.
 type treeReader struct {
-	d      *xml.Decoder
+	d      xmlcodec.Tokens
 	scopes [][]xml.Attr // the xmlns declarations in scope, outermost first
 	nodes  int
 }
@@ -447,7 +447,7 @@ func (op *Operation) decodeEncoded(ob openedBody, resp proto.Message, limit int,
 			return err
 		}
 	}
-	d := xmlcodec.NewDecoder(bytes.NewReader(r.buf))
+	d := xmlcodec.NewScanner(r.buf)
 	tok, err := d.Token()
 	if err != nil {
 		return err

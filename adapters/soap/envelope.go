@@ -1,7 +1,6 @@
 package soap
 
 import (
-	"bytes"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -134,7 +133,7 @@ var errNotEnvelope = errors.New("not a SOAP envelope")
 
 // openedBody is a reply read up to the first element inside soap:Body.
 type openedBody struct {
-	d        *xml.Decoder
+	d        xmlcodec.Tokens
 	envelope xml.StartElement // soap:Envelope's start tag
 	body     xml.StartElement // soap:Body's start tag
 	first    xml.StartElement // the first element inside soap:Body; d is positioned after its start tag
@@ -145,7 +144,7 @@ type openedBody struct {
 
 // headerFunc reads one header block, the child of soap:Header that start opened, and reports
 // whether it did (the decoder is then past its end tag); false leaves the block unread.
-type headerFunc func(d *xml.Decoder, start xml.StartElement) (bool, error)
+type headerFunc func(d xmlcodec.Tokens, start xml.StartElement) (bool, error)
 
 // openBody reads a reply up to the first element inside soap:Body and returns the decoder
 // positioned after that element's start tag. A reply that is not well-formed XML or not an
@@ -157,9 +156,8 @@ type headerFunc func(d *xml.Decoder, start xml.StartElement) (bool, error)
 // unless it is marked mustUnderstand for the bridge (no actor or role, or the next or
 // ultimate receiver's), which SOAP requires a receiver to refuse: that is headerErr. An error
 // from headers ends the reading.
-func openBody(body io.Reader, headers headerFunc) (openedBody, error) {
+func openBody(d xmlcodec.Tokens, headers headerFunc) (openedBody, error) {
 	var ob openedBody
-	d := xmlcodec.NewDecoder(body)
 	depth := 0 // 0 outside the envelope, 1 inside Envelope, 2 inside Body
 	for {
 		tok, err := d.Token()
@@ -175,7 +173,7 @@ func openBody(body io.Reader, headers headerFunc) (openedBody, error) {
 			switch {
 			case depth == 0 && isSOAP && t.Name.Local == "Envelope":
 				depth = 1
-				ob.envelope = t // encoding/xml gives each start tag attributes of its own
+				ob.envelope = t // Token gives each start tag attributes of its own
 			case depth == 0:
 				return ob, errNotEnvelope
 			case depth == 1 && isSOAP && t.Name.Local == "Body":
@@ -221,7 +219,7 @@ func (ob *openedBody) namespaces() []xml.Attr {
 }
 
 // readHeader reads the children of soap:Header, up to its end tag (see openBody).
-func readHeader(d *xml.Decoder, headers headerFunc, ob *openedBody) error {
+func readHeader(d xmlcodec.Tokens, headers headerFunc, ob *openedBody) error {
 	for {
 		tok, err := d.Token()
 		if err != nil {
@@ -292,7 +290,7 @@ var errDoctype = fmt.Errorf("%w: it starts with a document type declaration", er
 // document type declaration anywhere, which SOAP forbids. It runs only after decoding failed,
 // to tell a malformed reply from one that does not fit the proto.
 func checkWellFormed(body []byte) error {
-	return readWellFormed(xmlcodec.NewDecoder(bytes.NewReader(body)))
+	return readWellFormed(xmlcodec.NewScanner(body))
 }
 
 // readWellFormed reads the rest of d's input as checkWellFormed reads a whole reply. A decoder
@@ -301,7 +299,7 @@ func checkWellFormed(body []byte) error {
 // It stops, judging nothing, where elements nest deeper than any reply the codec decodes
 // (encoding/xml keeps every open element, so reading a hostile reply of 500,000 nested
 // elements to its end would cost 90 MB): the decoding error, a limit's, then stands.
-func readWellFormed(d *xml.Decoder) error {
+func readWellFormed(d xmlcodec.Tokens) error {
 	depth := 0
 	for {
 		tok, err := d.Token()

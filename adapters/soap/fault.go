@@ -56,9 +56,29 @@ type inner struct {
 	XML []byte `xml:",innerxml"`
 }
 
-func readFault(d *xml.Decoder, start xml.StartElement) (*Fault, error) {
+func readFault(d xmlcodec.Tokens, start xml.StartElement) (*Fault, error) {
+	xd, ok := d.(*xml.Decoder)
+	if !ok {
+		// encoding/xml reads the detail as sent (",innerxml") only from bytes of its own: the
+		// scanner gives the Fault's content, which encoding/xml then reads; faultXML matches
+		// unqualified names, so the Envelope's declarations are not needed.
+		sc, ok := d.(*xmlcodec.Scanner)
+		if !ok {
+			return nil, fmt.Errorf("cannot read a fault from %T", d)
+		}
+		content, err := sc.InnerXML()
+		if err != nil {
+			return nil, err
+		}
+		xd = xmlcodec.NewDecoder(io.MultiReader(strings.NewReader("<Fault>"), bytes.NewReader(content), strings.NewReader("</Fault>")))
+		tok, err := xd.Token()
+		if err != nil {
+			return nil, err
+		}
+		start = tok.(xml.StartElement)
+	}
 	var fx faultXML
-	if err := d.DecodeElement(&fx, &start); err != nil {
+	if err := xd.DecodeElement(&fx, &start); err != nil {
 		return nil, err
 	}
 	f := &Fault{Code: fx.FaultCode, String: fx.FaultString, Actor: fx.FaultActor}

@@ -303,7 +303,7 @@ func (op *Operation) decodeReply(backend string, redact *adapters.Redactor, faul
 		}
 		headers = op.out.HeadersWith(resp, hopts)
 	}
-	ob, md, err := op.openReply(backend, redact, faults, skipped, reply.StatusCode, reply.Header, bytes.NewReader(body), readHeaders(headers, wss))
+	ob, md, err := op.openReply(backend, redact, faults, skipped, reply.StatusCode, reply.Header, xmlcodec.NewScanner(body), readHeaders(headers, wss))
 	if err != nil {
 		if cerr != nil && reply.StatusCode >= 200 && reply.StatusCode < 300 {
 			return charsetErr(md)
@@ -370,7 +370,7 @@ func readHeaders(headers *xmlcodec.Headers, wss bool) headerFunc {
 	if headers == nil && !wss {
 		return nil
 	}
-	return func(d *xml.Decoder, start xml.StartElement) (bool, error) {
+	return func(d xmlcodec.Tokens, start xml.StartElement) (bool, error) {
 		if headers != nil {
 			if read, err := headers.Decode(d, start); read || err != nil {
 				return read, err
@@ -383,24 +383,22 @@ func readHeaders(headers *xmlcodec.Headers, wss bool) headerFunc {
 	}
 }
 
-// replay returns a decoder that reads a reply's Body content again from its start: the Body's
-// start tag, the first element's start tag that openBody has already read, then the rest.
-// Decoding a response without a name reads it from the Body's start tag.
-func replay(ob openedBody) *xml.Decoder {
-	r := &replayReader{d: ob.d, pending: []xml.Token{ob.body}}
+// replay returns a token source that reads a reply's Body content again from its start: the
+// first element's start tag that openBody has already read, then the rest. Decoding a response
+// without a name reads it from the Body's start tag, which it takes as read.
+func replay(ob openedBody) xmlcodec.Tokens {
+	r := &replayReader{d: ob.d}
 	if ob.first.Name.Local != "" {
-		r.pending = append(r.pending, ob.first)
+		r.pending = []xml.Token{ob.first}
 	} else { // an empty Body, whose end tag openBody has read
-		r.pending, r.d = append(r.pending, xml.EndElement{Name: ob.body.Name}), nil
+		r.pending, r.d = []xml.Token{xml.EndElement{Name: ob.body.Name}}, nil
 	}
-	d := xml.NewTokenDecoder(r)
-	_, _ = d.Token() // the Body's start tag, which the plan's Decode takes as read
-	return d
+	return r
 }
 
 // replayReader gives pending tokens, then the rest of d's.
 type replayReader struct {
-	d       *xml.Decoder
+	d       xmlcodec.Tokens
 	pending []xml.Token
 }
 
@@ -424,7 +422,7 @@ func (r *replayReader) Token() (xml.Token, error) {
 // of the reply carries. Header blocks go to headers (see openBody). Backend text that
 // reaches the status passes through redact (see adapters.NewRedactor). A fault is mapped by
 // the operation's fault rules, then faults (the backend's), then the adapters' table.
-func (op *Operation) openReply(backend string, redact *adapters.Redactor, faults adapters.FaultRules, skipped func(string), statusCode int, header http.Header, body io.Reader, headers headerFunc) (openedBody, map[string]string, error) {
+func (op *Operation) openReply(backend string, redact *adapters.Redactor, faults adapters.FaultRules, skipped func(string), statusCode int, header http.Header, body xmlcodec.Tokens, headers headerFunc) (openedBody, map[string]string, error) {
 	httpStatus := strconv.Itoa(statusCode)
 	md := map[string]string{"http_status": httpStatus}
 	fail := func(err error) (openedBody, map[string]string, error) {

@@ -77,13 +77,13 @@ type itemStream struct {
 	backend string
 	redact  *adapters.Redactor
 	reply   *adapters.ReplyStream
-	d       *xml.Decoder
+	d       xmlcodec.Tokens
 	md      map[string]string
 	sent    int
 }
 
 func (op *Operation) streamReply(backend string, redact *adapters.Redactor, faults adapters.FaultRules, wss bool, skipped func(string), reply *adapters.ReplyStream, send func(proto.Message) error) error {
-	ob, md, err := op.openReply(backend, redact, faults, skipped, reply.StatusCode, reply.Header, reply.Body, readHeaders(nil, wss))
+	ob, md, err := op.openReply(backend, redact, faults, skipped, reply.StatusCode, reply.Header, xmlcodec.NewScannerReader(reply.Body), readHeaders(nil, wss))
 	d := ob.d
 	if err != nil {
 		// Call would have read the whole reply before judging it: a reply over the size bound,

@@ -81,20 +81,18 @@ func (dc *decoder) captureElement(start xml.StartElement, depth int) (string, er
 		if err != nil {
 			return "", err
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			open(t)
-		case xml.EndElement:
+		switch tok.kind {
+		case tokStart:
+			open(tok.start())
+		case tokEnd:
 			buf = append(buf, '<', '/')
 			buf = append(buf, names[len(names)-1]...)
 			buf = append(buf, '>')
 			names = names[:len(names)-1]
 			scopes = scopes[:marks[len(marks)-1]]
 			marks = marks[:len(marks)-1]
-		case xml.CharData:
-			buf, _ = appendEscaped(buf, string(t), false)
-		case xml.Directive:
-			return "", dc.fail(errDoctype)
+		case tokText:
+			buf, _ = appendEscaped(buf, string(tok.data), false)
 		}
 	}
 	return string(buf), nil

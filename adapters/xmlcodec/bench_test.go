@@ -6,8 +6,12 @@ package xmlcodec_test
 //	benchstat -col '/impl@(encoding_xml xmlcodec)' bench.txt
 //
 // The sub-benchmark names carry reply= and impl= keys so that benchstat pairs xmlcodec with
-// its encoding/xml baseline and prints the ratio; impl=tokens_only is encoding/xml's tokenizer
-// alone, the floor under both decoders. docs/benchmarks.md records a run.
+// its baselines and prints the ratio: impl=encoding_xml is encoding/xml's struct decoding,
+// impl=mxj is mxj's NewMapXml (a map, no message), impl=codec_on_encoding_xml is the codec
+// reading encoding/xml's tokens (as it did before its own scanner), impl=tokens_only is
+// encoding/xml's tokenizer alone and impl=scanner_only the codec's. reply=ListItems is the
+// demo's 2 KB envelope, reply=ListItems1MB its items repeated to 1 MB. docs/benchmarks.md
+// records a run.
 
 import (
 	"bytes"
@@ -24,6 +28,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/clbanning/mxj/v2"
 
 	"github.com/agentbridge/agentbridge/adapters/xmlcodec"
 	"github.com/agentbridge/agentbridge/cmd/agentbridge/demo"
@@ -73,7 +79,10 @@ func demoReply(b *testing.B, op string) []byte {
 // decode it by plan ----
 
 func codecDecode(plan *xmlcodec.Plan, reply []byte, into proto.Message) error {
-	d := xmlcodec.NewDecoder(bytes.NewReader(reply))
+	return codecDecodeFrom(plan, xmlcodec.NewScanner(reply), into)
+}
+
+func codecDecodeFrom(plan *xmlcodec.Plan, d xmlcodec.Tokens, into proto.Message) error {
 	depth := 0
 	for {
 		tok, err := d.Token()
@@ -88,7 +97,7 @@ func codecDecode(plan *xmlcodec.Plan, reply []byte, into proto.Message) error {
 			case depth == 1 && t.Name.Space == soapNS && t.Name.Local == "Body":
 				depth = 2
 			case depth == 1:
-				if err := d.Skip(); err != nil {
+				if err := xmlcodec.Skip(d); err != nil {
 					return err
 				}
 			case depth == 2:
@@ -120,7 +129,7 @@ type xItem struct {
 }
 
 type xNillable struct {
-	Nil  string `xml:"http://www.w3.org/2001/XMLSchema-instance nil,attr"`
+	Nil  string `xml:"http://www.w3.org/2001/XMLSchema-instance nil,attr,omitempty"`
 	Text string `xml:",chardata"`
 }
 
@@ -222,6 +231,15 @@ func stdDecodeListItems(reply []byte) (*demov1.ListItemsResponse, error) {
 	return resp, nil
 }
 
+// bigListReply is the demo's ListItems reply with its items repeated to about 1 MB.
+func bigListReply(b *testing.B) []byte {
+	s := string(demoReply(b, "ListItems"))
+	i := strings.Index(s, "<items>") + len("<items>")
+	j := strings.Index(s, "</items>")
+	items := s[i:j]
+	return []byte(s[:i] + strings.Repeat(items, 1<<20/len(items)+1) + s[j:])
+}
+
 // BenchmarkDecode decodes each demo reply, envelope included, into its response message.
 func BenchmarkDecode(b *testing.B) {
 	cases := []struct {
@@ -233,14 +251,21 @@ func BenchmarkDecode(b *testing.B) {
 			func(r []byte) (proto.Message, error) { return stdDecodeGetItem(r) }},
 		{"ListItems", func() proto.Message { return &demov1.ListItemsResponse{} },
 			func(r []byte) (proto.Message, error) { return stdDecodeListItems(r) }},
+		{"ListItems1MB", func() proto.Message { return &demov1.ListItemsResponse{} },
+			func(r []byte) (proto.Message, error) { return stdDecodeListItems(r) }},
 	}
 	for _, c := range cases {
-		reply := demoReply(b, c.reply)
+		var reply []byte
+		if c.reply == "ListItems1MB" {
+			reply = bigListReply(b)
+		} else {
+			reply = demoReply(b, c.reply)
+		}
 		plan, err := xmlcodec.For(c.newMsg().ProtoReflect().Descriptor())
 		if err != nil {
 			b.Fatal(err)
 		}
-		// Both paths must produce the same message, and a complete one, before either is timed.
+		// All paths must produce the same message, and a complete one, before any is timed.
 		viaCodec := c.newMsg()
 		if err := codecDecode(plan, reply, viaCodec); err != nil {
 			b.Fatal(err)
@@ -249,7 +274,11 @@ func BenchmarkDecode(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if !proto.Equal(viaCodec, viaStd) {
+		viaStdTokens := c.newMsg()
+		if err := codecDecodeFrom(plan, xmlcodec.NewDecoder(bytes.NewReader(reply)), viaStdTokens); err != nil {
+			b.Fatal(err)
+		}
+		if !proto.Equal(viaCodec, viaStd) || !proto.Equal(viaCodec, viaStdTokens) {
 			b.Fatalf("%s: xmlcodec and encoding/xml disagree:\n%v\n%v", c.reply, viaCodec, viaStd)
 		}
 		if err := checkComplete(viaCodec); err != nil {
@@ -274,13 +303,41 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			}
 		})
-		// The floor under both: encoding/xml's tokenizer alone, reading every token of the
-		// reply and building nothing.
+		b.Run("reply="+c.reply+"/impl=mxj", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(reply)))
+			for b.Loop() {
+				if _, err := mxj.NewMapXml(reply); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		// The codec reading encoding/xml's tokens, as it did before it had a scanner.
+		b.Run("reply="+c.reply+"/impl=codec_on_encoding_xml", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(reply)))
+			for b.Loop() {
+				if err := codecDecodeFrom(plan, xmlcodec.NewDecoder(bytes.NewReader(reply)), c.newMsg()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		// The floors: each tokenizer alone, reading every token of the reply and building
+		// nothing.
 		b.Run("reply="+c.reply+"/impl=tokens_only", func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(reply)))
 			for b.Loop() {
 				if err := tokenize(reply); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("reply="+c.reply+"/impl=scanner_only", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(reply)))
+			for b.Loop() {
+				if err := xmlcodec.SkipAll(xmlcodec.NewScanner(reply)); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -308,8 +365,8 @@ func checkComplete(m proto.Message) error {
 		items = []*demov1.Item{r.GetItem()}
 	case *demov1.ListItemsResponse:
 		items = r.GetItems()
-		if len(items) != 4 {
-			return fmt.Errorf("%d items, want the 4 tools", len(items))
+		if len(items) == 0 || len(items)%4 != 0 {
+			return fmt.Errorf("%d items, want the 4 tools (or repeats of them)", len(items))
 		}
 	}
 	for _, it := range items {
@@ -394,6 +451,127 @@ func decodeElement(plan *xmlcodec.Plan, data []byte, into proto.Message) error {
 			if start.Name.Space != invNS || start.Name.Local != "ReserveItem" {
 				return fmt.Errorf("root is {%s}%s", start.Name.Space, start.Name.Local)
 			}
+			return plan.Decode(d, start, into)
+		}
+	}
+}
+
+// ---- encoding a list reply: the ListItems response element, 2 KB and 1 MB ----
+
+type xListItemsResponse struct {
+	XMLName xml.Name `xml:"inv:ListItemsResponse"`
+	XMLNS   string   `xml:"xmlns:inv,attr"`
+	Items   []*xItem `xml:"items>item"`
+}
+
+var xStatusName = map[demov1.ItemStatus]string{}
+
+func init() {
+	for k, v := range xStatus {
+		xStatusName[v] = k
+	}
+}
+
+// xItemOf is the encoding/xml struct of an item, as a hand-written baseline would fill it.
+func xItemOf(it *demov1.Item) *xItem {
+	x := &xItem{
+		SKU: it.GetSku(), Name: it.GetName(), Category: it.GetCategory(), UnitPrice: it.GetUnitPrice(),
+		QuantityOnHand: it.GetQuantityOnHand(), Status: xStatusName[it.GetStatus()], Tags: it.GetTags(),
+	}
+	if it.UpdatedAt != nil {
+		x.UpdatedAt = it.GetUpdatedAt().AsTime().Format(time.RFC3339Nano)
+	}
+	if w := it.GetWarehouse(); w != nil {
+		x.Warehouse = &xWarehouse{Code: w.GetCode(), City: w.GetCity()}
+	}
+	if it.DiscontinuedOn != nil {
+		x.DiscontinuedOn = it.DiscontinuedOn
+	}
+	switch n := it.GetSupplierNoteState().(type) {
+	case *demov1.Item_SupplierNoteNil:
+		x.SupplierNote = &xNillable{Nil: "true"}
+	case *demov1.Item_SupplierNote:
+		x.SupplierNote = &xNillable{Text: n.SupplierNote}
+	}
+	return x
+}
+
+func stdEncodeListItems(m *demov1.ListItemsResponse) ([]byte, error) {
+	x := &xListItemsResponse{XMLNS: invNS, Items: make([]*xItem, 0, len(m.GetItems()))}
+	for _, it := range m.GetItems() {
+		x.Items = append(x.Items, xItemOf(it))
+	}
+	return xml.Marshal(x)
+}
+
+// BenchmarkEncodeList writes the ListItems response element of the demo's reply (2 KB) and
+// of its items repeated to 1 MB, with the codec and with encoding/xml's Marshal of the
+// structs above (their filling from the message included, as a caller would have to).
+func BenchmarkEncodeList(b *testing.B) {
+	plan, err := xmlcodec.For((&demov1.ListItemsResponse{}).ProtoReflect().Descriptor())
+	if err != nil {
+		b.Fatal(err)
+	}
+	name := xmlcodec.Name{Space: invNS, Local: "ListItemsResponse"}
+	for _, c := range []struct {
+		msg   string
+		reply []byte
+	}{
+		{"ListItemsResponse", demoReply(b, "ListItems")},
+		{"ListItemsResponse1MB", bigListReply(b)},
+	} {
+		resp := &demov1.ListItemsResponse{}
+		if err := codecDecode(plan, c.reply, resp); err != nil {
+			b.Fatal(err)
+		}
+		viaCodec, err := plan.AppendElement(nil, name, resp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		viaStd, err := stdEncodeListItems(resp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, out := range [][]byte{viaCodec, viaStd} {
+			got := &demov1.ListItemsResponse{}
+			if err := decodeNamed(plan, out, "ListItemsResponse", got); err != nil {
+				b.Fatalf("%.200s: %v", out, err)
+			}
+			if !proto.Equal(got, resp) {
+				b.Fatalf("%.200s decodes to another message", out)
+			}
+		}
+		size := int64(len(viaCodec))
+		b.Run("msg="+c.msg+"/impl=xmlcodec", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(size)
+			for b.Loop() {
+				if _, err := plan.AppendElement(nil, name, resp); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("msg="+c.msg+"/impl=encoding_xml", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(size)
+			for b.Loop() {
+				if _, err := stdEncodeListItems(resp); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// decodeNamed decodes the element local of data into into.
+func decodeNamed(plan *xmlcodec.Plan, data []byte, local string, into proto.Message) error {
+	d := xmlcodec.NewScanner(data)
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return err
+		}
+		if start, ok := tok.(xml.StartElement); ok && start.Name.Local == local {
 			return plan.Decode(d, start, into)
 		}
 	}

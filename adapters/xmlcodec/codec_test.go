@@ -73,18 +73,49 @@ func encode(t *testing.T, m proto.Message, name xmlcodec.Name) []byte {
 }
 
 func decode(data []byte, into proto.Message) error {
+	return decodeWith(data, into, xmlcodec.DecodeOptions{})
+}
+
+// decodeWith decodes the first element of data into into with options, through the codec's
+// scanner, and checks that decoding through encoding/xml agrees: the same message, or an error
+// both ways (the same one, unless the XML is malformed).
+func decodeWith(data []byte, into proto.Message, o xmlcodec.DecodeOptions) error {
 	p, err := xmlcodec.For(into.ProtoReflect().Descriptor())
 	if err != nil {
 		return err
 	}
-	d := xmlcodec.NewDecoder(bytes.NewReader(data))
+	err = decodeFirst(p, xmlcodec.NewScanner(data), into, o)
+	other := into.ProtoReflect().New().Interface()
+	if o.Skipped != nil {
+		o.Skipped = func(string) {}
+	}
+	errStd := decodeFirst(p, xmlcodec.NewDecoder(bytes.NewReader(data)), other, o)
+	switch {
+	case err != nil && errStd == nil && isStricter(err): // see stricterRefusals
+	case (err == nil) != (errStd == nil),
+		err == nil && !proto.Equal(into, other),
+		err != nil && !isMalformed(err) && err.Error() != errStd.Error():
+		return disagree("the scanner and encoding/xml disagree: %v (%v) against %v (%v)", err, into, errStd, other)
+	}
+	return err
+}
+
+// isMalformed reports whether err says the XML is not well-formed: the decoder's ErrMalformed,
+// or a tokenizer's syntax error before the decoder started, whose wording differs between the
+// scanner and encoding/xml.
+func isMalformed(err error) bool {
+	var se *xml.SyntaxError
+	return errors.Is(err, xmlcodec.ErrMalformed) || errors.As(err, &se)
+}
+
+func decodeFirst(p *xmlcodec.Plan, d xmlcodec.Tokens, into proto.Message, o xmlcodec.DecodeOptions) error {
 	for {
 		tok, err := d.Token()
 		if err != nil {
 			return err
 		}
 		if start, ok := tok.(xml.StartElement); ok {
-			return p.Decode(d, start, into)
+			return p.DecodeWith(d, start, into, o)
 		}
 	}
 }

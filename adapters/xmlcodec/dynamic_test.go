@@ -1,7 +1,6 @@
 package xmlcodec_test
 
 import (
-	"bytes"
 	"encoding/xml"
 	"errors"
 	"io/fs"
@@ -306,7 +305,7 @@ func TestCorpusNilListItem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := xmlcodec.NewDecoder(bytes.NewReader(data))
+	d := xmlcodec.NewScanner(data)
 	for {
 		tok, err := d.Token()
 		if err != nil {

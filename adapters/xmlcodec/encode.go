@@ -35,11 +35,29 @@ func (e *EncodeError) Unwrap() error { return e.Err }
 // text or children, to dst. Namespaces get prefixes declared where first used. Every value is
 // escaped; a string holding a character XML 1.0 cannot carry is an *EncodeError.
 func (p *Plan) AppendElement(dst []byte, name Name, m proto.Message) ([]byte, error) {
-	e := encoder{buf: dst}
+	e := encoder{buf: p.grow(dst)}
 	if err := e.element(p, xmlName{name.Space, name.Local}, m.ProtoReflect()); err != nil {
 		return dst, err
 	}
+	p.sized(len(e.buf) - len(dst))
 	return e.buf, nil
+}
+
+// maxSizeHint bounds the room grow makes ahead.
+const maxSizeHint = 4 << 20
+
+// grow makes room in dst for what the plan's last encoding wrote, so that an encoding grows
+// its buffer once rather than by doubling from nothing.
+func (p *Plan) grow(dst []byte) []byte {
+	if n := int(p.sizeHint.Load()); cap(dst)-len(dst) < n {
+		return slices.Grow(dst, n)
+	}
+	return dst
+}
+
+// sized records what an encoding wrote, for grow.
+func (p *Plan) sized(n int) {
+	p.sizeHint.Store(int64(min(n, maxSizeHint)))
 }
 
 // AppendChildren appends m's element fields as AppendElement writes them inside the message's
@@ -50,7 +68,7 @@ func (p *Plan) AppendChildren(dst []byte, m proto.Message) ([]byte, error) {
 	if err := p.ChildrenOnly(); err != nil {
 		return dst, err
 	}
-	e := encoder{buf: dst}
+	e := encoder{buf: p.grow(dst)}
 	rm := m.ProtoReflect()
 	for _, fp := range p.fields {
 		if err := e.field(fp, rm); err != nil {
@@ -487,8 +505,16 @@ func appendDuration(b []byte, m protoreflect.Message) ([]byte, error) {
 // appendEscaped writes s as XML character data or an attribute value. Characters that XML 1.0
 // cannot carry at all are an error rather than being replaced: a value must not change silently.
 func appendEscaped(b []byte, s string, attr bool) ([]byte, error) {
+	safe := &textSafe
+	if attr {
+		safe = &attrSafe
+	}
 	last := 0
 	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf && safe[c] {
+			i++
+			continue
+		}
 		r, width := utf8.DecodeRuneInString(s[i:])
 		var esc string
 		switch {
@@ -521,6 +547,17 @@ func appendEscaped(b []byte, s string, attr bool) ([]byte, error) {
 	}
 	return append(b, s[last:]...), nil
 }
+
+// textSafe and attrSafe are the ASCII characters appendEscaped writes as they are in text and
+// in attribute values.
+var textSafe, attrSafe = func() (text, attr [utf8.RuneSelf]bool) {
+	for c := byte(0x20); c < utf8.RuneSelf; c++ {
+		text[c] = c != '&' && c != '<' && c != '>'
+		attr[c] = text[c] && c != '"'
+	}
+	text['\n'], text['\t'] = true, true
+	return text, attr
+}()
 
 // isXMLChar reports whether r is in XML 1.0's Char production.
 func isXMLChar(r rune) bool {

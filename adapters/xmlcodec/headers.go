@@ -33,7 +33,7 @@ func (p *Plan) HeadersWith(m proto.Message, o DecodeOptions) *Headers {
 // reports true; the decoder is then past the block's end tag. It reports false, having read
 // nothing, when no header field has that name. Errors are *DecodeError, with the block's name
 // first in the path.
-func (h *Headers) Decode(d *xml.Decoder, start xml.StartElement) (bool, error) {
+func (h *Headers) Decode(d Tokens, start xml.StartElement) (bool, error) {
 	var fp *fieldPlan
 	for _, f := range h.p.headers {
 		if f.name.local == start.Name.Local && (f.name.space == start.Name.Space || fp == nil) {
@@ -43,7 +43,8 @@ func (h *Headers) Decode(d *xml.Decoder, start xml.StartElement) (bool, error) {
 	if fp == nil {
 		return false, nil
 	}
-	h.dc.d, h.dc.path = d, append(h.dc.path[:0], start.Name.Local)
+	h.dc.source(d)
+	h.dc.path = append(h.dc.path[:0], start.Name.Local)
 	h.seen[fp.index] = true
 	return true, h.dc.field(fp, start, h.m, 1)
 }

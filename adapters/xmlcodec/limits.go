@@ -71,35 +71,70 @@ type DecodeOptions struct {
 	Limits Limits
 }
 
+// source sets where the decoder reads tokens from.
+func (dc *decoder) source(d Tokens) {
+	dc.d = d
+	dc.sc, _ = d.(*Scanner)
+}
+
 // token reads the next token and checks it against the limits; a document type declaration
 // is an error wherever it appears.
-func (dc *decoder) token() (xml.Token, error) {
-	tok, err := dc.d.Token()
+func (dc *decoder) token() (*token, error) {
+	var t *token
+	var err error
+	if dc.sc != nil {
+		t, err = dc.sc.next()
+	} else {
+		dc.cur, err = fromXML(dc.d.Token())
+		t = &dc.cur
+	}
 	if err != nil {
 		return nil, dc.fail(syntaxError(err))
 	}
-	switch t := tok.(type) {
-	case xml.StartElement:
+	switch t.kind {
+	case tokStart:
 		dc.elements++
 		if dc.elements > dc.limits.MaxElements {
-			return nil, dc.limitAt(t, fmt.Errorf("%w: more than %d elements", ErrLimit, dc.limits.MaxElements))
+			return nil, dc.limitAt(t.start(), fmt.Errorf("%w: more than %d elements", ErrLimit, dc.limits.MaxElements))
 		}
-		if len(t.Attr) > dc.limits.MaxAttrs {
-			return nil, dc.limitAt(t, fmt.Errorf("%w: more than %d attributes on one element", ErrLimit, dc.limits.MaxAttrs))
+		if len(t.attr) > dc.limits.MaxAttrs {
+			return nil, dc.limitAt(t.start(), fmt.Errorf("%w: more than %d attributes on one element", ErrLimit, dc.limits.MaxAttrs))
 		}
-		for _, a := range t.Attr {
+		for _, a := range t.attr {
 			if len(a.Value) > dc.limits.MaxAttrBytes {
-				return nil, dc.limitAt(t, fmt.Errorf("%w: attribute %s holds more than %d bytes", ErrLimit, a.Name.Local, dc.limits.MaxAttrBytes))
+				return nil, dc.limitAt(t.start(), fmt.Errorf("%w: attribute %s holds more than %d bytes", ErrLimit, a.Name.Local, dc.limits.MaxAttrBytes))
 			}
 		}
-	case xml.CharData:
-		if len(t) > dc.limits.MaxTextBytes {
+	case tokText:
+		if len(t.data) > dc.limits.MaxTextBytes {
 			return nil, dc.fail(fmt.Errorf("%w: text of more than %d bytes", ErrLimit, dc.limits.MaxTextBytes))
 		}
-	case xml.Directive:
+	case tokDirective:
 		return nil, dc.fail(errDoctype)
 	}
-	return tok, nil
+	return t, nil
+}
+
+// fromXML turns an encoding/xml token into the scanner's form.
+func fromXML(tok xml.Token, err error) (token, error) {
+	if err != nil {
+		return token{}, err
+	}
+	switch t := tok.(type) {
+	case xml.StartElement:
+		return token{kind: tokStart, name: t.Name, attr: t.Attr}, nil
+	case xml.EndElement:
+		return token{kind: tokEnd, name: t.Name}, nil
+	case xml.CharData:
+		return token{kind: tokText, data: t}, nil
+	case xml.Comment:
+		return token{kind: tokComment, data: t}, nil
+	case xml.ProcInst:
+		return token{kind: tokProcInst, name: xml.Name{Local: t.Target}, data: t.Inst}, nil
+	case xml.Directive:
+		return token{kind: tokDirective, data: t}, nil
+	}
+	return token{}, fmt.Errorf("xmlcodec: unknown token %T", tok)
 }
 
 // limitAt fails with err at the element start opened.
@@ -121,13 +156,13 @@ func (dc *decoder) skip(depth int) error {
 		if err != nil {
 			return err
 		}
-		switch tok.(type) {
-		case xml.StartElement:
+		switch tok.kind {
+		case tokStart:
 			open++
 			if depth+open-1 > dc.limits.MaxDepth {
 				return dc.tooDeep()
 			}
-		case xml.EndElement:
+		case tokEnd:
 			open--
 		}
 	}
@@ -137,7 +172,8 @@ func (dc *decoder) skip(depth int) error {
 // Skip reads past the end tag of the element just read from d, within DefaultLimits' depth
 // and element count, for callers outside the codec that skip what they do not read (SOAP
 // header blocks, envelope content before the Body): encoding/xml's Skip would read any depth.
-func Skip(d *xml.Decoder) error {
-	dc := decoder{d: d, limits: DefaultLimits}
+func Skip(d Tokens) error {
+	dc := decoder{limits: DefaultLimits}
+	dc.source(d)
 	return dc.skip(1)
 }

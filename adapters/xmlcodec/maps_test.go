@@ -265,7 +265,7 @@ func TestElementInsideSimpleValue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := xmlcodec.NewDecoder(strings.NewReader(`<r><labels><entry><key>a</key><value>b<i>c</i></value></entry></labels></r>`))
+	d := xmlcodec.NewScanner([]byte(`<r><labels><entry><key>a</key><value>b<i>c</i></value></entry></labels></r>`))
 	start, err := d.Token()
 	for err == nil {
 		if se, ok := start.(xml.StartElement); ok {

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
@@ -46,6 +47,8 @@ const (
 
 // Plan maps one message type to XML. Plans are immutable once built and safe for concurrent use.
 type Plan struct {
+	sizeHint atomic.Int64 // what the last encoding by the plan wrote (see grow)
+
 	desc   protoreflect.MessageDescriptor
 	fields []*fieldPlan // element fields, in declaration order (the XSD sequence order)
 	attrs  []*fieldPlan // attribute fields

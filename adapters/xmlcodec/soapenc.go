@@ -185,13 +185,14 @@ func kindXSD(k protoreflect.Kind) string {
 // loosely: an XSD built-in for a message field, or an array for a single scalar, is an error.
 // xsi:type values are QNames in Clark notation ({namespace}local), as the soap package writes
 // them once it has resolved their prefixes; a prefixed value is read by its local name alone.
-func (p *Plan) DecodeEncoded(d *xml.Decoder, start xml.StartElement, m proto.Message) error {
+func (p *Plan) DecodeEncoded(d Tokens, start xml.StartElement, m proto.Message) error {
 	return p.DecodeEncodedWith(d, start, m, DecodeOptions{})
 }
 
 // DecodeEncodedWith is DecodeEncoded with options (see DecodeWith).
-func (p *Plan) DecodeEncodedWith(d *xml.Decoder, start xml.StartElement, m proto.Message, o DecodeOptions) error {
-	dec := decoder{d: d, encoded: true, skipped: o.Skipped, limits: o.Limits.withDefaults()}
+func (p *Plan) DecodeEncodedWith(d Tokens, start xml.StartElement, m proto.Message, o DecodeOptions) error {
+	dec := decoder{encoded: true, skipped: o.Skipped, limits: o.Limits.withDefaults()}
+	dec.source(d)
 	return dec.message(p, start, m.ProtoReflect(), 0)
 }
 

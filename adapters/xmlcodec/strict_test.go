@@ -1,8 +1,6 @@
 package xmlcodec_test
 
 import (
-	"bytes"
-	"encoding/xml"
 	"errors"
 	"strings"
 	"testing"
@@ -14,24 +12,6 @@ import (
 	"github.com/agentbridge/agentbridge/adapters/xmlcodec"
 	testingv1 "github.com/agentbridge/agentbridge/gen/agentbridge/testing/v1"
 )
-
-// decodeWith decodes the first element of data into into with options.
-func decodeWith(data []byte, into proto.Message, o xmlcodec.DecodeOptions) error {
-	p, err := xmlcodec.For(into.ProtoReflect().Descriptor())
-	if err != nil {
-		return err
-	}
-	d := xmlcodec.NewDecoder(bytes.NewReader(data))
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return err
-		}
-		if start, ok := tok.(xml.StartElement); ok {
-			return p.DecodeWith(d, start, into, o)
-		}
-	}
-}
 
 func TestStrictUnknownElements(t *testing.T) {
 	t.Parallel()

@@ -1,7 +1,6 @@
 package xmlcodec_test
 
 import (
-	"bytes"
 	"encoding/xml"
 	"strings"
 	"testing"
@@ -104,7 +103,7 @@ func TestHeaderFields(t *testing.T) {
 	read := func(blocks string) (proto.Message, error) {
 		got := dynamicpb.NewMessage(md)
 		h := p.Headers(got)
-		d := xmlcodec.NewDecoder(bytes.NewReader([]byte("<Header>" + blocks + "</Header>")))
+		d := xmlcodec.NewScanner([]byte("<Header>" + blocks + "</Header>"))
 		_, _ = d.Token()
 		for {
 			tok, err := d.Token()
@@ -118,7 +117,7 @@ func TestHeaderFields(t *testing.T) {
 					return nil, err
 				}
 				if !ok {
-					_ = d.Skip()
+					_ = xmlcodec.Skip(d)
 				}
 			case xml.EndElement:
 				return got, h.Done()
