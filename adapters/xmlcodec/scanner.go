@@ -196,7 +196,7 @@ func (s *Scanner) next() (*token, error) {
 			s.last, s.hint = start, 0
 			return &s.cur, nil
 		}
-		if err == errShort {
+		if errors.Is(err, errShort) {
 			s.pos = start
 			if err = s.fill(); err == nil {
 				continue
@@ -530,7 +530,7 @@ func (s *Scanner) name(what string) ([]byte, error) {
 func isName(b []byte) bool {
 	c := b[0]
 	if c < utf8.RuneSelf {
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || c == '_' || c == ':') {
+		if (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') && c != '_' && c != ':' {
 			return false
 		}
 		ascii := true

@@ -42,7 +42,7 @@ func isStricter(err error) bool {
 // other does not, but for the scanner's stricter refusals. It returns the scanner's error
 // (nil at the end of the document).
 func sameTokens(data []byte) error {
-	var r io.Reader = iotest.OneByteReader(bytes.NewReader(data))
+	r := iotest.OneByteReader(bytes.NewReader(data))
 	if len(data) > 8<<10 {
 		r = &chunkReader{data: data, n: 61}
 	}
@@ -62,9 +62,9 @@ func sameTokensFrom(data []byte, r io.Reader) error {
 			return disagree("token %d: the scanner reads %s (%v) from memory, %s (%v) from a reader", i, show(tm), em, show(tr), er)
 		}
 		switch {
-		case es == io.EOF && em == io.EOF:
+		case errors.Is(es, io.EOF) && errors.Is(em, io.EOF):
 			return nil
-		case es != nil && em != nil && em != io.EOF:
+		case es != nil && em != nil && !errors.Is(em, io.EOF):
 			return em // both refuse
 		case es == nil && isStricter(em):
 			return em
@@ -107,7 +107,7 @@ func isDisagreement(err error) bool {
 
 func sameError(a, b error) bool {
 	if a == nil || b == nil {
-		return a == b
+		return a == nil && b == nil
 	}
 	return a.Error() == b.Error()
 }
@@ -369,7 +369,7 @@ func TestScannerErrorsStick(t *testing.T) {
 	if !errors.As(err, &se) || se.Line != 2 || se.Msg != "element <b> closed by </c>" {
 		t.Fatalf("got %#v", err)
 	}
-	if _, again := s.Token(); again != err {
+	if _, again := s.Token(); !errors.Is(again, err) { // the same error, sticky
 		t.Fatalf("then %v", again)
 	}
 }
