@@ -145,7 +145,7 @@ func startChild(t *testing.T, bin string, args ...string) *child {
 	return c
 }
 
-// procStatus reads kB values (VmHWM, VmRSS) from /proc/<pid>/status.
+// procStatus reads kB values (VmHWM, VmRSS, RssAnon, RssFile) from /proc/<pid>/status.
 func procStatus(pid int, keys ...string) (map[string]int64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -210,7 +210,7 @@ func TestE2ERSS(t *testing.T) {
 	agentbridgeBin, handwrittenBin := buildBridges(t, dir)
 	config := writeConfig(t, dir, endpoint)
 	t.Logf("%d clients, %d s per row; child = the bridge alone", clients, seconds)
-	t.Logf("%-5s %-12s %9s %10s %9s %9s %12s %9s", "op", "bridge", "calls", "idle kB", "VmHWM kB", "VmRSS kB", "cpu µs/call", "calls/s")
+	t.Logf("%-5s %-12s %8s %17s %9s %17s %12s %8s", "op", "bridge", "calls", "idle kB anon+file", "VmHWM kB", "VmRSS kB anon+file", "cpu µs/call", "calls/s")
 	for _, op := range []string{opList, opAdd} {
 		for _, bridge := range []string{bridgeHandwritten, bridgeREST, bridgeConnect, bridgeGRPC} {
 			var c *child
@@ -227,7 +227,7 @@ func TestE2ERSS(t *testing.T) {
 				}
 			}
 			pid := c.cmd.Process.Pid
-			idle, err := procStatus(pid, "VmRSS")
+			idle, err := procStatus(pid, "VmRSS", "RssAnon", "RssFile")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -259,7 +259,7 @@ func TestE2ERSS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mem, err := procStatus(pid, "VmHWM", "VmRSS")
+			mem, err := procStatus(pid, "VmHWM", "VmRSS", "RssAnon", "RssFile")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -267,7 +267,8 @@ func TestE2ERSS(t *testing.T) {
 				_ = cc.Close()
 			}
 			n := calls.Load()
-			t.Logf("%-5s %-12s %9d %10d %9d %9d %12.1f %9.0f", op, bridge, n, idle["VmRSS"], mem["VmHWM"], mem["VmRSS"],
+			t.Logf("%-5s %-12s %8d %17s %9d %17s %12.1f %8.0f", op, bridge, n,
+				fmt.Sprintf("%d+%d", idle["RssAnon"], idle["RssFile"]), mem["VmHWM"], fmt.Sprintf("%d+%d", mem["RssAnon"], mem["RssFile"]),
 				float64((cpu1-cpu0).Microseconds())/float64(n), float64(n)/float64(seconds))
 		}
 	}
