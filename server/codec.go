@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 
 	"github.com/agentbridge/agentbridge/server/jsonplan"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // The one JSON form every JSON surface (Connect, REST, MCP) speaks: protojson with lowerCamel
@@ -119,4 +121,44 @@ func (j *gatewayJSON) NewDecoder(r io.Reader) runtime.Decoder {
 		}
 		return nil
 	})
+}
+
+// marshalBinary writes m in the protobuf binary format. A message type in which no message
+// reachable has a required field (every proto3 type) is written without protobuf's check that
+// required fields are set: for a dynamic message (a contract loaded at run time) that check
+// walks every value of the reply through reflection, a fifth of a large reply's encoding,
+// to find nothing.
+func marshalBinary(m proto.Message) ([]byte, error) {
+	md := m.ProtoReflect().Descriptor()
+	partial, ok := noRequired.Load(md)
+	if !ok {
+		partial = !hasRequired(md, map[protoreflect.FullName]bool{})
+		noRequired.Store(md, partial)
+	}
+	return proto.MarshalOptions{AllowPartial: partial.(bool)}.Marshal(m)
+}
+
+// noRequired caches hasRequired's answer by message descriptor.
+var noRequired sync.Map
+
+// hasRequired reports whether md or a message reachable from it has a required field.
+func hasRequired(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
+	if seen[md.FullName()] {
+		return false
+	}
+	seen[md.FullName()] = true
+	if md.RequiredNumbers().Len() > 0 {
+		return true
+	}
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.IsMap() {
+			fd = fd.MapValue()
+		}
+		if sub := fd.Message(); sub != nil && hasRequired(sub, seen) {
+			return true
+		}
+	}
+	return false
 }

@@ -51,7 +51,7 @@ func (c *boxCodec) Marshal(v any) ([]byte, error) {
 	if c.json {
 		return c.plans.Marshal(msg)
 	}
-	return proto.MarshalOptions{}.Marshal(msg)
+	return marshalBinary(msg)
 }
 
 func (c *boxCodec) Unmarshal(data []byte, v any) error {

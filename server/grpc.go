@@ -122,7 +122,7 @@ func (grpcCodec) Marshal(v any) (mem.BufferSlice, error) {
 	if !ok {
 		return nil, fmt.Errorf("cannot marshal %T", v)
 	}
-	b, err := proto.Marshal(msg)
+	b, err := marshalBinary(msg)
 	if err != nil {
 		return nil, err
 	}

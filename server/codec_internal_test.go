@@ -1,0 +1,37 @@
+package server
+
+import (
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// A type with a required field anywhere in it keeps protobuf's check; proto3 types, which have
+// none, are written without it.
+func TestMarshalBinaryChecksRequiredFields(t *testing.T) {
+	t.Parallel()
+	// descriptorpb (proto2) has required fields in UninterpretedOption.NamePart, reachable
+	// from FileDescriptorProto through its options.
+	if !hasRequired((&descriptorpb.FileDescriptorProto{}).ProtoReflect().Descriptor(), map[protoreflect.FullName]bool{}) {
+		t.Error("FileDescriptorProto: no required field found")
+	}
+	if hasRequired((&structpb.Struct{}).ProtoReflect().Descriptor(), map[protoreflect.FullName]bool{}) {
+		t.Error("Struct: a required field found")
+	}
+	// A required field left unset is still refused.
+	part := &descriptorpb.UninterpretedOption_NamePart{NamePart: proto.String("x")}
+	if _, err := marshalBinary(part); err == nil {
+		t.Error("a message without its required is_extension was written")
+	}
+	v, _ := structpb.NewValue(map[string]any{"a": 1.0})
+	data, err := marshalBinary(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := proto.Marshal(v); string(data) != string(want) {
+		t.Error("the bytes differ from proto.Marshal's")
+	}
+}
