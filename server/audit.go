@@ -197,7 +197,7 @@ func (s *Server) auditInterceptor(a *auditor) grpc.UnaryServerInterceptor {
 		start := time.Now()
 		id, returned := requestID(ctx)
 		if !returned {
-			_ = grpc.SetHeader(ctx, metadata.Pairs(HeaderRequestID, id))
+			_ = grpc.SetHeader(ctx, metadata.MD{HeaderRequestID: {id}}) // the key is lower case already, as Pairs would make it
 		}
 		resp, err := handler(ctx, req)
 		if a.log != nil {
