@@ -85,6 +85,7 @@ func principalOf(ctx context.Context) string {
 // auditor writes audit lines. A nil logger writes none; request ids are still given out.
 type auditor struct {
 	log       *slog.Logger
+	line      *lineWriter // writes the line itself, as log would, when no headers or bodies are recorded
 	headers   []string        // lower-case names of headers to record
 	redact    map[string]bool // lower-case names of headers whose values are hidden
 	bodies    bool
@@ -116,6 +117,7 @@ func newAuditor(o *options) (*auditor, error) {
 	}
 	if w != nil {
 		a.log = slog.New(slog.NewJSONHandler(w, nil))
+		a.line = &lineWriter{w: w}
 	}
 	a.redact = map[string]bool{}
 	for _, h := range alwaysRedacted {
@@ -208,6 +210,10 @@ func (s *Server) auditInterceptor(a *auditor) grpc.UnaryServerInterceptor {
 }
 
 func (a *auditor) write(ctx context.Context, g *generation, procedure, id string, start time.Time, req, resp any, err error) {
+	if a.line != nil && len(a.headers) == 0 && !a.bodies {
+		a.writeLine(ctx, g, procedure, id, start, req, resp, err)
+		return
+	}
 	surface := SurfaceFromContext(ctx)
 	attrs := make([]slog.Attr, 0, 14)
 	attrs = append(attrs,
