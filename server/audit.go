@@ -85,7 +85,7 @@ func principalOf(ctx context.Context) string {
 // auditor writes audit lines. A nil logger writes none; request ids are still given out.
 type auditor struct {
 	log       *slog.Logger
-	line      *lineWriter // writes the line itself, as log would, when no headers or bodies are recorded
+	line      *lineWriter     // writes the line itself, as log would, when no headers or bodies are recorded
 	headers   []string        // lower-case names of headers to record
 	redact    map[string]bool // lower-case names of headers whose values are hidden
 	bodies    bool
