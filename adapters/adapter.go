@@ -50,8 +50,9 @@ type Backend struct {
 	Endpoint string `yaml:"endpoint"`
 	// Timeout bounds one call when the caller's deadline is later or absent. Default 30s.
 	Timeout time.Duration `yaml:"timeout"`
-	// MaxReplyBytes bounds a reply body; a larger reply fails with REPLY_TOO_LARGE.
-	// Default 4 MiB.
+	// MaxReplyBytes bounds a reply body; a larger reply fails with REPLY_TOO_LARGE. For a
+	// server-streaming method it bounds each streamed record instead, so a reply of any length
+	// streams in bounded memory. Default 4 MiB.
 	MaxReplyBytes int64 `yaml:"max_reply_bytes"`
 	// Headers are sent with every call (for example a fixed API key header). A value may be a
 	// ${ENV_VAR} reference, read at start; prefer auth.api_key for keys. Values are never

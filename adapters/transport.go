@@ -135,7 +135,17 @@ type Request struct {
 	Header http.Header
 	// Body is sent as is; nil sends none.
 	Body []byte
+	// Records says the reply is read as a stream of records (a server-streaming method's
+	// items), for DoStream: max_reply_bytes then bounds each record instead of the whole body,
+	// from one ReplyStream.MarkRecord to the next, so a reply of any length streams in bounded
+	// memory while no single record can exceed the bound. The backend's timeout still bounds
+	// the whole call.
+	Records bool
 }
+
+// recordSlack is how far past a record's start a stream's reader may have read ahead (its
+// buffer), which the per-record bound allows on top of max_reply_bytes.
+const recordSlack = 64 << 10
 
 // Do sends r to the backend and reads the reply in full up to the size bound. The call ends at
 // the earlier of the context's deadline and the backend's timeout. Failures come back as
@@ -176,6 +186,15 @@ type ReplyStream struct {
 	cancel context.CancelFunc
 }
 
+// MarkRecord starts a new record of a reply read with Request.Records: the size bound applies
+// afresh from here. It does nothing for other replies.
+func (r *ReplyStream) MarkRecord() {
+	if r.body.records && r.body.err == nil {
+		r.body.left = r.body.t.backend.MaxReplyBytes + recordSlack
+		r.body.record++
+	}
+}
+
 // Err returns the error Body failed with, or nil while it has not failed (io.EOF is not a
 // failure). A decoder reading Body may wrap or replace the errors it gets, so the caller asks
 // here whether a failure was the transport's.
@@ -204,7 +223,10 @@ func (t *Transport) DoStream(ctx context.Context, r *Request) (*ReplyStream, err
 		cancel()
 		return nil, err
 	}
-	bb := &boundedBody{r: resp.Body, left: t.backend.MaxReplyBytes, t: t, ctx: ctx, status: resp.StatusCode}
+	bb := &boundedBody{r: resp.Body, left: t.backend.MaxReplyBytes, t: t, ctx: ctx, status: resp.StatusCode, records: r.Records}
+	if r.Records {
+		bb.left += recordSlack
+	}
 	closeBody := func() error {
 		err := resp.Body.Close()
 		t.afterCall()
@@ -251,7 +273,7 @@ func (t *Transport) send(ctx context.Context, r *Request) (*http.Response, error
 	if err != nil {
 		return nil, t.transportError(ctx, err)
 	}
-	if resp.ContentLength > t.backend.MaxReplyBytes {
+	if resp.ContentLength > t.backend.MaxReplyBytes && !r.Records {
 		_ = resp.Body.Close()
 		return nil, t.tooLarge(resp.StatusCode)
 	}
@@ -267,6 +289,9 @@ type boundedBody struct {
 	ctx    context.Context // the call's, to tell a deadline from a reset when a read fails
 	status int
 	err    error
+	// records: the bound is per record (see Request.Records); record counts MarkRecord calls.
+	records bool
+	record  int
 }
 
 func (b *boundedBody) Read(p []byte) (int, error) {
@@ -278,7 +303,11 @@ func (b *boundedBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.r.Read(p)
 	if int64(n) > b.left {
-		b.err = b.t.tooLarge(b.status)
+		if b.records {
+			b.err = b.t.recordTooLarge(b.status, b.record)
+		} else {
+			b.err = b.t.tooLarge(b.status)
+		}
 		return 0, b.err
 	}
 	b.left -= int64(n)
@@ -295,6 +324,15 @@ func (b *boundedBody) Read(p []byte) (int, error) {
 func (t *Transport) tooLarge(status int) error {
 	return Errorf(t.backend.Name, ReasonReplyTooLarge, map[string]string{"http_status": strconv.Itoa(status), "limit_bytes": strconv.FormatInt(t.backend.MaxReplyBytes, 10)},
 		"backend %s replied with more than %d bytes, the configured max_reply_bytes", t.backend.Name, t.backend.MaxReplyBytes)
+}
+
+func (t *Transport) recordTooLarge(status, record int) error {
+	what := "before its first record"
+	if record > 0 {
+		what = fmt.Sprintf("in record %d", record)
+	}
+	return Errorf(t.backend.Name, ReasonReplyTooLarge, map[string]string{"http_status": strconv.Itoa(status), "limit_bytes": strconv.FormatInt(t.backend.MaxReplyBytes, 10), "records_started": strconv.Itoa(record)},
+		"backend %s sent more than %d bytes %s of a streamed reply; the configured max_reply_bytes bounds each record", t.backend.Name, t.backend.MaxReplyBytes, what)
 }
 
 // transportError classifies a failed exchange. The message names the backend and the kind of

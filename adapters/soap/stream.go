@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -63,7 +64,8 @@ func (a *Adapter) Stream(ctx context.Context, op *Operation, req proto.Message, 
 	if err != nil {
 		return err
 	}
-	reply, err := a.transport.PostStream(ctx, op.version.Header(op.action), body)
+	// max_reply_bytes bounds each item, not the whole reply, which may be of any length.
+	reply, err := a.transport.DoStream(ctx, &adapters.Request{Method: http.MethodPost, Header: op.version.Header(op.action), Body: body, Records: true})
 	if err != nil {
 		return err
 	}
@@ -112,6 +114,7 @@ func (op *Operation) streamReply(backend string, redact *adapters.Redactor, faul
 			if t.Name.Local != op.item.Local {
 				return s.fail(nil, fmt.Sprintf("backend %s answered with element %s among the %s items of %s", backend, t.Name.Local, op.item.Local, op.response.Local))
 			}
+			reply.MarkRecord()
 			msg := op.newOut()
 			if err := op.out.DecodeWith(d, t, msg, opts); err != nil {
 				return s.fail(err, "")

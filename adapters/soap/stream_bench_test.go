@@ -16,9 +16,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,6 +132,66 @@ func BenchmarkStreamReply(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkStreamHuge streams replies of about 10 MB, 100 MB and 1 GB through a server-streaming
+// method with the default max_reply_bytes (4 MiB, which bounds each product), once each, and
+// reports the process's peak RSS during the call (VmHWM, reset through /proc/self/clear_refs
+// first) and the peak heap. Run it alone:
+//
+//	go test ./adapters/soap/ -run '^$' -bench BenchmarkStreamHuge -benchtime 1x -timeout 30m
+func BenchmarkStreamHuge(b *testing.B) {
+	c := compileCatalog(b)
+	for _, mb := range []int{10, 100, 1000} {
+		items := mb << 20 / 470 // a product is about 470 bytes of XML
+		srv, size := newCatalogServer(b, items)
+		a := soap.New(adapters.Backend{Name: "catalog", Endpoint: srv.URL, Timeout: 30 * time.Minute}, nil)
+		stream := bindStream(b, a, c.listProducts)
+		req := c.request(b, `{}`)
+		b.Run("reply="+strconv.Itoa(mb)+"MB", func(b *testing.B) {
+			b.SetBytes(size)
+			var rss, heap uint64
+			for b.Loop() {
+				runtime.GC()
+				debug.FreeOSMemory()
+				resetPeakRSS(b)
+				heap = peakHeap(func() any {
+					n := 0
+					if err := stream(context.Background(), req, func(proto.Message) error { n++; return nil }); err != nil || n != items {
+						b.Fatalf("streamed %d of %d: %v", n, items, err)
+					}
+					return nil
+				})
+				rss = peakRSS(b)
+			}
+			b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MiB")
+			b.ReportMetric(float64(heap)/(1<<20), "peak-heap-MiB")
+			b.ReportMetric(float64(size)/(1<<20), "reply-MiB")
+		})
+	}
+}
+
+// resetPeakRSS resets the process's VmHWM to its current RSS (Linux: clear_refs 5).
+func resetPeakRSS(tb testing.TB) {
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		tb.Skipf("cannot reset the peak RSS: %v", err)
+	}
+}
+
+// peakRSS reads the process's VmHWM, in bytes.
+func peakRSS(tb testing.TB) uint64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		tb.Skipf("no /proc/self/status: %v", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	tb.Skip("no VmHWM in /proc/self/status")
+	return 0
 }
 
 // TestStreamMemoryIsFlat streams a reply of about 11 MiB and checks that the heap never grew by

@@ -376,12 +376,14 @@ func TestStreamFailsMidStream(t *testing.T) {
 			wantMsg: []string{"in element ListProductsResponse/product: document type declarations are not allowed"}},
 		{name: "connection reset after a product", handler: resetAfter("HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 100000\r\n\r\n" + open + productXML(1)),
 			wantSent: 1, wantCode: codes.Unavailable, wantReason: adapters.ReasonBackendUnreachable},
-		{name: "over the size bound after some products", handler: func(w http.ResponseWriter, r *http.Request) {
+		{name: "a product over the size bound after some products", handler: func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.Copy(io.Discard, r.Body)
 			w.(http.Flusher).Flush() // chunked: the size is not known up front
-			_, _ = io.WriteString(w, listReply(products(1, 100)...))
+			huge := strings.Replace(productXML(4), "<name>", "<name>"+strings.Repeat("x", 200<<10), 1)
+			_, _ = io.WriteString(w, listReply(append(append(products(1, 3), huge), products(5, 6)...)...))
 		}, configure: func(b *adapters.Backend) { b.MaxReplyBytes = 8 << 10 },
-			wantSent: -1, wantCode: codes.ResourceExhausted, wantReason: adapters.ReasonReplyTooLarge, wantMeta: map[string]string{"limit_bytes": "8192"}},
+			wantSent: 3, wantCode: codes.ResourceExhausted, wantReason: adapters.ReasonReplyTooLarge,
+			wantMeta: map[string]string{"limit_bytes": "8192", "records_started": "4"}, wantMsg: []string{"more than 8192 bytes in record 4 of a streamed reply"}},
 		{name: "the caller's deadline after a product", handler: func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.Copy(io.Discard, r.Body)
 			_, _ = io.WriteString(w, open+productXML(1))
@@ -450,7 +452,7 @@ func TestStreamMatchesUnaryBeforeTheFirstMessage(t *testing.T) {
 		{"wrong body element", canned(200, xmlCT, env11(`<c:Other xmlns:c="urn:acme:catalog"/>`)), adapters.ReasonBackendReplyInvalid},
 		{"first product does not fit", canned(200, xmlCT, listReply(bad, productXML(2))), adapters.ReasonBackendReplyInvalid},
 		{"first product does not fit, reply cut off later", canned(200, xmlCT, listReply(bad, productXML(2))[:len(listReply(bad))-30]), adapters.ReasonBackendBadReply},
-		{"fault followed by more than the size bound", canned(200, xmlCT, fault11("soap:Client", "x", "")+strings.Repeat(" ", 64<<10)),
+		{"fault followed by more than the size bound", canned(200, xmlCT, fault11("soap:Client", "x", "")+strings.Repeat(" ", 200<<10)),
 			adapters.ReasonReplyTooLarge},
 		{"mismatched tags in the first product", canned(200, xmlCT, listReply(strings.Replace(productXML(1), "</name>", "</nam>", 1))), adapters.ReasonBackendBadReply},
 	}
@@ -550,4 +552,26 @@ func TestConcurrentStreams(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestStreamBoundsEachRecord: for a streaming method max_reply_bytes bounds each item, not the
+// reply, so a reply many times the bound streams whole.
+func TestStreamBoundsEachRecord(t *testing.T) {
+	t.Parallel()
+	c := compileCatalog(t)
+	const items = 2_000 // about 940 KiB, over a hundred times the bound
+	_, a := newCannedBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+		_, _ = io.WriteString(w, listReply(products(1, items)...))
+	}), func(b *adapters.Backend) { b.MaxReplyBytes = 8 << 10 })
+	got, err := collect(t.Context(), bindStream(t, a, c.listProducts), c.request(t, `{}`))
+	if err != nil || len(got) != items {
+		t.Fatalf("streamed %d of %d: %v", len(got), items, err)
+	}
+	// The same reply is over the bound for the unary binding, which holds it whole.
+	_, uerr := bindMethod(t, a, c.getProducts)(t.Context(), c.request(t, `{}`))
+	if st, _ := statusOf(t, uerr); st.Code() != codes.ResourceExhausted {
+		t.Errorf("unary: %v, want ResourceExhausted", uerr)
+	}
 }
