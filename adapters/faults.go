@@ -406,3 +406,45 @@ func localPart(qname string) string {
 	}
 	return qname
 }
+
+// FaultStatus renders a fault a kind read in its protocol's terms (an XML-RPC fault, an error
+// document, an error in a 200 body) as a status. The first of the rule sets (the method's, then
+// the backend's) with a rule that matches view decides the code and reason, and starts the
+// message with the rule's message, or "backend NAME rejected the request" / "failed" by the
+// code (LeadIn); text, the fault's own words already redacted, ends it, then the rule's hint.
+// Without a match, o stands as given: ReasonBackendFault and the kind's own message. A matched
+// rule is named in o.Metadata's fault_rule.
+func FaultStatus(o Outcome, view *FaultView, text string, redact *Redactor, ruleSets ...FaultRules) error {
+	for _, rs := range ruleSets {
+		m, ok := rs.Match(view)
+		if !ok {
+			continue
+		}
+		o.Reason, o.Override = m.Reason, m.Code
+		if o.Metadata != nil {
+			o.Metadata["fault_rule"] = m.Rule
+		}
+		lead := redact.Replace(m.Message)
+		if lead == "" {
+			lead = "backend " + o.Backend + LeadIn(m.Code)
+		}
+		o.Message = lead + ": " + text
+		if m.Hint != "" {
+			o.Message = strings.TrimRight(o.Message, ". ") + ". " + redact.Replace(m.Hint)
+		}
+		break
+	}
+	return o.Err()
+}
+
+// LeadIn is how a mapped fault's message goes on after "backend NAME" when its rule gives no
+// message: whether the agent's request was refused (it can change it) or the backend failed.
+func LeadIn(c codes.Code) string {
+	switch c {
+	case codes.InvalidArgument, codes.OutOfRange, codes.NotFound, codes.AlreadyExists,
+		codes.FailedPrecondition, codes.PermissionDenied, codes.Unauthenticated,
+		codes.ResourceExhausted, codes.Aborted:
+		return " rejected the request"
+	}
+	return " failed"
+}

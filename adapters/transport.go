@@ -195,6 +195,13 @@ func (r *ReplyStream) MarkRecord() {
 	}
 }
 
+// RecordTooLarge is the error of a streamed reply whose record (1-based; 0 for what precedes
+// the first) a kind found to be over max_reply_bytes by the bytes it consumed, which is exact
+// where the transport's window (see Request.Records) allows the reader's read-ahead.
+func (r *ReplyStream) RecordTooLarge(record int) error {
+	return r.body.t.recordTooLarge(r.StatusCode, record)
+}
+
 // Err returns the error Body failed with, or nil while it has not failed (io.EOF is not a
 // failure). A decoder reading Body may wrap or replace the errors it gets, so the caller asks
 // here whether a failure was the transport's.

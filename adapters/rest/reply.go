@@ -440,28 +440,8 @@ func (a *Adapter) fault(op *operation, code, text string, md map[string]string) 
 		text = "no message given"
 	}
 	view := adapters.FaultView{Code: code, String: text}
-	var m *adapters.FaultMapping
-	for _, rs := range []adapters.FaultRules{op.faults, a.faults} {
-		if mm, ok := rs.Match(&view); ok {
-			m = &mm
-			break
-		}
-	}
-	if m == nil {
-		o.Message = fmt.Sprintf("backend %s reported an error (%s): %s", name, code, text)
-		return o.Err()
-	}
-	o.Reason, o.Override = m.Reason, m.Code
-	md["fault_rule"] = m.Rule
-	lead := a.redact.Replace(m.Message)
-	if lead == "" {
-		lead = "backend " + name + " rejected the request"
-	}
-	o.Message = lead + ": " + text
-	if m.Hint != "" {
-		o.Message = strings.TrimRight(o.Message, ". ") + ". " + a.redact.Replace(m.Hint)
-	}
-	return o.Err()
+	o.Message = fmt.Sprintf("backend %s reported an error (%s): %s", name, code, text)
+	return adapters.FaultStatus(o, &view, text, a.redact, op.faults, a.faults)
 }
 
 // decodeJSON reads a JSON reply into m by descriptor (see jsonFit).

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -181,7 +180,7 @@ func (f *Fault) err(backend, httpStatus string, m *adapters.FaultMapping, redact
 		md["fault_rule"] = m.Rule
 		lead := redactWith(redact, m.Message)
 		if lead == "" {
-			lead = "backend " + backend + leadIn(m.Code)
+			lead = "backend " + backend + adapters.LeadIn(m.Code)
 		}
 		o.Message = lead + ": " + text
 	case o.Reason == adapters.ReasonSOAPClientFault:
@@ -244,18 +243,6 @@ func (f *Fault) typedDetail(m *adapters.FaultMapping) (*anypb.Any, error) {
 		}
 		return anypb.New(msg)
 	}
-}
-
-// leadIn is how a mapped fault's message goes on after "backend NAME" when its rule gives no
-// message: whether the agent's request was refused (it can change it) or the backend failed.
-func leadIn(c codes.Code) string {
-	switch c {
-	case codes.InvalidArgument, codes.OutOfRange, codes.NotFound, codes.AlreadyExists,
-		codes.FailedPrecondition, codes.PermissionDenied, codes.Unauthenticated,
-		codes.ResourceExhausted, codes.Aborted:
-		return " rejected the request"
-	}
-	return " failed"
 }
 
 // Bounds on the detail elements fault rules see: a detail is at most a reply, but a deep or

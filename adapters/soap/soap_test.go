@@ -713,7 +713,9 @@ func TestReplyOutcomes(t *testing.T) {
 			wantCode: codes.Unavailable, wantReason: adapters.ReasonBackendBadReply},
 
 		// Size, time and connection failures.
-		{name: "reply over the size bound", handler: canned(200, xmlCT, env11(`<addResponse><value>1</value>`+strings.Repeat("<pad>xxxxxxxx</pad>", 100_000)+`</addResponse>`)),
+		// One record over the bound, so that a streaming method (whose bound is per record)
+		// fails alike.
+		{name: "reply over the size bound", handler: canned(200, xmlCT, env11(`<addResponse><value>1`+strings.Repeat(" ", 100_000)+`</value></addResponse>`)),
 			configure: func(b *adapters.Backend) { b.MaxReplyBytes = 512 },
 			wantCode:  codes.ResourceExhausted, wantReason: adapters.ReasonReplyTooLarge, wantMeta: map[string]string{"limit_bytes": "512"}},
 		{name: "fault over the size bound", handler: canned(500, xmlCT, fault11("soap:Server", strings.Repeat("x", 4096), "")),

@@ -70,7 +70,7 @@ func (a *Adapter) Stream(ctx context.Context, op *Operation, req proto.Message, 
 		return err
 	}
 	defer func() { _ = reply.Close() }()
-	return op.streamReply(name, a.redact, a.faults, a.wss != nil, a.skipped, reply, send)
+	return op.streamReply(name, a.redact, a.faults, a.wss != nil, a.skipped, reply, a.backend.MaxReplyBytes, send)
 }
 
 // itemStream is one streamed reply being read.
@@ -84,9 +84,15 @@ type itemStream struct {
 	sent    int
 }
 
-func (op *Operation) streamReply(backend string, redact *adapters.Redactor, faults adapters.FaultRules, wss bool, skipped func(string), reply *adapters.ReplyStream, send func(proto.Message) error) error {
-	ob, md, err := op.openReply(backend, redact, faults, skipped, reply.StatusCode, reply.Header, xmlcodec.NewScannerReader(reply.Body), readHeaders(nil, wss))
+func (op *Operation) streamReply(backend string, redact *adapters.Redactor, faults adapters.FaultRules, wss bool, skipped func(string), reply *adapters.ReplyStream, limit int64, send func(proto.Message) error) error {
+	sc := xmlcodec.NewScannerReader(reply.Body)
+	ob, md, err := op.openReply(backend, redact, faults, skipped, reply.StatusCode, reply.Header, sc, readHeaders(nil, wss))
 	d := ob.d
+	if sc.InputOffset() > limit {
+		// What came before the first item (the envelope, its headers, a fault) is a record
+		// of its own: the transport's per-record window allows its read-ahead on top.
+		return reply.RecordTooLarge(0)
+	}
 	if err != nil {
 		// Call would have read the whole reply before judging it: a reply over the size bound,
 		// or one that breaks off, fails as such even when it starts with a fault.
@@ -115,9 +121,13 @@ func (op *Operation) streamReply(backend string, redact *adapters.Redactor, faul
 				return s.fail(nil, fmt.Sprintf("backend %s answered with element %s among the %s items of %s", backend, t.Name.Local, op.item.Local, op.response.Local))
 			}
 			reply.MarkRecord()
+			start := sc.InputOffset()
 			msg := op.newOut()
 			if err := op.out.DecodeWith(d, t, msg, opts); err != nil {
 				return s.fail(err, "")
+			}
+			if sc.InputOffset()-start > limit {
+				return reply.RecordTooLarge(s.sent + 1)
 			}
 			if err := send(msg); err != nil {
 				return err

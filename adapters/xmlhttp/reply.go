@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/clbanning/mxj/v2"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/agentbridge/agentbridge/adapters"
@@ -383,34 +382,5 @@ func (op *Operation) fault(rc replyContext, md map[string]string, root xml.Start
 	view := adapters.FaultView{Code: code, String: md["fault_string"], Detail: details}
 	o := adapters.Outcome{Reason: adapters.ReasonBackendFault, Backend: name, Metadata: md,
 		Message: fmt.Sprintf("backend %s reported an error (%s): %s", name, code, text)}
-	for _, rs := range []adapters.FaultRules{op.faults, rc.faults} {
-		m, ok := rs.Match(&view)
-		if !ok {
-			continue
-		}
-		o.Reason, o.Override = m.Reason, m.Code
-		md["fault_rule"] = m.Rule
-		lead := rc.redact.Replace(m.Message)
-		if lead == "" {
-			lead = "backend " + name + leadIn(m.Code)
-		}
-		o.Message = lead + ": " + text
-		if m.Hint != "" {
-			o.Message = strings.TrimRight(o.Message, ". ") + ". " + rc.redact.Replace(m.Hint)
-		}
-		break
-	}
-	return o.Err()
-}
-
-// leadIn is how a mapped fault's message goes on after "backend NAME" when its rule gives no
-// message: whether the agent's request was refused (it can change it) or the backend failed.
-func leadIn(c codes.Code) string {
-	switch c {
-	case codes.InvalidArgument, codes.OutOfRange, codes.NotFound, codes.AlreadyExists,
-		codes.FailedPrecondition, codes.PermissionDenied, codes.Unauthenticated,
-		codes.ResourceExhausted, codes.Aborted:
-		return " rejected the request"
-	}
-	return " failed"
+	return adapters.FaultStatus(o, &view, text, rc.redact, op.faults, rc.faults)
 }

@@ -3,8 +3,6 @@ package xmlrpc
 import (
 	"strings"
 
-	"google.golang.org/grpc/codes"
-
 	"github.com/agentbridge/agentbridge/adapters"
 )
 
@@ -81,34 +79,5 @@ func (a *Adapter) fault(m *method, v *value, md map[string]string) error {
 	text += " (fault " + f.Code + ")"
 	view := adapters.FaultView{Code: f.Code, String: f.String, Detail: f.Extra}
 	o := adapters.Outcome{Reason: adapters.ReasonBackendFault, Backend: name, Metadata: md, Message: "backend " + name + " failed: " + text}
-	for _, rs := range []adapters.FaultRules{m.faults, a.faults} {
-		rule, ok := rs.Match(&view)
-		if !ok {
-			continue
-		}
-		o.Reason, o.Override = rule.Reason, rule.Code
-		md["fault_rule"] = rule.Rule
-		lead := a.redact.Replace(rule.Message)
-		if lead == "" {
-			lead = "backend " + name + leadIn(rule.Code)
-		}
-		o.Message = lead + ": " + text
-		if rule.Hint != "" {
-			o.Message = strings.TrimRight(o.Message, ". ") + ". " + a.redact.Replace(rule.Hint)
-		}
-		break
-	}
-	return o.Err()
-}
-
-// leadIn is how a mapped fault's message goes on after "backend NAME" when its rule gives no
-// message: whether the agent's request was refused (it can change it) or the backend failed.
-func leadIn(c codes.Code) string {
-	switch c {
-	case codes.InvalidArgument, codes.OutOfRange, codes.NotFound, codes.AlreadyExists,
-		codes.FailedPrecondition, codes.PermissionDenied, codes.Unauthenticated,
-		codes.ResourceExhausted, codes.Aborted:
-		return " rejected the request"
-	}
-	return " failed"
+	return adapters.FaultStatus(o, &view, text, a.redact, m.faults, a.faults)
 }
