@@ -99,6 +99,8 @@ func startPeer(t *testing.T) string {
 	case s := <-line:
 		port, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil {
+			_ = cmd.Process.Kill()
+			<-exited // stderr is written until the process is gone
 			t.Fatalf("peer.py printed %q, not its port; stderr: %s", s, stderr.String())
 		}
 		return "http://127.0.0.1:" + strconv.Itoa(port)

@@ -338,14 +338,21 @@ func startPeer(t testing.TB) string {
 		line, _ := bufio.NewReader(stdout).ReadString('\n')
 		port <- strings.TrimSpace(line)
 	}()
+	// stopped ends the peer and returns what it wrote to stderr, read once the process is gone
+	// (exec's copying goroutine writes the buffer until then).
+	stopped := func() string {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return stderr.String()
+	}
 	select {
 	case p := <-port:
 		if p == "" {
-			t.Fatalf("peer.py printed no port: %s", stderr.String())
+			t.Fatalf("peer.py printed no port: %s", stopped())
 		}
 		return "http://127.0.0.1:" + p + "/RPC2"
 	case <-time.After(20 * time.Second):
-		t.Fatalf("peer.py did not print its port within 20s: %s", stderr.String())
+		t.Fatalf("peer.py did not print its port within 20s: %s", stopped())
 	}
 	return ""
 }
