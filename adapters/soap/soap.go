@@ -284,6 +284,10 @@ func (op *Operation) decodeReply(backend string, redact *adapters.Redactor, faul
 		// 200) with no envelope. An envelope, a fault included, is read as any reply.
 		return nil
 	}
+	reply, attachments, err := splitRelated(backend, reply)
+	if err != nil {
+		return err
+	}
 	// A body the bridge cannot read as UTF-8 is still classified by its HTTP status first (an
 	// HTML error page in Latin-1 is the status's outcome); only where the status says success
 	// does the charset explain the failure.
@@ -321,6 +325,12 @@ func (op *Operation) decodeReply(backend string, redact *adapters.Redactor, faul
 		return nil
 	}
 	opts := op.decodeOptions(skipped)
+	if attachments != nil {
+		opts.Attachments = func(ref string) ([]byte, bool) {
+			data, ok := attachments[ref]
+			return data, ok
+		}
+	}
 	switch {
 	case op.encoded:
 		err = op.decodeEncoded(ob, resp, 8*len(body)+1<<20, opts)

@@ -68,7 +68,7 @@ func (p *Plan) Decode(d Tokens, start xml.StartElement, m proto.Message) error {
 // DecodeWith is Decode with options: lenient skipping of unknown elements and limits other
 // than DefaultLimits.
 func (p *Plan) DecodeWith(d Tokens, start xml.StartElement, m proto.Message, o DecodeOptions) error {
-	dec := decoder{skipped: o.Skipped, limits: o.Limits.withDefaults()}
+	dec := decoder{skipped: o.Skipped, limits: o.Limits.withDefaults(), attach: o.Attachments}
 	dec.source(d)
 	if isNil, err := nilAttr(start); err != nil {
 		return dec.fail(err)
@@ -105,7 +105,8 @@ type decoder struct {
 
 	encoded bool // SOAP encoding: arrays take any item name, xsi:type is checked (DecodeEncoded)
 
-	skipped  func(path string) // lenient: called for each unknown element skipped (DecodeOptions)
+	skipped  func(path string)               // lenient: called for each unknown element skipped (DecodeOptions)
+	attach   func(ref string) ([]byte, bool) // resolves cid: references of bytes fields (DecodeOptions)
 	limits   Limits
 	elements int // elements read, against limits.MaxElements
 }
@@ -448,6 +449,15 @@ func (dc *decoder) single(fp *fieldPlan, start xml.StartElement, m protoreflect.
 	text, err := dc.readText()
 	if err != nil {
 		return protoreflect.Value{}, err
+	}
+	if dc.attach != nil && fp.fd.Kind() == protoreflect.BytesKind {
+		if ref := trimXMLSpace(text); strings.HasPrefix(ref, "cid:") {
+			data, ok := dc.attach(ref)
+			if !ok {
+				return protoreflect.Value{}, dc.fail(fmt.Errorf("the reply has no attachment %s", ref))
+			}
+			return protoreflect.ValueOfBytes(data), nil
+		}
 	}
 	v, err := parseValue(fp, text, m)
 	if err != nil {

@@ -25,7 +25,7 @@ func (p *Plan) Headers(m proto.Message) *Headers {
 // HeadersWith is Headers with options (see DecodeWith); Skipped gets paths from the block's
 // element down.
 func (p *Plan) HeadersWith(m proto.Message, o DecodeOptions) *Headers {
-	return &Headers{p: p, m: m.ProtoReflect(), seen: make([]bool, len(p.headers)), dc: decoder{skipped: o.Skipped, limits: o.Limits.withDefaults()}}
+	return &Headers{p: p, m: m.ProtoReflect(), seen: make([]bool, len(p.headers)), dc: decoder{skipped: o.Skipped, limits: o.Limits.withDefaults(), attach: o.Attachments}}
 }
 
 // Decode reads the header block that start opened into the header field it names (by

@@ -69,6 +69,11 @@ type DecodeOptions struct {
 	Skipped func(path string)
 	// Limits bound the decode; zero fields take DefaultLimits.
 	Limits Limits
+	// Attachments, when not nil, resolves the content of a bytes field that is a cid: reference
+	// ("cid:1186818862128"): SOAP with Attachments, where the part travels beside the envelope
+	// in a multipart/related reply. A reference it does not know is an error naming it. When
+	// nil, such text is read as base64, which it is not, and fails.
+	Attachments func(ref string) ([]byte, bool)
 }
 
 // source sets where the decoder reads tokens from.
