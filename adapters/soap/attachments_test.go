@@ -121,3 +121,24 @@ func TestMultipartRelatedAttachments(t *testing.T) {
 		t.Errorf("a cut-off multipart reply: %v %s %q", st.Code(), ei.GetReason(), st.Message())
 	}
 }
+
+// TestTextOutsideTheEnvelope: a multipart reply labelled text/xml, or any text before the
+// Envelope or between its children, is not read as if it were not there.
+func TestTextOutsideTheEnvelope(t *testing.T) {
+	t.Parallel()
+	svc := prototest.Compile(t, "acme/mtom/v1/mtom.proto", attachmentsProto).Services().ByName("MTOMService")
+	refs := svc.Methods().ByName("GetAttachmentRefs")
+	envelope := `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:urn="urn:examples:MTOMService">%s<soapenv:Body><urn:getAttachmentsResponse><attachment1>a</attachment1><attachment2>b</attachment2></urn:getAttachmentsResponse></soapenv:Body></soapenv:Envelope>`
+	for name, tc := range map[string]struct {
+		body, want string
+	}{
+		"multipart framing as text/xml": {"--MIME_boundary\nContent-Type: text/xml\n\n" + strings.Replace(envelope, "%s", "", 1) + "\n--MIME_boundary--\n", "did not answer with a SOAP envelope"},
+		"text inside the Envelope":      {strings.Replace(envelope, "%s", "stray text", 1), "text in the Envelope outside its Header and Body"},
+	} {
+		_, a := newCannedBackend(t, cannedWithType("text/xml", tc.body), func(b *adapters.Backend) { b.Name = "mtom" })
+		_, err := bindMethod(t, a, refs)(context.Background(), newMessage(t, refs.Input(), `{}`))
+		if st, ei := statusOf(t, err); st.Code() != codes.Unavailable || ei.GetReason() != string(adapters.ReasonBackendBadReply) || !strings.Contains(st.Message(), tc.want) {
+			t.Errorf("%s: %v %s %q", name, st.Code(), ei.GetReason(), st.Message())
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package soap
 
 import (
+	"bytes"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -194,6 +195,16 @@ func openBody(d xmlcodec.Tokens, headers headerFunc) (openedBody, error) {
 		case xml.EndElement:
 			ob.d = d
 			return ob, errEmptyBody
+		case xml.CharData:
+			// Text outside the Envelope's children is not SOAP: before the Envelope it is
+			// another format (a multipart reply's framing sent as text/xml, a plain-text
+			// error), which would otherwise be passed over without a word.
+			if depth < 2 && len(bytes.TrimSpace(t)) > 0 {
+				if depth == 0 {
+					return ob, errNotEnvelope
+				}
+				return ob, fmt.Errorf("%w: text in the Envelope outside its Header and Body", xmlcodec.ErrMalformed)
+			}
 		case xml.Directive:
 			if depth == 0 { // an HTML5 page's <!DOCTYPE html>, or a DTD declaring entities
 				return ob, errDoctype
