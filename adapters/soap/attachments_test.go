@@ -33,6 +33,11 @@ service MTOMService {
       response: {name: "getAttachmentsResponse" namespace: "urn:examples:MTOMService"}
       use: SOAP_USE_ENCODED}};
   }
+  rpc GetAttachmentsLiteral(GetAttachmentsRequest) returns (Attachments) {
+    option (agentbridge.v1.binding) = {backend: "mtom" soap: {
+      request: {name: "getAttachments" namespace: "urn:examples:MTOMService"}
+      response: {name: "getAttachmentsResponse" namespace: "urn:examples:MTOMService"}}};
+  }
 }
 message GetAttachmentsRequest {}
 message AttachmentRefs {
@@ -140,5 +145,34 @@ func TestTextOutsideTheEnvelope(t *testing.T) {
 		if st, ei := statusOf(t, err); st.Code() != codes.Unavailable || ei.GetReason() != string(adapters.ReasonBackendBadReply) || !strings.Contains(st.Message(), tc.want) {
 			t.Errorf("%s: %v %s %q", name, st.Code(), ei.GetReason(), st.Message())
 		}
+	}
+}
+
+// TestMTOMInclude: an MTOM reply (application/xop+xml root, document/literal) refers to its
+// parts with xop:Include; a bytes field gets the part's content, and an Include naming no part
+// is an error.
+func TestMTOMInclude(t *testing.T) {
+	t.Parallel()
+	svc := prototest.Compile(t, "acme/mtom/v1/mtom.proto", attachmentsProto).Services().ByName("MTOMService")
+	content := svc.Methods().ByName("GetAttachmentsLiteral")
+	reply := func(href string) string {
+		envelope := `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:urn="urn:examples:MTOMService" xmlns:xop="http://www.w3.org/2004/08/xop/include"><soapenv:Body>` +
+			`<urn:getAttachmentsResponse><attachment1><xop:Include href="` + href + `"/></attachment1><attachment2>AAEC</attachment2></urn:getAttachmentsResponse></soapenv:Body></soapenv:Envelope>`
+		return "--B\r\nContent-Type: application/xop+xml; charset=UTF-8; type=\"text/xml\"\r\nContent-ID: <root@acme>\r\n\r\n" + envelope +
+			"\r\n--B\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <one@acme>\r\n\r\n\x00\xffbinary\r\n--B--\r\n"
+	}
+	ct := `multipart/related; boundary=B; type="application/xop+xml"; start="<root@acme>"; start-info="text/xml"`
+	_, a := newCannedBackend(t, cannedWithType(ct, reply("cid:one@acme")), func(b *adapters.Backend) { b.Name = "mtom" })
+	resp, err := bindMethod(t, a, content)(context.Background(), newMessage(t, content.Input(), `{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := protojson.Marshal(resp); strings.ReplaceAll(string(got), " ", "") != `{"attachment1":"AP9iaW5hcnk=","attachment2":"AAEC"}` {
+		t.Errorf("got %s", got)
+	}
+	_, missing := newCannedBackend(t, cannedWithType(ct, reply("cid:two@acme")), func(b *adapters.Backend) { b.Name = "mtom" })
+	_, err = bindMethod(t, missing, content)(context.Background(), newMessage(t, content.Input(), `{}`))
+	if st, ei := statusOf(t, err); ei.GetReason() != string(adapters.ReasonBackendReplyInvalid) || !strings.Contains(st.Message(), "no attachment cid:two@acme") {
+		t.Errorf("an Include naming no part: %v %s %q", st.Code(), ei.GetReason(), st.Message())
 	}
 }

@@ -446,7 +446,13 @@ func (dc *decoder) single(fp *fieldPlan, start xml.StartElement, m protoreflect.
 		}
 		return protoreflect.ValueOfMessage(sub), nil
 	}
-	text, err := dc.readText()
+	var text string
+	var err error
+	if dc.attach != nil && fp.fd.Kind() == protoreflect.BytesKind {
+		text, err = dc.readBinary(depth)
+	} else {
+		text, err = dc.readText()
+	}
 	if err != nil {
 		return protoreflect.Value{}, err
 	}
@@ -486,6 +492,55 @@ func (dc *decoder) readText() (string, error) {
 			return "", dc.fail(errors.New("an element inside a simple value; it would be lost (map the field to a message if the backend nests elements here)"))
 		case tokEnd:
 			return string(dc.text), nil
+		}
+	}
+}
+
+// XOPNamespace is the namespace of MTOM's xop:Include.
+const XOPNamespace = "http://www.w3.org/2004/08/xop/include"
+
+// readBinary is readText for a bytes field of a reply with attachments: besides base64 text
+// or a cid: reference, the content may be MTOM's <xop:Include href="cid:…"/>, which is read
+// as its href (resolved by the caller). Text beside an Include is an error: it would be lost.
+func (dc *decoder) readBinary(depth int) (string, error) {
+	dc.text = dc.text[:0]
+	href := ""
+	for {
+		tok, err := dc.token()
+		if err != nil {
+			return "", err
+		}
+		switch tok.kind {
+		case tokText:
+			if len(dc.text)+len(tok.data) > dc.limits.MaxTextBytes {
+				return "", dc.fail(fmt.Errorf("%w: text of more than %d bytes", ErrLimit, dc.limits.MaxTextBytes))
+			}
+			dc.text = append(dc.text, tok.data...)
+		case tokStart:
+			if tok.name.Space != XOPNamespace || tok.name.Local != "Include" || href != "" {
+				dc.path = append(dc.path, tok.name.Local)
+				return "", dc.fail(errors.New("an element inside a binary value other than one xop:Include; it would be lost"))
+			}
+			for _, a := range tok.attr {
+				if a.Name.Space == "" && a.Name.Local == "href" {
+					href = trimXMLSpace(a.Value)
+				}
+			}
+			if !strings.HasPrefix(href, "cid:") {
+				dc.path = append(dc.path, "Include")
+				return "", dc.fail(fmt.Errorf("xop:Include without a cid: href (%q)", href))
+			}
+			if err := dc.skip(depth + 1); err != nil {
+				return "", err
+			}
+		case tokEnd:
+			if href == "" {
+				return string(dc.text), nil
+			}
+			if len(bytes.TrimSpace(dc.text)) > 0 {
+				return "", dc.fail(errors.New("text beside an xop:Include; it would be lost"))
+			}
+			return href, nil
 		}
 	}
 }
