@@ -36,6 +36,9 @@ var DefaultLimits = Limits{
 	MaxTextBytes: 16 << 20,
 }
 
+// WithDefaults returns l with its zero fields set from DefaultLimits, as decoding applies them.
+func (l Limits) WithDefaults() Limits { return l.withDefaults() }
+
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits
 	if l.MaxDepth > 0 {

@@ -572,11 +572,15 @@ func (p *Plan) ChildrenOnly() error {
 	return nil
 }
 
-// behaviorRequired reports whether a field is marked (google.api.field_behavior) = REQUIRED.
+// behaviorRequired reports whether a singular field is marked REQUIRED (see MarkedRequired):
+// a list or map may be empty however it is marked.
 func behaviorRequired(fd protoreflect.FieldDescriptor) bool {
-	if fd.IsList() || fd.IsMap() {
-		return false
-	}
+	return !fd.IsList() && !fd.IsMap() && MarkedRequired(fd)
+}
+
+// MarkedRequired reports whether a field is marked (google.api.field_behavior) = REQUIRED: the
+// contract says the backend always sends it, as the WSDL importer writes for minOccurs ≥ 1.
+func MarkedRequired(fd protoreflect.FieldDescriptor) bool {
 	behaviors, _ := proto.GetExtension(fd.Options(), annotations.E_FieldBehavior).([]annotations.FieldBehavior)
 	return slices.Contains(behaviors, annotations.FieldBehavior_REQUIRED)
 }

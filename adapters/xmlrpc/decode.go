@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"google.golang.org/genproto/googleapis/api/annotations"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/agentbridge/agentbridge/adapters/xmlcodec"
 )
 
 // decodeError says where a reply's value does not fit the response message: path runs from
@@ -89,7 +88,7 @@ func (c *codec) decodeStruct(v *value, m protoreflect.Message, path string) erro
 		case seen[i] || fd.IsList() || fd.IsMap():
 		case !fd.HasPresence():
 			return fail(path+"."+c.memberName(fd), "the reply has no such member, and field %s cannot say so: it has no presence, so it would read as its zero value; mark the field optional in the proto if the backend may leave it out", fd.FullName())
-		case behaviorRequired(fd) && (fd.ContainingOneof() == nil || fd.ContainingOneof().IsSynthetic()):
+		case xmlcodec.MarkedRequired(fd) && (fd.ContainingOneof() == nil || fd.ContainingOneof().IsSynthetic()):
 			return fail(path+"."+c.memberName(fd), "the reply has no such member, but field %s is REQUIRED (google.api.field_behavior): the contract says the backend always sends it; remove REQUIRED if it may leave it out", fd.FullName())
 		}
 	}
@@ -157,12 +156,6 @@ func (c *codec) setField(m protoreflect.Message, fd protoreflect.FieldDescriptor
 	}
 	m.Set(fd, pv)
 	return nil
-}
-
-// behaviorRequired reports whether a field is marked (google.api.field_behavior) = REQUIRED.
-func behaviorRequired(fd protoreflect.FieldDescriptor) bool {
-	behaviors, _ := proto.GetExtension(fd.Options(), annotations.E_FieldBehavior).([]annotations.FieldBehavior)
-	return slices.Contains(behaviors, annotations.FieldBehavior_REQUIRED)
 }
 
 // isValue reports whether fd's values are google.protobuf.Value messages, which hold a nil.

@@ -90,7 +90,7 @@ type parser struct {
 // methodResponse, wraps errNotXMLRPC; malformed XML wraps xmlcodec.ErrMalformed; a limit
 // exceeded wraps xmlcodec.ErrLimit; a protocol violation is a *protocolError.
 func parseResponse(body []byte, limits xmlcodec.Limits) (*response, error) {
-	p := &parser{d: xmlcodec.NewDecoder(bytes.NewReader(body)), limits: withDefaults(limits)}
+	p := &parser{d: xmlcodec.NewDecoder(bytes.NewReader(body)), limits: limits.WithDefaults()}
 	root, err := p.root()
 	if err != nil {
 		return nil, err
@@ -136,24 +136,6 @@ func parseResponse(body []byte, limits xmlcodec.Limits) (*response, error) {
 		return nil, err
 	}
 	return &resp, nil
-}
-
-// withDefaults fills the zero fields of l from xmlcodec.DefaultLimits.
-func withDefaults(l xmlcodec.Limits) xmlcodec.Limits {
-	d := xmlcodec.DefaultLimits
-	if l.MaxDepth > 0 {
-		d.MaxDepth = l.MaxDepth
-	}
-	if l.MaxElements > 0 {
-		d.MaxElements = l.MaxElements
-	}
-	if l.MaxAttrs > 0 {
-		d.MaxAttrs = l.MaxAttrs
-	}
-	if l.MaxTextBytes > 0 {
-		d.MaxTextBytes = l.MaxTextBytes
-	}
-	return d
 }
 
 // root reads up to the document's root element. Anything but an XML declaration, comments,
