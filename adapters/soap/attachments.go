@@ -23,20 +23,21 @@ import (
 const maxAttachments = 256
 
 // splitRelated reads a multipart/related reply: the root part as the reply (with the root's
-// Content-Type) and the attachments by reference ("cid:ID"). A reply of another type is
-// returned as it is, with no attachments.
-func splitRelated(backend string, reply *adapters.Reply) (*adapters.Reply, map[string][]byte, error) {
+// Content-Type) and the attachments by reference ("cid:ID"); unnamed counts the parts without
+// a Content-ID, which nothing can refer to. A reply of another type is returned as it is,
+// with no attachments.
+func splitRelated(backend string, reply *adapters.Reply) (_ *adapters.Reply, _ map[string][]byte, unnamed int, _ error) {
 	ct := reply.Header.Get("Content-Type")
 	media, params := parseRelatedType(ct)
 	if !strings.EqualFold(media, "multipart/related") {
-		return reply, nil, nil
+		return reply, nil, 0, nil
 	}
 	bad := func(format string, args ...any) error {
 		md := map[string]string{"content_type": ct}
 		return adapters.Errorf(backend, adapters.ReasonBackendBadReply, md, "backend %s sent a multipart/related reply that cannot be read: %s", backend, fmt.Sprintf(format, args...))
 	}
 	if params["boundary"] == "" {
-		return nil, nil, bad("no boundary")
+		return nil, nil, 0, bad("no boundary")
 	}
 	start := strings.Trim(params["start"], "<>")
 	r := multipart.NewReader(bytes.NewReader(reply.Body), params["boundary"])
@@ -48,14 +49,14 @@ func splitRelated(backend string, reply *adapters.Reply) (*adapters.Reply, map[s
 			break
 		}
 		if err != nil {
-			return nil, nil, bad("%v", err)
+			return nil, nil, 0, bad("%v", err)
 		}
 		if n == maxAttachments {
-			return nil, nil, bad("more than %d parts", maxAttachments)
+			return nil, nil, 0, bad("more than %d parts", maxAttachments)
 		}
 		data, err := io.ReadAll(part)
 		if err != nil {
-			return nil, nil, bad("%v", err)
+			return nil, nil, 0, bad("%v", err)
 		}
 		id := strings.Trim(part.Header.Get("Content-Id"), "<> ")
 		if root == nil && (start == "" || id == start) {
@@ -66,12 +67,14 @@ func splitRelated(backend string, reply *adapters.Reply) (*adapters.Reply, map[s
 		}
 		if id != "" {
 			attachments["cid:"+id] = data
+		} else {
+			unnamed++
 		}
 	}
 	if root == nil {
-		return nil, nil, bad("no root part (start %q)", start)
+		return nil, nil, 0, bad("no root part (start %q)", start)
 	}
-	return root, attachments, nil
+	return root, attachments, unnamed, nil
 }
 
 // rootType is the Content-Type of the root part, or the multipart type's type parameter.

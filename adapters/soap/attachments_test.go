@@ -76,12 +76,18 @@ func TestCorpusMultipartRelated(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := prototest.Compile(t, "acme/mtom/v1/mtom.proto", attachmentsProto).Services().ByName("MTOMService")
-	_, a := newCannedBackend(t, cannedWithType(header["content-type"], reply), func(b *adapters.Backend) { b.Name = "mtom" })
+	_, a := newCannedBackend(t, cannedWithType(header["content-type"], reply), func(b *adapters.Backend) { b.Name = "mtom-corpus" })
 
 	refs := svc.Methods().ByName("GetAttachmentRefs")
+	before := adapters.SkippedCount("mtom-corpus")
 	resp, err := bindMethod(t, a, refs)(context.Background(), newMessage(t, refs.Input(), `{}`))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The sample's binary part has no Content-ID and no field holds it: counted, not dropped
+	// unseen.
+	if got := adapters.SkippedCount("mtom-corpus") - before; got != 1 {
+		t.Errorf("parts counted as skipped: %v, want 1", got)
 	}
 	got, _ := protojson.Marshal(resp)
 	var ours struct{ Attachment1, Attachment2 string }

@@ -284,7 +284,7 @@ func (op *Operation) decodeReply(backend string, redact *adapters.Redactor, faul
 		// 200) with no envelope. An envelope, a fault included, is read as any reply.
 		return nil
 	}
-	reply, attachments, err := splitRelated(backend, reply)
+	reply, attachments, unnamed, err := splitRelated(backend, reply)
 	if err != nil {
 		return err
 	}
@@ -325,9 +325,11 @@ func (op *Operation) decodeReply(backend string, redact *adapters.Redactor, faul
 		return nil
 	}
 	opts := op.decodeOptions(skipped)
+	used := map[string]bool{}
 	if attachments != nil {
 		opts.Attachments = func(ref string) ([]byte, bool) {
 			data, ok := attachments[ref]
+			used[ref] = ok
 			return data, ok
 		}
 	}
@@ -338,6 +340,17 @@ func (op *Operation) decodeReply(backend string, redact *adapters.Redactor, faul
 		err = op.out.DecodeWith(replay(ob), ob.body, resp, opts)
 	default:
 		err = op.out.DecodeWith(ob.d, ob.first, resp, opts)
+	}
+	if err == nil && op.ignored != nil {
+		// Parts no field holds have nowhere to go: counted and logged, not dropped unseen.
+		for ref := range attachments {
+			if !used[ref] {
+				op.ignored("attachment " + ref + " (no bytes field refers to it)")
+			}
+		}
+		if unnamed > 0 {
+			op.ignored("attachment part without a Content-ID")
+		}
 	}
 	if err == nil && headers != nil {
 		if err = headers.Done(); err != nil {
