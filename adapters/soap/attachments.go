@@ -28,6 +28,9 @@ const maxAttachments = 256
 // with no attachments.
 func splitRelated(backend string, reply *adapters.Reply) (_ *adapters.Reply, _ map[string][]byte, unnamed int, _ error) {
 	ct := reply.Header.Get("Content-Type")
+	if len(ct) < len("multipart/") || !strings.EqualFold(ct[:len("multipart/")], "multipart/") {
+		return reply, nil, 0, nil // every other reply: no parsing of its type on the hot path
+	}
 	media, params := parseRelatedType(ct)
 	if !strings.EqualFold(media, "multipart/related") {
 		return reply, nil, 0, nil
