@@ -260,7 +260,11 @@ func (t *Transport) send(ctx context.Context, r *Request) (*http.Response, error
 	if r.Body != nil {
 		body = bytes.NewReader(r.Body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, target.String(), body)
+	where := t.backend.Endpoint // the endpoint as configured: no URL to write again per call
+	if r.URL != "" {
+		where = target.String()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, where, body)
 	if err != nil {
 		return nil, Errorf(t.backend.Name, ReasonRequestNotEncodable, map[string]string{MetaRequestSent: "false"}, "the call to backend %s cannot be made: %s", t.backend.Name, redactURLError(err))
 	}
