@@ -21,6 +21,7 @@ import (
 
 	"github.com/agentbridge/agentbridge/adapters"
 	"github.com/agentbridge/agentbridge/adapters/redisstore"
+	"github.com/agentbridge/agentbridge/server/store"
 	"github.com/agentbridge/agentbridge/server/contract"
 )
 
@@ -77,6 +78,9 @@ type Config struct {
 	// Idempotency configures idempotency keys (see IdempotencyOptions): on by default, kept in
 	// Redis with redis:, else in memory.
 	Idempotency IdempotencyOptions `yaml:"idempotency"`
+	// Store keeps events and batch jobs durably: embedded by default, or in Redis for replicas
+	// (see StoreConfig). Opened only when the config has something to keep.
+	Store StoreConfig `yaml:"store"`
 	// Telemetry exports OpenTelemetry traces by OTLP when otlp_endpoint is set. Default: no
 	// tracing.
 	Telemetry TelemetryOptions `yaml:"telemetry"`
@@ -173,6 +177,9 @@ func (c *Config) Validate() error {
 		for _, err := range unjoin(err) {
 			errs = append(errs, fmt.Errorf("config: %w", err))
 		}
+	}
+	if err := c.Store.check(c.Redis != nil); err != nil {
+		errs = append(errs, unjoin(err)...)
 	}
 	if c.ShutdownDrain < 0 {
 		errs = append(errs, fmt.Errorf("config: shutdown_drain %s must not be negative", c.ShutdownDrain))
@@ -351,25 +358,30 @@ func closeAdapters(backends map[string]adapters.Adapter, keep []io.Closer) {
 // With a redis: section, Build opens the shared store (without connecting: Redis is dialled by
 // the first call that needs it) and the server closes it when it stops (Serve) or on Close.
 func (c *Config) Build(opts ...Option) (*Server, error) {
-	var store *redisstore.Store
+	var shared *redisstore.Store
 	var limiter adapters.Limiter
 	if c.Redis != nil {
 		var err error
-		if store, err = redisstore.Open(c.Redis.RelativeTo(c.dir)); err != nil {
+		if shared, err = redisstore.Open(c.Redis.RelativeTo(c.dir)); err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
-		limiter = store
+		limiter = shared
 	}
 	tp, err := c.Telemetry.tracerProvider()
 	if err != nil {
-		if store != nil {
-			_ = store.Close()
+		if shared != nil {
+			_ = shared.Close()
 		}
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	var durable store.Store
+	var sharedLog store.Store // the redis store as an event and job store, once it is one
 	fail := func(err error) (*Server, error) {
-		if store != nil {
-			_ = store.Close()
+		if durable != nil && durable != sharedLog {
+			_ = durable.Close()
+		}
+		if shared != nil {
+			_ = shared.Close()
 		}
 		if tp != nil {
 			_ = tp.Shutdown(context.Background())
@@ -388,8 +400,18 @@ func (c *Config) Build(opts ...Option) (*Server, error) {
 	if tp != nil {
 		own = append(own, withOwnedTracer(tp))
 	}
-	if store != nil {
-		own = append(own, WithLimiter(store), WithIdempotencyStore(store), withShared(c.Redis, store))
+	if shared != nil {
+		own = append(own, WithLimiter(shared), WithIdempotencyStore(shared), withShared(c.Redis, shared))
+	}
+	if durable, err = c.openStore(sharedLog); err != nil {
+		return fail(err)
+	}
+	switch {
+	case durable == nil:
+	case durable == sharedLog: // closed with the redis: section's store
+		own = append(own, WithStore(durable))
+	default:
+		own = append(own, withOwnedStore(durable))
 	}
 	srv, err := New(services, append(own, opts...)...)
 	if err != nil {

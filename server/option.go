@@ -13,6 +13,7 @@ import (
 
 	"github.com/agentbridge/agentbridge/adapters"
 	"github.com/agentbridge/agentbridge/adapters/redisstore"
+	"github.com/agentbridge/agentbridge/server/store"
 )
 
 // Option configures a Server.
@@ -44,6 +45,8 @@ type options struct {
 	ownedTracer  *sdktrace.TracerProvider // made by Config.Build; shut down by Close
 	telemetry    TelemetryOptions         // the config's, for reloads to compare
 	idemStore    IdempotencyStore         // nil: in memory
+	durable      store.Store              // events and batch jobs; nil: none configured
+	ownDurable   bool                     // Close closes durable (Config.Build opened it)
 	drain        time.Duration            // serve on, not ready, before closing listeners
 	drainDone    chan struct{}            // ends the drain early (tests)
 }

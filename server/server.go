@@ -477,6 +477,9 @@ func (s *Server) Close() error {
 		if g := s.gen.Load(); g != nil {
 			errs = append(errs, closeAll(g.closers, nil))
 		}
+		if s.opts.durable != nil && s.opts.ownDurable {
+			errs = append(errs, s.opts.durable.Close())
+		}
 		if s.opts.store != nil {
 			errs = append(errs, s.opts.store.Close())
 		}
