@@ -21,8 +21,8 @@ import (
 
 	"github.com/agentbridge/agentbridge/adapters"
 	"github.com/agentbridge/agentbridge/adapters/redisstore"
-	"github.com/agentbridge/agentbridge/server/store"
 	"github.com/agentbridge/agentbridge/server/contract"
+	"github.com/agentbridge/agentbridge/server/store"
 )
 
 // Config is the runtime config (YAML): listeners, the services to serve, and the backends
