@@ -78,6 +78,9 @@ type Config struct {
 	// Idempotency configures idempotency keys (see IdempotencyOptions): on by default, kept in
 	// Redis with redis:, else in memory.
 	Idempotency IdempotencyOptions `yaml:"idempotency"`
+	// Events are the sources legacy systems push events to, kept in the store and read by
+	// agents through EventService (see EventsConfig).
+	Events EventsConfig `yaml:"events"`
 	// Store keeps events and batch jobs durably: embedded by default, or in Redis for replicas
 	// (see StoreConfig). Opened only when the config has something to keep.
 	Store StoreConfig `yaml:"store"`
