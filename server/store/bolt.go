@@ -301,6 +301,8 @@ func (b *Bolt) Append(ctx context.Context, topic string, recs ...Record) ([]Appe
 		if err != nil {
 			return err
 		}
+		// sequence numbers only grow: fill pages instead of splitting them in halves
+		eb.FillPercent = 0.95
 		kb, err := tb.CreateBucketIfNotExists(bucketKeys)
 		if err != nil {
 			return err
