@@ -11,6 +11,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// Bolt keeps the server's idempotency records (server.IdempotencyStore, not imported here).
+var _ interface {
+	Claim(ctx context.Context, key string, value []byte, lease time.Duration) (existing []byte, claimed bool, err error)
+	Replace(ctx context.Context, key string, old, value []byte, ttl time.Duration) error
+} = (*Bolt)(nil)
+
 // fakeClock is a clock tests move.
 type fakeClock struct{ ns atomic.Int64 }
 

@@ -2,7 +2,9 @@ package store_test
 
 import (
 	"bytes"
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -134,5 +136,39 @@ func TestBoltEdges(t *testing.T) {
 	}
 	if d, err := st.Append(ctx, "b", store.Record{Key: "c"}); err != nil || !d[0].Duplicate {
 		t.Fatalf("the key of a kept entry does not de-duplicate: %v, %v", d, err)
+	}
+}
+
+// TestBoltSecondProcess opens a file in this process and again in another (this test binary
+// run again): the other fails fast, naming the file.
+func TestBoltSecondProcess(t *testing.T) {
+	if path := os.Getenv("AGENTBRIDGE_STORE_HELPER_PATH"); path != "" {
+		_, err := store.OpenBolt(path, store.Retention{})
+		if err == nil {
+			t.Fatal("opened a file another process holds")
+		}
+		t.Log(err)
+		return
+	}
+	path := filepath.Join(t.TempDir(), "held.db")
+	st, err := store.OpenBolt(path, store.Retention{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBoltSecondProcess$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "AGENTBRIDGE_STORE_HELPER_PATH="+path)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the other process: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), path+" is in use by another agentbridge process") {
+		t.Fatalf("the other process said:\n%s", out)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Fatalf("the other process took %v to fail", d)
 	}
 }
