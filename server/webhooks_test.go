@@ -59,7 +59,7 @@ func newHookBridge(t *testing.T, yaml string, st store.Store, dir string) *hookB
 	return &hookBridge{h: srv.Handler(), store: st}
 }
 
-func parseHookConfig(t *testing.T, yaml, dir string) *server.Config {
+func parseHookConfig(t testing.TB, yaml, dir string) *server.Config {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -760,5 +760,34 @@ func TestWebhookConfig(t *testing.T) {
 	srv.Handler().ServeHTTP(w, r)
 	if w.Code != 202 {
 		t.Errorf("unverified source on loopback: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestWebhookEmbeddedStore: with the embedded store (the default engine), an acknowledged event
+// is in the file once the sender hears 202: after the bridge closes, the file holds it.
+func TestWebhookEmbeddedStore(t *testing.T) {
+	t.Setenv("HOOK_SECRET", hookSecret)
+	dir := t.TempDir()
+	c := parseHookConfig(t, "store: {path: data/events.db}\n"+stockSource, dir)
+	srv, err := c.Build(server.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &hookBridge{h: srv.Handler()}
+	w := b.post(t, "/hooks/stock", "application/json", stockEvent, map[string]string{"X-Hub-Signature-256": githubSig(stockEvent)})
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("got %d %s", w.Code, w.Body)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenBolt(filepath.Join(dir, "data", "events.db"), store.Retention{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	b.store = st
+	if evs := b.events(t, "stock"); len(evs) != 1 || evs[0].GetId() != "ev-1" {
+		t.Errorf("events in the file after close: %v", evs)
 	}
 }
