@@ -459,8 +459,14 @@ func (f fieldRef) jsonPath() string {
 	return strings.Join(parts, ".")
 }
 
+// maxEventIDBytes bounds an event id, which is a store key.
+const maxEventIDBytes = 512
+
 // record makes the stored record of one event.
 func (src *webhookSource) record(id, typ string, received *timestamppb.Timestamp, msg proto.Message) (store.Record, *webhookFailure) {
+	if len(id) > maxEventIDBytes {
+		return store.Record{}, failf(http.StatusBadRequest, "invalid", "the event id is %d bytes long; at most %d are kept", len(id), maxEventIDBytes)
+	}
 	value, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
 	if err != nil {
 		return store.Record{}, failf(http.StatusBadRequest, "invalid", "the event cannot be encoded: %v", err)
@@ -566,7 +572,10 @@ func (src *webhookSource) decodeXML(body []byte, ct string, msg proto.Message) *
 
 // xmlFailure is a 400 for an XML body that does not fit msg, naming the element.
 func xmlFailure(msg proto.Message, err error) *webhookFailure {
-	f := failf(http.StatusBadRequest, "invalid", "invalid XML for %s: %v", msg.ProtoReflect().Descriptor().FullName(), err)
+	// The codec speaks of replies and backends; here the document is an event from a sender,
+	// and lenient: (a backend's setting) does not apply.
+	text := strings.NewReplacer(", or set lenient: true on the backend to skip them", "", "the reply has no such", "the event has no such", "the backend", "the sender").Replace(err.Error())
+	f := failf(http.StatusBadRequest, "invalid", "invalid XML for %s: %s", msg.ProtoReflect().Descriptor().FullName(), text)
 	var de *xmlcodec.DecodeError
 	if errors.As(err, &de) {
 		f.field = de.Path
