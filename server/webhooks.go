@@ -69,6 +69,7 @@ type webhookSource struct {
 	maxBody int64 // 0: the server's
 	unmarsh protojson.UnmarshalOptions
 	form    map[string]protoreflect.FieldDescriptor // form keys: JSON and proto names
+	orgIDs  []string                                // soap_notification: the organizations taken
 }
 
 // config is the events: section the set was built from, for reloads to compare (nil when none).
@@ -171,6 +172,7 @@ func compileSource(name string, es EventSource, files *protoregistry.Files, dir 
 			src.form[fd.JSONName()] = fd
 		}
 	}
+	src.orgIDs = es.Verify.OrganizationIDs
 	if src.checks, err = compileVerify(name, es.Verify, dir); err != nil {
 		return nil, err
 	}
@@ -369,9 +371,12 @@ func (s *Server) intake(ws *webhookSet, src *webhookSource, w http.ResponseWrite
 	var recs []store.Record
 	received := timestamppb.New(now)
 	if src.format == FormatSOAPNotification {
-		notes, f := src.decodeNotifications(body, r.Header.Get("Content-Type"))
+		notes, org, f := src.decodeNotifications(body, r.Header.Get("Content-Type"))
 		if f != nil {
 			return nil, f
+		}
+		if !src.organizationAllowed(org) {
+			return nil, &webhookFailure{code: http.StatusUnauthorized, outcome: "unverified", check: "organization_ids", msg: fmt.Sprintf("organization_ids: the notifications come from organization %q, which is not in organization_ids", org)}
 		}
 		for _, n := range notes {
 			if f := s.validateEvent(n.msg); f != nil {

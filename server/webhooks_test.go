@@ -669,6 +669,30 @@ events:
 		t.Errorf("%d events after refusals, want 3", n)
 	}
 
+	// Only the listed organizations: the 15-character form of the id matches its 18-character
+	// form; another organization is refused as unverified.
+	orgs := newHookBridge(t, `
+proto_paths: [.]
+protos: [sf.proto]
+events:
+  sources:
+    accounts:
+      format: soap_notification
+      message: acme.sf.v1.Account
+      verify: {allow_ips: [192.0.2.0/24], organization_ids: [00Dxx0000001gPL]}
+`, nil, dir)
+	w = orgs.post(t, "/hooks/accounts", "text/xml", strings.Replace(outboundMessage("04lxx30"), "00Dxx0000001gPL<", "00Dxx0000001gPLAAA<", 1), nil)
+	if w.Code != 200 || w.Body.String() != ack {
+		t.Errorf("listed organization: %d %s", w.Code, w.Body)
+	}
+	w = orgs.post(t, "/hooks/accounts", "text/xml", strings.Replace(outboundMessage("04lxx31"), "00Dxx0000001gPL<", "00Dyy0000009zzz<", 1), nil)
+	if w.Code != 401 || !strings.Contains(w.Body.String(), `organization &#34;00Dyy0000009zzz&#34;, which is not in organization_ids`) || strings.Contains(w.Body.String(), "Ack") {
+		t.Errorf("other organization: %d %s", w.Code, w.Body)
+	}
+	if evs := orgs.events(t, "accounts"); len(evs) != 1 || evs[0].GetId() != "04lxx30" {
+		t.Errorf("events %v", evs)
+	}
+
 	// A store that fails: a Server fault with Retry-After, never an Ack.
 	down := newHookBridge(t, `
 proto_paths: [.]
@@ -717,6 +741,8 @@ func TestWebhookConfig(t *testing.T) {
 		{"same path", "events:\n  sources:\n    a:\n      path: /in\n      message: m.M\n      verify: {allow_ips: [10.0.0.1]}\n    b:\n      path: /in\n      message: m.M\n      verify: {allow_ips: [10.0.0.1]}\n", `also the path of source "a"`},
 		{"mtls without tls", "events:\n  sources:\n    s:\n      message: m.M\n      verify: {mtls: {allow: [erp]}}\n", "mtls needs tls and auth.mtls.client_ca_file"},
 		{"id on soap", "events:\n  sources:\n    s:\n      format: soap_notification\n      id: x\n      message: m.M\n      verify: {allow_ips: [10.0.0.1]}\n", "keys each event by its Notification's Id"},
+		{"organization ids beyond soap", "events:\n  sources:\n    s:\n      message: m.M\n      verify: {allow_ips: [10.0.0.1], organization_ids: [00Dxx0000001gPL]}\n", "organization_ids is for format soap_notification"},
+		{"bad organization id", "events:\n  sources:\n    s:\n      format: soap_notification\n      message: m.M\n      verify: {allow_ips: [10.0.0.1], organization_ids: [acme]}\n", `"acme" is not a Salesforce organization id`},
 		{"type and type_field", "events:\n  sources:\n    s:\n      type: a\n      type_field: b\n      message: m.M\n      verify: {allow_ips: [10.0.0.1]}\n", "give one"},
 		{"unknown key", "events:\n  sources:\n    s:\n      mesage: m.M\n", "field mesage not found"},
 	} {
