@@ -303,11 +303,13 @@ func (s *Server) webhookHandler(ws *webhookSet, src *webhookSource) http.Handler
 			writeWebhookFailure(w, src, fail)
 			return
 		}
-		outcome := "stored"
-		if reply.all(func(a store.Appended) bool { return a.Duplicate }) {
-			outcome = "duplicate"
+		for _, a := range reply.appended {
+			outcome := "stored"
+			if a.Duplicate {
+				outcome = "duplicate"
+			}
+			ws.deliveries.WithLabelValues(src.name, outcome).Inc()
 		}
-		ws.deliveries.WithLabelValues(src.name, outcome).Add(float64(len(reply.appended)))
 		writeWebhookReply(w, src, reply)
 	})
 }
@@ -316,15 +318,6 @@ func (s *Server) webhookHandler(ws *webhookSet, src *webhookSource) http.Handler
 type intakeResult struct {
 	ids      []string
 	appended []store.Appended
-}
-
-func (r *intakeResult) all(f func(store.Appended) bool) bool {
-	for _, a := range r.appended {
-		if !f(a) {
-			return false
-		}
-	}
-	return true
 }
 
 // intake verifies, decodes and stores one delivery.
@@ -349,7 +342,7 @@ func (s *Server) intake(ws *webhookSet, src *webhookSource, w http.ResponseWrite
 	if r.ContentLength > limit {
 		return nil, failf(http.StatusRequestEntityTooLarge, "too_large", "the body of %d bytes is over this source's limit of %d bytes", r.ContentLength, limit)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit)) // over the limit, the connection is closed after the reply
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -188,6 +188,20 @@ func TestWebhookJSON(t *testing.T) {
 	if n := len(b.events(t, "stock")); n != 1 {
 		t.Errorf("%d events after a duplicate, want 1", n)
 	}
+	b.post(t, "/hooks/stock", "application/json", stockEvent, nil) // unverified
+
+	// Each outcome is counted.
+	mw := httptest.NewRecorder()
+	b.h.ServeHTTP(mw, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, want := range []string{
+		`agentbridge_webhook_deliveries_total{outcome="stored",source="stock"} 1`,
+		`agentbridge_webhook_deliveries_total{outcome="duplicate",source="stock"} 1`,
+		`agentbridge_webhook_deliveries_total{outcome="unverified",source="stock"} 1`,
+	} {
+		if !strings.Contains(mw.Body.String(), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 // TestWebhookRefusals: each way a delivery can fail gets its status and a JSON error naming
