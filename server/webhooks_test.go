@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -832,4 +833,53 @@ func TestWebhookEmbeddedStore(t *testing.T) {
 	if evs := b.events(t, "stock"); len(evs) != 1 || evs[0].GetId() != "ev-1" {
 		t.Errorf("events in the file after close: %v", evs)
 	}
+}
+
+// TestWebhookReload: a reload keeps the sources mounted (the handler is rebuilt per generation
+// from the sources read at start), and a reload that changes them says a restart applies it.
+func TestWebhookReload(t *testing.T) {
+	t.Setenv("HOOK_SECRET", hookSecret)
+	dir := t.TempDir()
+	c := parseHookConfig(t, "store: {engine: memory}\n"+stockSource, dir)
+	logs := &syncWriter{}
+	srv, err := c.Build(server.WithStore(store.NewMemory(store.Retention{})), server.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Close() }()
+	if err := srv.ReloadConfig(c); err != nil {
+		t.Fatal(err)
+	}
+	b := &hookBridge{h: srv.Handler()}
+	if w := b.post(t, "/hooks/stock", "application/json", stockEvent, map[string]string{"X-Hub-Signature-256": githubSig(stockEvent)}); w.Code != http.StatusAccepted {
+		t.Fatalf("after a reload: %d %s", w.Code, w.Body)
+	}
+	if strings.Contains(logs.String(), "setting=events") {
+		t.Errorf("a reload without changes warned: %s", logs.String())
+	}
+	changed := parseHookConfig(t, "store: {engine: memory}\n"+strings.Replace(stockSource, "type: stock.changed", "type: stock.moved", 1), dir)
+	if err := srv.ReloadConfig(changed); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "setting=events") {
+		t.Errorf("a reload changing events did not warn: %s", logs.String())
+	}
+}
+
+// syncWriter keeps what is written, for reading while others write.
+type syncWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
