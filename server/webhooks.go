@@ -89,6 +89,11 @@ func (c *Config) webhookOption() (Option, error) {
 	if len(c.Events.Sources) == 0 {
 		return func(*options) {}, nil
 	}
+	// A config made in Go is not validated by ParseConfig: an unverified source must not slip
+	// through that way.
+	if err := c.checkEvents(); err != nil {
+		return nil, err
+	}
 	set, err := contract.Load(context.Background(), c.Sources())
 	if err != nil {
 		return nil, err

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/agentbridge/agentbridge/adapters"
 	demov1 "github.com/agentbridge/agentbridge/gen/agentbridge/demo/v1"
 	agentbridgev1 "github.com/agentbridge/agentbridge/gen/agentbridge/v1"
 	"github.com/agentbridge/agentbridge/server"
@@ -788,6 +789,22 @@ func TestWebhookConfig(t *testing.T) {
 			}
 		})
 	}
+	// A config made in Go is checked at Build as a parsed one is.
+	goCfg := &server.Config{
+		Services: []string{"agentbridge.testing.v1.VatService"},
+		Backends: map[string]adapters.Backend{"vat": {Kind: "soap", Endpoint: "http://127.0.0.1:1/vat"}},
+		HTTPAddr: "0.0.0.0:0",
+		Auth:     &server.AuthConfig{Insecure: true},
+		Store:    server.StoreConfig{Engine: server.StoreMemory},
+		Events:   server.EventsConfig{Sources: map[string]server.EventSource{"s": {Message: "agentbridge.demo.v1.StockChanged"}}},
+	}
+	if srv, err := goCfg.Build(server.WithLogger(slog.New(slog.DiscardHandler))); err == nil || !strings.Contains(err.Error(), "a source must verify its sender") {
+		if err == nil {
+			_ = srv.Close()
+		}
+		t.Errorf("an unverified source made in Go: %v", err)
+	}
+
 	// verify: {none: true} on loopback builds, with the memory store, and takes events.
 	c, err := server.ParseConfig([]byte(hookHead + "store: {engine: memory}\nevents:\n  sources:\n    s:\n      message: agentbridge.demo.v1.StockChanged\n      verify: {none: true}\n"))
 	if err != nil {
