@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -365,6 +366,9 @@ func (s *Server) intake(ws *webhookSet, src *webhookSource, w http.ResponseWrite
 	if f := src.checkContentType(r.Header.Get("Content-Type")); f != nil {
 		return nil, f
 	}
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return nil, failf(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Encoding %s: event bodies are taken uncompressed", ce)
+	}
 	var ids []string
 	var recs []store.Record
 	received := timestamppb.New(now)
@@ -547,11 +551,18 @@ func (src *webhookSource) decode(body []byte, ct string) (proto.Message, *webhoo
 		}
 	default:
 		if err := src.unmarsh.Unmarshal(body, msg); err != nil {
-			return nil, failf(http.StatusBadRequest, "invalid", "%s", jsonError(msg, body, err).Error())
+			f := failf(http.StatusBadRequest, "invalid", "%s", jsonError(msg, body, err).Error())
+			if m := jsonErrField.FindStringSubmatch(f.msg); m != nil {
+				f.field = m[1] + m[2]
+			}
+			return nil, f
 		}
 	}
 	return msg, nil
 }
+
+// jsonErrField finds the field a protojson error names.
+var jsonErrField = regexp.MustCompile(`unknown field "([^"]+)"|field ([A-Za-z0-9_.]+):`)
 
 // decodeXML reads a document whose root element is the message (its name is not checked).
 func (src *webhookSource) decodeXML(body []byte, ct string, msg proto.Message) *webhookFailure {

@@ -226,8 +226,9 @@ func TestWebhookRefusals(t *testing.T) {
 		{"bad signature", "application/json", stockEvent, signed(stockEvent + " "), 401, "does not match the body", "hmac", ""},
 		{"signature of another secret", "application/json", stockEvent, map[string]string{"X-Hub-Signature-256": "sha256=" + strings.Repeat("ab", 32)}, 401, "does not match", "hmac", ""},
 		{"broken JSON", "application/json", `{"eventId":`, signed(`{"eventId":`), 400, "invalid JSON for agentbridge.demo.v1.StockChanged", "", ""},
-		{"unknown field", "application/json", `{"eventId":"e","sku":"A-100","colour":"red"}`, signed(`{"eventId":"e","sku":"A-100","colour":"red"}`), 400, `unknown field "colour"`, "", ""},
-		{"wrong type", "application/json", `{"eventId":"e","sku":"A-100","onHand":"lots"}`, signed(`{"eventId":"e","sku":"A-100","onHand":"lots"}`), 400, "onHand", "", ""},
+		{"unknown field", "application/json", `{"eventId":"e","sku":"A-100","colour":"red"}`, signed(`{"eventId":"e","sku":"A-100","colour":"red"}`), 400, `unknown field "colour"`, "", "colour"},
+		{"wrong type", "application/json", `{"eventId":"e","sku":"A-100","onHand":"lots"}`, signed(`{"eventId":"e","sku":"A-100","onHand":"lots"}`), 400, "onHand", "", "onHand"},
+		{"compressed", "application/json", stockEvent, map[string]string{"X-Hub-Signature-256": githubSig(stockEvent), "Content-Encoding": "gzip"}, 415, "uncompressed", "", ""},
 		{"rule broken", "application/json", `{"eventId":"e","sku":"a100"}`, signed(`{"eventId":"e","sku":"a100"}`), 400, "sku", "", ""},
 		{"no id", "application/json", `{"sku":"A-100"}`, signed(`{"sku":"A-100"}`), 400, "event_id", "", ""},
 		{"oversized", "application/json", big, signed(big), 413, "limit of 300 bytes", "", ""},
@@ -246,6 +247,9 @@ func TestWebhookRefusals(t *testing.T) {
 			}
 			if tt.check != "" && r["check"] != tt.check {
 				t.Errorf("check %v, want %s", r["check"], tt.check)
+			}
+			if tt.field != "" && r["field"] != tt.field {
+				t.Errorf("field %v, want %s", r["field"], tt.field)
 			}
 			if strings.Contains(w.Body.String(), githubSig(tt.body)[7:]) || strings.Contains(w.Body.String(), hookSecret) {
 				t.Errorf("the reply gives away the expected signature or the secret: %s", w.Body)
