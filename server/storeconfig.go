@@ -74,7 +74,7 @@ func (c *Config) storePath() string {
 
 // needsStore says whether anything in the config keeps state in the store.
 func (c *Config) needsStore() bool {
-	return false
+	return len(c.Events.Sources) > 0
 }
 
 // openStore opens the store the config describes, or returns nil when nothing needs one. shared
@@ -92,7 +92,7 @@ func (c *Config) openStore(shared store.Store) (store.Store, error) {
 		}
 		return shared, nil
 	}
-	return nil, fmt.Errorf("config: store: the embedded engine (%s) is not available in this build", c.storePath())
+	return store.OpenBolt(c.storePath(), c.Store.Retention)
 }
 
 // WithStore keeps events and batch jobs in st; the server does not close it.
