@@ -12,6 +12,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -159,11 +161,15 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	endpoint, stop, err := startLegacy(ctx, *legacyAddr)
+	legacy, endpoint, stop, err := startLegacy(ctx, *legacyAddr)
 	if err != nil {
 		return err
 	}
 	defer stop()
+	secret, err := demoHookSecret()
+	if err != nil {
+		return err
+	}
 
 	cfg := demo.Config(endpoint)
 	overrideAddrs(cfg, *grpcAddr, *httpAddr)
@@ -199,18 +205,39 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.
 		fmt.Fprintf(stdout, "  bridge gRPC: %s\n", gAddr)
 	}
 	fmt.Fprintf(stdout, "\nTry:\n%s\nCtrl-C stops.\n", demo.Calls(hAddr, gAddr))
+	// The warehouse posts its events to the bridge's hooks once the bridge listens; the
+	// sender retries until they are stored, so events raised before serving starts arrive.
+	defer legacy.NotifyTo("http://"+hAddr, secret)()
 	return srv.ServeListeners(ctx, grpcLis, httpLis)
 }
 
+// demoHookSecret is the secret the demo warehouse signs its events with: the one in
+// demo.EventSecretEnv, or a random one put there for the demo's config to read.
+func demoHookSecret() ([]byte, error) {
+	if s := os.Getenv(demo.EventSecretEnv); s != "" {
+		return []byte(s), nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	s := hex.EncodeToString(b)
+	if err := os.Setenv(demo.EventSecretEnv, s); err != nil {
+		return nil, err
+	}
+	return []byte(s), nil
+}
+
 // startLegacy serves the demo's legacy SOAP system at addr.
-func startLegacy(ctx context.Context, addr string) (endpoint string, stop func(), err error) {
+func startLegacy(ctx context.Context, addr string) (legacy *demo.Legacy, endpoint string, stop func(), err error) {
 	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
-		return "", nil, fmt.Errorf("the demo's legacy system: %w (choose another address with -legacy-addr)", err)
+		return nil, "", nil, fmt.Errorf("the demo's legacy system: %w (choose another address with -legacy-addr)", err)
 	}
-	legacy := &http.Server{Handler: demo.NewLegacy(nil), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = legacy.Serve(lis) }()
-	return "http://" + lis.Addr().String() + "/inventory", func() { _ = legacy.Close() }, nil
+	legacy = demo.NewLegacy(nil)
+	hs := &http.Server{Handler: legacy, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(lis) }()
+	return legacy, "http://" + lis.Addr().String() + "/inventory", func() { _ = hs.Close() }, nil
 }
 
 // serveMCP serves the MCP surface over stdio, for desktop hosts that start the bridge as a
@@ -233,12 +260,14 @@ func serveMCP(ctx context.Context, args []string, logger *slog.Logger) error {
 	case *withDemo && *path != "":
 		return errors.New("mcp: give -config or -demo, not both")
 	case *withDemo:
-		endpoint, stop, err := startLegacy(ctx, *legacyAddr)
+		_, endpoint, stop, err := startLegacy(ctx, *legacyAddr)
 		if err != nil {
 			return err
 		}
 		defer stop()
 		cfg = demo.Config(endpoint)
+		// Over stdio there is no HTTP listener for the warehouse to post events to.
+		cfg.Events, cfg.Store = server.EventsConfig{}, server.StoreConfig{}
 	case *path != "":
 		var err error
 		if cfg, err = server.LoadConfig(*path); err != nil {

@@ -36,6 +36,10 @@ func Config(endpoint string) *server.Config {
 			"xmlhttp-demo":       {Kind: "xmlhttp", Endpoint: base + "/xml"},
 			StockDeskBackendName: StockDeskBackend(base + "/RPC2"),
 		},
+		// The warehouse pushes stock changes and lapsed reservations (Legacy.NotifyTo), signed
+		// with the secret in EventSecretEnv; kept in memory, as the warehouse's stock is.
+		Events: EventSources(EventSecretEnv),
+		Store:  server.StoreConfig{Engine: server.StoreMemory},
 	}
 }
 

@@ -742,6 +742,7 @@ func (l *Legacy) reserveItem(ctx context.Context, req legacyReserveItemReq) (any
 	l.lastReservation++
 	id := fmt.Sprintf("R-%06d", l.lastReservation)
 	l.mu.Unlock()
+	l.ReservationMade(id, sku, qty, remaining, now) // the warehouse reports it (legacy_events.go)
 
 	slog.InfoContext(ctx, "inventory: reservation created",
 		"reservation", id, "sku", sku, "quantity", qty, "customerRef", customerRef, "remaining", remaining)
