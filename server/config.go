@@ -368,7 +368,11 @@ func (c *Config) Build(opts ...Option) (*Server, error) {
 	var limiter adapters.Limiter
 	if c.Redis != nil {
 		var err error
-		if shared, err = redisstore.Open(c.Redis.RelativeTo(c.dir)); err != nil {
+		rc := c.Redis.RelativeTo(c.dir)
+		if c.Store.engine() == StoreRedis {
+			rc.Retention = c.Store.Retention // events are kept in Redis Streams
+		}
+		if shared, err = redisstore.Open(rc); err != nil {
 			return nil, fmt.Errorf("config: %w", err)
 		}
 		limiter = shared
@@ -381,7 +385,10 @@ func (c *Config) Build(opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	var durable store.Store
-	var sharedLog store.Store // the redis store as an event and job store, once it is one
+	var sharedLog store.Store // the redis store, as the event and job store too
+	if shared != nil {
+		sharedLog = shared
+	}
 	fail := func(err error) (*Server, error) {
 		if durable != nil && durable != sharedLog {
 			_ = durable.Close()

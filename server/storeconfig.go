@@ -54,6 +54,9 @@ func (sc StoreConfig) check(hasRedis bool) error {
 		errs = append(errs, fmt.Errorf("config: store: path is for the embedded engine, not %s", sc.engine()))
 	}
 	r := sc.Retention
+	if sc.engine() == StoreRedis && r.MaxBytes > 0 {
+		errs = append(errs, errors.New("config: store: retention.max_bytes is not supported by the redis engine (bound Redis's memory with its maxmemory, or use max_entries)"))
+	}
 	if r.MaxAge < 0 || r.MaxEntries < 0 || r.MaxBytes < 0 {
 		errs = append(errs, errors.New("config: store: retention bounds must not be negative"))
 	}

@@ -20,6 +20,7 @@ func TestStoreConfig(t *testing.T) {
 		t.Errorf("store decoded as %+v", s)
 	}
 	for yaml, want := range map[string]string{
+		"redis: {address: /tmp/r.sock}\nstore: {engine: redis, retention: {max_bytes: 10}}\n": "max_bytes is not supported by the redis engine",
 		"store: {engine: bolt}\n":                       `store: engine "bolt": use embedded, redis or memory`,
 		"store: {engine: redis}\n":                      "engine redis needs a redis: section",
 		"store: {engine: memory, path: x.db}\n":         "path is for the embedded engine, not memory",
