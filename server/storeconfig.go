@@ -74,7 +74,7 @@ func (c *Config) storePath() string {
 
 // needsStore says whether anything in the config keeps state in the store.
 func (c *Config) needsStore() bool {
-	return false
+	return c.Batches.enabled()
 }
 
 // openStore opens the store the config describes, or returns nil when nothing needs one. shared
@@ -92,7 +92,11 @@ func (c *Config) openStore(shared store.Store) (store.Store, error) {
 		}
 		return shared, nil
 	}
-	return nil, fmt.Errorf("config: store: the embedded engine (%s) is not available in this build", c.storePath())
+	st, err := store.OpenBolt(c.storePath(), c.Store.Retention)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return st, nil
 }
 
 // WithStore keeps events and batch jobs in st; the server does not close it.
