@@ -80,7 +80,7 @@ batches:
   concurrency: %d
   methods:
     %s: {idempotency_field: customer_ref}
-`, peer, backendConcurrency, batchConcurrency, batchReserve)
+`, peer, backendConcurrency, batchConcurrency, batchReserve) + os.Getenv("AGENTBRIDGE_BATCH_CONFIG")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
