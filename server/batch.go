@@ -117,6 +117,9 @@ type batchHub struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	called     chan struct{} // closed at the first call of BatchService
+	calledOnce sync.Once
+
 	mu       sync.Mutex
 	jobs     map[string]*batchRun // running here
 	backends map[string]*batchLane
@@ -154,7 +157,7 @@ type batchSample struct {
 
 func newBatchHub(s *Server, cfg BatchesConfig, st store.Store) *batchHub {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &batchHub{srv: s, st: st, log: s.log, cfg: cfg.withDefaults(), ctx: ctx, cancel: cancel, jobs: map[string]*batchRun{}, backends: map[string]*batchLane{}}
+	return &batchHub{srv: s, st: st, log: s.log, cfg: cfg.withDefaults(), ctx: ctx, cancel: cancel, called: make(chan struct{}), jobs: map[string]*batchRun{}, backends: map[string]*batchLane{}}
 }
 
 func (h *batchHub) config() BatchesConfig {
@@ -208,11 +211,39 @@ func (s *Server) startBatches(c *Config) error {
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
+		if !h.waitServing() {
+			return
+		}
 		h.resume()
 		h.sweep()
 	}()
 	return nil
 }
+
+// waitServing waits until the server serves (Serve or ServeListeners started) or BatchService
+// is first called (a server whose Handler is served by the caller), so `config validate`,
+// which builds the server and closes it, never resumes a job. It reports false once the hub
+// is closed.
+func (h *batchHub) waitServing() bool {
+	for {
+		h.srv.probeMu.Lock()
+		serving := h.srv.probeCtx != nil
+		h.srv.probeMu.Unlock()
+		if serving {
+			return true
+		}
+		select {
+		case <-h.ctx.Done():
+			return false
+		case <-h.called:
+			return true
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// touch records that BatchService was called.
+func (h *batchHub) touch() { h.calledOnce.Do(func() { close(h.called) }) }
 
 // withBatchService keeps serving BatchService across a reload (ReloadConfig): the running
 // hub, with the new config's settings.
@@ -243,27 +274,34 @@ func (s *Server) withBatchService(c *Config, services []Service) []Service {
 // service is BatchService bound to the hub.
 func (h *batchHub) service() Service {
 	sd := agentbridgev1.File_agentbridge_v1_batch_proto.Services().ByName("BatchService")
+	unary := func(f func(context.Context, proto.Message) (proto.Message, error)) adapters.Unary {
+		return func(ctx context.Context, req proto.Message) (proto.Message, error) {
+			h.touch()
+			return f(ctx, req)
+		}
+	}
 	return Service{
 		Desc: sd,
 		Methods: map[protoreflect.Name]adapters.Unary{
-			"SubmitBatch": func(ctx context.Context, req proto.Message) (proto.Message, error) {
+			"SubmitBatch": unary(func(ctx context.Context, req proto.Message) (proto.Message, error) {
 				return h.submit(ctx, req.(*agentbridgev1.SubmitBatchRequest))
-			},
-			"GetBatch": func(ctx context.Context, req proto.Message) (proto.Message, error) {
+			}),
+			"GetBatch": unary(func(ctx context.Context, req proto.Message) (proto.Message, error) {
 				return h.get(ctx, req.(*agentbridgev1.GetBatchRequest))
-			},
-			"ListBatchResults": func(ctx context.Context, req proto.Message) (proto.Message, error) {
+			}),
+			"ListBatchResults": unary(func(ctx context.Context, req proto.Message) (proto.Message, error) {
 				return h.list(ctx, req.(*agentbridgev1.ListBatchResultsRequest))
-			},
-			"CancelBatch": func(ctx context.Context, req proto.Message) (proto.Message, error) {
+			}),
+			"CancelBatch": unary(func(ctx context.Context, req proto.Message) (proto.Message, error) {
 				return h.cancelJob(ctx, req.(*agentbridgev1.CancelBatchRequest))
-			},
-			"RetryBatch": func(ctx context.Context, req proto.Message) (proto.Message, error) {
+			}),
+			"RetryBatch": unary(func(ctx context.Context, req proto.Message) (proto.Message, error) {
 				return h.retry(ctx, req.(*agentbridgev1.RetryBatchRequest))
-			},
+			}),
 		},
 		Streams: map[protoreflect.Name]adapters.ServerStream{
 			"WatchBatch": func(ctx context.Context, req proto.Message, send func(proto.Message) error) error {
+				h.touch()
 				return h.watch(ctx, req.(*agentbridgev1.WatchBatchRequest), send)
 			},
 		},

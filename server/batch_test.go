@@ -716,3 +716,41 @@ func serveGRPC(t *testing.T, srv *server.Server) string {
 	t.Cleanup(srv.GRPCServer().Stop)
 	return lis.Addr().String()
 }
+
+// TestBatchOutcomeUnknown: after a crash, an item of a method the backend does not
+// de-duplicate whose call was in flight (its idempotency record started, never finished) is
+// not repeated: it fails with outcome unknown. Items never started run. RetryBatch leaves it
+// alone unless include_outcome_unknown says to run it.
+func TestBatchOutcomeUnknown(t *testing.T) {
+	t.Parallel()
+	backend := newBatchBackend(t)
+	st := store.NewMemory(store.Retention{})
+	idem := server.NewMemoryIdempotencyForTest()
+	in := `{"sku":"A-100","quantity":1,"customerRef":"PO-%d"}`
+	if err := server.SeedInterruptedBatch(t.Context(), st, idem, "bseed", reserveMethod, []string{fmt.Sprintf(in, 0), fmt.Sprintf(in, 1), fmt.Sprintf(in, 2)}); err != nil {
+		t.Fatal(err)
+	}
+	_, base := newBatchServer(t, backend, func(c *server.Config) { c.Batches.Methods = nil }, server.WithStore(st), server.WithIdempotencyStore(idem))
+	done := waitBatch(t, base, "bseed")
+	if done.State != "BATCH_STATE_DONE" || done.Succeeded != "2" || done.Failed != "1" {
+		t.Fatalf("resumed %+v", done)
+	}
+	items := listResults(t, base, "bseed", "")
+	if items[1].State != "BATCH_ITEM_STATE_FAILED" || items[1].Reason != "BATCH_OUTCOME_UNKNOWN" || items[1].Metadata["outcome"] != "unknown" || !strings.Contains(items[1].Message, "may or may not") {
+		t.Fatalf("in-flight item: %+v", items[1])
+	}
+	if backend.count("PO-1") != 0 || backend.count("PO-2") != 1 || backend.count("PO-0") != 0 {
+		t.Fatalf("backend calls: PO-0 %d, PO-1 %d, PO-2 %d", backend.count("PO-0"), backend.count("PO-1"), backend.count("PO-2"))
+	}
+	code, data := do(t, "POST", base+"/v1/batches/bseed:retry", "application/json", `{}`)
+	if code != http.StatusOK || !strings.Contains(string(data), `"retried":"0"`) {
+		t.Fatalf("retry without include: %d %s", code, data)
+	}
+	code, data = do(t, "POST", base+"/v1/batches/bseed:retry", "application/json", `{"includeOutcomeUnknown":true}`)
+	if code != http.StatusOK || !strings.Contains(string(data), `"retried":"1"`) {
+		t.Fatalf("retry with include: %d %s", code, data)
+	}
+	if done := waitBatch(t, base, "bseed"); done.Succeeded != "3" || backend.count("PO-1") != 1 {
+		t.Fatalf("after retry %+v, PO-1 %d", done, backend.count("PO-1"))
+	}
+}
