@@ -222,7 +222,7 @@ func readNDJSON(r io.Reader, w *batchWriter) error {
 				return aerr
 			}
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {

@@ -108,7 +108,9 @@ func startBridgeProc(t *testing.T, config string) *bridgeProc {
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Signal(syscall.SIGTERM)
-			<-p.exited
+			if err := <-p.exited; err != nil {
+				t.Errorf("serve exited with %v", err)
+			}
 		}
 		if t.Failed() {
 			t.Logf("serve log:\n%s", p.logs.String())
@@ -125,7 +127,9 @@ func (p *bridgeProc) kill(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-p.exited
+	if err := <-p.exited; err == nil {
+		t.Fatal("the bridge exited cleanly after SIGKILL")
+	}
 }
 
 type batchState struct {
@@ -209,7 +213,7 @@ func waitBatchDone(t *testing.T, base, id string, within time.Duration) batchSta
 // succeeded, each with its own reservation; it reads them as a stream.
 func checkResults(t *testing.T, base, id string, n int) {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(t.Context(), "GET", base+"/v1/batches/"+id+"/results.ndjson", nil)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/v1/batches/"+id+"/results.ndjson", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
