@@ -208,7 +208,7 @@ func readNDJSON(r io.Reader, w *batchWriter) error {
 	var line int64
 	for {
 		data, err := readBatchLine(br)
-		if len(data) > 0 || err == nil {
+		if len(data) > 0 || err == nil || errors.Is(err, errLongLine) {
 			line++
 		}
 		if errors.Is(err, errLongLine) {

@@ -324,6 +324,17 @@ func TestBatchREST(t *testing.T) {
 		}
 	})
 
+	t.Run("NDJSON line over 1 MiB", func(t *testing.T) {
+		long := `{"sku":"A-100","customerRef":"` + strings.Repeat("x", 1<<20) + `"}`
+		b := submitREST(t, base, "application/x-ndjson", `{"sku":"A-100","quantity":1}`+"\n"+long+"\n"+`{"sku":"B-200","quantity":1}`, "?method="+reserveMethod)
+		waitBatch(t, base, b.ID)
+		items := listResults(t, base, b.ID, "")
+		if len(items) != 3 || items[1].State != "BATCH_ITEM_STATE_FAILED" || !strings.HasPrefix(items[1].Message, "line 2: the line is longer than") ||
+			items[2].Line != "3" || items[2].State != "BATCH_ITEM_STATE_SUCCEEDED" {
+			t.Fatalf("items %+v", items)
+		}
+	})
+
 	t.Run("CSV upload", func(t *testing.T) {
 		body := "sku,quantity,customerRef\nA-100,2,PO-1\nB-2\"00,1,PO-2\nA-100,x,PO-3\nB-200,1\n"
 		b := submitREST(t, base, "text/csv", body, "?method="+reserveMethod)
