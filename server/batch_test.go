@@ -766,3 +766,28 @@ func TestBatchOutcomeUnknown(t *testing.T) {
 		t.Fatalf("after retry %+v, PO-1 %d", done, backend.count("PO-1"))
 	}
 }
+
+// TestBatchReload: a reload keeps BatchService and the running hub (a batch submitted before
+// the reload is readable after it), with the new settings (a lower max_items refuses at once).
+func TestBatchReload(t *testing.T) {
+	t.Parallel()
+	backend := newBatchBackend(t)
+	var cfg *server.Config
+	srv, base := newBatchServer(t, backend, func(c *server.Config) { cfg = c })
+	b := submitREST(t, base, "application/json", `{"method":"`+reserveMethod+`","items":[{"sku":"A-100","quantity":1}]}`, "")
+	waitBatch(t, base, b.ID)
+	next := *cfg
+	batches := *cfg.Batches
+	batches.MaxItems = 1
+	next.Batches = &batches
+	if err := srv.ReloadConfig(&next); err != nil {
+		t.Fatal(err)
+	}
+	if done := waitBatch(t, base, b.ID); done.Succeeded != "1" {
+		t.Fatalf("after the reload: %+v", done)
+	}
+	code, data := do(t, "POST", base+"/v1/batches", "application/json", `{"method":"`+reserveMethod+`","items":[{"sku":"A-100","quantity":1},{"sku":"A-100","quantity":1}]}`)
+	if code != http.StatusBadRequest || !strings.Contains(string(data), "more than 1 items") {
+		t.Fatalf("max_items after the reload: %d %s", code, data)
+	}
+}
