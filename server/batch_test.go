@@ -791,3 +791,14 @@ func TestBatchReload(t *testing.T) {
 		t.Fatalf("max_items after the reload: %d %s", code, data)
 	}
 }
+
+// TestBatchUploadBound: an upload over batches.max_upload_bytes is refused, naming the bound,
+// and leaves no batch behind.
+func TestBatchUploadBound(t *testing.T) {
+	t.Parallel()
+	_, base := newBatchServer(t, newBatchBackend(t), func(c *server.Config) { c.Batches.MaxUploadBytes = 64 })
+	code, data := do(t, "POST", base+"/v1/batches?method="+reserveMethod, "application/x-ndjson", strings.Repeat(`{"sku":"A-100","quantity":1}`+"\n", 5))
+	if code != http.StatusBadRequest || !strings.Contains(string(data), "larger than 64 bytes (batches.max_upload_bytes)") {
+		t.Fatalf("%d %s", code, data)
+	}
+}
