@@ -81,6 +81,9 @@ type Config struct {
 	// Events are the sources legacy systems push events to, kept in the store and read by
 	// agents through EventService (see EventsConfig).
 	Events EventsConfig `yaml:"events"`
+	// Batches serves BatchService, which runs one method for many inputs in the background
+	// (see BatchesConfig, docs/batches.md).
+	Batches *BatchesConfig `yaml:"batches"`
 	// Store keeps events and batch jobs durably: embedded by default, or in Redis for replicas
 	// (see StoreConfig). Opened only when the config has something to keep.
 	Store StoreConfig `yaml:"store"`
@@ -424,6 +427,9 @@ func (c *Config) Build(opts ...Option) (*Server, error) {
 	if durable, err = c.openStore(sharedLog); err != nil {
 		return fail(err)
 	}
+	if is, ok := durable.(IdempotencyStore); ok && shared == nil {
+		own = append(own, WithIdempotencyStore(is)) // idempotency records survive a restart too
+	}
 	switch {
 	case durable == nil:
 	case durable == sharedLog: // closed with the redis: section's store
@@ -434,6 +440,10 @@ func (c *Config) Build(opts ...Option) (*Server, error) {
 	srv, err := New(services, append(own, opts...)...)
 	if err != nil {
 		return fail(err)
+	}
+	if err := srv.startBatches(c); err != nil { // BatchService, and the jobs to resume (batch.go)
+		_ = srv.Close()
+		return nil, err
 	}
 	return srv, nil
 }
@@ -450,6 +460,7 @@ func (s *Server) ReloadConfig(c *Config) error {
 	if err != nil {
 		return err
 	}
+	services = s.withBatchService(c, services) // the running BatchService is kept (batch.go)
 	own, err := c.Options()
 	if err != nil {
 		return err

@@ -38,6 +38,7 @@ func (s *Server) newHTTPHandler(g *generation) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.mountBatchHTTP(mux, g, rest) // NDJSON/CSV batch upload and downloads (batch_http.go)
 	mux.Handle("/", rest)
 	return mux, nil
 }

@@ -77,7 +77,7 @@ func (c *Config) storePath() string {
 
 // needsStore says whether anything in the config keeps state in the store.
 func (c *Config) needsStore() bool {
-	return len(c.Events.Sources) > 0
+	return len(c.Events.Sources) > 0 || c.Batches.enabled()
 }
 
 // openStore opens the store the config describes, or returns nil when nothing needs one. shared
@@ -95,7 +95,11 @@ func (c *Config) openStore(shared store.Store) (store.Store, error) {
 		}
 		return shared, nil
 	}
-	return store.OpenBolt(c.storePath(), c.Store.Retention)
+	st, err := store.OpenBolt(c.storePath(), c.Store.Retention)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return st, nil
 }
 
 // WithStore keeps events and batch jobs in st; the server does not close it.

@@ -1,0 +1,1098 @@
+package server
+
+// This file is BatchService: a built-in service that runs one method for many inputs in the
+// background. Jobs, their inputs and their results live in the store (s.opts.durable), so a job
+// survives a restart and resumes where it stopped; each item is called through s.call, the one
+// in-process call path, with the submitter's principal, so scopes, validation, limits, the
+// breaker, audit, metrics and idempotency hold for each item exactly as for a single call.
+//
+// Store layout (tables):
+//
+//	batch/jobs             <id> → the job record (JSON, batchJob)
+//	batch/<id>/items       <index, zero-padded> → the item's input (JSON, batchInput)
+//	batch/<id>/results     <index, zero-padded> → the item's outcome (JSON, batchResult)
+//
+// Zero-padded keys make Scan return items in input order, a page at a time: a job's items
+// never sit in memory all at once.
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/agentbridge/agentbridge/adapters"
+	agentbridgev1 "github.com/agentbridge/agentbridge/gen/agentbridge/v1"
+	"github.com/agentbridge/agentbridge/server/store"
+)
+
+// SurfaceBatch is the surface of a call a batch makes for one of its items.
+const SurfaceBatch Surface = "batch"
+
+const (
+	batchJobsTable = "batch/jobs"
+	batchPage      = 256 // items read, and dispatch marks written, at a time
+)
+
+func batchItemsTable(id string) string   { return "batch/" + id + "/items" }
+func batchResultsTable(id string) string { return "batch/" + id + "/results" }
+func batchKey(i int64) string            { return fmt.Sprintf("%010d", i) }
+
+// batchJob is a job's durable record.
+type batchJob struct {
+	ID      string          `json:"id"`
+	Method  string          `json:"method"`
+	State   int32           `json:"state"`
+	Total   int64           `json:"total"`
+	Created time.Time       `json:"created"`
+	Updated time.Time       `json:"updated"`
+	Done    time.Time       `json:"finished,omitzero"`
+	By      *batchPrincipal `json:"by,omitempty"`
+	Retries int32           `json:"retries,omitempty"`
+	// RetryUnknown: the current retry also runs items whose outcome is unknown.
+	RetryUnknown bool `json:"retry_unknown,omitempty"`
+	// Dispatched: in the current pass, no item at or after it was started.
+	Dispatched int64 `json:"dispatched"`
+	// Epoch counts the runs of the job (resumes after a restart).
+	Epoch     int32 `json:"epoch"`
+	Succeeded int64 `json:"succeeded"`
+	Failed    int64 `json:"failed"`
+}
+
+// batchPrincipal is the submitter, whose rights every item runs with.
+type batchPrincipal struct {
+	ID     string     `json:"id"`
+	Scopes []string   `json:"scopes,omitempty"`
+	Method AuthMethod `json:"method"`
+}
+
+// batchInput is one item's input: its JSON request, or why it could not be read.
+type batchInput struct {
+	Line int64           `json:"l,omitempty"`
+	JSON json.RawMessage `json:"j,omitempty"`
+	Err  string          `json:"e,omitempty"`
+}
+
+// batchResult is one item's outcome.
+type batchResult struct {
+	State    int32           `json:"s"`
+	Code     int32           `json:"c"`
+	Status   []byte          `json:"st,omitempty"` // google.rpc.Status, for a failure
+	Response json.RawMessage `json:"r,omitempty"`
+	Attempts int32           `json:"a"`
+	Gen      int32           `json:"g"` // the job's Retries when it ran
+	Unknown  bool            `json:"u,omitempty"`
+}
+
+// batchHub runs the jobs of one server. It outlives generations (a reload keeps it) and is
+// closed with the server, as the batch service's Closer.
+type batchHub struct {
+	srv *Server
+	st  store.Store
+	log *slog.Logger
+
+	cfgMu sync.RWMutex
+	cfg   BatchesConfig
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	called     chan struct{} // closed at the first call of BatchService
+	calledOnce sync.Once
+
+	mu       sync.Mutex
+	jobs     map[string]*batchRun // running here
+	backends map[string]*batchLane
+}
+
+// batchLane is a backend's share for batches: at most cap items in flight, paced by limit.
+type batchLane struct {
+	slots chan struct{}
+	limit *rate.Limiter // nil: the backend has no rate limit
+	cap   int
+	rate  float64
+}
+
+// batchRun is a job running in this process.
+type batchRun struct {
+	hub    *batchHub
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu        sync.Mutex
+	job       batchJob
+	lastSave  time.Time
+	samples   []batchSample
+	succeeded atomic.Int64
+	failed    atomic.Int64
+	changed   chan struct{} // closed and replaced on every change
+	outcomes  chan batchOutcome
+	written   chan struct{} // closed when writeOutcomes has stored every outcome
+}
+
+type batchSample struct {
+	at   time.Time
+	done int64
+}
+
+func newBatchHub(s *Server, cfg BatchesConfig, st store.Store) *batchHub {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &batchHub{srv: s, st: st, log: s.log, cfg: cfg.withDefaults(), ctx: ctx, cancel: cancel, called: make(chan struct{}), jobs: map[string]*batchRun{}, backends: map[string]*batchLane{}}
+}
+
+func (h *batchHub) config() BatchesConfig {
+	h.cfgMu.RLock()
+	defer h.cfgMu.RUnlock()
+	return h.cfg
+}
+
+func (h *batchHub) setConfig(cfg BatchesConfig) {
+	h.cfgMu.Lock()
+	h.cfg = cfg.withDefaults()
+	h.cfgMu.Unlock()
+	h.mu.Lock()
+	h.backends = map[string]*batchLane{} // recomputed from the new limits as items start
+	h.mu.Unlock()
+}
+
+// Close stops every job (items in flight finish within a bound); jobs resume at the next start.
+func (h *batchHub) Close() error {
+	h.cancel()
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		h.log.Warn("batch items still running at shutdown; they resume at the next start")
+	}
+	return nil
+}
+
+// startBatches serves BatchService when the config has a batches: section: it adds the service
+// to the current generation and resumes the jobs a previous run left unfinished.
+func (s *Server) startBatches(c *Config) error {
+	if !c.Batches.enabled() {
+		return nil
+	}
+	if err := c.Batches.check(); err != nil {
+		return err
+	}
+	if s.opts.durable == nil {
+		return errors.New("config: batches: needs a store (store: section)")
+	}
+	h := newBatchHub(s, *c.Batches, s.opts.durable)
+	g := s.gen.Load()
+	ng, err := s.newGeneration(context.Background(), append(slices.Clone(g.services), h.service()), g.mcpOpts)
+	if err != nil {
+		return err
+	}
+	s.install(ng)
+	h.checkMethods(ng)
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		if !h.waitServing() {
+			return
+		}
+		h.resume()
+		h.sweep()
+	}()
+	return nil
+}
+
+// waitServing waits until the server serves (Serve or ServeListeners started) or BatchService
+// is first called (a server whose Handler is served by the caller), so `config validate`,
+// which builds the server and closes it, never resumes a job. It reports false once the hub
+// is closed.
+func (h *batchHub) waitServing() bool {
+	for {
+		h.srv.probeMu.Lock()
+		serving := h.srv.probeCtx != nil
+		h.srv.probeMu.Unlock()
+		if serving {
+			return true
+		}
+		select {
+		case <-h.ctx.Done():
+			return false
+		case <-h.called:
+			return true
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// touch records that BatchService was called.
+func (h *batchHub) touch() { h.calledOnce.Do(func() { close(h.called) }) }
+
+// withBatchService keeps serving BatchService across a reload (ReloadConfig): the running
+// hub, with the new config's settings.
+func (s *Server) withBatchService(c *Config, services []Service) []Service {
+	var h *batchHub
+	for _, svc := range s.gen.Load().services {
+		for _, cl := range svc.Closers {
+			if hh, ok := cl.(*batchHub); ok {
+				h = hh
+			}
+		}
+	}
+	switch {
+	case h == nil && c.Batches.enabled():
+		s.log.Warn("a reload cannot turn batches on; restart to apply it", "setting", "batches")
+		return services
+	case h == nil || !c.Batches.enabled():
+		return services // a hub not kept is closed with the old generation
+	}
+	if err := c.Batches.check(); err != nil {
+		s.log.Warn("batches: settings kept", "err", err)
+	} else {
+		h.setConfig(*c.Batches)
+	}
+	return append(services, h.service())
+}
+
+// service is BatchService bound to the hub.
+func (h *batchHub) service() Service {
+	sd := agentbridgev1.File_agentbridge_v1_batch_proto.Services().ByName("BatchService")
+	unary := func(f func(context.Context, proto.Message) (proto.Message, error)) adapters.Unary {
+		return func(ctx context.Context, req proto.Message) (proto.Message, error) {
+			h.touch()
+			return f(ctx, req)
+		}
+	}
+	return Service{
+		Desc: sd,
+		Methods: map[protoreflect.Name]adapters.Unary{
+			"SubmitBatch": unary(func(ctx context.Context, req proto.Message) (proto.Message, error) {
+				return h.submit(ctx, req.(*agentbridgev1.SubmitBatchRequest))
+			}),
+			"GetBatch": unary(func(ctx context.Context, req proto.Message) (proto.Message, error) {
+				return h.get(ctx, req.(*agentbridgev1.GetBatchRequest))
+			}),
+			"ListBatchResults": unary(func(ctx context.Context, req proto.Message) (proto.Message, error) {
+				return h.list(ctx, req.(*agentbridgev1.ListBatchResultsRequest))
+			}),
+			"CancelBatch": unary(func(ctx context.Context, req proto.Message) (proto.Message, error) {
+				return h.cancelJob(ctx, req.(*agentbridgev1.CancelBatchRequest))
+			}),
+			"RetryBatch": unary(func(ctx context.Context, req proto.Message) (proto.Message, error) {
+				return h.retry(ctx, req.(*agentbridgev1.RetryBatchRequest))
+			}),
+		},
+		Streams: map[protoreflect.Name]adapters.ServerStream{
+			"WatchBatch": func(ctx context.Context, req proto.Message, send func(proto.Message) error) error {
+				h.touch()
+				return h.watch(ctx, req.(*agentbridgev1.WatchBatchRequest), send)
+			},
+		},
+		Closers: []io.Closer{h},
+	}
+}
+
+// checkMethods warns about per-method settings that name no served method or field.
+func (h *batchHub) checkMethods(g *generation) {
+	for name, mc := range h.config().Methods {
+		m := g.methods[name]
+		if m == nil {
+			h.log.Warn("batches: methods names a method that is not served", "method", name)
+			continue
+		}
+		if idempotencyFieldOf(m.desc.Input(), mc.IdempotencyField) == nil {
+			h.log.Warn("batches: idempotency_field names no string field of the request", "method", name, "field", mc.IdempotencyField)
+		}
+	}
+}
+
+// idempotencyFieldOf returns the singular string field name (proto or JSON name) of md.
+func idempotencyFieldOf(md protoreflect.MessageDescriptor, name string) protoreflect.FieldDescriptor {
+	if name == "" {
+		return nil
+	}
+	fd := md.Fields().ByName(protoreflect.Name(name))
+	if fd == nil {
+		fd = md.Fields().ByJSONName(name)
+	}
+	if fd == nil || fd.Kind() != protoreflect.StringKind || fd.IsList() || fd.IsMap() {
+		return nil
+	}
+	return fd
+}
+
+func newBatchID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "b" + fmt.Sprintf("%x", time.Now().Unix()) + hex.EncodeToString(b[:])
+}
+
+// saveJob writes a job record.
+func (h *batchHub) saveJob(ctx context.Context, job *batchJob) error {
+	job.Updated = time.Now().UTC()
+	data, err := json.Marshal(job)
+	if err != nil {
+		return err
+	}
+	return h.st.Put(ctx, batchJobsTable, store.KV{Key: job.ID, Value: data})
+}
+
+// loadJob reads a job record: the running copy when it runs here.
+func (h *batchHub) loadJob(ctx context.Context, id string) (batchJob, *batchRun, error) {
+	if id == "" {
+		return batchJob{}, nil, status.Error(codes.InvalidArgument, "id is empty: pass the id SubmitBatch returned")
+	}
+	h.mu.Lock()
+	run := h.jobs[id]
+	h.mu.Unlock()
+	if run != nil {
+		return run.snapshot(), run, nil
+	}
+	data, err := h.st.Get(ctx, batchJobsTable, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return batchJob{}, nil, status.Errorf(codes.NotFound, "no batch %q (finished batches are kept for the configured retention)", id)
+	}
+	if err != nil {
+		return batchJob{}, nil, storeError(err)
+	}
+	var job batchJob
+	if err := json.Unmarshal(data, &job); err != nil {
+		return batchJob{}, nil, status.Errorf(codes.Internal, "batch %s: its record cannot be read", id)
+	}
+	return job, nil, nil
+}
+
+// mayRead refuses a job another caller submitted, when the server authenticates callers.
+func (h *batchHub) mayRead(ctx context.Context, job batchJob) error {
+	if h.srv.auth == nil || job.By == nil {
+		return nil
+	}
+	p := PrincipalFromContext(ctx)
+	if p == nil || (p.ID != job.By.ID && p.Method != AuthLocal) {
+		return status.Errorf(codes.NotFound, "no batch %q (finished batches are kept for the configured retention)", job.ID)
+	}
+	return nil
+}
+
+func storeError(err error) error {
+	if s, ok := status.FromError(err); ok {
+		return s.Err()
+	}
+	return status.Error(codes.Unavailable, "the batch store cannot be reached; try again")
+}
+
+// get implements GetBatch.
+func (h *batchHub) get(ctx context.Context, req *agentbridgev1.GetBatchRequest) (*agentbridgev1.GetBatchResponse, error) {
+	job, run, err := h.loadJob(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	if err := h.mayRead(ctx, job); err != nil {
+		return nil, err
+	}
+	return &agentbridgev1.GetBatchResponse{Batch: batchView(job, run)}, nil
+}
+
+// cancelJob implements CancelBatch.
+func (h *batchHub) cancelJob(ctx context.Context, req *agentbridgev1.CancelBatchRequest) (*agentbridgev1.CancelBatchResponse, error) {
+	job, run, err := h.loadJob(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	if err := h.mayRead(ctx, job); err != nil {
+		return nil, err
+	}
+	if job.State != int32(agentbridgev1.BatchState_BATCH_STATE_RUNNING) {
+		return &agentbridgev1.CancelBatchResponse{Batch: batchView(job, nil)}, nil
+	}
+	if run != nil {
+		run.mu.Lock()
+		run.job.State = int32(agentbridgev1.BatchState_BATCH_STATE_CANCELLED)
+		run.job.Done = time.Now().UTC()
+		run.mu.Unlock()
+		run.cancel()
+		if err := run.save(ctx, true); err != nil {
+			return nil, storeError(err)
+		}
+		return &agentbridgev1.CancelBatchResponse{Batch: batchView(run.snapshot(), run)}, nil
+	}
+	job.State = int32(agentbridgev1.BatchState_BATCH_STATE_CANCELLED)
+	job.Done = time.Now().UTC()
+	if err := h.saveJob(ctx, &job); err != nil {
+		return nil, storeError(err)
+	}
+	return &agentbridgev1.CancelBatchResponse{Batch: batchView(job, nil)}, nil
+}
+
+// retry implements RetryBatch.
+func (h *batchHub) retry(ctx context.Context, req *agentbridgev1.RetryBatchRequest) (*agentbridgev1.RetryBatchResponse, error) {
+	job, run, err := h.loadJob(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	if err := h.mayRead(ctx, job); err != nil {
+		return nil, err
+	}
+	if run != nil || job.State == int32(agentbridgev1.BatchState_BATCH_STATE_RUNNING) {
+		return nil, status.Errorf(codes.FailedPrecondition, "batch %s is still running; retry it once it is done, or cancel it first", job.ID)
+	}
+	m := h.srv.gen.Load().methods[job.Method]
+	repeatable := m != nil && (safeToRepeat(m.desc) || h.dedupField(job.Method, m) != nil)
+	include := req.GetIncludeOutcomeUnknown() || repeatable
+	// Count the failed items to run again, and those never run.
+	var retried, failed, succeeded int64
+	from := batchKey(0)
+	for {
+		page, err := h.st.Scan(ctx, batchResultsTable(job.ID), from, "", 1000)
+		if err != nil {
+			return nil, storeError(err)
+		}
+		for _, kv := range page {
+			var r batchResult
+			if json.Unmarshal(kv.Value, &r) != nil {
+				continue
+			}
+			switch {
+			case r.State == int32(agentbridgev1.BatchItemState_BATCH_ITEM_STATE_SUCCEEDED):
+				succeeded++
+			case r.Unknown && !include:
+				failed++
+			default:
+				retried++
+			}
+		}
+		if len(page) < 1000 {
+			break
+		}
+		from = page[len(page)-1].Key + "\x00"
+	}
+	unrun := job.Total - succeeded - failed - retried
+	if retried+unrun == 0 {
+		return &agentbridgev1.RetryBatchResponse{Batch: batchView(job, nil)}, nil
+	}
+	job.Retries++
+	job.RetryUnknown = req.GetIncludeOutcomeUnknown()
+	job.State = int32(agentbridgev1.BatchState_BATCH_STATE_RUNNING)
+	job.Done = time.Time{}
+	job.Dispatched = 0
+	job.Succeeded, job.Failed = succeeded, failed
+	if err := h.saveJob(ctx, &job); err != nil {
+		return nil, storeError(err)
+	}
+	run = h.start(job, false)
+	return &agentbridgev1.RetryBatchResponse{Batch: batchView(run.snapshot(), run), Retried: retried + unrun}, nil
+}
+
+// dedupField returns the request field the backend de-duplicates method's calls on, or nil.
+func (h *batchHub) dedupField(procedure string, m *method) protoreflect.FieldDescriptor {
+	mc, ok := h.config().Methods[procedure]
+	if !ok {
+		return nil
+	}
+	return idempotencyFieldOf(m.desc.Input(), mc.IdempotencyField)
+}
+
+// resume starts the jobs a previous run left running.
+func (h *batchHub) resume() {
+	from := ""
+	for h.ctx.Err() == nil {
+		page, err := h.st.Scan(h.ctx, batchJobsTable, from, "", 100)
+		if err != nil {
+			h.log.Error("batches: unfinished jobs could not be listed; they resume at the next start", "err", err)
+			return
+		}
+		for _, kv := range page {
+			var job batchJob
+			if json.Unmarshal(kv.Value, &job) != nil || job.State != int32(agentbridgev1.BatchState_BATCH_STATE_RUNNING) {
+				continue
+			}
+			h.mu.Lock()
+			_, running := h.jobs[job.ID]
+			h.mu.Unlock()
+			if running {
+				continue
+			}
+			h.log.Info("batches: resuming a job", "batch", job.ID, "method", job.Method, "total", job.Total)
+			h.start(job, true)
+		}
+		if len(page) < 100 {
+			return
+		}
+		from = page[len(page)-1].Key + "\x00"
+	}
+}
+
+// sweep deletes finished jobs older than the retention, now and then hourly.
+func (h *batchHub) sweep() {
+	for {
+		cutoff := time.Now().Add(-h.config().Retention)
+		from := ""
+		for h.ctx.Err() == nil {
+			page, err := h.st.Scan(h.ctx, batchJobsTable, from, "", 100)
+			if err != nil {
+				break
+			}
+			for _, kv := range page {
+				var job batchJob
+				if json.Unmarshal(kv.Value, &job) != nil || job.Done.IsZero() || job.Done.After(cutoff) || job.State == int32(agentbridgev1.BatchState_BATCH_STATE_RUNNING) {
+					continue
+				}
+				_ = h.st.Delete(h.ctx, batchItemsTable(job.ID))
+				_ = h.st.Delete(h.ctx, batchResultsTable(job.ID))
+				_ = h.st.Delete(h.ctx, batchJobsTable, job.ID)
+			}
+			if len(page) < 100 {
+				break
+			}
+			from = page[len(page)-1].Key + "\x00"
+		}
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-time.After(time.Hour):
+		}
+	}
+}
+
+// start runs job in the background.
+func (h *batchHub) start(job batchJob, resumed bool) *batchRun {
+	ctx, cancel := context.WithCancel(h.ctx)
+	run := &batchRun{hub: h, cancel: cancel, done: make(chan struct{}), job: job, changed: make(chan struct{}),
+		outcomes: make(chan batchOutcome, 1024), written: make(chan struct{})}
+	run.succeeded.Store(job.Succeeded)
+	run.failed.Store(job.Failed)
+	h.mu.Lock()
+	h.jobs[job.ID] = run
+	h.mu.Unlock()
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		defer close(run.done)
+		run.run(ctx, resumed)
+		h.mu.Lock()
+		if h.jobs[job.ID] == run {
+			delete(h.jobs, job.ID)
+		}
+		h.mu.Unlock()
+	}()
+	return run
+}
+
+func (r *batchRun) snapshot() batchJob {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	job := r.job
+	job.Succeeded, job.Failed = r.succeeded.Load(), r.failed.Load()
+	return job
+}
+
+// save writes the job record; unless force, at most once a second.
+func (r *batchRun) save(ctx context.Context, force bool) error {
+	r.mu.Lock()
+	if !force && time.Since(r.lastSave) < time.Second {
+		r.mu.Unlock()
+		return nil
+	}
+	r.lastSave = time.Now()
+	job := r.job
+	job.Succeeded, job.Failed = r.succeeded.Load(), r.failed.Load()
+	r.mu.Unlock()
+	return r.hub.saveJob(ctx, &job)
+}
+
+// notify wakes watchers.
+func (r *batchRun) notify() {
+	r.mu.Lock()
+	close(r.changed)
+	r.changed = make(chan struct{})
+	r.mu.Unlock()
+}
+
+func (r *batchRun) waitChange() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.changed
+}
+
+// rate returns items completed per second over about the last minute.
+func (r *batchRun) rate() float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	done := r.succeeded.Load() + r.failed.Load()
+	if len(r.samples) == 0 || now.Sub(r.samples[len(r.samples)-1].at) >= time.Second {
+		r.samples = append(r.samples, batchSample{at: now, done: done})
+	}
+	for len(r.samples) > 2 && now.Sub(r.samples[1].at) > time.Minute {
+		r.samples = r.samples[1:]
+	}
+	first := r.samples[0]
+	if el := now.Sub(first.at).Seconds(); el > 0.05 && done > first.done {
+		return float64(done-first.done) / el
+	}
+	return 0
+}
+
+// run dispatches the job's items that have no outcome yet, in input order.
+func (r *batchRun) run(ctx context.Context, resumed bool) {
+	h := r.hub
+	job := r.snapshot()
+	uncertainBelow := int64(0)
+	if resumed {
+		uncertainBelow = job.Dispatched
+		r.mu.Lock()
+		r.job.Epoch++
+		r.mu.Unlock()
+		// Counts are made again from the results, which are written before counts are.
+		s, f, err := r.count(ctx)
+		if err != nil {
+			h.log.Error("batches: a job's results could not be read; it resumes at the next start", "batch", job.ID, "err", err)
+			return
+		}
+		r.succeeded.Store(s)
+		r.failed.Store(f)
+	}
+	r.mu.Lock()
+	r.samples = append(r.samples[:0], batchSample{at: time.Now(), done: r.succeeded.Load() + r.failed.Load()})
+	r.mu.Unlock()
+	if err := r.save(ctx, true); err != nil {
+		h.log.Error("batches: a job could not be saved", "batch", job.ID, "err", err)
+	}
+	var items sync.WaitGroup
+	go r.writeOutcomes()
+	defer func() {
+		items.Wait()
+		close(r.outcomes)
+		<-r.written
+		r.finish()
+	}()
+	from := int64(0)
+	for ctx.Err() == nil {
+		inputs, err := h.st.Scan(ctx, batchItemsTable(job.ID), batchKey(from), "", batchPage)
+		if err != nil {
+			if ctx.Err() == nil {
+				h.log.Error("batches: a job's items could not be read; it resumes at the next start", "batch", job.ID, "err", err)
+				r.cancel()
+			}
+			return
+		}
+		if len(inputs) == 0 {
+			return
+		}
+		last := inputs[len(inputs)-1].Key
+		results, err := h.st.Scan(ctx, batchResultsTable(job.ID), inputs[0].Key, last+"\x00", batchPage)
+		if err != nil {
+			if ctx.Err() == nil {
+				h.log.Error("batches: a job's results could not be read; it resumes at the next start", "batch", job.ID, "err", err)
+				r.cancel()
+			}
+			return
+		}
+		have := make(map[string]*batchResult, len(results))
+		for _, kv := range results {
+			var res batchResult
+			if json.Unmarshal(kv.Value, &res) == nil {
+				have[kv.Key] = &res
+			}
+		}
+		for _, kv := range inputs {
+			var idx int64
+			if _, err := fmt.Sscanf(kv.Key, "%d", &idx); err != nil {
+				continue
+			}
+			from = idx + 1
+			prev := have[kv.Key]
+			if !r.needsRun(prev) {
+				continue
+			}
+			if err := r.markDispatched(ctx, idx); err != nil {
+				return
+			}
+			m := h.srv.gen.Load().methods[job.Method]
+			lane := h.lane(m)
+			if err := lane.acquire(ctx); err != nil {
+				return
+			}
+			items.Add(1)
+			h.wg.Add(1)
+			go func(idx int64, input []byte, prev *batchResult) {
+				defer h.wg.Done()
+				defer items.Done()
+				defer lane.release()
+				r.runItem(ctx, idx, input, prev, idx < uncertainBelow)
+			}(idx, kv.Value, prev)
+		}
+	}
+}
+
+// needsRun says whether an item with outcome prev (nil: none) runs in this pass.
+func (r *batchRun) needsRun(prev *batchResult) bool {
+	if prev == nil {
+		return true
+	}
+	r.mu.Lock()
+	job := r.job
+	r.mu.Unlock()
+	if prev.State != int32(agentbridgev1.BatchItemState_BATCH_ITEM_STATE_FAILED) || prev.Gen >= job.Retries {
+		return false
+	}
+	if !prev.Unknown || job.RetryUnknown {
+		return true
+	}
+	m := r.hub.srv.gen.Load().methods[job.Method]
+	return m != nil && (safeToRepeat(m.desc) || r.hub.dedupField(job.Method, m) != nil)
+}
+
+// markDispatched records, before item idx starts, that items up to a page beyond it may
+// have started: a restart treats items below the mark without an outcome as possibly in flight.
+func (r *batchRun) markDispatched(ctx context.Context, idx int64) error {
+	r.mu.Lock()
+	if idx < r.job.Dispatched {
+		r.mu.Unlock()
+		return nil
+	}
+	r.job.Dispatched = idx + batchPage
+	r.mu.Unlock()
+	return r.save(ctx, true)
+}
+
+// count recounts succeeded and failed items from the results.
+func (r *batchRun) count(ctx context.Context) (succeeded, failed int64, err error) {
+	from := batchKey(0)
+	id := r.snapshot().ID
+	for {
+		page, err := r.hub.st.Scan(ctx, batchResultsTable(id), from, "", 1000)
+		if err != nil {
+			return 0, 0, err
+		}
+		for _, kv := range page {
+			var res batchResult
+			if json.Unmarshal(kv.Value, &res) != nil {
+				continue
+			}
+			if res.State == int32(agentbridgev1.BatchItemState_BATCH_ITEM_STATE_SUCCEEDED) {
+				succeeded++
+			} else if !r.needsRun(&res) {
+				failed++
+			}
+		}
+		if len(page) < 1000 {
+			return succeeded, failed, nil
+		}
+		from = page[len(page)-1].Key + "\x00"
+	}
+}
+
+// finish records the job's end: done when it ran out of items, else it stays as it was
+// (cancelled, or running, to resume at the next start).
+func (r *batchRun) finish() {
+	h := r.hub
+	r.mu.Lock()
+	if r.job.State == int32(agentbridgev1.BatchState_BATCH_STATE_RUNNING) && h.ctx.Err() == nil && r.succeeded.Load()+r.failed.Load() >= r.job.Total {
+		r.job.State = int32(agentbridgev1.BatchState_BATCH_STATE_DONE)
+		r.job.Done = time.Now().UTC()
+	}
+	r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(h.ctx), 5*time.Second)
+	defer cancel()
+	if err := r.save(ctx, true); err != nil && h.ctx.Err() == nil {
+		h.log.Error("batches: a job's end could not be saved", "batch", r.job.ID, "err", err)
+	}
+	r.notify()
+}
+
+// lane returns the share of m's backend that batches use.
+func (h *batchHub) lane(m *method) *batchLane {
+	backend := ""
+	if m != nil {
+		backend = m.backend
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if l := h.backends[backend]; l != nil {
+		return l
+	}
+	cfg := h.config()
+	n := cfg.Concurrency
+	if v, ok := cfg.BackendConcurrency[backend]; ok {
+		n = v
+	}
+	share := *cfg.InteractiveShare
+	l := &batchLane{}
+	for _, g := range h.srv.gen.Load().guards {
+		if g.Name() != backend {
+			continue
+		}
+		b := g.Backend()
+		if b.Concurrency > 0 {
+			// The guard's cap holds every call; batches take at most their part of it.
+			n = min(n, max(1, int(math.Floor(float64(b.Concurrency)*(1-share)))))
+		}
+		if b.Rate.Limited() {
+			l.rate = b.Rate.PerSecond * (1 - share)
+			l.limit = rate.NewLimiter(rate.Limit(l.rate), 1)
+		}
+	}
+	l.cap = n
+	l.slots = make(chan struct{}, n)
+	h.backends[backend] = l
+	return l
+}
+
+func (l *batchLane) acquire(ctx context.Context) error {
+	select {
+	case l.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if l.limit != nil {
+		if err := l.limit.Wait(ctx); err != nil {
+			<-l.slots
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *batchLane) release() { <-l.slots }
+
+// runItem calls the method for one item and records its outcome. A call refused before it
+// reached the backend (a limit, an open breaker) waits and runs again; shutting down leaves the
+// item without an outcome, to run at the next start.
+func (r *batchRun) runItem(ctx context.Context, idx int64, raw []byte, prev *batchResult, uncertain bool) {
+	h := r.hub
+	job := r.snapshot()
+	res := &batchResult{Gen: job.Retries, Attempts: 1}
+	if prev != nil {
+		res.Attempts = prev.Attempts + 1
+	}
+	var in batchInput
+	if err := json.Unmarshal(raw, &in); err != nil {
+		in.Err = "the stored input cannot be read"
+	}
+	m := h.srv.gen.Load().methods[job.Method]
+	switch {
+	case in.Err != "":
+		r.record(idx, res, nil, status.Error(codes.InvalidArgument, in.Err))
+		return
+	case m == nil:
+		r.record(idx, res, nil, status.Errorf(codes.Unimplemented, "%s is no longer served by this bridge", job.Method))
+		return
+	}
+	g := h.srv.gen.Load()
+	req := m.newInput()
+	if err := (jsonUnmarshalWith(g.types)).Unmarshal(in.JSON, req); err != nil {
+		r.record(idx, res, nil, status.Error(codes.InvalidArgument, lineText(in.Line, jsonError(req, in.JSON, err).Error())))
+		return
+	}
+	dedup := h.dedupField(job.Method, m)
+	if dedup != nil && req.ProtoReflect().Get(dedup).String() == "" {
+		req.ProtoReflect().Set(dedup, protoreflect.ValueOfString(fmt.Sprintf("%s-%d", job.ID, idx)))
+	}
+	key := ""
+	if !safeToRepeat(m.desc) {
+		key = fmt.Sprintf("batch:%s:%d:%d", job.ID, idx, job.Retries)
+		if dedup != nil {
+			key += fmt.Sprintf(":%d", job.Epoch) // the backend de-duplicates a repeat
+		} else if uncertain {
+			// The item may have been in flight when the bridge stopped, and the backend does
+			// not de-duplicate: run it only if its idempotency record says it never started,
+			// or replay the outcome it recorded.
+			if unknown := h.inFlightBefore(ctx, job, m, key); unknown {
+				res.Unknown = true
+				st := status.New(codes.Unknown, "the bridge stopped while this item's call was in flight, so it may or may not have been carried out; it is not repeated (the backend does not de-duplicate it): check the backend's state, then RetryBatch with include_outcome_unknown if it was not")
+				if ds, err := st.WithDetails(&errdetails.ErrorInfo{Reason: "BATCH_OUTCOME_UNKNOWN", Domain: "agentbridge", Metadata: map[string]string{adapters.MetaOutcome: "unknown", "batch": job.ID}}); err == nil {
+					st = ds
+				}
+				r.record(idx, res, nil, st.Err())
+				return
+			}
+		}
+	}
+	md := metadata.MD{"x-batch-id": {job.ID}}
+	if key != "" && !h.srv.opts.idempotency.Disabled {
+		md[HeaderIdempotencyKey] = []string{key}
+	}
+	wait := 50 * time.Millisecond
+	for {
+		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.config().ItemTimeout)
+		stop := context.AfterFunc(ctx, func() {
+			if key == "" {
+				cancel() // a repeatable call may be cut short; a keyed one finishes and is recorded
+			}
+		})
+		callCtx, _ = callContext(callCtx, SurfaceBatch, m.procedure, md)
+		if p := job.By; p != nil {
+			callCtx = withPrincipal(callCtx, &Principal{ID: p.ID, Scopes: p.Scopes, Method: p.Method})
+		}
+		resp, err := h.srv.call(callCtx, m, proto.Clone(req))
+		stop()
+		cancel()
+		if err != nil && ctx.Err() != nil && (key == "" || notSent(err)) {
+			return // stopped: runs at the next start, or not at all once cancelled
+		}
+		if err != nil && notSent(err) {
+			// Refused before it reached the backend: wait as the refusal says, then again.
+			delay := wait
+			if d := retryDelay(err); d > 0 {
+				delay = d
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+			wait = min(2*wait, 5*time.Second)
+			continue
+		}
+		r.record(idx, res, resp, err)
+		return
+	}
+}
+
+// inFlightBefore reports whether the idempotency record of key says a call with it started and
+// has no outcome: the bridge stopped while it ran. A finished call's record is replayed by the
+// call that follows; no record means it never started.
+func (h *batchHub) inFlightBefore(ctx context.Context, job batchJob, m *method, key string) bool {
+	is := h.srv.opts.idemStore
+	if is == nil || h.srv.opts.idempotency.Disabled {
+		return false // process memory: nothing survived the restart, so nothing can be told
+	}
+	principal := anonymous
+	if job.By != nil {
+		principal = job.By.ID
+	}
+	storeKey := idempotencyStoreKey(principal, m.procedure, key)
+	probe := []byte{'B'}
+	existing, claimed, err := is.Claim(ctx, storeKey, probe, time.Minute)
+	if err != nil {
+		return true // cannot tell: do not repeat
+	}
+	if claimed {
+		_ = is.Replace(ctx, storeKey, probe, nil, 0)
+		return false
+	}
+	return len(existing) > 0 && existing[0] == recordPending
+}
+
+// record stores an item's outcome, then counts it.
+func (r *batchRun) record(idx int64, res *batchResult, resp proto.Message, err error) {
+	h := r.hub
+	if err != nil {
+		st := status.Convert(err)
+		res.State = int32(agentbridgev1.BatchItemState_BATCH_ITEM_STATE_FAILED)
+		res.Code = int32(st.Code())
+		res.Status, _ = proto.Marshal(st.Proto())
+		res.Unknown = res.Unknown || outcomeUnknown(st)
+	} else {
+		res.State = int32(agentbridgev1.BatchItemState_BATCH_ITEM_STATE_SUCCEEDED)
+		data, merr := h.srv.gen.Load().jsonEncoder().Marshal(resp)
+		if merr == nil {
+			res.Response = data
+		}
+	}
+	data, merr := json.Marshal(res)
+	if merr != nil {
+		return
+	}
+	r.outcomes <- batchOutcome{kv: store.KV{Key: batchKey(idx), Value: data}, ok: res.State == int32(agentbridgev1.BatchItemState_BATCH_ITEM_STATE_SUCCEEDED)}
+}
+
+// batchOutcome is an item's stored outcome on its way to the store.
+type batchOutcome struct {
+	kv store.KV
+	ok bool
+}
+
+// writeOutcomes stores outcomes as they come, those that arrive together in one write, then
+// counts them. An item whose outcome is not stored yet when the bridge stops runs again at the
+// next start, under the same idempotency key (or the backend's de-duplication), so writing
+// apart from the call costs nothing in safety and takes a write off every item's path.
+func (r *batchRun) writeOutcomes() {
+	defer close(r.written)
+	h := r.hub
+	var page []batchOutcome
+	for first := range r.outcomes {
+		page = append(page[:0], first)
+	more:
+		for len(page) < 512 {
+			select {
+			case o, ok := <-r.outcomes:
+				if !ok {
+					break more
+				}
+				page = append(page, o)
+			default:
+				break more
+			}
+		}
+		kvs := make([]store.KV, len(page))
+		for i, o := range page {
+			kvs[i] = o.kv
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(h.ctx), 30*time.Second)
+		if err := h.st.Put(ctx, batchResultsTable(r.job.ID), kvs...); err != nil {
+			h.log.Error("batches: item outcomes could not be stored; those items run again at the next start", "batch", r.job.ID, "items", len(kvs), "err", err)
+			cancel()
+			continue
+		}
+		for _, o := range page {
+			if o.ok {
+				r.succeeded.Add(1)
+			} else {
+				r.failed.Add(1)
+			}
+		}
+		_ = r.save(ctx, false)
+		cancel()
+		r.notify()
+	}
+}
+
+func lineText(line int64, msg string) string {
+	if line > 0 {
+		return fmt.Sprintf("line %d: %s", line, msg)
+	}
+	return msg
+}
+
+// retryDelay returns the RetryInfo delay of err, or 0.
+func retryDelay(err error) time.Duration {
+	st, _ := status.FromError(err)
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			return min(ri.GetRetryDelay().AsDuration(), 30*time.Second)
+		}
+	}
+	return 0
+}
+
+// jsonUnmarshalWith is the JSON form every surface reads, resolving Any types through types.
+func jsonUnmarshalWith(types detailTypes) protojson.UnmarshalOptions {
+	u := jsonUnmarshal
+	u.Resolver = types
+	return u
+}
+
+// idempotencyStoreKey is the key idempotencyInterceptor keeps a call's record under.
+func idempotencyStoreKey(principal, procedure, key string) string {
+	scope := sha256.Sum256([]byte(principal + "\x00" + procedure + "\x00" + key))
+	return hex.EncodeToString(scope[:])
+}
