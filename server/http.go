@@ -35,7 +35,7 @@ func (s *Server) newHTTPHandler(g *generation) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	mux.Handle("/", rest)
+	mux.Handle("/", s.eventsHTTP(g, rest)) // events: GET /v1/events/{source}:subscribe, NDJSON or SSE
 	return mux, nil
 }
 

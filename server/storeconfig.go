@@ -74,7 +74,7 @@ func (c *Config) storePath() string {
 
 // needsStore says whether anything in the config keeps state in the store.
 func (c *Config) needsStore() bool {
-	return false
+	return len(c.Events.Sources) > 0
 }
 
 // openStore opens the store the config describes, or returns nil when nothing needs one. shared
