@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/url"
 	"sort"
@@ -92,6 +93,7 @@ func (c *Config) eventService(set *contract.Set, durable func() store.Store) (*S
 		},
 		Streams: map[protoreflect.Name]adapters.ServerStream{"Subscribe": ev.subscribe},
 		Files:   files,
+		Closers: []io.Closer{ev}, // how the MCP surface finds the sources (see eventSources)
 	}, nil
 }
 

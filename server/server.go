@@ -110,6 +110,7 @@ type Server struct {
 
 	// by toolset: the resources each server has; see updateMCPResources
 	mcpResources map[string]map[string]servedResource
+	mcpEvents    mcpEvents // event sources as MCP resources, and their subscriptions (mcp_events.go)
 }
 
 // generation is one immutable build of the served services and every surface's routes. A call

@@ -603,7 +603,7 @@ var File_agentbridge_v1_events_proto protoreflect.FileDescriptor
 
 const file_agentbridge_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x1bagentbridge/v1/events.proto\x12\x0eagentbridge.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\x01\n" +
+	"\x1bagentbridge/v1/events.proto\x12\x0eagentbridge.v1\x1a\x1cagentbridge/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\x01\n" +
 	"\x05Event\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -649,11 +649,15 @@ const file_agentbridge_v1_events_proto_rawDesc = "" +
 	"subscriber\x12\x16\n" +
 	"\x06cursor\x18\x03 \x01(\tR\x06cursor\")\n" +
 	"\x11AckEventsResponse\x12\x14\n" +
-	"\x05acked\x18\x01 \x01(\tR\x05acked2\xf4\x02\n" +
-	"\fEventService\x12y\n" +
-	"\tSubscribe\x12 .agentbridge.v1.SubscribeRequest\x1a!.agentbridge.v1.SubscribeResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/events/{source}:subscribe0\x01\x12s\n" +
-	"\vFetchEvents\x12\".agentbridge.v1.FetchEventsRequest\x1a#.agentbridge.v1.FetchEventsResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/events/{source}\x12t\n" +
-	"\tAckEvents\x12 .agentbridge.v1.AckEventsRequest\x1a!.agentbridge.v1.AckEventsResponse\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/events/{source}:ackBEZCgithub.com/agentbridge/agentbridge/gen/agentbridge/v1;agentbridgev1b\x06proto3"
+	"\x05acked\x18\x01 \x01(\tR\x05acked2\xbc\x03\n" +
+	"\fEventService\x12\x92\x01\n" +
+	"\tSubscribe\x12 .agentbridge.v1.SubscribeRequest\x1a!.agentbridge.v1.SubscribeResponse\">\x9a\x82\x19\x12\n" +
+	"\x10events_subscribe\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/events/{source}:subscribe\x90\x02\x010\x01\x12\x8a\x01\n" +
+	"\vFetchEvents\x12\".agentbridge.v1.FetchEventsRequest\x1a#.agentbridge.v1.FetchEventsResponse\"2\x9a\x82\x19\x10\n" +
+	"\fevents_fetch\x10\x00\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/events/{source}\x90\x02\x02\x12\x89\x01\n" +
+	"\tAckEvents\x12 .agentbridge.v1.AckEventsRequest\x1a!.agentbridge.v1.AckEventsResponse\"7\x9a\x82\x19\x0e\n" +
+	"\n" +
+	"events_ack\x10\x00\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/events/{source}:ack\x90\x02\x02BEZCgithub.com/agentbridge/agentbridge/gen/agentbridge/v1;agentbridgev1b\x06proto3"
 
 var (
 	file_agentbridge_v1_events_proto_rawDescOnce sync.Once
@@ -707,6 +711,7 @@ func file_agentbridge_v1_events_proto_init() {
 	if File_agentbridge_v1_events_proto != nil {
 		return
 	}
+	file_agentbridge_v1_options_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
