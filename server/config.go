@@ -184,6 +184,9 @@ func (c *Config) Validate() error {
 	if err := c.Store.check(c.Redis != nil); err != nil {
 		errs = append(errs, unjoin(err)...)
 	}
+	if err := c.checkEvents(); err != nil { // events_config.go
+		errs = append(errs, unjoin(err)...)
+	}
 	if c.ShutdownDrain < 0 {
 		errs = append(errs, fmt.Errorf("config: shutdown_drain %s must not be negative", c.ShutdownDrain))
 	}
@@ -384,7 +387,10 @@ func (c *Config) Build(opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	var durable store.Store
-	var sharedLog store.Store // the redis store as an event and job store, once it is one
+	var sharedLog store.Store // the redis store as an event and job store
+	if shared != nil {
+		sharedLog = shared
+	}
 	fail := func(err error) (*Server, error) {
 		if durable != nil && durable != sharedLog {
 			_ = durable.Close()
@@ -413,6 +419,11 @@ func (c *Config) Build(opts ...Option) (*Server, error) {
 	if shared != nil {
 		own = append(own, WithLimiter(shared), WithIdempotencyStore(shared), withShared(c.Redis, shared))
 	}
+	hooks, err := c.webhookOption() // event sources (webhooks.go)
+	if err != nil {
+		return fail(err)
+	}
+	own = append(own, hooks)
 	if durable, err = c.openStore(sharedLog); err != nil {
 		return fail(err)
 	}
@@ -466,6 +477,7 @@ func (s *Server) ReloadConfig(c *Config) error {
 		{"redis", s.opts.redis, c.Redis}, // the store is opened once, by Build
 		{"idempotency", s.opts.idempotency, o.idempotency},
 		{"telemetry", s.opts.telemetry, c.Telemetry},
+		{"events", s.opts.webhooks.config(), c.Events.config()}, // the intake is built once, by Build
 	} {
 		if !reflect.DeepEqual(d.was, d.want) { // limits holds rate rules: not comparable with !=
 			s.log.Warn("a reload cannot change this setting; restart to apply it", "setting", d.name, "serving", d.was, "config", d.want)

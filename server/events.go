@@ -112,7 +112,7 @@ func findMessage(set *contract.Set, name string) (protoreflect.MessageDescriptor
 		d, err = protoregistry.GlobalFiles.FindDescriptorByName(full)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("message %s is not in the contracts", full)
+		return nil, fmt.Errorf("message %q is neither in the loaded contracts nor linked into this binary", name)
 	}
 	md, ok := d.(protoreflect.MessageDescriptor)
 	if !ok {
@@ -374,7 +374,7 @@ func newEventFilter(md protoreflect.MessageDescriptor, types []string, where []*
 		if !ok {
 			return nil, status.Errorf(codes.InvalidArgument, "match[%d] %q: write field=value, such as sku=A-100", i, m)
 		}
-		path, err := eventFieldPath(md, field)
+		path, err := filterFieldPath(md, field)
 		if err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "match[%d]: %v", i, err)
 		}
@@ -387,7 +387,7 @@ func newEventFilter(md protoreflect.MessageDescriptor, types []string, where []*
 		}
 	}
 	for i, w := range where {
-		path, err := eventFieldPath(md, w.GetField())
+		path, err := filterFieldPath(md, w.GetField())
 		if err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "where[%d]: %v", i, err)
 		}
@@ -396,8 +396,8 @@ func newEventFilter(md protoreflect.MessageDescriptor, types []string, where []*
 	return f, nil
 }
 
-// eventFieldPath resolves a dotted path of JSON (or proto) field names in md.
-func eventFieldPath(md protoreflect.MessageDescriptor, dotted string) ([]protoreflect.FieldDescriptor, error) {
+// filterFieldPath resolves a dotted path of JSON (or proto) field names in md.
+func filterFieldPath(md protoreflect.MessageDescriptor, dotted string) ([]protoreflect.FieldDescriptor, error) {
 	if dotted == "" {
 		return nil, errors.New("field is required, such as \"sku\" or \"item.sku\"")
 	}

@@ -76,8 +76,8 @@ audit: {sink: "off"}
 store: {engine: memory}
 events:
   sources:
-    stock: {message: acme.events.v1.StockChanged}
-    orders: {message: acme.events.v1.Item}
+    stock: {message: acme.events.v1.StockChanged, verify: {none: true}}
+    orders: {message: acme.events.v1.Item, verify: {none: true}}
 ` + extra
 	path := filepath.Join(dir, "agentbridge.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {

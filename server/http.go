@@ -31,6 +31,9 @@ func (s *Server) newHTTPHandler(g *generation) (http.Handler, error) {
 	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.Handle("/mcp", s.mcpHTTP)
 	mux.Handle("/mcp/{toolset}", s.mcpHTTP)
+	if err := s.mountWebhooks(mux); err != nil { // event sources (webhooks.go)
+		return nil, err
+	}
 	rest, err := s.newREST(g)
 	if err != nil {
 		return nil, err

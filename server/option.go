@@ -49,6 +49,7 @@ type options struct {
 	ownDurable   bool                     // Close closes durable (Config.Build opened it)
 	drain        time.Duration            // serve on, not ready, before closing listeners
 	drainDone    chan struct{}            // ends the drain early (tests)
+	webhooks     *webhookSet              // the event sources taken in (webhooks.go); nil: none
 }
 
 // Defaults of the options.

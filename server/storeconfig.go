@@ -92,7 +92,7 @@ func (c *Config) openStore(shared store.Store) (store.Store, error) {
 		}
 		return shared, nil
 	}
-	return nil, fmt.Errorf("config: store: the embedded engine (%s) is not available in this build", c.storePath())
+	return store.OpenBolt(c.storePath(), c.Store.Retention)
 }
 
 // WithStore keeps events and batch jobs in st; the server does not close it.

@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agentbridge/agentbridge/adapters"
+	"github.com/agentbridge/agentbridge/server/store"
 )
 
 // Config is the redis: section of the bridge's config.
@@ -39,6 +40,9 @@ type Config struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// TLS connects over TLS when set.
 	TLS *TLSConfig `yaml:"tls"`
+	// Retention trims the event logs kept in Redis (store.Store): set from the store: section
+	// when its engine is redis, not from the redis: section. MaxBytes is not supported.
+	Retention store.Retention `yaml:"-"`
 }
 
 // TLSConfig says how to check the Redis server's certificate.
@@ -77,6 +81,7 @@ func (c *Config) Check() error {
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("redis.timeout %s: must not be negative", c.Timeout))
 	}
+	errs = append(errs, checkRetention(c.Retention))
 	return errors.Join(errs...)
 }
 
@@ -102,6 +107,7 @@ func (c Config) RelativeTo(dir string) Config {
 type Store struct {
 	client *redis.Client
 	prefix string
+	logState
 }
 
 var _ adapters.Limiter = (*Store)(nil)
@@ -158,14 +164,22 @@ func Open(c Config) (*Store, error) {
 		}
 		o.TLSConfig = cfg
 	}
-	return &Store{client: redis.NewClient(o), prefix: c.KeyPrefix}, nil
+	return &Store{client: redis.NewClient(o), prefix: c.KeyPrefix, logState: newLogState(o, c)}, nil
 }
 
 // Ping checks that Redis answers.
 func (s *Store) Ping(ctx context.Context) error { return s.client.Ping(ctx).Err() }
 
-// Close closes the connections to Redis.
-func (s *Store) Close() error { return s.client.Close() }
+// Close closes the connections to Redis; Reads waiting for entries return. Closing again does
+// nothing.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		err = errors.Join(s.client.Close(), s.blocking.Close())
+	})
+	return err
+}
 
 // gcra is the generic cell rate algorithm, in one atomic script so every replica takes from one
 // budget exactly, by Redis's clock (replicas' clocks need not agree). The key holds the

@@ -380,7 +380,8 @@ func (s Suite) closed(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-done:
+	case err := <-done:
+		t.Logf("a Read waiting at Close returned %v", err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("a waiting Read did not return on Close")
 	}
