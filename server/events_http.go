@@ -18,8 +18,8 @@ import (
 	agentbridgev1 "github.com/agentbridge/agentbridge/gen/agentbridge/v1"
 )
 
-// REST streaming of events: GET /v1/events/{source}:subscribe streams newline-delimited JSON as
-// every server-streaming route does, or Server-Sent Events when the request accepts
+// REST streaming of events: GET /v1/events/{source}:subscribe streams newline-delimited JSON in
+// the form of every server-streaming route, or Server-Sent Events when the request accepts
 // text/event-stream. The route is served here, before the REST mux, because grpc-gateway tries
 // FetchEvents' GET /v1/events/{source} first, and it would take "stock:subscribe" for a source.
 
@@ -47,17 +47,13 @@ func (s *Server) eventsHTTP(g *generation, rest http.Handler) http.Handler {
 	if err := mux.HandlePath(routes[0].Verb, routes[0].Template, s.restHandler(mux, rt)); err != nil {
 		return rest
 	}
-	ndjson := boundBody(s.opts.maxBody, mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		source, ok := subscribePath(r)
-		switch {
-		case !ok:
+		if !ok {
 			rest.ServeHTTP(w, r)
-		case acceptsEventStream(r):
-			s.serveSSE(g, mux, rt, w, r, source)
-		default:
-			ndjson.ServeHTTP(w, r)
+			return
 		}
+		s.serveEventStream(g, mux, rt, w, r, source, acceptsEventStream(r))
 	})
 }
 
@@ -89,11 +85,13 @@ func acceptsEventStream(r *http.Request) bool {
 	return false
 }
 
-// serveSSE streams a Subscribe call as Server-Sent Events: each event's id is its cursor, so a
-// client that reconnects with Last-Event-ID resumes after it; data is the Event as JSON. An
-// error before the stream starts is an HTTP error as on every REST route; one after it is an
-// "error" event with the status as JSON, and the stream ends.
-func (s *Server) serveSSE(g *generation, mux *runtime.ServeMux, rt *restRoute, w http.ResponseWriter, r *http.Request, source string) {
+// serveEventStream streams a Subscribe call as newline-delimited JSON, one {"result": …} or
+// {"error": …} object per line as grpc-gateway writes streams, or with sse as Server-Sent
+// Events: each event's id is its cursor, so a client that reconnects with Last-Event-ID
+// resumes after it; data is the Event as JSON. Either starts as soon as the request is
+// checked, not at the first event. An error before that is an HTTP error as on every REST
+// route; one after it is the stream's last line (an "error" event in SSE).
+func (s *Server) serveEventStream(g *generation, mux *runtime.ServeMux, rt *restRoute, w http.ResponseWriter, r *http.Request, source string, sse bool) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	inbound, outbound := runtime.MarshalerForRequest(mux, r)
@@ -109,7 +107,7 @@ func (s *Server) serveSSE(g *generation, mux *runtime.ServeMux, rt *restRoute, w
 		return
 	}
 	req := msg.(*agentbridgev1.SubscribeRequest)
-	if req.GetAfter() == "" {
+	if sse && req.GetAfter() == "" {
 		req.After = r.Header.Get("Last-Event-ID") // the browser's EventSource resumes so
 	}
 	md, _ := metadata.FromOutgoingContext(annotated)
@@ -150,7 +148,11 @@ func (s *Server) serveSSE(g *generation, mux *runtime.ServeMux, rt *restRoute, w
 	}
 	flusher, _ := w.(http.Flusher)
 	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
+	if sse {
+		h.Set("Content-Type", "text/event-stream")
+	} else {
+		h.Set("Content-Type", streamContentType)
+	}
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
@@ -163,8 +165,12 @@ func (s *Server) serveSSE(g *generation, mux *runtime.ServeMux, rt *restRoute, w
 	if finished {
 		return
 	}
-	beat := time.NewTicker(sseHeartbeat)
-	defer beat.Stop()
+	var beats <-chan time.Time
+	if sse {
+		beat := time.NewTicker(sseHeartbeat)
+		defer beat.Stop()
+		beats = beat.C
+	}
 	enc := g.jsonEncoder()
 	for {
 		select {
@@ -172,9 +178,18 @@ func (s *Server) serveSSE(g *generation, mux *runtime.ServeMux, rt *restRoute, w
 			ev := out.(*agentbridgev1.SubscribeResponse).GetEvent()
 			data, err := enc.Marshal(ev)
 			if err != nil {
-				writeSSEError(w, errJSON, status.New(codes.Internal, "an event could not be written as JSON").Err())
+				writeStreamError(w, errJSON, status.New(codes.Internal, "an event could not be written as JSON").Err(), sse)
 				flush()
 				return
+			}
+			if !sse {
+				line := make([]byte, 0, len(data)+32)
+				line = append(append(append(line, `{"result":{"event":`...), data...), "}}\n"...)
+				if _, err := w.Write(line); err != nil {
+					return
+				}
+				flush()
+				continue
 			}
 			var b bytes.Buffer
 			b.WriteString("id: " + ev.GetCursor() + "\n")
@@ -188,7 +203,7 @@ func (s *Server) serveSSE(g *generation, mux *runtime.ServeMux, rt *restRoute, w
 				return
 			}
 			flush()
-		case <-beat.C:
+		case <-beats:
 			if _, err := w.Write([]byte(": keep-alive\n\n")); err != nil {
 				return
 			}
@@ -196,7 +211,7 @@ func (s *Server) serveSSE(g *generation, mux *runtime.ServeMux, rt *restRoute, w
 		case err := <-done:
 			finished = true
 			if err != nil {
-				writeSSEError(w, errJSON, err)
+				writeStreamError(w, errJSON, err, sse)
 				flush()
 			}
 			return
@@ -204,14 +219,20 @@ func (s *Server) serveSSE(g *generation, mux *runtime.ServeMux, rt *restRoute, w
 	}
 }
 
-// writeSSEError writes a failed stream's status as an "error" event.
-func writeSSEError(w http.ResponseWriter, errJSON *runtime.JSONPb, err error) {
+// writeStreamError writes a failed stream's status as its last line: an "error" event in SSE,
+// {"error": status} in NDJSON.
+func writeStreamError(w http.ResponseWriter, errJSON *runtime.JSONPb, err error, sse bool) {
 	st, _ := status.FromError(err)
 	data, merr := errJSON.Marshal(st.Proto())
 	if merr != nil {
 		data = []byte(`{"code":13,"message":"the stream failed"}`)
 	}
-	_, _ = w.Write([]byte("event: error\ndata: " + string(bytes.ReplaceAll(data, []byte("\n"), nil)) + "\n\n"))
+	data = bytes.ReplaceAll(data, []byte("\n"), nil)
+	if sse {
+		_, _ = w.Write([]byte("event: error\ndata: " + string(data) + "\n\n"))
+		return
+	}
+	_, _ = w.Write([]byte(`{"error":` + string(data) + "}\n"))
 }
 
 // startSignal is the call's transport stream, telling serveSSE when the implementation sends

@@ -525,17 +525,17 @@ func TestEventsSSE(t *testing.T) {
 	}
 	// The NDJSON stream also starts at once, with the route FetchEvents' would shadow.
 	req, _ := http.NewRequestWithContext(ctx, "GET", b.httpURL+"/v1/events/stock:subscribe?subscriber=nd&after="+url.QueryEscape(c2), nil)
-	go func() {
-		time.Sleep(50 * time.Millisecond)
-		b.post(t, "e3", "stock.changed", "D", 4)
-	}()
 	nd, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = nd.Body.Close() }()
+	if ct := nd.Header.Get("Content-Type"); ct != "application/x-ndjson" {
+		t.Fatalf("ndjson content type %q", ct)
+	}
+	b.post(t, "e3", "stock.changed", "D", 4)
 	line, err := bufio.NewReader(nd.Body).ReadString('\n')
-	if err != nil || !strings.Contains(line, `"id":"e3"`) {
+	if err != nil || !strings.HasPrefix(line, `{"result":{"event":{`) || !strings.Contains(line, `"id":"e3"`) {
 		t.Fatalf("ndjson %q %v", line, err)
 	}
 }

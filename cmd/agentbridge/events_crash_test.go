@@ -81,7 +81,7 @@ func TestEventsSurviveKill9(t *testing.T) {
 	readers := sync.WaitGroup{}
 	for _, s := range subs {
 		readers.Go(func() {
-			if err := s.run(ctx, c, 200, allDelivered); err != nil {
+			if _, err := s.run(ctx, c, 200, "", true, allDelivered); err != nil {
 				t.Error(err)
 			}
 		})

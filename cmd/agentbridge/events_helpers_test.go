@@ -192,16 +192,19 @@ type subscriberLog struct {
 	afterAck []string
 }
 
-// run reads pages and acknowledges each on the next fetch until stop says so, riding out the
-// bridge's absence (errors are retried, with the same ack).
-func (s *subscriberLog) run(ctx context.Context, c *eventsClient, limit int, stop func(*subscriberLog) bool) error {
-	s.delivered, s.acked = map[string]int{}, map[string]bool{}
-	ack := ""
+// run reads pages and acknowledges each on the next fetch, riding out the bridge's absence
+// (errors are retried, with the same ack), starting with ack. Once stop says so it returns the
+// ack it has not sent yet; with drain, only after a fetch found nothing more (so every page
+// read is acknowledged).
+func (s *subscriberLog) run(ctx context.Context, c *eventsClient, limit int, ack string, drain bool, stop func(*subscriberLog) bool) (string, error) {
+	if s.delivered == nil {
+		s.delivered, s.acked = map[string]int{}, map[string]bool{}
+	}
 	var unacked []string // ids of the pages read since the last confirmed ack
 	var pendingIDs []string
 	for {
 		if ctx.Err() != nil {
-			return fmt.Errorf("%s: %w", s.name, ctx.Err())
+			return ack, fmt.Errorf("%s: %w", s.name, ctx.Err())
 		}
 		p, err := c.fetch(ctx, c.base(), s.name, ack, limit)
 		if err != nil {
@@ -230,8 +233,8 @@ func (s *subscriberLog) run(ctx context.Context, c *eventsClient, limit int, sto
 			pendingIDs = append(pendingIDs, unacked...)
 			unacked = nil
 		}
-		if stop(s) && len(p.Events) == 0 {
-			return nil
+		if stop(s) && (!drain || len(p.Events) == 0) {
+			return ack, nil
 		}
 	}
 }
