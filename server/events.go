@@ -306,8 +306,15 @@ func (ev *eventService) subscribe(ctx context.Context, in proto.Message, send fu
 	}
 	// The request is good: the stream starts now, not at the first event, which may be long.
 	_ = grpc.SendHeader(ctx, metadata.MD{})
+	// A tool call must end: on MCP the stream ends once it has caught up (a read that waited
+	// finds nothing), or at the surface's stream bound.
+	untilCaughtUp := SurfaceFromContext(ctx) == SurfaceMCP
+	wait := subscribeWait
+	if untilCaughtUp {
+		wait = defaultFetchWait
+	}
 	for {
-		entries, err := t.st.Read(ctx, t.topic, after, subscribePage, subscribeWait)
+		entries, err := t.st.Read(ctx, t.topic, after, subscribePage, wait)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil // the caller left
@@ -327,7 +334,7 @@ func (ev *eventService) subscribe(ctx context.Context, in proto.Message, send fu
 				return nil //nolint:nilerr // the caller left or wants no more: the stream is done
 			}
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || (untilCaughtUp && len(entries) == 0) {
 			return nil
 		}
 	}

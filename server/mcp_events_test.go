@@ -121,6 +121,14 @@ func TestMCPEventResources(t *testing.T) {
 	if len(fetched.Events) != 0 {
 		t.Fatalf("after ack: %s", data)
 	}
+	// The streaming tool ends once it has caught up, with what it read.
+	res, err = session.CallTool(t.Context(), &mcp.CallToolParams{Name: "events_subscribe", Arguments: map[string]any{"source": "stock", "subscriber": "streamer"}})
+	if err != nil || res.IsError {
+		t.Fatalf("events_subscribe: %+v %v", res, err)
+	}
+	if data, _ = json.Marshal(res.StructuredContent); !strings.Contains(string(data), `"id":"e0"`) || !strings.Contains(string(data), `"id":"e1"`) {
+		t.Fatalf("events_subscribe: %s", data)
+	}
 	// Unsubscribing stops the watcher; so does the end of the session.
 	if err := session.Unsubscribe(t.Context(), &mcp.UnsubscribeParams{URI: stock}); err != nil {
 		t.Fatal(err)
