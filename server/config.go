@@ -427,9 +427,9 @@ func (c *Config) Build(opts ...Option) (*Server, error) {
 	if durable, err = c.openStore(sharedLog); err != nil {
 		return fail(err)
 	}
-	switch {
-	case durable == nil:
-	case durable == sharedLog: // closed with the redis: section's store
+	switch durable {
+	case nil:
+	case sharedLog: // closed with the redis: section's store
 		own = append(own, WithStore(durable))
 	default:
 		own = append(own, withOwnedStore(durable))

@@ -317,15 +317,15 @@ func (ev *eventService) subscribe(ctx context.Context, in proto.Message, send fu
 		entries, err := t.st.Read(ctx, t.topic, after, subscribePage, wait)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil // the caller left
+				return nil //nolint:nilerr // the caller left: the stream is done, not failed
 			}
 			return storeError(err, "after")
 		}
 		for _, e := range entries {
 			after = e.Cursor
-			ev, err := t.decode(e)
-			if err != nil {
-				return err
+			ev, derr := t.decode(e)
+			if derr != nil {
+				return derr
 			}
 			if !f.keep(ev) {
 				continue
@@ -334,8 +334,11 @@ func (ev *eventService) subscribe(ctx context.Context, in proto.Message, send fu
 				return nil //nolint:nilerr // the caller left or wants no more: the stream is done
 			}
 		}
-		if ctx.Err() != nil || (untilCaughtUp && len(entries) == 0) {
+		if untilCaughtUp && len(entries) == 0 {
 			return nil
+		}
+		if ctx.Err() != nil {
+			return nil //nolint:nilerr // the caller left: the stream is done, not failed
 		}
 	}
 }

@@ -122,7 +122,9 @@ func benchEvents(b *testing.B, st store.Store, n int) agentbridgev1.EventService
 	b.Cleanup(func() {
 		_ = cc.Close()
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
 	})
 	return agentbridgev1.NewEventServiceClient(cc)
 }

@@ -133,7 +133,7 @@ func (s *Server) serveEventStream(g *generation, mux *runtime.ServeMux, rt *rest
 	defer func() {
 		cancel()
 		if !finished {
-			<-done
+			<-done //nolint:errcheck // the outcome is written already, or no one is left to read it
 		}
 	}()
 	select {

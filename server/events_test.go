@@ -375,14 +375,14 @@ func TestEventsSubscribeOnEverySurface(t *testing.T) {
 			defer func() { _ = stream.Close() }()
 			check(opt.name, func() (*agentbridgev1.Event, error) {
 				if !stream.Receive() {
-					return nil, fmt.Errorf("stream ended: %v", stream.Err())
+					return nil, fmt.Errorf("stream ended: %w", stream.Err())
 				}
 				return stream.Msg().GetEvent(), nil
 			})
 		})
 	}
 	t.Run("REST", func(t *testing.T) {
-		hreq, _ := http.NewRequestWithContext(ctx, "GET", b.httpURL+"/v1/events/stock:subscribe?subscriber=s&types=stock.changed", nil)
+		hreq, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.httpURL+"/v1/events/stock:subscribe?subscriber=s&types=stock.changed", nil)
 		resp, err := http.DefaultClient.Do(hreq)
 		if err != nil {
 			t.Fatal(err)
@@ -395,7 +395,7 @@ func TestEventsSubscribeOnEverySurface(t *testing.T) {
 		sc := bufio.NewScanner(resp.Body)
 		check("REST", func() (*agentbridgev1.Event, error) {
 			if !sc.Scan() {
-				return nil, fmt.Errorf("stream ended: %v", sc.Err())
+				return nil, fmt.Errorf("stream ended: %w", sc.Err())
 			}
 			var line struct {
 				Result struct {
@@ -470,7 +470,7 @@ func TestEventsSSE(t *testing.T) {
 	defer cancel()
 	open := func(query string, header http.Header) (*http.Response, *bufio.Reader) {
 		t.Helper()
-		req, _ := http.NewRequestWithContext(ctx, "GET", b.httpURL+"/v1/events/stock:subscribe?"+query, nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.httpURL+"/v1/events/stock:subscribe?"+query, nil)
 		req.Header = header
 		req.Header.Set("Accept", "text/event-stream")
 		resp, err := http.DefaultClient.Do(req)
@@ -501,8 +501,8 @@ func TestEventsSSE(t *testing.T) {
 		}
 	}
 	// No events yet after the cursor: the stream still starts at once (headers sent).
-	resp, rd := open("subscriber=sse&after="+url.QueryEscape(c0), http.Header{})
-	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "text/event-stream" {
+	resp, rd := open("subscriber=sse&after="+url.QueryEscape(c0), http.Header{}) //nolint:bodyclose // closed by open's cleanup
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || ct != "text/event-stream" {
 		t.Fatalf("%d %q", resp.StatusCode, ct)
 	}
 	id, ev := next(rd)
@@ -514,17 +514,17 @@ func TestEventsSSE(t *testing.T) {
 		t.Fatalf("live event %s %+v", id, ev)
 	}
 	// A reconnecting EventSource sends Last-Event-ID and resumes after it.
-	_, rd2 := open("subscriber=sse", http.Header{"Last-Event-Id": {c0}})
+	_, rd2 := open("subscriber=sse", http.Header{"Last-Event-Id": {c0}}) //nolint:bodyclose // closed by open's cleanup
 	if _, ev = next(rd2); ev.ID != "e1" {
 		t.Fatalf("resumed at %+v", ev)
 	}
 	// A request refused before streaming is an HTTP error, as on every REST route.
-	resp, _ = open("", http.Header{})
-	if resp.StatusCode != 400 {
+	resp, _ = open("", http.Header{}) //nolint:bodyclose // closed by open's cleanup
+	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("no subscriber: %d", resp.StatusCode)
 	}
 	// The NDJSON stream also starts at once, with the route FetchEvents' would shadow.
-	req, _ := http.NewRequestWithContext(ctx, "GET", b.httpURL+"/v1/events/stock:subscribe?subscriber=nd&after="+url.QueryEscape(c2), nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.httpURL+"/v1/events/stock:subscribe?subscriber=nd&after="+url.QueryEscape(c2), nil)
 	nd, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
