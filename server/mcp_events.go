@@ -47,6 +47,7 @@ type mcpEvents struct {
 	pos      map[string]string                 // session id + "\x00" + source → cursor read up to
 	watches  map[watchKey]*eventWatch          // running watchers
 	sessions map[*mcp.ServerSession][]watchKey // what each session subscribed to
+	tracked  map[*mcp.ServerSession]bool       // sessions whose end clears their state
 }
 
 type watchKey struct {
@@ -194,6 +195,7 @@ func (s *Server) readEventResource(ctx context.Context, req *mcp.ReadResourceReq
 		posKey = req.Session.ID() + "\x00" + source
 		s.mcpEvents.mu.Lock()
 		in.After = s.mcpEvents.pos[posKey]
+		s.trackSession(req.Session)
 		s.mcpEvents.mu.Unlock()
 	}
 	var header http.Header
@@ -273,17 +275,27 @@ func (s *Server) subscribeEvents(ctx context.Context, req *mcp.SubscribeRequest)
 	}
 	if !w.sessions[req.Session] {
 		w.sessions[req.Session] = true
-		first := len(e.sessions[req.Session]) == 0
 		e.sessions[req.Session] = append(e.sessions[req.Session], k)
-		if first {
-			ss := req.Session
-			go func() {
-				_ = ss.Wait()
-				s.endEventSession(ss)
-			}()
-		}
+		s.trackSession(req.Session)
 	}
 	return nil
+}
+
+// trackSession clears what the bridge keeps for a session (subscriptions, read positions)
+// when the session ends; once per session. e.mu is held.
+func (s *Server) trackSession(ss *mcp.ServerSession) {
+	e := &s.mcpEvents
+	if e.tracked[ss] {
+		return
+	}
+	if e.tracked == nil {
+		e.tracked = map[*mcp.ServerSession]bool{}
+	}
+	e.tracked[ss] = true
+	go func() {
+		_ = ss.Wait()
+		s.endEventSession(ss)
+	}()
 }
 
 // unsubscribeEvents stops telling the session about the source; the last one stops the
@@ -315,6 +327,7 @@ func (s *Server) endEventSession(ss *mcp.ServerSession) {
 		s.leaveWatch(k, ss)
 	}
 	delete(e.sessions, ss)
+	delete(e.tracked, ss)
 	if id := ss.ID(); id != "" {
 		for key := range e.pos {
 			if strings.HasPrefix(key, id+"\x00") {
@@ -398,9 +411,9 @@ func (s *Server) watchEvents(ctx context.Context, w *eventWatch, srv *mcp.Server
 	}
 }
 
-// eventWatchers counts the running watchers (tests).
-func (s *Server) eventWatchers() int {
+// eventWatchers counts the running watchers and the sessions whose state is kept (tests).
+func (s *Server) eventWatchers() (watchers, sessions int) {
 	s.mcpEvents.mu.Lock()
 	defer s.mcpEvents.mu.Unlock()
-	return len(s.mcpEvents.watches)
+	return len(s.mcpEvents.watches), len(s.mcpEvents.tracked)
 }

@@ -67,8 +67,8 @@ func TestMCPEventResources(t *testing.T) {
 	if err := session.Subscribe(t.Context(), &mcp.SubscribeParams{URI: stock}); err != nil {
 		t.Fatal(err)
 	}
-	if n := server.EventWatchers(b.srv); n != 1 {
-		t.Fatalf("%d watchers", n)
+	if n, sessions := server.EventWatchers(b.srv); n != 1 || sessions != 1 {
+		t.Fatalf("%d watchers, %d sessions", n, sessions)
 	}
 	b.post(t, "e1", "stock.changed", "B", 2)
 	if got := receive(t, updated, "resources/updated"); got != stock {
@@ -133,7 +133,7 @@ func TestMCPEventResources(t *testing.T) {
 	if err := session.Unsubscribe(t.Context(), &mcp.UnsubscribeParams{URI: stock}); err != nil {
 		t.Fatal(err)
 	}
-	if n := server.EventWatchers(b.srv); n != 0 {
+	if n, _ := server.EventWatchers(b.srv); n != 0 {
 		t.Fatalf("%d watchers after unsubscribe", n)
 	}
 	if err := session.Subscribe(t.Context(), &mcp.SubscribeParams{URI: stock}); err != nil {
@@ -144,9 +144,13 @@ func TestMCPEventResources(t *testing.T) {
 	}
 	_ = session.Close()
 	deadline := time.Now().Add(waitLimit)
-	for server.EventWatchers(b.srv) != 0 {
+	for {
+		n, sessions := server.EventWatchers(b.srv)
+		if n == 0 && sessions == 0 {
+			break
+		}
 		if time.Now().After(deadline) {
-			t.Fatal("the watcher outlived its session")
+			t.Fatalf("%d watchers and %d sessions' state outlived the session", n, sessions)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
