@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net/url"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -59,6 +60,7 @@ type eventService struct {
 	sources map[string]protoreflect.MessageDescriptor // by source name
 	names   []string                                  // sorted
 	store   func() store.Store                        // the serving server's store, read per call
+	scopes  map[string][]string                       // by source: what reading it needs (auth.scopes "events/<source>")
 }
 
 // eventService returns the built-in EventService serving c's event sources, or nil when c has
@@ -85,6 +87,9 @@ func (c *Config) eventService(set *contract.Set, durable func() store.Store) (*S
 		return nil, err
 	}
 	sort.Strings(ev.names)
+	if c.Auth != nil {
+		ev.scopes = sourceScopes(c.Auth.Scopes, ev.names)
+	}
 	return &Service{
 		Desc: EventServiceDesc,
 		Methods: map[protoreflect.Name]adapters.Unary{
@@ -121,6 +126,38 @@ func findMessage(set *contract.Set, name string) (protoreflect.MessageDescriptor
 	return md, nil
 }
 
+// sourceScopes returns, by source, the scopes auth.scopes asks of callers reading it: the most
+// specific pattern matching "events/<source>" (exact, else the longest glob, as for methods).
+// Method names hold no '/', so these patterns and the method patterns never match each other's
+// names.
+func sourceScopes(cfg map[string][]string, sources []string) map[string][]string {
+	sp := newScopePolicy(cfg)
+	out := map[string][]string{}
+	for _, source := range sources {
+		for _, p := range sp.patterns {
+			if ok, _ := path.Match(p.glob, "events/"+source); ok {
+				out[source] = p.scopes
+				break
+			}
+		}
+	}
+	return out
+}
+
+// checkScopes refuses a caller that lacks the scopes reading source needs.
+func (ev *eventService) checkScopes(ctx context.Context, source string) error {
+	need := ev.scopes[source]
+	p := PrincipalFromContext(ctx)
+	if len(need) == 0 || p == nil {
+		return nil
+	}
+	if lack := (requirement{all: need}).missing(p); lack != nil {
+		return status.Errorf(codes.PermissionDenied, "the events of source %q need the scope %s, which %s (%s) does not have; ask for a credential with it",
+			source, strings.Join(lack, " and "), p.ID, p.Method)
+	}
+	return nil
+}
+
 // target is what one call reads: a source's topic, and the subscriber's cursor group.
 type target struct {
 	st     store.Store
@@ -140,6 +177,9 @@ func (ev *eventService) resolve(ctx context.Context, source, subscriber string) 
 		return nil, status.Errorf(codes.NotFound, "no event source %q; the sources are %s", source, strings.Join(ev.names, ", "))
 	}
 	if err := checkSubscriber(subscriber); err != nil {
+		return nil, err
+	}
+	if err := ev.checkScopes(ctx, source); err != nil {
 		return nil, err
 	}
 	st := ev.store()

@@ -549,6 +549,7 @@ func TestEventsSubscribersArePerPrincipal(t *testing.T) {
     - {id: mallory, sha256: %s}
   scopes:
     "agentbridge.v1.EventService.*": [events:read]
+    "events/orders": [orders:read]
 `, sha256Hex("alice-key"), sha256Hex("bob-key"), sha256Hex("mallory-key"))
 	b := startEvents(t, auth)
 	b.post(t, "e0", "stock.changed", "A", 1)
@@ -583,6 +584,10 @@ func TestEventsSubscribersArePerPrincipal(t *testing.T) {
 	call("bob-key", "GET", "/v1/events/stock?subscriber=agent&wait=0s", nil, &page)
 	if ids(page.Events) != "e0,e1" {
 		t.Fatalf("bob reads %s", ids(page.Events))
+	}
+	// A source can need scopes of its own: auth.scopes "events/<source>".
+	if code := call("alice-key", "GET", "/v1/events/orders?subscriber=agent&wait=0s", nil, &page); code != 403 || !strings.Contains(page.Message, `source "orders" need the scope orders:read`) {
+		t.Fatalf("alice on orders: %d %+v", code, page)
 	}
 	// EventService obeys auth.scopes like every method.
 	if code := call("mallory-key", "GET", "/v1/events/stock?subscriber=agent&wait=0s", nil, &page); code != 403 {

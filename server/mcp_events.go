@@ -247,6 +247,10 @@ func (s *Server) subscribeEvents(ctx context.Context, req *mcp.SubscribeRequest)
 			}
 		}
 	}
+	if err := ev.checkScopes(ctx, source); err != nil {
+		st, _ := status.FromError(err)
+		return &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: st.Message()}
+	}
 	st := ev.store()
 	if st == nil || req.Session == nil {
 		return &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "events are not kept: the server has no store"}
