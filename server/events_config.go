@@ -69,6 +69,11 @@ type WebhookVerify struct {
 	MTLS *MTLSVerify `yaml:"mtls"`
 	// AllowIPs lists the networks (CIDRs or addresses) deliveries may come from.
 	AllowIPs []string `yaml:"allow_ips"`
+	// OrganizationIDs lists the Salesforce organizations (15- or 18-character ids) whose
+	// outbound messages a soap_notification source takes; a message naming another
+	// OrganizationId is refused. It checks what the message says, not who sent it, so it is
+	// given beside mtls or allow_ips, not instead of them.
+	OrganizationIDs []string `yaml:"organization_ids"`
 	// TrustedProxies lists the proxies (CIDRs or addresses) whose X-Forwarded-For is believed
 	// when checking allow_ips. Default: none; the connection's address is checked.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -203,6 +208,9 @@ func (c *Config) checkEvents() error {
 		} else if es.ID != "" && !eventFieldPath.MatchString(es.ID) {
 			bad("id %q: use a field path (event_id, order.id) or header:<Header-Name>", es.ID)
 		}
+		if len(es.Verify.OrganizationIDs) > 0 && es.format() != FormatSOAPNotification {
+			bad("verify.organization_ids is for format soap_notification")
+		}
 		if es.format() == FormatSOAPNotification && es.ID != "" {
 			bad("id: a soap_notification source keys each event by its Notification's Id; remove id")
 		}
@@ -331,11 +339,19 @@ func (c *Config) checkVerify(name string, v WebhookVerify) []error {
 			}
 		}
 	}
+	for _, id := range v.OrganizationIDs {
+		if !sfOrgID.MatchString(id) {
+			bad("organization_ids: %q is not a Salesforce organization id (15 or 18 letters and digits, starting 00D)", id)
+		}
+	}
 	if len(v.TrustedProxies) > 0 && len(v.AllowIPs) == 0 {
 		bad("trusted_proxies is only read for allow_ips, which is empty")
 	}
 	return errs
 }
+
+// sfOrgID is a Salesforce organization id.
+var sfOrgID = regexp.MustCompile(`^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$`)
 
 // secretRef is a whole-value ${ENV_VAR} reference.
 var secretRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)

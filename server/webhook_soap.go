@@ -39,28 +39,29 @@ type notification struct {
 }
 
 // decodeNotifications reads an Outbound Messaging envelope.
-func (src *webhookSource) decodeNotifications(body []byte, ct string) ([]notification, *webhookFailure) {
+func (src *webhookSource) decodeNotifications(body []byte, ct string) ([]notification, string, *webhookFailure) {
 	bad := func(format string, args ...any) *webhookFailure {
 		return failf(http.StatusBadRequest, "invalid", "invalid SOAP notification: "+format, args...)
 	}
 	utf, err := xmlcodec.ToUTF8(body, ct)
 	if err != nil {
-		return nil, bad("%v", err)
+		return nil, "", bad("%v", err)
 	}
 	d := xmlcodec.NewDecoder(bytes.NewReader(utf))
 	env, err := firstElement(d)
 	if err != nil {
-		return nil, bad("malformed XML: %v", err)
+		return nil, "", bad("malformed XML: %v", err)
 	}
 	if env.Name.Space != soap11Namespace || env.Name.Local != "Envelope" {
-		return nil, bad("the root element is {%s}%s, not a SOAP 1.1 Envelope", env.Name.Space, env.Name.Local)
+		return nil, "", bad("the root element is {%s}%s, not a SOAP 1.1 Envelope", env.Name.Space, env.Name.Local)
 	}
 	var notes []notification
+	var org string
 	sawBody := false
 	for {
 		start, end, err := nextChild(d)
 		if err != nil {
-			return nil, bad("malformed XML: %v", err)
+			return nil, "", bad("malformed XML: %v", err)
 		}
 		if end {
 			break
@@ -68,87 +69,94 @@ func (src *webhookSource) decodeNotifications(body []byte, ct string) ([]notific
 		switch {
 		case start.Name.Space == soap11Namespace && start.Name.Local == "Header" && !sawBody:
 			if err := d.Skip(); err != nil {
-				return nil, bad("malformed XML: %v", err)
+				return nil, "", bad("malformed XML: %v", err)
 			}
 		case start.Name.Space == soap11Namespace && start.Name.Local == "Body" && !sawBody:
 			sawBody = true
-			if notes, err = src.readNotificationsBody(d); err != nil {
+			if notes, org, err = src.readNotificationsBody(d); err != nil {
 				var f *webhookFailure
 				if errors.As(err, &f) {
-					return nil, f
+					return nil, "", f
 				}
-				return nil, bad("%v", err)
+				return nil, "", bad("%v", err)
 			}
 		default:
-			return nil, bad("unexpected element %s in the Envelope", start.Name.Local)
+			return nil, "", bad("unexpected element %s in the Envelope", start.Name.Local)
 		}
 	}
 	if !sawBody {
-		return nil, bad("the Envelope has no Body")
+		return nil, "", bad("the Envelope has no Body")
 	}
 	if err := onlyTrailingSpace(d); err != nil {
-		return nil, bad("malformed XML: %v", err)
+		return nil, "", bad("malformed XML: %v", err)
 	}
-	return notes, nil
+	return notes, org, nil
 }
 
 // readNotificationsBody reads the Body: exactly one notifications element.
-func (src *webhookSource) readNotificationsBody(d *xml.Decoder) ([]notification, error) {
+func (src *webhookSource) readNotificationsBody(d *xml.Decoder) ([]notification, string, error) {
 	var notes []notification
+	var org string
 	seen := false
 	for {
 		start, end, err := nextChild(d)
 		if err != nil {
-			return nil, fmt.Errorf("malformed XML: %w", err)
+			return nil, "", fmt.Errorf("malformed XML: %w", err)
 		}
 		if end {
 			break
 		}
 		if seen || start.Name.Space != outboundNamespace || start.Name.Local != "notifications" {
-			return nil, fmt.Errorf("the Body holds %s, not one notifications element of %s", start.Name.Local, outboundNamespace)
+			return nil, "", fmt.Errorf("the Body holds %s, not one notifications element of %s", start.Name.Local, outboundNamespace)
 		}
 		seen = true
-		if notes, err = src.readNotifications(d); err != nil {
-			return nil, err
+		if notes, org, err = src.readNotifications(d); err != nil {
+			return nil, "", err
 		}
 	}
 	if !seen {
-		return nil, errors.New("the Body holds no notifications element")
+		return nil, "", errors.New("the Body holds no notifications element")
 	}
 	if len(notes) == 0 {
-		return nil, errors.New("the notifications element holds no Notification")
+		return nil, "", errors.New("the notifications element holds no Notification")
 	}
-	return notes, nil
+	return notes, org, nil
 }
 
 // readNotifications reads the notifications element's children. The organization, action and
 // URLs are read over; the SessionId (a live session of the sending user) is never kept.
-func (src *webhookSource) readNotifications(d *xml.Decoder) ([]notification, error) {
+func (src *webhookSource) readNotifications(d *xml.Decoder) ([]notification, string, error) {
 	var notes []notification
+	var org string
 	for {
 		start, end, err := nextChild(d)
 		if err != nil {
-			return nil, fmt.Errorf("malformed XML: %w", err)
+			return nil, "", fmt.Errorf("malformed XML: %w", err)
 		}
 		if end {
-			return notes, nil
+			return notes, org, nil
 		}
 		if start.Name.Space != outboundNamespace {
-			return nil, fmt.Errorf("unexpected element notifications/%s", start.Name.Local)
+			return nil, "", fmt.Errorf("unexpected element notifications/%s", start.Name.Local)
 		}
 		switch start.Name.Local {
-		case "OrganizationId", "ActionId", "SessionId", "EnterpriseUrl", "PartnerUrl":
+		case "OrganizationId":
+			if err := d.DecodeElement(&org, &start); err != nil {
+				return nil, "", fmt.Errorf("notifications/OrganizationId: %w", err)
+			}
+			org = strings.TrimSpace(org)
+		case "ActionId", "SessionId", "EnterpriseUrl", "PartnerUrl":
 			if err := d.Skip(); err != nil {
-				return nil, fmt.Errorf("malformed XML: %w", err)
+				return nil, "", fmt.Errorf("malformed XML: %w", err)
 			}
 		case "Notification":
 			n, err := src.readNotification(d, len(notes))
 			if err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			notes = append(notes, n)
 		default:
-			return nil, fmt.Errorf("unexpected element notifications/%s", start.Name.Local)
+			return nil, "", fmt.Errorf("unexpected element notifications/%s", start.Name.Local)
 		}
 	}
 }
@@ -228,6 +236,21 @@ func nextChild(d *xml.Decoder) (xml.StartElement, bool, error) {
 			return xml.StartElement{}, false, errors.New("document type declarations are not allowed")
 		}
 	}
+}
+
+// organizationAllowed says whether a source takes notifications of organization org: any, when
+// it lists none; else a listed id, an 18-character id matching a listed 15-character one by its
+// first 15.
+func (src *webhookSource) organizationAllowed(org string) bool {
+	if len(src.orgIDs) == 0 {
+		return true
+	}
+	for _, id := range src.orgIDs {
+		if id == org || len(id) == 15 && len(org) == 18 && org[:15] == id {
+			return true
+		}
+	}
+	return false
 }
 
 // writeSOAPFault answers a refused notification with a SOAP 1.1 fault: Client for what the

@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,6 +70,7 @@ type webhookSource struct {
 	maxBody int64 // 0: the server's
 	unmarsh protojson.UnmarshalOptions
 	form    map[string]protoreflect.FieldDescriptor // form keys: JSON and proto names
+	orgIDs  []string                                // soap_notification: the organizations taken
 }
 
 // config is the events: section the set was built from, for reloads to compare (nil when none).
@@ -87,6 +89,11 @@ func withWebhooks(set *webhookSet) Option { return func(o *options) { o.webhooks
 func (c *Config) webhookOption() (Option, error) {
 	if len(c.Events.Sources) == 0 {
 		return func(*options) {}, nil
+	}
+	// A config made in Go is not validated by ParseConfig: an unverified source must not slip
+	// through that way.
+	if err := c.checkEvents(); err != nil {
+		return nil, err
 	}
 	set, err := contract.Load(context.Background(), c.Sources())
 	if err != nil {
@@ -171,6 +178,7 @@ func compileSource(name string, es EventSource, files *protoregistry.Files, dir 
 			src.form[fd.JSONName()] = fd
 		}
 	}
+	src.orgIDs = es.Verify.OrganizationIDs
 	if src.checks, err = compileVerify(name, es.Verify, dir); err != nil {
 		return nil, err
 	}
@@ -301,11 +309,13 @@ func (s *Server) webhookHandler(ws *webhookSet, src *webhookSource) http.Handler
 			writeWebhookFailure(w, src, fail)
 			return
 		}
-		outcome := "stored"
-		if reply.all(func(a store.Appended) bool { return a.Duplicate }) {
-			outcome = "duplicate"
+		for _, a := range reply.appended {
+			outcome := "stored"
+			if a.Duplicate {
+				outcome = "duplicate"
+			}
+			ws.deliveries.WithLabelValues(src.name, outcome).Inc()
 		}
-		ws.deliveries.WithLabelValues(src.name, outcome).Add(float64(len(reply.appended)))
 		writeWebhookReply(w, src, reply)
 	})
 }
@@ -314,15 +324,6 @@ func (s *Server) webhookHandler(ws *webhookSet, src *webhookSource) http.Handler
 type intakeResult struct {
 	ids      []string
 	appended []store.Appended
-}
-
-func (r *intakeResult) all(f func(store.Appended) bool) bool {
-	for _, a := range r.appended {
-		if !f(a) {
-			return false
-		}
-	}
-	return true
 }
 
 // intake verifies, decodes and stores one delivery.
@@ -347,7 +348,7 @@ func (s *Server) intake(ws *webhookSet, src *webhookSource, w http.ResponseWrite
 	if r.ContentLength > limit {
 		return nil, failf(http.StatusRequestEntityTooLarge, "too_large", "the body of %d bytes is over this source's limit of %d bytes", r.ContentLength, limit)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit)) // over the limit, the connection is closed after the reply
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -365,13 +366,19 @@ func (s *Server) intake(ws *webhookSet, src *webhookSource, w http.ResponseWrite
 	if f := src.checkContentType(r.Header.Get("Content-Type")); f != nil {
 		return nil, f
 	}
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return nil, failf(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Encoding %s: event bodies are taken uncompressed", ce)
+	}
 	var ids []string
 	var recs []store.Record
 	received := timestamppb.New(now)
 	if src.format == FormatSOAPNotification {
-		notes, f := src.decodeNotifications(body, r.Header.Get("Content-Type"))
+		notes, org, f := src.decodeNotifications(body, r.Header.Get("Content-Type"))
 		if f != nil {
 			return nil, f
+		}
+		if !src.organizationAllowed(org) {
+			return nil, &webhookFailure{code: http.StatusUnauthorized, outcome: "unverified", check: "organization_ids", msg: fmt.Sprintf("organization_ids: the notifications come from organization %q, which is not in organization_ids", org)}
 		}
 		for _, n := range notes {
 			if f := s.validateEvent(n.msg); f != nil {
@@ -459,8 +466,14 @@ func (f fieldRef) jsonPath() string {
 	return strings.Join(parts, ".")
 }
 
+// maxEventIDBytes bounds an event id, which is a store key.
+const maxEventIDBytes = 512
+
 // record makes the stored record of one event.
 func (src *webhookSource) record(id, typ string, received *timestamppb.Timestamp, msg proto.Message) (store.Record, *webhookFailure) {
+	if len(id) > maxEventIDBytes {
+		return store.Record{}, failf(http.StatusBadRequest, "invalid", "the event id is %d bytes long; at most %d are kept", len(id), maxEventIDBytes)
+	}
 	value, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
 	if err != nil {
 		return store.Record{}, failf(http.StatusBadRequest, "invalid", "the event cannot be encoded: %v", err)
@@ -538,11 +551,18 @@ func (src *webhookSource) decode(body []byte, ct string) (proto.Message, *webhoo
 		}
 	default:
 		if err := src.unmarsh.Unmarshal(body, msg); err != nil {
-			return nil, failf(http.StatusBadRequest, "invalid", "%s", jsonError(msg, body, err).Error())
+			f := failf(http.StatusBadRequest, "invalid", "%s", jsonError(msg, body, err).Error())
+			if m := jsonErrField.FindStringSubmatch(f.msg); m != nil {
+				f.field = m[1] + m[2]
+			}
+			return nil, f
 		}
 	}
 	return msg, nil
 }
+
+// jsonErrField finds the field a protojson error names.
+var jsonErrField = regexp.MustCompile(`unknown field "([^"]+)"|field ([A-Za-z0-9_.]+):`)
 
 // decodeXML reads a document whose root element is the message (its name is not checked).
 func (src *webhookSource) decodeXML(body []byte, ct string, msg proto.Message) *webhookFailure {
@@ -566,7 +586,10 @@ func (src *webhookSource) decodeXML(body []byte, ct string, msg proto.Message) *
 
 // xmlFailure is a 400 for an XML body that does not fit msg, naming the element.
 func xmlFailure(msg proto.Message, err error) *webhookFailure {
-	f := failf(http.StatusBadRequest, "invalid", "invalid XML for %s: %v", msg.ProtoReflect().Descriptor().FullName(), err)
+	// The codec speaks of replies and backends; here the document is an event from a sender,
+	// and lenient: (a backend's setting) does not apply.
+	text := strings.NewReplacer(", or set lenient: true on the backend to skip them", "", "the reply has no such", "the event has no such", "the backend", "the sender").Replace(err.Error())
+	f := failf(http.StatusBadRequest, "invalid", "invalid XML for %s: %s", msg.ProtoReflect().Descriptor().FullName(), text)
 	var de *xmlcodec.DecodeError
 	if errors.As(err, &de) {
 		f.field = de.Path

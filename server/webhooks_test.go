@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/agentbridge/agentbridge/adapters"
 	demov1 "github.com/agentbridge/agentbridge/gen/agentbridge/demo/v1"
 	agentbridgev1 "github.com/agentbridge/agentbridge/gen/agentbridge/v1"
 	"github.com/agentbridge/agentbridge/server"
@@ -59,7 +61,7 @@ func newHookBridge(t *testing.T, yaml string, st store.Store, dir string) *hookB
 	return &hookBridge{h: srv.Handler(), store: st}
 }
 
-func parseHookConfig(t *testing.T, yaml, dir string) *server.Config {
+func parseHookConfig(t testing.TB, yaml, dir string) *server.Config {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -188,6 +190,20 @@ func TestWebhookJSON(t *testing.T) {
 	if n := len(b.events(t, "stock")); n != 1 {
 		t.Errorf("%d events after a duplicate, want 1", n)
 	}
+	b.post(t, "/hooks/stock", "application/json", stockEvent, nil) // unverified
+
+	// Each outcome is counted.
+	mw := httptest.NewRecorder()
+	b.h.ServeHTTP(mw, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, want := range []string{
+		`agentbridge_webhook_deliveries_total{outcome="stored",source="stock"} 1`,
+		`agentbridge_webhook_deliveries_total{outcome="duplicate",source="stock"} 1`,
+		`agentbridge_webhook_deliveries_total{outcome="unverified",source="stock"} 1`,
+	} {
+		if !strings.Contains(mw.Body.String(), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 // TestWebhookRefusals: each way a delivery can fail gets its status and a JSON error naming
@@ -210,8 +226,9 @@ func TestWebhookRefusals(t *testing.T) {
 		{"bad signature", "application/json", stockEvent, signed(stockEvent + " "), 401, "does not match the body", "hmac", ""},
 		{"signature of another secret", "application/json", stockEvent, map[string]string{"X-Hub-Signature-256": "sha256=" + strings.Repeat("ab", 32)}, 401, "does not match", "hmac", ""},
 		{"broken JSON", "application/json", `{"eventId":`, signed(`{"eventId":`), 400, "invalid JSON for agentbridge.demo.v1.StockChanged", "", ""},
-		{"unknown field", "application/json", `{"eventId":"e","sku":"A-100","colour":"red"}`, signed(`{"eventId":"e","sku":"A-100","colour":"red"}`), 400, `unknown field "colour"`, "", ""},
-		{"wrong type", "application/json", `{"eventId":"e","sku":"A-100","onHand":"lots"}`, signed(`{"eventId":"e","sku":"A-100","onHand":"lots"}`), 400, "onHand", "", ""},
+		{"unknown field", "application/json", `{"eventId":"e","sku":"A-100","colour":"red"}`, signed(`{"eventId":"e","sku":"A-100","colour":"red"}`), 400, `unknown field "colour"`, "", "colour"},
+		{"wrong type", "application/json", `{"eventId":"e","sku":"A-100","onHand":"lots"}`, signed(`{"eventId":"e","sku":"A-100","onHand":"lots"}`), 400, "onHand", "", "onHand"},
+		{"compressed", "application/json", stockEvent, map[string]string{"X-Hub-Signature-256": githubSig(stockEvent), "Content-Encoding": "gzip"}, 415, "uncompressed", "", ""},
 		{"rule broken", "application/json", `{"eventId":"e","sku":"a100"}`, signed(`{"eventId":"e","sku":"a100"}`), 400, "sku", "", ""},
 		{"no id", "application/json", `{"sku":"A-100"}`, signed(`{"sku":"A-100"}`), 400, "event_id", "", ""},
 		{"oversized", "application/json", big, signed(big), 413, "limit of 300 bytes", "", ""},
@@ -230,6 +247,9 @@ func TestWebhookRefusals(t *testing.T) {
 			}
 			if tt.check != "" && r["check"] != tt.check {
 				t.Errorf("check %v, want %s", r["check"], tt.check)
+			}
+			if tt.field != "" && r["field"] != tt.field {
+				t.Errorf("field %v, want %s", r["field"], tt.field)
 			}
 			if strings.Contains(w.Body.String(), githubSig(tt.body)[7:]) || strings.Contains(w.Body.String(), hookSecret) {
 				t.Errorf("the reply gives away the expected signature or the secret: %s", w.Body)
@@ -332,6 +352,7 @@ events:
 		{"stripe stale", "/hooks/stripe", map[string]string{"Stripe-Signature": stripeSig(now-3600, stockEvent)}, "", 401, "beyond the tolerance"},
 		{"stripe missing", "/hooks/stripe", nil, "", 401, "Stripe-Signature header is missing"},
 		{"generic", "/hooks/generic", map[string]string{"X-Sig": genericSig(now, stockEvent), "X-Timestamp": strconv.FormatInt(now, 10), "X-Event-Id": "g-1"}, "", 202, ""},
+		{"generic with an id too long", "/hooks/generic", map[string]string{"X-Sig": genericSig(now, stockEvent), "X-Timestamp": strconv.FormatInt(now, 10), "X-Event-Id": strings.Repeat("g", 513)}, "", 400, "at most 512"},
 		{"generic without the id header", "/hooks/generic", map[string]string{"X-Sig": genericSig(now, stockEvent), "X-Timestamp": strconv.FormatInt(now, 10)}, "", 400, "X-Event-Id header"},
 		{"generic stale", "/hooks/generic", map[string]string{"X-Sig": genericSig(now-600, stockEvent), "X-Timestamp": strconv.FormatInt(now-600, 10), "X-Event-Id": "g-2"}, "", 401, "beyond the tolerance"},
 		{"generic no timestamp", "/hooks/generic", map[string]string{"X-Sig": genericSig(now, stockEvent), "X-Event-Id": "g-3"}, "", 401, "X-Timestamp header is missing"},
@@ -480,7 +501,8 @@ events:
 	}{
 		{"xml", "/hooks/xml", "application/xml", xmlEvent, 202, ""},
 		{"xml as text/xml", "/hooks/xml", "text/xml; charset=utf-8", strings.Replace(xmlEvent, "x-1", "x-2", 1), 202, ""},
-		{"xml unknown element", "/hooks/xml", "application/xml", `<e><eventId>x-3</eventId><sku>B-200</sku><onHand>1</onHand><previous>1</previous><colour>red</colour></e>`, 400, "colour"},
+		{"xml unknown element", "/hooks/xml", "application/xml", `<e><eventId>x-3</eventId><sku>B-200</sku><onHand>1</onHand><previous>1</previous><colour>red</colour></e>`, 400, "element colour: the contract has no field for this element, so it would be lost; add the field to the proto, add a repeated string field marked (agentbridge.v1.xml).any to keep such elements"},
+		{"xml missing element", "/hooks/xml", "application/xml", `<e><eventId>x-7</eventId><sku>B-200</sku><previous>1</previous></e>`, 400, "element onHand: the event has no such element"},
 		{"xml wrong type", "/hooks/xml", "application/xml", `<e><eventId>x-4</eventId><sku>B-200</sku><onHand>lots</onHand><previous>1</previous></e>`, 400, "onHand"},
 		{"xml cut off", "/hooks/xml", "application/xml", `<e><eventId>x-5</eventId><sku>B-2`, 400, "XML"},
 		{"xml two roots", "/hooks/xml", "application/xml", `<e><eventId>x-6</eventId><sku>B-200</sku><onHand>1</onHand><previous>1</previous></e><e/>`, 400, "after the root element"},
@@ -501,8 +523,8 @@ events:
 				t.Fatalf("got %d %s, want %d", w.Code, w.Body, tt.code)
 			}
 			if tt.code != 202 {
-				if msg := replyJSON(t, w)["error"].(string); !strings.Contains(msg, tt.want) {
-					t.Errorf("error %q, want %q", msg, tt.want)
+				if msg := replyJSON(t, w)["error"].(string); !strings.Contains(msg, tt.want) || strings.Contains(msg, "lenient") || strings.Contains(msg, "backend") {
+					t.Errorf("error %q, want %q (and no word of backends)", msg, tt.want)
 				}
 				if n := len(b.events(t, source)); n != before {
 					t.Errorf("%d events stored, was %d", n, before)
@@ -667,6 +689,30 @@ events:
 		t.Errorf("%d events after refusals, want 3", n)
 	}
 
+	// Only the listed organizations: the 15-character form of the id matches its 18-character
+	// form; another organization is refused as unverified.
+	orgs := newHookBridge(t, `
+proto_paths: [.]
+protos: [sf.proto]
+events:
+  sources:
+    accounts:
+      format: soap_notification
+      message: acme.sf.v1.Account
+      verify: {allow_ips: [192.0.2.0/24], organization_ids: [00Dxx0000001gPL]}
+`, nil, dir)
+	w = orgs.post(t, "/hooks/accounts", "text/xml", strings.Replace(outboundMessage("04lxx30"), "00Dxx0000001gPL<", "00Dxx0000001gPLAAA<", 1), nil)
+	if w.Code != 200 || w.Body.String() != ack {
+		t.Errorf("listed organization: %d %s", w.Code, w.Body)
+	}
+	w = orgs.post(t, "/hooks/accounts", "text/xml", strings.Replace(outboundMessage("04lxx31"), "00Dxx0000001gPL<", "00Dyy0000009zzz<", 1), nil)
+	if w.Code != 401 || !strings.Contains(w.Body.String(), `organization &#34;00Dyy0000009zzz&#34;, which is not in organization_ids`) || strings.Contains(w.Body.String(), "Ack") {
+		t.Errorf("other organization: %d %s", w.Code, w.Body)
+	}
+	if evs := orgs.events(t, "accounts"); len(evs) != 1 || evs[0].GetId() != "04lxx30" {
+		t.Errorf("events %v", evs)
+	}
+
 	// A store that fails: a Server fault with Retry-After, never an Ack.
 	down := newHookBridge(t, `
 proto_paths: [.]
@@ -715,6 +761,8 @@ func TestWebhookConfig(t *testing.T) {
 		{"same path", "events:\n  sources:\n    a:\n      path: /in\n      message: m.M\n      verify: {allow_ips: [10.0.0.1]}\n    b:\n      path: /in\n      message: m.M\n      verify: {allow_ips: [10.0.0.1]}\n", `also the path of source "a"`},
 		{"mtls without tls", "events:\n  sources:\n    s:\n      message: m.M\n      verify: {mtls: {allow: [erp]}}\n", "mtls needs tls and auth.mtls.client_ca_file"},
 		{"id on soap", "events:\n  sources:\n    s:\n      format: soap_notification\n      id: x\n      message: m.M\n      verify: {allow_ips: [10.0.0.1]}\n", "keys each event by its Notification's Id"},
+		{"organization ids beyond soap", "events:\n  sources:\n    s:\n      message: m.M\n      verify: {allow_ips: [10.0.0.1], organization_ids: [00Dxx0000001gPL]}\n", "organization_ids is for format soap_notification"},
+		{"bad organization id", "events:\n  sources:\n    s:\n      format: soap_notification\n      message: m.M\n      verify: {allow_ips: [10.0.0.1], organization_ids: [acme]}\n", `"acme" is not a Salesforce organization id`},
 		{"type and type_field", "events:\n  sources:\n    s:\n      type: a\n      type_field: b\n      message: m.M\n      verify: {allow_ips: [10.0.0.1]}\n", "give one"},
 		{"unknown key", "events:\n  sources:\n    s:\n      mesage: m.M\n", "field mesage not found"},
 	} {
@@ -745,6 +793,22 @@ func TestWebhookConfig(t *testing.T) {
 			}
 		})
 	}
+	// A config made in Go is checked at Build as a parsed one is.
+	goCfg := &server.Config{
+		Services: []string{"agentbridge.testing.v1.VatService"},
+		Backends: map[string]adapters.Backend{"vat": {Kind: "soap", Endpoint: "http://127.0.0.1:1/vat"}},
+		HTTPAddr: "0.0.0.0:0",
+		Auth:     &server.AuthConfig{Insecure: true},
+		Store:    server.StoreConfig{Engine: server.StoreMemory},
+		Events:   server.EventsConfig{Sources: map[string]server.EventSource{"s": {Message: "agentbridge.demo.v1.StockChanged"}}},
+	}
+	if srv, err := goCfg.Build(server.WithLogger(slog.New(slog.DiscardHandler))); err == nil || !strings.Contains(err.Error(), "a source must verify its sender") {
+		if err == nil {
+			_ = srv.Close()
+		}
+		t.Errorf("an unverified source made in Go: %v", err)
+	}
+
 	// verify: {none: true} on loopback builds, with the memory store, and takes events.
 	c, err := server.ParseConfig([]byte(hookHead + "store: {engine: memory}\nevents:\n  sources:\n    s:\n      message: agentbridge.demo.v1.StockChanged\n      verify: {none: true}\n"))
 	if err != nil {
@@ -761,4 +825,82 @@ func TestWebhookConfig(t *testing.T) {
 	if w.Code != 202 {
 		t.Errorf("unverified source on loopback: %d %s", w.Code, w.Body)
 	}
+}
+
+// TestWebhookEmbeddedStore: with the embedded store (the default engine), an acknowledged event
+// is in the file once the sender hears 202: after the bridge closes, the file holds it.
+func TestWebhookEmbeddedStore(t *testing.T) {
+	t.Setenv("HOOK_SECRET", hookSecret)
+	dir := t.TempDir()
+	c := parseHookConfig(t, "store: {path: data/events.db}\n"+stockSource, dir)
+	srv, err := c.Build(server.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &hookBridge{h: srv.Handler()}
+	w := b.post(t, "/hooks/stock", "application/json", stockEvent, map[string]string{"X-Hub-Signature-256": githubSig(stockEvent)})
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("got %d %s", w.Code, w.Body)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenBolt(filepath.Join(dir, "data", "events.db"), store.Retention{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	b.store = st
+	if evs := b.events(t, "stock"); len(evs) != 1 || evs[0].GetId() != "ev-1" {
+		t.Errorf("events in the file after close: %v", evs)
+	}
+}
+
+// TestWebhookReload: a reload keeps the sources mounted (the handler is rebuilt per generation
+// from the sources read at start), and a reload that changes them says a restart applies it.
+func TestWebhookReload(t *testing.T) {
+	t.Setenv("HOOK_SECRET", hookSecret)
+	dir := t.TempDir()
+	c := parseHookConfig(t, "store: {engine: memory}\n"+stockSource, dir)
+	logs := &syncWriter{}
+	srv, err := c.Build(server.WithStore(store.NewMemory(store.Retention{})), server.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Close() }()
+	if err := srv.ReloadConfig(c); err != nil {
+		t.Fatal(err)
+	}
+	b := &hookBridge{h: srv.Handler()}
+	if w := b.post(t, "/hooks/stock", "application/json", stockEvent, map[string]string{"X-Hub-Signature-256": githubSig(stockEvent)}); w.Code != http.StatusAccepted {
+		t.Fatalf("after a reload: %d %s", w.Code, w.Body)
+	}
+	if strings.Contains(logs.String(), "setting=events") {
+		t.Errorf("a reload without changes warned: %s", logs.String())
+	}
+	changed := parseHookConfig(t, "store: {engine: memory}\n"+strings.Replace(stockSource, "type: stock.changed", "type: stock.moved", 1), dir)
+	if err := srv.ReloadConfig(changed); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "setting=events") {
+		t.Errorf("a reload changing events did not warn: %s", logs.String())
+	}
+}
+
+// syncWriter keeps what is written, for reading while others write.
+type syncWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
