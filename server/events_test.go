@@ -594,3 +594,38 @@ func TestEventsSubscribersArePerPrincipal(t *testing.T) {
 		t.Fatalf("mallory: %d %+v", code, page)
 	}
 }
+
+func TestEventsConnectJSONAndDamagedEntries(t *testing.T) {
+	t.Parallel()
+	b := startEvents(t, "")
+	b.post(t, "e0", "stock.changed", "A", 1)
+	// Connect's JSON codec writes data as the source's message too.
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, b.httpURL+"/agentbridge.v1.EventService/FetchEvents", strings.NewReader(`{"source":"stock","subscriber":"c","wait":"0s"}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page restPage
+	err = json.NewDecoder(resp.Body).Decode(&page)
+	_ = resp.Body.Close()
+	if err != nil || len(page.Events) != 1 || page.Events[0].Data["@type"] != "type.googleapis.com/acme.events.v1.StockChanged" || page.Events[0].Data["sku"] != "A" {
+		t.Fatalf("Connect JSON: %d %+v %v", resp.StatusCode, page, err)
+	}
+	// An entry that is not an Event stops the reader with an error naming its cursor, which
+	// the subscriber can acknowledge to pass it.
+	got, err := b.st.Append(t.Context(), server.EventTopic("stock"), store.Record{Key: "junk", Data: []byte{0xff, 0xff}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.post(t, "e1", "stock.changed", "B", 2)
+	var bad restPage
+	if code := restJSON(t, http.MethodGet, b.httpURL+"/v1/events/stock?subscriber=c&wait=0s&ack="+url.QueryEscape(page.NextCursor), nil, &bad); code != http.StatusInternalServerError || !strings.Contains(bad.Message, "cursor "+got[0].Cursor) {
+		t.Fatalf("damaged entry: %d %+v", code, bad)
+	}
+	var next restPage
+	restJSON(t, http.MethodGet, b.httpURL+"/v1/events/stock?subscriber=c&wait=0s&ack="+url.QueryEscape(got[0].Cursor), nil, &next)
+	if ids(next.Events) != "e1" {
+		t.Fatalf("after acking past it: %+v", next)
+	}
+}
