@@ -370,7 +370,7 @@ func (h *batchHub) loadJob(ctx context.Context, id string) (batchJob, *batchRun,
 		return batchJob{}, nil, status.Errorf(codes.NotFound, "no batch %q (finished batches are kept for the configured retention)", id)
 	}
 	if err != nil {
-		return batchJob{}, nil, storeError(err)
+		return batchJob{}, nil, batchStoreError(err)
 	}
 	var job batchJob
 	if err := json.Unmarshal(data, &job); err != nil {
@@ -391,7 +391,8 @@ func (h *batchHub) mayRead(ctx context.Context, job batchJob) error {
 	return nil
 }
 
-func storeError(err error) error {
+// batchStoreError turns a batch store failure into a status, keeping one already made.
+func batchStoreError(err error) error {
 	if s, ok := status.FromError(err); ok {
 		return s.Err()
 	}
@@ -429,14 +430,14 @@ func (h *batchHub) cancelJob(ctx context.Context, req *agentbridgev1.CancelBatch
 		run.mu.Unlock()
 		run.cancel()
 		if err := run.save(ctx, true); err != nil {
-			return nil, storeError(err)
+			return nil, batchStoreError(err)
 		}
 		return &agentbridgev1.CancelBatchResponse{Batch: batchView(run.snapshot(), run)}, nil
 	}
 	job.State = int32(agentbridgev1.BatchState_BATCH_STATE_CANCELLED)
 	job.Done = time.Now().UTC()
 	if err := h.saveJob(ctx, &job); err != nil {
-		return nil, storeError(err)
+		return nil, batchStoreError(err)
 	}
 	return &agentbridgev1.CancelBatchResponse{Batch: batchView(job, nil)}, nil
 }
@@ -462,7 +463,7 @@ func (h *batchHub) retry(ctx context.Context, req *agentbridgev1.RetryBatchReque
 	for {
 		page, err := h.st.Scan(ctx, batchResultsTable(job.ID), from, "", 1000)
 		if err != nil {
-			return nil, storeError(err)
+			return nil, batchStoreError(err)
 		}
 		for _, kv := range page {
 			var r batchResult
@@ -494,7 +495,7 @@ func (h *batchHub) retry(ctx context.Context, req *agentbridgev1.RetryBatchReque
 	job.Dispatched = 0
 	job.Succeeded, job.Failed = succeeded, failed
 	if err := h.saveJob(ctx, &job); err != nil {
-		return nil, storeError(err)
+		return nil, batchStoreError(err)
 	}
 	run = h.start(job, false)
 	return &agentbridgev1.RetryBatchResponse{Batch: batchView(run.snapshot(), run), Retried: retried + unrun}, nil

@@ -125,14 +125,14 @@ func (h *batchHub) submit(ctx context.Context, req *agentbridgev1.SubmitBatchReq
 	if err != nil {
 		_ = h.st.Delete(context.WithoutCancel(ctx), job.table())
 		if _, ok := status.FromError(err); !ok {
-			err = storeError(err)
+			err = batchStoreError(err)
 		}
 		return nil, err
 	}
 	job.Total = w.n
 	if err := h.saveJob(ctx, &job); err != nil {
 		_ = h.st.Delete(context.WithoutCancel(ctx), job.table())
-		return nil, storeError(err)
+		return nil, batchStoreError(err)
 	}
 	run := h.start(job, false)
 	h.log.Info("batch submitted", "batch", job.ID, "method", procedure, "items", job.Total)
@@ -439,7 +439,7 @@ func (h *batchHub) list(ctx context.Context, req *agentbridgev1.ListBatchResults
 	for scanned := 0; len(out.Results) < size && scanned < 20; scanned++ {
 		inputs, err := h.st.Scan(ctx, batchItemsTable(job.ID), batchKey(from), "", size)
 		if err != nil {
-			return nil, storeError(err)
+			return nil, batchStoreError(err)
 		}
 		if len(inputs) == 0 {
 			from = job.Total
@@ -447,7 +447,7 @@ func (h *batchHub) list(ctx context.Context, req *agentbridgev1.ListBatchResults
 		}
 		results, err := h.st.Scan(ctx, batchResultsTable(job.ID), inputs[0].Key, inputs[len(inputs)-1].Key+"\x00", size)
 		if err != nil {
-			return nil, storeError(err)
+			return nil, batchStoreError(err)
 		}
 		have := make(map[string][]byte, len(results))
 		for _, kv := range results {

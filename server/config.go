@@ -263,12 +263,13 @@ func (c *Config) Sources() contract.Sources {
 //
 // Outbound rate budgets are kept in memory here; Build keeps them in Redis when the config
 // has a redis: section.
-func (c *Config) BuildServices() ([]Service, error) { return c.buildServices(nil, nil) }
+func (c *Config) BuildServices() ([]Service, error) { return c.buildServices(nil, nil, nil) }
 
 // buildServices is BuildServices keeping the guards in keep (by backend name) of backends whose
 // settings did not change, so a reload does not close an open breaker or reset counters. New
-// guards keep their outbound budget in limiter (nil: in memory).
-func (c *Config) buildServices(keep map[string]*adapters.Guard, limiter adapters.Limiter) ([]Service, error) {
+// guards keep their outbound budget in limiter (nil: in memory). Built-in services (events)
+// keep their state in the store durable returns when called (nil: none).
+func (c *Config) buildServices(keep map[string]*adapters.Guard, limiter adapters.Limiter, durable func() store.Store) ([]Service, error) {
 	set, err := contract.Load(context.Background(), c.Sources())
 	if err != nil {
 		return nil, err
@@ -318,6 +319,11 @@ func (c *Config) buildServices(keep map[string]*adapters.Guard, limiter adapters
 			continue
 		}
 		services = append(services, guardService(Service{Desc: sd, Methods: methods, Streams: streams, Closers: adapterClosers(sd, backends)}, guards))
+	}
+	if events, err := c.eventService(set, durable); err != nil {
+		errs = append(errs, err)
+	} else if events != nil {
+		services = append(services, *events)
 	}
 	if err := errors.Join(errs...); err != nil {
 		closeAdapters(backends, nil)
@@ -404,7 +410,8 @@ func (c *Config) Build(opts ...Option) (*Server, error) {
 		}
 		return nil, err
 	}
-	services, err := c.buildServices(nil, limiter)
+	var srv *Server // built below; EventService reads the store it holds
+	services, err := c.buildServices(nil, limiter, func() store.Store { return srv.durable() })
 	if err != nil {
 		return fail(err)
 	}
@@ -430,15 +437,14 @@ func (c *Config) Build(opts ...Option) (*Server, error) {
 	if is, ok := durable.(IdempotencyStore); ok && shared == nil {
 		own = append(own, WithIdempotencyStore(is)) // idempotency records survive a restart too
 	}
-	switch {
-	case durable == nil:
-	case durable == sharedLog: // closed with the redis: section's store
+	switch durable {
+	case nil:
+	case sharedLog: // closed with the redis: section's store
 		own = append(own, WithStore(durable))
 	default:
 		own = append(own, withOwnedStore(durable))
 	}
-	srv, err := New(services, append(own, opts...)...)
-	if err != nil {
+	if srv, err = New(services, append(own, opts...)...); err != nil {
 		return fail(err)
 	}
 	if err := srv.startBatches(c); err != nil { // BatchService, and the jobs to resume (batch.go)
@@ -456,7 +462,7 @@ func (s *Server) ReloadConfig(c *Config) error {
 	for _, g := range s.guards() {
 		keep[g.Name()] = g
 	}
-	services, err := c.buildServices(keep, s.opts.sharedLimiter())
+	services, err := c.buildServices(keep, s.opts.sharedLimiter(), s.durable)
 	if err != nil {
 		return err
 	}

@@ -38,8 +38,8 @@ func (s *Server) newHTTPHandler(g *generation) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.mountBatchHTTP(mux, g, rest) // NDJSON/CSV batch upload and downloads (batch_http.go)
-	mux.Handle("/", rest)
+	s.mountBatchHTTP(mux, g, rest)         // NDJSON/CSV batch upload and downloads (batch_http.go)
+	mux.Handle("/", s.eventsHTTP(g, rest)) // events: GET /v1/events/{source}:subscribe, NDJSON or SSE
 	return mux, nil
 }
 

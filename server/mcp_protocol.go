@@ -78,7 +78,7 @@ func (s *Server) newMCPServer() *mcp.Server {
 		// Subscribing lets a client hear notifications/resources/updated when a reload changes
 		// the contract behind a resource it reads; the SDK keeps the subscriptions.
 		SubscribeHandler:   s.subscribeResource,
-		UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error { return nil },
+		UnsubscribeHandler: s.unsubscribeEvents, // nothing to do but for event sources (mcp_events.go)
 	})
 	srv.AddReceivingMiddleware(cancelWithRequest, s.progressMiddleware)
 	return srv

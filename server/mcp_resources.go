@@ -246,6 +246,7 @@ func (s *Server) updateMCPResources(g *generation) {
 			_ = srv.ResourceUpdated(context.Background(), &mcp.ResourceUpdatedNotificationParams{URI: uri})
 		}
 	}
+	s.updateMCPEventResources(g) // event sources (mcp_events.go)
 }
 
 // servedResource is what a toolset's MCP server has of one resource.
@@ -279,7 +280,10 @@ func (s *Server) readResource(ctx context.Context, req *mcp.ReadResourceRequest)
 }
 
 // subscribeResource accepts subscriptions to the resources the server has.
-func (s *Server) subscribeResource(_ context.Context, req *mcp.SubscribeRequest) error {
+func (s *Server) subscribeResource(ctx context.Context, req *mcp.SubscribeRequest) error {
+	if strings.HasPrefix(req.Params.URI, EventsResourcePrefix) {
+		return s.subscribeEvents(ctx, req) // mcp_events.go
+	}
 	if s.gen.Load().resource(req.Params.URI) == nil {
 		return mcp.ResourceNotFoundError(req.Params.URI)
 	}

@@ -65,6 +65,10 @@ type Service struct {
 	// server closes each once, when it stops, or after a reload once no new call can reach it.
 	// Config.BuildServices fills it with the adapters that are io.Closers. Optional.
 	Closers []io.Closer
+	// Files are more files whose messages the service carries in Any fields (an event's data),
+	// so every JSON surface can write them although no method's signature names them.
+	// Optional.
+	Files []protoreflect.FileDescriptor
 }
 
 // maxHeaderBytes bounds request headers on the HTTP listener and metadata on the gRPC listener.
@@ -106,6 +110,7 @@ type Server struct {
 
 	// by toolset: the resources each server has; see updateMCPResources
 	mcpResources map[string]map[string]servedResource
+	mcpEvents    mcpEvents // event sources as MCP resources, and their subscriptions (mcp_events.go)
 }
 
 // generation is one immutable build of the served services and every surface's routes. A call
@@ -241,6 +246,11 @@ func (s *Server) newGeneration(ctx context.Context, services []Service, mcpOpts 
 		g.names = append(g.names, string(svc.Desc.FullName()))
 		if err := registerFile(g.files, svc.Desc.ParentFile()); err != nil {
 			return nil, fmt.Errorf("server: %s: %w", svc.Desc.FullName(), err)
+		}
+		for _, fd := range svc.Files {
+			if err := registerFile(g.files, fd); err != nil {
+				return nil, fmt.Errorf("server: %s: %w", svc.Desc.FullName(), err)
+			}
 		}
 		methods := svc.Desc.Methods()
 		for i := range methods.Len() {

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -85,51 +84,6 @@ batches:
 		t.Fatal(err)
 	}
 	return path
-}
-
-// bridgeProc is a running agentbridge serve.
-type bridgeProc struct {
-	cmd      *exec.Cmd
-	url      string
-	grpcAddr string
-	logs     *logWatch
-	exited   chan error
-}
-
-func startBridgeProc(t *testing.T, config string) *bridgeProc {
-	t.Helper()
-	cmd := exec.Command(agentbridgeBinary(t), "serve", "-config", config)
-	p := &bridgeProc{cmd: cmd, logs: newLogWatch(), exited: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = io.Discard, p.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			if err := <-p.exited; err != nil {
-				t.Errorf("serve exited with %v", err)
-			}
-		}
-		if t.Failed() {
-			t.Logf("serve log:\n%s", p.logs.String())
-		}
-	})
-	p.url = "http://" + p.logs.waitFor(t, serveHTTP, 1)[1]
-	p.grpcAddr = p.logs.waitFor(t, serveGRPC, 1)[1]
-	return p
-}
-
-// kill ends the bridge with SIGKILL, as a crash would.
-func (p *bridgeProc) kill(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-p.exited; err == nil {
-		t.Fatal("the bridge exited cleanly after SIGKILL")
-	}
 }
 
 type batchState struct {

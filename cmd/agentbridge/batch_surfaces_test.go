@@ -40,7 +40,7 @@ func TestBatchSurfaces(t *testing.T) {
 	t.Run("gRPC", func(t *testing.T) {
 		submit, err := exec.CommandContext(t.Context(), grpcurl, "-plaintext", "-d",
 			`{"method":"`+batchReserve+`","jsonItems":["{\"sku\":\"A-100\",\"quantity\":1}","{\"sku\":\"B-200\",\"quantity\":1}"]}`,
-			bridge.grpcAddr, "agentbridge.v1.BatchService/SubmitBatch").CombinedOutput()
+			bridge.grpc(t), "agentbridge.v1.BatchService/SubmitBatch").CombinedOutput()
 		if err != nil {
 			t.Fatalf("grpcurl: %v\n%s", err, submit)
 		}
@@ -51,12 +51,12 @@ func TestBatchSurfaces(t *testing.T) {
 			t.Fatalf("%v: %s", err, submit)
 		}
 		watch, err := exec.CommandContext(t.Context(), grpcurl, "-plaintext", "-d", `{"id":"`+out.Batch.ID+`","interval":"0.1s"}`,
-			bridge.grpcAddr, "agentbridge.v1.BatchService/WatchBatch").CombinedOutput()
+			bridge.grpc(t), "agentbridge.v1.BatchService/WatchBatch").CombinedOutput()
 		if err != nil || !strings.Contains(string(watch), "BATCH_STATE_DONE") {
 			t.Fatalf("watch: %v\n%s", err, watch)
 		}
 		list, err := exec.CommandContext(t.Context(), grpcurl, "-plaintext", "-d", `{"id":"`+out.Batch.ID+`"}`,
-			bridge.grpcAddr, "agentbridge.v1.BatchService/ListBatchResults").CombinedOutput()
+			bridge.grpc(t), "agentbridge.v1.BatchService/ListBatchResults").CombinedOutput()
 		if err != nil || strings.Count(string(list), "BATCH_ITEM_STATE_SUCCEEDED") != 2 || !strings.Contains(string(list), "reservationId") {
 			t.Fatalf("results: %v\n%s", err, list)
 		}

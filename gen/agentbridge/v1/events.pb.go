@@ -14,6 +14,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	anypb "google.golang.org/protobuf/types/known/anypb"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -188,7 +189,10 @@ type SubscribeRequest struct {
 	// Only events of these types; empty for all.
 	Types []string `protobuf:"bytes,4,rep,name=types,proto3" json:"types,omitempty"`
 	// Only events whose data matches every filter.
-	Where         []*FieldFilter `protobuf:"bytes,5,rep,name=where,proto3" json:"where,omitempty"`
+	Where []*FieldFilter `protobuf:"bytes,5,rep,name=where,proto3" json:"where,omitempty"`
+	// Only events whose data matches every "field=value" here: the same filters as where, in a
+	// form a URL query carries (?match=sku=A-100&match=item.warehouse=W1).
+	Match         []string `protobuf:"bytes,6,rep,name=match,proto3" json:"match,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -258,6 +262,13 @@ func (x *SubscribeRequest) GetWhere() []*FieldFilter {
 	return nil
 }
 
+func (x *SubscribeRequest) GetMatch() []string {
+	if x != nil {
+		return x.Match
+	}
+	return nil
+}
+
 // SubscribeResponse carries one event of the stream.
 type SubscribeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -319,8 +330,13 @@ type FetchEventsRequest struct {
 	Types []string `protobuf:"bytes,5,rep,name=types,proto3" json:"types,omitempty"`
 	// Only events whose data matches every filter.
 	Where []*FieldFilter `protobuf:"bytes,6,rep,name=where,proto3" json:"where,omitempty"`
+	// Only events whose data matches every "field=value"; see SubscribeRequest.match.
+	Match []string `protobuf:"bytes,9,rep,name=match,proto3" json:"match,omitempty"`
 	// Acknowledge every event up to this cursor before reading (the cursor of the last page).
-	Ack           string `protobuf:"bytes,7,opt,name=ack,proto3" json:"ack,omitempty"`
+	Ack string `protobuf:"bytes,7,opt,name=ack,proto3" json:"ack,omitempty"`
+	// How long to wait for the first event when there is none yet: default 1s, at most 30s;
+	// "0s" answers at once.
+	Wait          *durationpb.Duration `protobuf:"bytes,8,opt,name=wait,proto3" json:"wait,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -397,11 +413,25 @@ func (x *FetchEventsRequest) GetWhere() []*FieldFilter {
 	return nil
 }
 
+func (x *FetchEventsRequest) GetMatch() []string {
+	if x != nil {
+		return x.Match
+	}
+	return nil
+}
+
 func (x *FetchEventsRequest) GetAck() string {
 	if x != nil {
 		return x.Ack
 	}
 	return ""
+}
+
+func (x *FetchEventsRequest) GetWait() *durationpb.Duration {
+	if x != nil {
+		return x.Wait
+	}
+	return nil
 }
 
 // FetchEventsResponse is one page of events.
@@ -573,7 +603,7 @@ var File_agentbridge_v1_events_proto protoreflect.FileDescriptor
 
 const file_agentbridge_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x1bagentbridge/v1/events.proto\x12\x0eagentbridge.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\x01\n" +
+	"\x1bagentbridge/v1/events.proto\x12\x0eagentbridge.v1\x1a\x1cagentbridge/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\x01\n" +
 	"\x05Event\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -584,7 +614,7 @@ const file_agentbridge_v1_events_proto_rawDesc = "" +
 	"\x04data\x18\x06 \x01(\v2\x14.google.protobuf.AnyR\x04data\";\n" +
 	"\vFieldFilter\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12\x16\n" +
-	"\x06equals\x18\x02 \x01(\tR\x06equals\"\xa9\x01\n" +
+	"\x06equals\x18\x02 \x01(\tR\x06equals\"\xbf\x01\n" +
 	"\x10SubscribeRequest\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x1e\n" +
 	"\n" +
@@ -592,9 +622,10 @@ const file_agentbridge_v1_events_proto_rawDesc = "" +
 	"subscriber\x12\x14\n" +
 	"\x05after\x18\x03 \x01(\tR\x05after\x12\x14\n" +
 	"\x05types\x18\x04 \x03(\tR\x05types\x121\n" +
-	"\x05where\x18\x05 \x03(\v2\x1b.agentbridge.v1.FieldFilterR\x05where\"@\n" +
+	"\x05where\x18\x05 \x03(\v2\x1b.agentbridge.v1.FieldFilterR\x05where\x12\x14\n" +
+	"\x05match\x18\x06 \x03(\tR\x05match\"@\n" +
 	"\x11SubscribeResponse\x12+\n" +
-	"\x05event\x18\x01 \x01(\v2\x15.agentbridge.v1.EventR\x05event\"\xd3\x01\n" +
+	"\x05event\x18\x01 \x01(\v2\x15.agentbridge.v1.EventR\x05event\"\x98\x02\n" +
 	"\x12FetchEventsRequest\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x1e\n" +
 	"\n" +
@@ -603,8 +634,10 @@ const file_agentbridge_v1_events_proto_rawDesc = "" +
 	"\x05after\x18\x03 \x01(\tR\x05after\x12\x14\n" +
 	"\x05limit\x18\x04 \x01(\x05R\x05limit\x12\x14\n" +
 	"\x05types\x18\x05 \x03(\tR\x05types\x121\n" +
-	"\x05where\x18\x06 \x03(\v2\x1b.agentbridge.v1.FieldFilterR\x05where\x12\x10\n" +
-	"\x03ack\x18\a \x01(\tR\x03ack\"e\n" +
+	"\x05where\x18\x06 \x03(\v2\x1b.agentbridge.v1.FieldFilterR\x05where\x12\x14\n" +
+	"\x05match\x18\t \x03(\tR\x05match\x12\x10\n" +
+	"\x03ack\x18\a \x01(\tR\x03ack\x12-\n" +
+	"\x04wait\x18\b \x01(\v2\x19.google.protobuf.DurationR\x04wait\"e\n" +
 	"\x13FetchEventsResponse\x12-\n" +
 	"\x06events\x18\x01 \x03(\v2\x15.agentbridge.v1.EventR\x06events\x12\x1f\n" +
 	"\vnext_cursor\x18\x02 \x01(\tR\n" +
@@ -616,11 +649,15 @@ const file_agentbridge_v1_events_proto_rawDesc = "" +
 	"subscriber\x12\x16\n" +
 	"\x06cursor\x18\x03 \x01(\tR\x06cursor\")\n" +
 	"\x11AckEventsResponse\x12\x14\n" +
-	"\x05acked\x18\x01 \x01(\tR\x05acked2\xf4\x02\n" +
-	"\fEventService\x12y\n" +
-	"\tSubscribe\x12 .agentbridge.v1.SubscribeRequest\x1a!.agentbridge.v1.SubscribeResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/events/{source}:subscribe0\x01\x12s\n" +
-	"\vFetchEvents\x12\".agentbridge.v1.FetchEventsRequest\x1a#.agentbridge.v1.FetchEventsResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/events/{source}\x12t\n" +
-	"\tAckEvents\x12 .agentbridge.v1.AckEventsRequest\x1a!.agentbridge.v1.AckEventsResponse\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/events/{source}:ackBEZCgithub.com/agentbridge/agentbridge/gen/agentbridge/v1;agentbridgev1b\x06proto3"
+	"\x05acked\x18\x01 \x01(\tR\x05acked2\xbc\x03\n" +
+	"\fEventService\x12\x92\x01\n" +
+	"\tSubscribe\x12 .agentbridge.v1.SubscribeRequest\x1a!.agentbridge.v1.SubscribeResponse\">\x9a\x82\x19\x12\n" +
+	"\x10events_subscribe\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/events/{source}:subscribe\x90\x02\x010\x01\x12\x8a\x01\n" +
+	"\vFetchEvents\x12\".agentbridge.v1.FetchEventsRequest\x1a#.agentbridge.v1.FetchEventsResponse\"2\x9a\x82\x19\x10\n" +
+	"\fevents_fetch\x10\x00\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/events/{source}\x90\x02\x02\x12\x89\x01\n" +
+	"\tAckEvents\x12 .agentbridge.v1.AckEventsRequest\x1a!.agentbridge.v1.AckEventsResponse\"7\x9a\x82\x19\x0e\n" +
+	"\n" +
+	"events_ack\x10\x00\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/events/{source}:ack\x90\x02\x02BEZCgithub.com/agentbridge/agentbridge/gen/agentbridge/v1;agentbridgev1b\x06proto3"
 
 var (
 	file_agentbridge_v1_events_proto_rawDescOnce sync.Once
@@ -646,25 +683,27 @@ var file_agentbridge_v1_events_proto_goTypes = []any{
 	(*AckEventsResponse)(nil),     // 7: agentbridge.v1.AckEventsResponse
 	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
 	(*anypb.Any)(nil),             // 9: google.protobuf.Any
+	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
 }
 var file_agentbridge_v1_events_proto_depIdxs = []int32{
-	8, // 0: agentbridge.v1.Event.received_at:type_name -> google.protobuf.Timestamp
-	9, // 1: agentbridge.v1.Event.data:type_name -> google.protobuf.Any
-	1, // 2: agentbridge.v1.SubscribeRequest.where:type_name -> agentbridge.v1.FieldFilter
-	0, // 3: agentbridge.v1.SubscribeResponse.event:type_name -> agentbridge.v1.Event
-	1, // 4: agentbridge.v1.FetchEventsRequest.where:type_name -> agentbridge.v1.FieldFilter
-	0, // 5: agentbridge.v1.FetchEventsResponse.events:type_name -> agentbridge.v1.Event
-	2, // 6: agentbridge.v1.EventService.Subscribe:input_type -> agentbridge.v1.SubscribeRequest
-	4, // 7: agentbridge.v1.EventService.FetchEvents:input_type -> agentbridge.v1.FetchEventsRequest
-	6, // 8: agentbridge.v1.EventService.AckEvents:input_type -> agentbridge.v1.AckEventsRequest
-	3, // 9: agentbridge.v1.EventService.Subscribe:output_type -> agentbridge.v1.SubscribeResponse
-	5, // 10: agentbridge.v1.EventService.FetchEvents:output_type -> agentbridge.v1.FetchEventsResponse
-	7, // 11: agentbridge.v1.EventService.AckEvents:output_type -> agentbridge.v1.AckEventsResponse
-	9, // [9:12] is the sub-list for method output_type
-	6, // [6:9] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	8,  // 0: agentbridge.v1.Event.received_at:type_name -> google.protobuf.Timestamp
+	9,  // 1: agentbridge.v1.Event.data:type_name -> google.protobuf.Any
+	1,  // 2: agentbridge.v1.SubscribeRequest.where:type_name -> agentbridge.v1.FieldFilter
+	0,  // 3: agentbridge.v1.SubscribeResponse.event:type_name -> agentbridge.v1.Event
+	1,  // 4: agentbridge.v1.FetchEventsRequest.where:type_name -> agentbridge.v1.FieldFilter
+	10, // 5: agentbridge.v1.FetchEventsRequest.wait:type_name -> google.protobuf.Duration
+	0,  // 6: agentbridge.v1.FetchEventsResponse.events:type_name -> agentbridge.v1.Event
+	2,  // 7: agentbridge.v1.EventService.Subscribe:input_type -> agentbridge.v1.SubscribeRequest
+	4,  // 8: agentbridge.v1.EventService.FetchEvents:input_type -> agentbridge.v1.FetchEventsRequest
+	6,  // 9: agentbridge.v1.EventService.AckEvents:input_type -> agentbridge.v1.AckEventsRequest
+	3,  // 10: agentbridge.v1.EventService.Subscribe:output_type -> agentbridge.v1.SubscribeResponse
+	5,  // 11: agentbridge.v1.EventService.FetchEvents:output_type -> agentbridge.v1.FetchEventsResponse
+	7,  // 12: agentbridge.v1.EventService.AckEvents:output_type -> agentbridge.v1.AckEventsResponse
+	10, // [10:13] is the sub-list for method output_type
+	7,  // [7:10] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_agentbridge_v1_events_proto_init() }
@@ -672,6 +711,7 @@ func file_agentbridge_v1_events_proto_init() {
 	if File_agentbridge_v1_events_proto != nil {
 		return
 	}
+	file_agentbridge_v1_options_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -72,18 +72,21 @@ func NewEventServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			httpClient,
 			baseURL+EventServiceSubscribeProcedure,
 			connect.WithSchema(eventServiceMethods.ByName("Subscribe")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
 		fetchEvents: connect.NewClient[v1.FetchEventsRequest, v1.FetchEventsResponse](
 			httpClient,
 			baseURL+EventServiceFetchEventsProcedure,
 			connect.WithSchema(eventServiceMethods.ByName("FetchEvents")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
 		ackEvents: connect.NewClient[v1.AckEventsRequest, v1.AckEventsResponse](
 			httpClient,
 			baseURL+EventServiceAckEventsProcedure,
 			connect.WithSchema(eventServiceMethods.ByName("AckEvents")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
 	}
@@ -135,18 +138,21 @@ func NewEventServiceHandler(svc EventServiceHandler, opts ...connect.HandlerOpti
 		EventServiceSubscribeProcedure,
 		svc.Subscribe,
 		connect.WithSchema(eventServiceMethods.ByName("Subscribe")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
 	eventServiceFetchEventsHandler := connect.NewUnaryHandler(
 		EventServiceFetchEventsProcedure,
 		svc.FetchEvents,
 		connect.WithSchema(eventServiceMethods.ByName("FetchEvents")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
 	eventServiceAckEventsHandler := connect.NewUnaryHandler(
 		EventServiceAckEventsProcedure,
 		svc.AckEvents,
 		connect.WithSchema(eventServiceMethods.ByName("AckEvents")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
 	return "/agentbridge.v1.EventService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
