@@ -666,7 +666,7 @@ func TestBatchGRPCConnectMCP(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer func() { _ = session.Close() }()
-		res, err := session.CallTool(t.Context(), &mcp.CallToolParams{Name: "BatchService_SubmitBatch", Arguments: map[string]any{
+		res, err := session.CallTool(t.Context(), &mcp.CallToolParams{Name: "batch_submit", Arguments: map[string]any{
 			"method": reserveMethod,
 			"items":  []any{map[string]any{"sku": "A-100", "quantity": 1}, map[string]any{"sku": "F-000", "quantity": 1}, map[string]any{"sku": "B-200", "quantity": 1}},
 		}})
@@ -674,7 +674,7 @@ func TestBatchGRPCConnectMCP(t *testing.T) {
 			t.Fatalf("submit: %v %+v", err, res)
 		}
 		id := structured(t, res)["batch"].(map[string]any)["id"].(string)
-		params := &mcp.CallToolParams{Name: "BatchService_WatchBatch", Arguments: map[string]any{"id": id, "interval": "0.05s"}}
+		params := &mcp.CallToolParams{Name: "batch_watch", Arguments: map[string]any{"id": id, "interval": "0.05s"}}
 		params.SetProgressToken("watch-1")
 		res, err = session.CallTool(t.Context(), params)
 		if err != nil || res.IsError {
@@ -693,7 +693,7 @@ func TestBatchGRPCConnectMCP(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Errorf("no progress notification")
 		}
-		res, err = session.CallTool(t.Context(), &mcp.CallToolParams{Name: "BatchService_ListBatchResults", Arguments: map[string]any{"id": id}})
+		res, err = session.CallTool(t.Context(), &mcp.CallToolParams{Name: "batch_results", Arguments: map[string]any{"id": id}})
 		if err != nil || res.IsError {
 			t.Fatalf("list: %v %+v", err, res)
 		}

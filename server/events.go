@@ -349,6 +349,10 @@ func (ev *eventService) subscribe(ctx context.Context, in proto.Message, send fu
 	// A tool call must end: on MCP the stream ends once it has caught up (a read that waited
 	// finds nothing), or at the surface's stream bound.
 	untilCaughtUp := SurfaceFromContext(ctx) == SurfaceMCP
+	if req.GetMaxEvents() < 0 {
+		return status.Errorf(codes.InvalidArgument, "max_events %d must not be negative", req.GetMaxEvents())
+	}
+	left := int(req.GetMaxEvents()) // 0: no bound
 	wait := subscribeWait
 	if untilCaughtUp {
 		wait = defaultFetchWait
@@ -372,6 +376,11 @@ func (ev *eventService) subscribe(ctx context.Context, in proto.Message, send fu
 			}
 			if err := send(&agentbridgev1.SubscribeResponse{Event: ev}); err != nil {
 				return nil //nolint:nilerr // the caller left or wants no more: the stream is done
+			}
+			if left > 0 {
+				if left--; left == 0 {
+					return nil
+				}
 			}
 		}
 		if untilCaughtUp && len(entries) == 0 {

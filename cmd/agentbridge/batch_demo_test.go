@@ -20,7 +20,7 @@ import (
 
 // TestBatchDemo runs the README's batch commands against the demo (its legacy system, with
 // the batches: section the demo adds): an NDJSON upload over REST, then GetBatch and the NDJSON
-// download; and over MCP, BatchService_SubmitBatch then BatchService_WatchBatch.
+// download; and over MCP, batch_submit then batch_watch.
 func TestBatchDemo(t *testing.T) {
 	t.Parallel()
 	legacy := httptest.NewServer(demo.NewLegacy(nil))
@@ -62,7 +62,7 @@ func TestBatchDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = session.Close() }()
-	res, err := session.CallTool(t.Context(), &mcp.CallToolParams{Name: "BatchService_SubmitBatch", Arguments: map[string]any{
+	res, err := session.CallTool(t.Context(), &mcp.CallToolParams{Name: "batch_submit", Arguments: map[string]any{
 		"method": "agentbridge.demo.v1.InventoryService/ReserveItem",
 		"items":  []any{map[string]any{"sku": "A-100", "quantity": 1}, map[string]any{"sku": "G-200", "quantity": 1}},
 	}})
@@ -71,7 +71,7 @@ func TestBatchDemo(t *testing.T) {
 	}
 	data, _ := json.Marshal(res.StructuredContent)
 	_ = json.Unmarshal(data, &out)
-	res, err = session.CallTool(t.Context(), &mcp.CallToolParams{Name: "BatchService_WatchBatch", Arguments: map[string]any{"id": out.Batch.ID}})
+	res, err = session.CallTool(t.Context(), &mcp.CallToolParams{Name: "batch_watch", Arguments: map[string]any{"id": out.Batch.ID}})
 	if err != nil || res.IsError {
 		t.Fatalf("WatchBatch: %v %+v", err, res)
 	}

@@ -71,7 +71,7 @@ func TestBatchSurfaces(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer func() { _ = session.Close() }()
-		res, err := session.CallTool(t.Context(), &mcp.CallToolParams{Name: "BatchService_SubmitBatch", Arguments: map[string]any{
+		res, err := session.CallTool(t.Context(), &mcp.CallToolParams{Name: "batch_submit", Arguments: map[string]any{
 			"method": batchReserve,
 			"csv":    "sku,quantity,customerRef\nA-100,1,PO-2001\nG-100,2,PO-2002\n",
 		}})
@@ -83,7 +83,7 @@ func TestBatchSurfaces(t *testing.T) {
 			Batch batchState `json:"batch"`
 		}
 		_ = json.Unmarshal(data, &out)
-		watch := &mcp.CallToolParams{Name: "BatchService_WatchBatch", Arguments: map[string]any{"id": out.Batch.ID}}
+		watch := &mcp.CallToolParams{Name: "batch_watch", Arguments: map[string]any{"id": out.Batch.ID}}
 		watch.SetProgressToken("batch-progress")
 		res, err = session.CallTool(t.Context(), watch)
 		if err != nil || res.IsError {
@@ -92,7 +92,7 @@ func TestBatchSurfaces(t *testing.T) {
 		if data, _ := json.Marshal(res.StructuredContent); !strings.Contains(string(data), "BATCH_STATE_DONE") {
 			t.Fatalf("WatchBatch: %s", data)
 		}
-		res, err = session.CallTool(t.Context(), &mcp.CallToolParams{Name: "BatchService_ListBatchResults", Arguments: map[string]any{"id": out.Batch.ID}})
+		res, err = session.CallTool(t.Context(), &mcp.CallToolParams{Name: "batch_results", Arguments: map[string]any{"id": out.Batch.ID}})
 		if err != nil || res.IsError {
 			t.Fatalf("ListBatchResults: %v %+v", err, res)
 		}

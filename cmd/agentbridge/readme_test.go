@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -113,16 +114,45 @@ func TestReadmeCalls(t *testing.T) {
 
 var rfc3339 = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$`)
 
-// jsonDiff compares two JSON documents; a timestamp matches any timestamp.
+// jsonDiff compares two JSON documents, or two sequences of them (newline-delimited JSON); a
+// timestamp matches any timestamp.
 func jsonDiff(want, got string) string {
-	var w, g any
-	if err := json.Unmarshal([]byte(want), &w); err != nil {
+	w, err := jsonValues(want)
+	if err != nil {
 		return "the README's output is not JSON: " + err.Error()
 	}
-	if err := json.Unmarshal([]byte(got), &g); err != nil {
+	g, err := jsonValues(got)
+	if err != nil {
 		return "the output is not JSON: " + err.Error()
 	}
-	return compare("$", w, g)
+	if len(w) != len(g) {
+		return fmt.Sprintf("want %d JSON values, got %d", len(w), len(g))
+	}
+	for i := range w {
+		if d := compare(fmt.Sprintf("$%d", i+1), w[i], g[i]); d != "" {
+			return d
+		}
+	}
+	return ""
+}
+
+// jsonValues reads the JSON values of s, one after the other.
+func jsonValues(s string) ([]any, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	var vs []any
+	for {
+		var v any
+		if err := dec.Decode(&v); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+	}
+	if len(vs) == 0 {
+		return nil, errors.New("no JSON value")
+	}
+	return vs, nil
 }
 
 func compare(path string, w, g any) string {

@@ -37,9 +37,12 @@ func Config(endpoint string) *server.Config {
 			StockDeskBackendName: StockDeskBackend(base + "/RPC2"),
 		},
 		// The warehouse pushes stock changes and lapsed reservations (Legacy.NotifyTo), signed
-		// with the secret in EventSecretEnv; kept in memory, as the warehouse's stock is.
+		// with the secret in EventSecretEnv. Events and batches are kept in memory, as the
+		// warehouse's stock is.
 		Events: EventSources(EventSecretEnv),
-		Store:  server.StoreConfig{Engine: server.StoreMemory},
+		// Agents hand over many calls at once through BatchService.
+		Batches: &server.BatchesConfig{MaxItems: 10000},
+		Store:   server.StoreConfig{Engine: server.StoreMemory},
 	}
 }
 

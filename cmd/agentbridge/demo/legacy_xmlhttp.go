@@ -233,6 +233,7 @@ func (l *Legacy) xmlReserve(w http.ResponseWriter, r *http.Request) {
 	l.lastReservation++
 	id := fmt.Sprintf("R-%06d", l.lastReservation)
 	l.mu.Unlock()
+	l.ReservationMade(id, sku, qty, remaining, now) // the warehouse reports it (legacy_events.go)
 	slog.InfoContext(r.Context(), "inventory: reservation created", "via", "xml gateway",
 		"reservation", id, "sku", sku, "quantity", qty, "customerRef", customerRef, "remaining", remaining)
 	xmlGatewayWrite(w, http.StatusOK, xmlGatewayConfirmation{ReservationID: id, ExpiresAt: now.Add(legacyReservationTTL).Format("2006-01-02T15:04:05Z07:00"), Remaining: remaining})

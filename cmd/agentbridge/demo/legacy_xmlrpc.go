@@ -252,6 +252,7 @@ func (l *Legacy) deskReserve(r *http.Request, str func(int, string) (string, *le
 	l.lastReservation++
 	id := fmt.Sprintf("R-%06d", l.lastReservation)
 	l.mu.Unlock()
+	l.ReservationMade(id, sku, qty, remaining, now) // the warehouse reports it (legacy_events.go)
 	slog.InfoContext(r.Context(), "stock desk: reservation created",
 		"reservation", id, "sku", sku, "quantity", qty, "customerRef", customerRef, "remaining", remaining)
 	return map[string]any{

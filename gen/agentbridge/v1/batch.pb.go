@@ -1099,7 +1099,7 @@ var File_agentbridge_v1_batch_proto protoreflect.FileDescriptor
 
 const file_agentbridge_v1_batch_proto_rawDesc = "" +
 	"\n" +
-	"\x1aagentbridge/v1/batch.proto\x12\x0eagentbridge.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x03\n" +
+	"\x1aagentbridge/v1/batch.proto\x12\x0eagentbridge.v1\x1a\x1cagentbridge/v1/options.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x03\n" +
 	"\x05Batch\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x120\n" +
@@ -1182,16 +1182,22 @@ const file_agentbridge_v1_batch_proto_rawDesc = "" +
 	"\x18BATCH_ITEM_STATE_PENDING\x10\x01\x12\x1e\n" +
 	"\x1aBATCH_ITEM_STATE_SUCCEEDED\x10\x02\x12\x1b\n" +
 	"\x17BATCH_ITEM_STATE_FAILED\x10\x03\x12\x1c\n" +
-	"\x18BATCH_ITEM_STATE_NOT_RUN\x10\x042\xe8\x05\n" +
-	"\fBatchService\x12n\n" +
-	"\vSubmitBatch\x12\".agentbridge.v1.SubmitBatchRequest\x1a#.agentbridge.v1.SubmitBatchResponse\"\x16\x82\xd3\xe4\x93\x02\x10:\x01*\"\v/v1/batches\x12j\n" +
-	"\bGetBatch\x12\x1f.agentbridge.v1.GetBatchRequest\x1a .agentbridge.v1.GetBatchResponse\"\x1b\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/batches/{id}\x90\x02\x01\x12x\n" +
+	"\x18BATCH_ITEM_STATE_NOT_RUN\x10\x042\xd4\x06\n" +
+	"\fBatchService\x12\x80\x01\n" +
+	"\vSubmitBatch\x12\".agentbridge.v1.SubmitBatchRequest\x1a#.agentbridge.v1.SubmitBatchResponse\"(\x9a\x82\x19\x0e\n" +
+	"\fbatch_submit\x82\xd3\xe4\x93\x02\x10:\x01*\"\v/v1/batches\x12y\n" +
+	"\bGetBatch\x12\x1f.agentbridge.v1.GetBatchRequest\x1a .agentbridge.v1.GetBatchResponse\"*\x9a\x82\x19\v\n" +
+	"\tbatch_get\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/batches/{id}\x90\x02\x01\x12\x89\x01\n" +
 	"\n" +
-	"WatchBatch\x12!.agentbridge.v1.WatchBatchRequest\x1a\".agentbridge.v1.WatchBatchResponse\"!\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/batches/{id}:watch\x90\x02\x010\x01\x12\x8a\x01\n" +
-	"\x10ListBatchResults\x12'.agentbridge.v1.ListBatchResultsRequest\x1a(.agentbridge.v1.ListBatchResultsResponse\"#\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/batches/{id}/results\x90\x02\x01\x12}\n" +
-	"\vCancelBatch\x12\".agentbridge.v1.CancelBatchRequest\x1a#.agentbridge.v1.CancelBatchResponse\"%\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/batches/{id}:cancel\x90\x02\x02\x12v\n" +
+	"WatchBatch\x12!.agentbridge.v1.WatchBatchRequest\x1a\".agentbridge.v1.WatchBatchResponse\"2\x9a\x82\x19\r\n" +
+	"\vbatch_watch\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/batches/{id}:watch\x90\x02\x010\x01\x12\x9d\x01\n" +
+	"\x10ListBatchResults\x12'.agentbridge.v1.ListBatchResultsRequest\x1a(.agentbridge.v1.ListBatchResultsResponse\"6\x9a\x82\x19\x0f\n" +
+	"\rbatch_results\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/batches/{id}/results\x90\x02\x01\x12\x8f\x01\n" +
+	"\vCancelBatch\x12\".agentbridge.v1.CancelBatchRequest\x1a#.agentbridge.v1.CancelBatchResponse\"7\x9a\x82\x19\x0e\n" +
+	"\fbatch_cancel\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/batches/{id}:cancel\x90\x02\x02\x12\x87\x01\n" +
 	"\n" +
-	"RetryBatch\x12!.agentbridge.v1.RetryBatchRequest\x1a\".agentbridge.v1.RetryBatchResponse\"!\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/batches/{id}:retryBEZCgithub.com/agentbridge/agentbridge/gen/agentbridge/v1;agentbridgev1b\x06proto3"
+	"RetryBatch\x12!.agentbridge.v1.RetryBatchRequest\x1a\".agentbridge.v1.RetryBatchResponse\"2\x9a\x82\x19\r\n" +
+	"\vbatch_retry\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/batches/{id}:retryBEZCgithub.com/agentbridge/agentbridge/gen/agentbridge/v1;agentbridgev1b\x06proto3"
 
 var (
 	file_agentbridge_v1_batch_proto_rawDescOnce sync.Once
@@ -1272,6 +1278,7 @@ func file_agentbridge_v1_batch_proto_init() {
 	if File_agentbridge_v1_batch_proto != nil {
 		return
 	}
+	file_agentbridge_v1_options_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

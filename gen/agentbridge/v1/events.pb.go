@@ -192,7 +192,10 @@ type SubscribeRequest struct {
 	Where []*FieldFilter `protobuf:"bytes,5,rep,name=where,proto3" json:"where,omitempty"`
 	// Only events whose data matches every "field=value" here: the same filters as where, in a
 	// form a URL query carries (?match=sku=A-100&match=item.warehouse=W1).
-	Match         []string `protobuf:"bytes,6,rep,name=match,proto3" json:"match,omitempty"`
+	Match []string `protobuf:"bytes,6,rep,name=match,proto3" json:"match,omitempty"`
+	// End the stream once this many events (after filters) were sent: 1 waits for the next
+	// event. 0 streams until the caller ends it.
+	MaxEvents     int32 `protobuf:"varint,7,opt,name=max_events,json=maxEvents,proto3" json:"max_events,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -267,6 +270,13 @@ func (x *SubscribeRequest) GetMatch() []string {
 		return x.Match
 	}
 	return nil
+}
+
+func (x *SubscribeRequest) GetMaxEvents() int32 {
+	if x != nil {
+		return x.MaxEvents
+	}
+	return 0
 }
 
 // SubscribeResponse carries one event of the stream.
@@ -614,7 +624,7 @@ const file_agentbridge_v1_events_proto_rawDesc = "" +
 	"\x04data\x18\x06 \x01(\v2\x14.google.protobuf.AnyR\x04data\";\n" +
 	"\vFieldFilter\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12\x16\n" +
-	"\x06equals\x18\x02 \x01(\tR\x06equals\"\xbf\x01\n" +
+	"\x06equals\x18\x02 \x01(\tR\x06equals\"\xde\x01\n" +
 	"\x10SubscribeRequest\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x1e\n" +
 	"\n" +
@@ -623,7 +633,9 @@ const file_agentbridge_v1_events_proto_rawDesc = "" +
 	"\x05after\x18\x03 \x01(\tR\x05after\x12\x14\n" +
 	"\x05types\x18\x04 \x03(\tR\x05types\x121\n" +
 	"\x05where\x18\x05 \x03(\v2\x1b.agentbridge.v1.FieldFilterR\x05where\x12\x14\n" +
-	"\x05match\x18\x06 \x03(\tR\x05match\"@\n" +
+	"\x05match\x18\x06 \x03(\tR\x05match\x12\x1d\n" +
+	"\n" +
+	"max_events\x18\a \x01(\x05R\tmaxEvents\"@\n" +
 	"\x11SubscribeResponse\x12+\n" +
 	"\x05event\x18\x01 \x01(\v2\x15.agentbridge.v1.EventR\x05event\"\x98\x02\n" +
 	"\x12FetchEventsRequest\x12\x16\n" +
