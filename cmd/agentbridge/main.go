@@ -267,7 +267,7 @@ func serveMCP(ctx context.Context, args []string, logger *slog.Logger) error {
 		defer stop()
 		cfg = demo.Config(endpoint)
 		// Over stdio there is no HTTP listener for the warehouse to post events to.
-		cfg.Events, cfg.Store = server.EventsConfig{}, server.StoreConfig{}
+		cfg.Events = server.EventsConfig{}
 	case *path != "":
 		var err error
 		if cfg, err = server.LoadConfig(*path); err != nil {
