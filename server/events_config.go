@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/agentbridge/agentbridge/adapters"
 )
 
 // EventsConfig is the events: section: the sources legacy systems push events to.
@@ -263,7 +265,7 @@ func (c *Config) checkVerify(name string, v WebhookVerify) []error {
 			bad("%s: set %s or %s, not both", field, field, fileField)
 		case value == "" && file == "":
 			bad("%s: missing; pass it as %s: ${ENV_VAR} or %s: /path/to/file", field, field, fileField)
-		case value != "" && !secretRef.MatchString(value):
+		case value != "" && !adapters.IsEnvRef(value):
 			bad("%s: a secret cannot be written in the config in clear; pass it as %s: ${ENV_VAR} or %s: /path/to/file", field, field, fileField)
 		}
 	}
@@ -353,8 +355,6 @@ func (c *Config) checkVerify(name string, v WebhookVerify) []error {
 // sfOrgID is a Salesforce organization id.
 var sfOrgID = regexp.MustCompile(`^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$`)
 
-// secretRef is a whole-value ${ENV_VAR} reference.
-var secretRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
 
 // parsePrefix reads a CIDR or a single address.
 func parsePrefix(s string) (netip.Prefix, error) {

@@ -10,11 +10,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/agentbridge/agentbridge/adapters"
 )
 
 // This file verifies webhook senders: HMAC signatures in GitHub's, Stripe's and a generic style,
@@ -65,32 +66,13 @@ func compileVerify(name string, v WebhookVerify, dir string) ([]webhookCheck, er
 	return checks, nil
 }
 
-// readWebhookSecret reads a secret from a ${ENV_VAR} reference or a file, as backend secrets are
-// read.
+// readWebhookSecret reads a secret from a ${ENV_VAR} reference or a file (relative to dir), as
+// backend secrets are read.
 func readWebhookSecret(ref, file, dir string) (string, error) {
-	if file != "" {
-		if !filepath.IsAbs(file) && dir != "" {
-			file = filepath.Join(dir, file)
-		}
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("reading the secret file: %w", err)
-		}
-		v := strings.TrimRight(string(data), "\r\n")
-		if v == "" {
-			return "", fmt.Errorf("the secret file %s is empty", file)
-		}
-		return v, nil
+	if file != "" && !filepath.IsAbs(file) && dir != "" {
+		file = filepath.Join(dir, file)
 	}
-	m := secretRef.FindStringSubmatch(ref)
-	if m == nil {
-		return "", errors.New("not a ${ENV_VAR} reference")
-	}
-	v, ok := os.LookupEnv(m[1])
-	if !ok || v == "" {
-		return "", fmt.Errorf("environment variable %s is not set", m[1])
-	}
-	return v, nil
+	return adapters.ReadSecret(ref, file)
 }
 
 // hmacSHA256 is HMAC-SHA256 of the parts, in order, with secret.
