@@ -103,6 +103,26 @@ func (c *eventsClient) post(ctx context.Context, base, id string) (bool, error) 
 	return true, nil
 }
 
+// ack acknowledges cursor for subscriber with POST :ack; nil only when the bridge answered 200.
+func (c *eventsClient) ack(ctx context.Context, base, subscriber, cursor string) error {
+	body, _ := json.Marshal(map[string]string{"subscriber": subscriber, "cursor": cursor})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/events/stock:ack", strings.NewReader(string(body)))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	data, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, data)
+	}
+	return nil
+}
+
 type fetchedEvent struct {
 	ID     string `json:"id"`
 	Cursor string `json:"cursor"`
