@@ -261,28 +261,38 @@ func (s *Server) subscribeEvents(ctx context.Context, req *mcp.SubscribeRequest)
 	}
 	e := &s.mcpEvents
 	k := watchKey{srv: srv, uri: uri}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.watches == nil {
-		e.watches, e.sessions = map[watchKey]*eventWatch{}, map[*mcp.ServerSession][]watchKey{}
-	}
-	w := e.watches[k]
-	if w == nil {
-		tail, err := logTail(ctx, st, EventTopic(source))
-		if err != nil {
+	tail, haveTail := "", false
+	for {
+		e.mu.Lock()
+		if e.watches == nil {
+			e.watches, e.sessions = map[watchKey]*eventWatch{}, map[*mcp.ServerSession][]watchKey{}
+		}
+		w := e.watches[k]
+		if w == nil && haveTail {
+			wctx, cancel := context.WithCancel(context.Background())
+			w = &eventWatch{sessions: map[*mcp.ServerSession]bool{}, cancel: cancel, done: make(chan struct{})}
+			e.watches[k] = w
+			go s.watchEvents(wctx, w, srv, st, EventTopic(source), uri, tail)
+		}
+		if w != nil {
+			if !w.sessions[req.Session] {
+				w.sessions[req.Session] = true
+				e.sessions[req.Session] = append(e.sessions[req.Session], k)
+				s.trackSession(req.Session)
+			}
+			e.mu.Unlock()
+			return nil
+		}
+		e.mu.Unlock()
+		// The end of the log, found without e.mu held: on a store that cannot say it at once
+		// (see logTail) it takes a read of the whole log, and other sessions must not wait for
+		// that. An event appended meanwhile comes after tail, so the watcher reports it.
+		var err error
+		if tail, err = logTail(ctx, st, EventTopic(source)); err != nil {
 			return &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "the event store failed"}
 		}
-		wctx, cancel := context.WithCancel(context.Background())
-		w = &eventWatch{sessions: map[*mcp.ServerSession]bool{}, cancel: cancel, done: make(chan struct{})}
-		e.watches[k] = w
-		go s.watchEvents(wctx, w, srv, st, EventTopic(source), uri, tail)
+		haveTail = true
 	}
-	if !w.sessions[req.Session] {
-		w.sessions[req.Session] = true
-		e.sessions[req.Session] = append(e.sessions[req.Session], k)
-		s.trackSession(req.Session)
-	}
-	return nil
 }
 
 // trackSession clears what the bridge keeps for a session (subscriptions, read positions)
@@ -374,8 +384,13 @@ func (s *Server) serverOf(ss *mcp.ServerSession) *mcp.Server {
 	return nil
 }
 
-// logTail returns the cursor of a topic's newest entry, or "" when it is empty.
+// logTail returns the cursor of a topic's newest entry, or "" when it is empty: from the
+// store at once when it can say (store.Tailer: every engine of package store and Redis), else
+// by reading the whole retained log, a page at a time.
 func logTail(ctx context.Context, st store.Store, topic string) (string, error) {
+	if tl, ok := st.(store.Tailer); ok {
+		return tl.Last(ctx, topic)
+	}
 	tail := ""
 	for {
 		entries, err := st.Read(ctx, topic, tail, maxFetchLimit, 0)

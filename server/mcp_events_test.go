@@ -3,13 +3,19 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"google.golang.org/protobuf/proto"
 
+	agentbridgev1 "github.com/agentbridge/agentbridge/gen/agentbridge/v1"
 	"github.com/agentbridge/agentbridge/server"
+	"github.com/agentbridge/agentbridge/server/store"
 )
 
 func TestMCPEventResources(t *testing.T) {
@@ -153,5 +159,157 @@ func TestMCPEventResources(t *testing.T) {
 			t.Fatalf("%d watchers and %d sessions' state outlived the session", n, sessions)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// scanStore is a store without store.Tailer (it hides the memory store's Last), whose reads
+// from the start of a topic can be held, and which records where each read started.
+type scanStore struct {
+	store.Store
+	hold   chan struct{} // while open, a read from "" of topic holdOn waits
+	holdOn string
+	held   chan struct{} // closed when a read is held
+	once   sync.Once
+
+	mu    sync.Mutex
+	froms []string // the after of every Read of holdOn
+}
+
+func (s *scanStore) Read(ctx context.Context, topic, after string, limit int, wait time.Duration) ([]store.Entry, error) {
+	if topic == s.holdOn {
+		s.mu.Lock()
+		s.froms = append(s.froms, after)
+		s.mu.Unlock()
+		if after == "" && s.hold != nil {
+			s.once.Do(func() { close(s.held) })
+			<-s.hold
+		}
+	}
+	return s.Store.Read(ctx, topic, after, limit, wait)
+}
+
+func (s *scanStore) reads() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.froms)
+}
+
+// tailStore is the same with store.Tailer.
+type tailStore struct{ *scanStore }
+
+func (s tailStore) Last(ctx context.Context, topic string) (string, error) {
+	return s.scanStore.Store.(store.Tailer).Last(ctx, topic)
+}
+
+// fillStock appends n stock events to st directly, 1,000 per append, and returns the last cursor.
+func fillStock(t *testing.T, st store.Store, n int) string {
+	t.Helper()
+	rec, err := proto.Marshal(&agentbridgev1.Event{Source: "stock", Type: "stock.changed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := ""
+	for i := 0; i < n; i += 1000 {
+		recs := make([]store.Record, min(1000, n-i))
+		for j := range recs {
+			recs[j] = store.Record{Key: fmt.Sprintf("fill-%07d", i+j), Data: rec}
+		}
+		app, err := st.Append(t.Context(), server.EventTopic("stock"), recs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = app[len(app)-1].Cursor
+	}
+	return last
+}
+
+func eventsMCPSession(t *testing.T, url string, updated chan<- string) *mcp.ClientSession {
+	t.Helper()
+	client := mcp.NewClient(&mcp.Implementation{Name: "agentbridge-test", Version: "v0"}, &mcp.ClientOptions{
+		ResourceUpdatedHandler: func(_ context.Context, req *mcp.ResourceUpdatedNotificationRequest) { updated <- req.Params.URI },
+	})
+	session, err := client.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: url + "/mcp"}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = session.Close() })
+	return session
+}
+
+// TestMCPSubscribeFindsTheTailAtOnce: with 200,000 events retained, the first
+// resources/subscribe to a source asks the store for the log's end (store.Tailer) instead of
+// reading the log, its watcher starts there, and only a new event is notified.
+func TestMCPSubscribeFindsTheTailAtOnce(t *testing.T) {
+	t.Parallel()
+	st := &scanStore{Store: store.NewMemory(store.Retention{}), holdOn: server.EventTopic("stock")}
+	b := startEvents(t, "", server.WithStore(tailStore{st}))
+	b.st = st
+	last := fillStock(t, st, 200000)
+	updated := make(chan string, 16)
+	session := eventsMCPSession(t, b.httpURL, updated)
+	const stock = server.EventsResourcePrefix + "stock"
+	start := time.Now()
+	if err := session.Subscribe(t.Context(), &mcp.SubscribeParams{URI: stock}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("resources/subscribe with 200,000 events retained took %v", time.Since(start))
+	b.post(t, "new-1", "stock.changed", "A", 1)
+	if got := receive(t, updated, "resources/updated"); got != stock {
+		t.Fatalf("updated %s", got)
+	}
+	reads := st.reads()
+	if len(reads) == 0 || reads[0] != last {
+		t.Fatalf("the watcher's reads started after %v, want the log's end %q", reads[:min(3, len(reads))], last)
+	}
+	if slices.Contains(reads, "") {
+		t.Fatal("the log was read from its start")
+	}
+}
+
+// TestMCPSubscribeScanDoesNotBlock: on a store without store.Tailer the first subscribe reads
+// the log to its end, and meanwhile other sessions subscribe to other sources (the scan holds
+// no lock they need); the watcher then starts at the end.
+func TestMCPSubscribeScanDoesNotBlock(t *testing.T) {
+	t.Parallel()
+	st := &scanStore{Store: store.NewMemory(store.Retention{}), holdOn: server.EventTopic("stock"), hold: make(chan struct{}), held: make(chan struct{})}
+	b := startEvents(t, "", server.WithStore(st))
+	b.st = st
+	last := fillStock(t, st, 2000)
+	const stock, orders = server.EventsResourcePrefix + "stock", server.EventsResourcePrefix + "orders"
+	slow := eventsMCPSession(t, b.httpURL, make(chan string, 16))
+	slowDone := make(chan error, 1)
+	go func() { slowDone <- slow.Subscribe(t.Context(), &mcp.SubscribeParams{URI: stock}) }()
+	receive(t, st.held, "the scan of the log")
+	other := eventsMCPSession(t, b.httpURL, make(chan string, 16))
+	if err := other.Subscribe(t.Context(), &mcp.SubscribeParams{URI: orders}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-slowDone:
+		t.Fatalf("the subscribe that scans ended before the scan did: %v", err)
+	default:
+	}
+	close(st.hold)
+	if err := receive(t, slowDone, "the scanning subscribe"); err != nil {
+		t.Fatal(err)
+	}
+	updated := make(chan string, 16)
+	s2 := eventsMCPSession(t, b.httpURL, updated)
+	if err := s2.Subscribe(t.Context(), &mcp.SubscribeParams{URI: stock}); err != nil { // the watcher runs: no scan
+		t.Fatal(err)
+	}
+	b.post(t, "new-1", "stock.changed", "A", 1)
+	if got := receive(t, updated, "resources/updated"); got != stock {
+		t.Fatalf("updated %s", got)
+	}
+	reads := st.reads()
+	scans := 0
+	for _, r := range reads {
+		if r == "" {
+			scans++
+		}
+	}
+	if !slices.Contains(reads, last) || scans != 1 {
+		t.Fatalf("the watcher did not start at the log's end %s, or the log was scanned twice: %d reads", last, len(reads))
 	}
 }

@@ -34,7 +34,10 @@ const DefaultDedupWindow = 7 * 24 * time.Hour
 // answering fails a waiting Read within maxWaitSlice + Timeout.
 const maxWaitSlice = 5 * time.Second
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store  = (*Store)(nil)
+	_ store.Tailer = (*Store)(nil)
+)
 
 // logState is the part of Store the log needs.
 type logState struct {
@@ -222,6 +225,18 @@ func (s *Store) Read(ctx context.Context, topic, after string, limit int, wait t
 			return entries(msgs)
 		}
 	}
+}
+
+// Last implements store.Tailer: XREVRANGE key + - COUNT 1, one entry from the stream's end.
+func (s *Store) Last(ctx context.Context, topic string) (string, error) {
+	msgs, err := s.client.XRevRangeN(ctx, s.logKey(topic), "+", "-", 1).Result()
+	if err != nil {
+		return "", fmt.Errorf("redis: last of %q: %w", topic, err)
+	}
+	if len(msgs) == 0 {
+		return "", nil
+	}
+	return msgs[0].ID, nil
 }
 
 // skipOld moves an exclusive start past the entries older than MaxAge.

@@ -52,7 +52,10 @@ type Bolt struct {
 	finished sync.WaitGroup
 }
 
-var _ Store = (*Bolt)(nil)
+var (
+	_ Store  = (*Bolt)(nil)
+	_ Tailer = (*Bolt)(nil)
+)
 
 // BoltOption changes how OpenBolt opens a file.
 type BoltOption func(*boltConfig)
@@ -488,6 +491,33 @@ func (b *Bolt) read(topic string, from uint64, limit int) ([]Entry, error) {
 		return nil, fmt.Errorf("store: read %q: %w", topic, err)
 	}
 	return out, nil
+}
+
+// Last implements Tailer: the entries bucket's sequence, the number of the last entry
+// appended (kept when retention removed it), read without touching the entries.
+func (b *Bolt) Last(ctx context.Context, topic string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if err := b.enter(); err != nil {
+		return "", err
+	}
+	defer b.mu.RUnlock()
+	last := ""
+	err := b.db.View(func(tx *bolt.Tx) error {
+		tb := tx.Bucket(bucketLogs).Bucket(named(topic))
+		if tb == nil {
+			return nil
+		}
+		if eb := tb.Bucket(bucketEntries); eb != nil && eb.Sequence() > 0 {
+			last = FormatSeq(eb.Sequence())
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("store: last of %q: %w", topic, err)
+	}
+	return last, nil
 }
 
 // cursorKey is (topic, group) as one key: the topic's length, the topic, the group.

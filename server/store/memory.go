@@ -36,7 +36,10 @@ type memEntry struct {
 	Entry
 }
 
-var _ Store = (*Memory)(nil)
+var (
+	_ Store  = (*Memory)(nil)
+	_ Tailer = (*Memory)(nil)
+)
 
 // NewMemory returns an empty memory store that trims logs by r.
 func NewMemory(r Retention) *Memory {
@@ -182,6 +185,24 @@ func (m *Memory) Read(ctx context.Context, topic, after string, limit int, wait 
 			return nil, nil
 		}
 	}
+}
+
+// Last implements Tailer: the newest entry's cursor, or after the last one removed when
+// retention removed them all.
+func (m *Memory) Last(ctx context.Context, topic string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return "", errClosed
+	}
+	t := m.topics[topic]
+	if t == nil || t.next == 1 {
+		return "", nil
+	}
+	return FormatSeq(t.next - 1), nil
 }
 
 // Ack implements Cursors.

@@ -67,6 +67,15 @@ type Log interface {
 	Read(ctx context.Context, topic, after string, limit int, wait time.Duration) ([]Entry, error)
 }
 
+// Tailer is what a Log may offer besides: the end of a topic without reading it. A reader that
+// wants only what arrives from now on (an MCP watcher) starts after Last; a store without it
+// makes such a reader scan the whole retained log.
+type Tailer interface {
+	// Last returns the cursor of topic's newest entry, or "" when the topic holds none; Read
+	// after it returns only entries appended later.
+	Last(ctx context.Context, topic string) (string, error)
+}
+
 // Cursors remember, per topic and subscriber group, how far the group has acknowledged.
 type Cursors interface {
 	// Ack records that group has handled topic's entries up to and including cursor. A cursor

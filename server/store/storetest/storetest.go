@@ -37,6 +37,7 @@ func Run(t *testing.T, s Suite) {
 	t.Run("Table", s.table)
 	t.Run("Concurrent", s.concurrent)
 	t.Run("Closed", s.closed)
+	t.Run("Tail", s.tail)
 	if s.Durable {
 		t.Run("Reopen", s.reopen)
 	}
@@ -228,6 +229,44 @@ func (s Suite) badCursor(t *testing.T) {
 	}
 	if err := st.Ack(ctx, "t", "g", "not a cursor"); !errors.Is(err, store.ErrCursor) {
 		t.Fatalf("Ack with a malformed cursor: %v, want ErrCursor", err)
+	}
+}
+
+// tail checks store.Tailer, for a store that has it: Last is the newest entry's cursor, ""
+// for a topic that holds none, and Read after it returns only what is appended later.
+func (s Suite) tail(t *testing.T) {
+	st, _ := s.open(t, store.Retention{MaxEntries: 3})
+	tl, ok := st.(store.Tailer)
+	if !ok {
+		t.Skip("the store does not implement store.Tailer")
+	}
+	ctx := t.Context()
+	if last := try(tl.Last(ctx, "t")).must(t); last != "" {
+		t.Fatalf("Last of an empty topic = %q, want \"\"", last)
+	}
+	app := try(st.Append(ctx, "t", recs("t", 7)...)).must(t)
+	last := try(tl.Last(ctx, "t")).must(t)
+	if last != app[6].Cursor {
+		t.Fatalf("Last = %q, want the newest entry's cursor %q", last, app[6].Cursor)
+	}
+	try(st.Append(ctx, "other", recs("o", 2)...)).must(t)
+	if again := try(tl.Last(ctx, "t")).must(t); again != last {
+		t.Fatalf("Last after appending to another topic = %q, want %q", again, last)
+	}
+	if e := try(st.Read(ctx, "t", last, 10, 0)).must(t); len(e) != 0 {
+		t.Fatalf("Read after Last = %v, want nothing", e)
+	}
+	dup := try(st.Append(ctx, "t", store.Record{Key: "t-6"})).must(t)
+	if !dup[0].Duplicate || try(tl.Last(ctx, "t")).must(t) != last {
+		t.Fatalf("a duplicate moved Last: %+v", dup)
+	}
+	more := try(st.Append(ctx, "t", recs("u", 2)...)).must(t)
+	e := try(st.Read(ctx, "t", last, 10, 0)).must(t)
+	if len(e) != 2 || e[0].Cursor != more[0].Cursor || e[1].Cursor != more[1].Cursor {
+		t.Fatalf("Read after Last = %v, want the 2 appended since", e)
+	}
+	if l := try(tl.Last(ctx, "t")).must(t); l != more[1].Cursor {
+		t.Fatalf("Last = %q, want %q", l, more[1].Cursor)
 	}
 }
 
