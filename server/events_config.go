@@ -355,7 +355,6 @@ func (c *Config) checkVerify(name string, v WebhookVerify) []error {
 // sfOrgID is a Salesforce organization id.
 var sfOrgID = regexp.MustCompile(`^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$`)
 
-
 // parsePrefix reads a CIDR or a single address.
 func parsePrefix(s string) (netip.Prefix, error) {
 	if p, err := netip.ParsePrefix(s); err == nil {
