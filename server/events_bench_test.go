@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -17,6 +18,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/agentbridge/agentbridge/adapters/redisstore"
+	"github.com/agentbridge/agentbridge/adapters/redisstore/redistest"
 	agentbridgev1 "github.com/agentbridge/agentbridge/gen/agentbridge/v1"
 	"github.com/agentbridge/agentbridge/server"
 	"github.com/agentbridge/agentbridge/server/store"
@@ -24,21 +27,26 @@ import (
 
 // BenchmarkEventDelivery measures events per second out of the bridge to one subscriber over
 // gRPC (loopback, in this process): FetchEvents pages of 500 acknowledged as it goes, and one
-// Subscribe stream, from the memory and the embedded (bbolt) store. The events are stored
+// Subscribe stream, from the memory store, the embedded (bbolt) store and Redis (a
+// redis-server the benchmark starts on a unix socket, without persistence). The events are stored
 // before the clock starts; an op is one event delivered.
 func BenchmarkEventDelivery(b *testing.B) {
-	for _, engine := range []string{"memory", "embedded"} {
+	for _, engine := range []string{"memory", "embedded", "redis"} {
 		for _, how := range []string{"fetch", "subscribe"} {
 			b.Run(engine+"/"+how, func(b *testing.B) {
 				var st store.Store
-				if engine == "memory" {
+				var err error
+				switch engine {
+				case "memory":
 					st = store.NewMemory(store.Retention{})
-				} else {
-					bolt, err := store.OpenBolt(filepath.Join(b.TempDir(), "events.db"), store.Retention{})
-					if err != nil {
-						b.Fatal(err)
-					}
-					st = bolt
+				case "embedded":
+					st, err = store.OpenBolt(filepath.Join(b.TempDir(), "events.db"), store.Retention{})
+				case "redis":
+					r := redistest.Start(b)
+					st, err = redisstore.Open(redisstore.Config{Address: r.Socket, Timeout: 5 * time.Second})
+				}
+				if err != nil {
+					b.Fatal(err)
 				}
 				b.Cleanup(func() { _ = st.Close() })
 				client := benchEvents(b, st, b.N)

@@ -10,16 +10,18 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/agentbridge/agentbridge/adapters/redisstore/redistest"
 	"github.com/agentbridge/agentbridge/server"
 )
 
 // BenchmarkWebhookIntake measures events taken in per second: a signed JSON StockChanged POSTed
 // through the bridge's HTTP handler in process (HMAC verified, decoded, validated, appended),
-// each with a new id, into the memory store and the embedded (bbolt) store, one sender at a
+// each with a new id, into the memory store, the embedded (bbolt) store and Redis (a
+// redis-server the benchmark starts on a unix socket, without persistence), one sender at a
 // time and several at once (the embedded store commits concurrent appends together).
 func BenchmarkWebhookIntake(b *testing.B) {
 	b.Setenv("HOOK_SECRET", hookSecret)
-	for _, engine := range []string{"memory", "embedded"} {
+	for _, engine := range []string{"memory", "embedded", "redis"} {
 		for _, parallel := range []bool{false, true} {
 			name := engine + "/serial"
 			if parallel {
@@ -28,8 +30,12 @@ func BenchmarkWebhookIntake(b *testing.B) {
 			b.Run(name, func(b *testing.B) {
 				dir := b.TempDir()
 				yaml := "store: {engine: memory}\n"
-				if engine == "embedded" {
+				switch engine {
+				case "embedded":
 					yaml = "store: {engine: embedded, path: " + filepath.Join(dir, "events.db") + "}\n"
+				case "redis":
+					r := redistest.Start(b)
+					yaml = "redis: {address: \"unix://" + r.Socket + "\", timeout: 5s}\nstore: {engine: redis}\n"
 				}
 				h, closeFn := benchHookBridge(b, yaml+stockSource, dir)
 				defer closeFn()
