@@ -45,7 +45,7 @@ func (src *webhookSource) decodeNotifications(body []byte, ct string) ([]notific
 	}
 	utf, err := xmlcodec.ToUTF8(body, ct)
 	if err != nil {
-		return nil, "", bad("%v", err)
+		return nil, "", bad("%s", xmlCharsetError(err))
 	}
 	d := xmlcodec.NewDecoder(bytes.NewReader(utf))
 	env, err := firstElement(d)

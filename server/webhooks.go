@@ -19,8 +19,11 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+	htmlcharset "golang.org/x/net/html/charset"
+	"golang.org/x/text/encoding"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -532,15 +535,19 @@ func (src *webhookSource) checkContentType(ct string) *webhookFailure {
 // decode reads a json, xml or form body into the source's message.
 func (src *webhookSource) decode(body []byte, ct string) (proto.Message, *webhookFailure) {
 	msg := src.mt.New().Interface()
+	var f *webhookFailure
 	switch src.format {
 	case FormatXML:
-		if f := src.decodeXML(body, ct, msg); f != nil {
+		if f = src.decodeXML(body, ct, msg); f != nil {
 			return nil, f
 		}
 	case FormatForm:
 		values, err := url.ParseQuery(string(body))
 		if err != nil {
 			return nil, failf(http.StatusBadRequest, "invalid", "the form body is malformed: %v", err)
+		}
+		if values, f = formUTF8(values, ct); f != nil {
+			return nil, f
 		}
 		data, f := src.formJSON(values)
 		if f != nil {
@@ -550,6 +557,9 @@ func (src *webhookSource) decode(body []byte, ct string) (proto.Message, *webhoo
 			return nil, failf(http.StatusBadRequest, "invalid", "%s", strings.Replace(jsonError(msg, data, err).Error(), "invalid JSON for", "invalid form for", 1))
 		}
 	default:
+		if body, f = jsonUTF8(body, ct); f != nil {
+			return nil, f
+		}
 		if err := src.unmarsh.Unmarshal(body, msg); err != nil {
 			f := failf(http.StatusBadRequest, "invalid", "%s", jsonError(msg, body, err).Error())
 			if m := jsonErrField.FindStringSubmatch(f.msg); m != nil {
@@ -561,6 +571,81 @@ func (src *webhookSource) decode(body []byte, ct string) (proto.Message, *webhoo
 	return msg, nil
 }
 
+// bodyCharset returns the decoder of the charset ct names, nil for UTF-8 (also when ct names
+// none, or US-ASCII, a subset), or a 415 for a charset the bridge does not know.
+func bodyCharset(ct string) (*encoding.Decoder, *webhookFailure) {
+	_, params, _ := mime.ParseMediaType(ct)
+	label := strings.ToLower(strings.TrimSpace(params["charset"]))
+	switch label {
+	case "", "utf-8", "utf8", "us-ascii":
+		return nil, nil
+	}
+	enc, _ := htmlcharset.Lookup(label)
+	if enc == nil {
+		return nil, failf(http.StatusUnsupportedMediaType, "unsupported_media_type", "the Content-Type names charset %q, which the bridge does not know; send UTF-8", label)
+	}
+	return enc.NewDecoder(), nil
+}
+
+// notUTF8 is the 400 for text that is neither UTF-8 nor in a charset the Content-Type names:
+// decoding it as UTF-8 would replace characters silently.
+func notUTF8(what string) *webhookFailure {
+	return failf(http.StatusBadRequest, "invalid", "%s is not UTF-8; send UTF-8, or name the body's charset in its Content-Type (such as charset=ISO-8859-1)", what)
+}
+
+// jsonUTF8 returns a JSON body as UTF-8: converted from the charset its Content-Type names, or
+// checked to be UTF-8 when it names none.
+func jsonUTF8(body []byte, ct string) ([]byte, *webhookFailure) {
+	dec, f := bodyCharset(ct)
+	switch {
+	case f != nil:
+		return nil, f
+	case dec == nil:
+		if !utf8.Valid(body) {
+			return nil, notUTF8("the body")
+		}
+		return body, nil
+	}
+	out, err := dec.Bytes(body)
+	if err != nil {
+		return nil, failf(http.StatusBadRequest, "invalid", "the body is not valid in the charset its Content-Type names: %v", err)
+	}
+	return out, nil
+}
+
+// formUTF8 returns a form's keys and values as UTF-8: the bytes their percent escapes stand
+// for are in the charset the Content-Type names (UTF-8 when none).
+func formUTF8(values url.Values, ct string) (url.Values, *webhookFailure) {
+	dec, f := bodyCharset(ct)
+	if f != nil {
+		return nil, f
+	}
+	conv := func(s string) (string, bool) {
+		if dec == nil {
+			return s, utf8.ValidString(s)
+		}
+		out, err := dec.String(s)
+		return out, err == nil
+	}
+	out := make(url.Values, len(values))
+	for k, vs := range values {
+		key, ok := conv(k)
+		if !ok {
+			return nil, notUTF8(fmt.Sprintf("a form key (%q)", k))
+		}
+		for _, v := range vs {
+			val, ok := conv(v)
+			if !ok {
+				fl := notUTF8("the value of form field " + key)
+				fl.field = key
+				return nil, fl
+			}
+			out[key] = append(out[key], val)
+		}
+	}
+	return out, nil
+}
+
 // jsonErrField finds the field a protojson error names.
 var jsonErrField = regexp.MustCompile(`unknown field "([^"]+)"|field ([A-Za-z0-9_.]+):`)
 
@@ -568,7 +653,7 @@ var jsonErrField = regexp.MustCompile(`unknown field "([^"]+)"|field ([A-Za-z0-9
 func (src *webhookSource) decodeXML(body []byte, ct string, msg proto.Message) *webhookFailure {
 	utf, err := xmlcodec.ToUTF8(body, ct)
 	if err != nil {
-		return failf(http.StatusBadRequest, "invalid", "%v", err)
+		return failf(http.StatusBadRequest, "invalid", "%s", xmlCharsetError(err))
 	}
 	d := xmlcodec.NewDecoder(bytes.NewReader(utf))
 	start, err := firstElement(d)
@@ -582,6 +667,11 @@ func (src *webhookSource) decodeXML(body []byte, ct string, msg proto.Message) *
 		return failf(http.StatusBadRequest, "invalid", "malformed XML: %v", err)
 	}
 	return nil
+}
+
+// xmlCharsetError words the XML codec's charset error for a body a sender sent.
+func xmlCharsetError(err error) string {
+	return strings.ReplaceAll(err.Error(), "the reply", "the body")
 }
 
 // xmlFailure is a 400 for an XML body that does not fit msg, naming the element.

@@ -904,3 +904,77 @@ func (s *syncWriter) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestWebhookCharsets: a body in ISO-8859-1 is decoded as such when its Content-Type (or, for
+// XML, its declaration) says so, and refused with a 400 saying what to do when it names no
+// charset; an unknown charset is refused. Before, a form's Latin-1 "é" became U+FFFD silently.
+func TestWebhookCharsets(t *testing.T) {
+	t.Setenv("HOOK_SECRET", hookSecret)
+	b := newHookBridge(t, `
+events:
+  sources:
+    stock:
+      message: agentbridge.demo.v1.StockChanged
+      id: event_id
+      type: stock.changed
+      verify: {hmac: {style: github, secret: "${HOOK_SECRET}"}}
+    xml:
+      format: xml
+      message: agentbridge.demo.v1.StockChanged
+      id: event_id
+      type: stock.changed
+      verify: {hmac: {style: github, secret: "${HOOK_SECRET}"}}
+    form:
+      format: form
+      message: agentbridge.demo.v1.ReservationExpired
+      id: event_id
+      type: reservation.expired
+      verify: {hmac: {style: github, secret: "${HOOK_SECRET}"}}
+`, nil, "")
+	latin1 := func(s string) string { // "é" as its ISO-8859-1 byte
+		return strings.ReplaceAll(s, "é", "\xe9")
+	}
+	xmlEvent := func(id, decl string) string {
+		return decl + `<stockChanged><eventId>` + id + `</eventId><sku>B-200</sku><onHand>3</onHand><previous>5</previous><changedAt>2026-01-02T03:04:05Z</changedAt></stockChanged>`
+	}
+	jsonEvent := func(id string) string {
+		return `{"eventId":"` + id + `","sku":"A-100","onHand":7,"previous":9,"changedAt":"2026-01-02T03:04:05Z"}`
+	}
+	for _, tt := range []struct {
+		name, source, ct, body string
+		code                   int
+		want                   string // the stored id, or a part of the error
+	}{
+		{"xml declared latin-1", "xml", "application/xml", latin1(xmlEvent("café-x1", `<?xml version="1.0" encoding="ISO-8859-1"?>`)), 202, "café-x1"},
+		{"xml latin-1 by content type", "xml", "text/xml; charset=ISO-8859-1", latin1(xmlEvent("café-x2", "")), 202, "café-x2"},
+		{"xml latin-1 unnamed", "xml", "application/xml", latin1(xmlEvent("café-x3", "")), 400, "the body is not UTF-8 and names no charset"},
+		{"xml unknown charset", "xml", "application/xml; charset=x-klingon", xmlEvent("x4", ""), 400, `charset "x-klingon", which the bridge does not know`},
+		{"form latin-1", "form", "application/x-www-form-urlencoded; charset=ISO-8859-1", "event_id=caf%E9-f1&reservationId=R-1&sku=A-100&quantity=1", 202, "café-f1"},
+		{"form utf-8", "form", "application/x-www-form-urlencoded; charset=utf-8", "event_id=caf%C3%A9-f2&reservationId=R-1&sku=A-100&quantity=1", 202, "café-f2"},
+		{"form latin-1 unnamed", "form", "application/x-www-form-urlencoded", "event_id=caf%E9-f3&reservationId=R-1&sku=A-100&quantity=1", 400, "the value of form field event_id is not UTF-8"},
+		{"json latin-1", "stock", "application/json; charset=iso-8859-1", latin1(jsonEvent("café-j1")), 202, "café-j1"},
+		{"json latin-1 unnamed", "stock", "application/json", latin1(jsonEvent("café-j2")), 400, "the body is not UTF-8"},
+		{"json unknown charset", "stock", "application/json; charset=x-klingon", jsonEvent("j3"), 415, `charset "x-klingon"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := b.events(t, tt.source)
+			w := b.post(t, "/hooks/"+tt.source, tt.ct, tt.body, map[string]string{"X-Hub-Signature-256": githubSig(tt.body)})
+			if w.Code != tt.code {
+				t.Fatalf("got %d %s, want %d", w.Code, w.Body, tt.code)
+			}
+			after := b.events(t, tt.source)
+			if tt.code != 202 {
+				if msg := replyJSON(t, w)["error"].(string); !strings.Contains(msg, tt.want) {
+					t.Errorf("error %q, want %q", msg, tt.want)
+				}
+				if len(after) != len(before) {
+					t.Errorf("%d events stored, was %d", len(after), len(before))
+				}
+				return
+			}
+			if len(after) != len(before)+1 || after[len(after)-1].GetId() != tt.want {
+				t.Fatalf("stored %v, want the id %q", after[len(before):], tt.want)
+			}
+		})
+	}
+}
