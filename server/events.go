@@ -61,6 +61,9 @@ type eventService struct {
 	names   []string                                  // sorted
 	store   func() store.Store                        // the serving server's store, read per call
 	scopes  map[string][]string                       // by source: what reading it needs (auth.scopes "events/<source>")
+	// known holds the sources' files and their imports: an event's data of a type found
+	// neither there nor among the types linked into the binary cannot be written as JSON.
+	known *protoregistry.Files
 }
 
 // eventService returns the built-in EventService serving c's event sources, or nil when c has
@@ -87,6 +90,10 @@ func (c *Config) eventService(set *contract.Set, durable func() store.Store) (*S
 		return nil, err
 	}
 	sort.Strings(ev.names)
+	ev.known = new(protoregistry.Files)
+	for _, fd := range files {
+		registerWithImports(ev.known, fd)
+	}
 	if c.Auth != nil {
 		ev.scopes = sourceScopes(c.Auth.Scopes, ev.names)
 	}
@@ -100,6 +107,30 @@ func (c *Config) eventService(set *contract.Set, durable func() store.Store) (*S
 		Files:   files,
 		Closers: []io.Closer{ev}, // how the MCP surface finds the sources (see eventSources)
 	}, nil
+}
+
+// registerWithImports adds fd and what it imports to files, each once.
+func registerWithImports(files *protoregistry.Files, fd protoreflect.FileDescriptor) {
+	if _, err := files.FindFileByPath(fd.Path()); err == nil {
+		return
+	}
+	imports := fd.Imports()
+	for i := range imports.Len() {
+		registerWithImports(files, imports.Get(i).FileDescriptor)
+	}
+	_ = files.RegisterFile(fd) // a name clash leaves the first file's message: still known
+}
+
+// knows reports whether data of the message full name can be written as JSON.
+func (ev *eventService) knows(name protoreflect.FullName) bool {
+	if ev.known != nil {
+		if d, err := ev.known.FindDescriptorByName(name); err == nil {
+			_, ok := d.(protoreflect.MessageDescriptor)
+			return ok
+		}
+	}
+	_, err := protoregistry.GlobalTypes.FindMessageByName(name)
+	return err == nil
 }
 
 // findMessage resolves a message's full name in the contracts, else among linked types.
@@ -160,6 +191,7 @@ func (ev *eventService) checkScopes(ctx context.Context, source string) error {
 
 // target is what one call reads: a source's topic, and the subscriber's cursor group.
 type target struct {
+	ev     *eventService
 	st     store.Store
 	source string
 	md     protoreflect.MessageDescriptor
@@ -186,7 +218,7 @@ func (ev *eventService) resolve(ctx context.Context, source, subscriber string) 
 	if st == nil {
 		return nil, status.Error(codes.Unavailable, "events are not kept: the server has no store")
 	}
-	return &target{st: st, source: source, md: md, topic: EventTopic(source), group: subscriberGroup(ctx, subscriber)}, nil
+	return &target{ev: ev, st: st, source: source, md: md, topic: EventTopic(source), group: subscriberGroup(ctx, subscriber)}, nil
 }
 
 func checkSubscriber(name string) error {
@@ -289,12 +321,17 @@ func (ev *eventService) fetch(ctx context.Context, in proto.Message) (proto.Mess
 			return nil, storeError(err, "after")
 		}
 		for _, e := range entries {
-			scanned++
-			resp.NextCursor = e.Cursor
 			ev, err := t.decode(e)
 			if err != nil {
+				if scanned > 0 {
+					// Answer the page up to it: acknowledging the cursor the next fetch's
+					// error names must not pass over events this fetch read before it.
+					return resp, nil
+				}
 				return nil, err
 			}
+			scanned++
+			resp.NextCursor = e.Cursor
 			if f.keep(ev) {
 				resp.Events = append(resp.Events, ev)
 				if len(resp.Events) == limit {
@@ -401,6 +438,16 @@ func (t *target) decode(e store.Entry) (*agentbridgev1.Event, error) {
 		return nil, status.Errorf(codes.DataLoss, "the event at cursor %s of source %q cannot be decoded (%v); acknowledge that cursor to pass it", e.Cursor, t.source, err)
 	}
 	ev.Cursor = e.Cursor
+	if d := ev.GetData(); d != nil && t.ev != nil {
+		name := typeNameOfURL(d.GetTypeUrl())
+		if name != string(t.md.FullName()) && !t.ev.knows(protoreflect.FullName(name)) {
+			// Written when the source had another message (or by a bridge with other
+			// contracts): it cannot be written as JSON, and a page or stream that failed on
+			// it would not say where it is.
+			return nil, status.Errorf(codes.DataLoss, "the event at cursor %s of source %q holds data of type %q, which this bridge's contracts do not have (the source's message is %s); acknowledge that cursor to pass it, or load the contract that has the type",
+				e.Cursor, t.source, d.GetTypeUrl(), t.md.FullName())
+		}
+	}
 	if ev.Source == "" {
 		ev.Source = t.source
 	}

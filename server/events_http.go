@@ -178,7 +178,7 @@ func (s *Server) serveEventStream(g *generation, mux *runtime.ServeMux, rt *rest
 			ev := out.(*agentbridgev1.SubscribeResponse).GetEvent()
 			data, err := enc.Marshal(ev)
 			if err != nil {
-				writeStreamError(w, errJSON, status.New(codes.Internal, "an event could not be written as JSON").Err(), sse)
+				writeStreamError(w, errJSON, status.Newf(codes.DataLoss, "the event at cursor %s of source %q could not be written as JSON (%v); acknowledge that cursor to pass it", ev.GetCursor(), ev.GetSource(), err).Err(), sse)
 				flush()
 				return
 			}

@@ -211,7 +211,7 @@ func (s *Server) readEventResource(ctx context.Context, req *mcp.ReadResourceReq
 	page := resp.(*agentbridgev1.FetchEventsResponse)
 	data, err := g.jsonEncoder().Marshal(page)
 	if err != nil {
-		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "the events could not be written as JSON"}
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "the events after cursor " + in.GetAfter() + " could not be written as JSON (" + err.Error() + "); read them with the events_fetch tool, which names the event at fault"}
 	}
 	if posKey != "" {
 		s.mcpEvents.mu.Lock()
