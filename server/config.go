@@ -462,7 +462,7 @@ func (s *Server) ReloadConfig(c *Config) error {
 	for _, g := range s.guards() {
 		keep[g.Name()] = g
 	}
-	services, err := c.buildServices(keep, s.opts.sharedLimiter(), s.durable)
+	services, err := s.eventsInForce(c).buildServices(keep, s.opts.sharedLimiter(), s.durable) // events as the intake serves them (events.go)
 	if err != nil {
 		return err
 	}

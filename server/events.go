@@ -133,6 +133,20 @@ func (ev *eventService) knows(name protoreflect.FullName) bool {
 	return err == nil
 }
 
+// eventsInForce returns c for building services on a reload: with the events config the
+// running intake serves (it is built once, by Build), so EventService delivers the sources the
+// bridge takes events in for. A source removed from the config goes on being taken in until a
+// restart; without this its events were stored and refused to every reader (404). c itself is
+// not changed: ReloadConfig compares it to warn that events need a restart.
+func (s *Server) eventsInForce(c *Config) *Config {
+	in := *c
+	in.Events = EventsConfig{}
+	if ws := s.opts.webhooks; ws != nil {
+		in.Events = ws.cfg
+	}
+	return &in
+}
+
 // findMessage resolves a message's full name in the contracts, else among linked types.
 func findMessage(set *contract.Set, name string) (protoreflect.MessageDescriptor, error) {
 	if name == "" {

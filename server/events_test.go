@@ -61,6 +61,14 @@ type eventsBridge struct {
 
 func eventsConfig(t testing.TB, extra string) *server.Config {
 	t.Helper()
+	return eventsConfigSources(t, `    stock: {message: acme.events.v1.StockChanged, verify: {none: true}}
+    orders: {message: acme.events.v1.Item, verify: {none: true}}
+`, extra)
+}
+
+// eventsConfigSources is eventsConfig with other sources (lines under events.sources).
+func eventsConfigSources(t testing.TB, sources, extra string) *server.Config {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "acme/events/v1"), 0o755); err != nil {
 		t.Fatal(err)
@@ -76,9 +84,7 @@ audit: {sink: "off"}
 store: {engine: memory}
 events:
   sources:
-    stock: {message: acme.events.v1.StockChanged, verify: {none: true}}
-    orders: {message: acme.events.v1.Item, verify: {none: true}}
-` + extra
+` + sources + extra
 	path := filepath.Join(dir, "agentbridge.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -458,6 +464,49 @@ func TestEventsSurviveReload(t *testing.T) {
 	restJSON(t, "GET", b.httpURL+"/v1/events/stock?subscriber=r&wait=0s", nil, &after)
 	if ids(after.Events) != "e1" || after.Events[0].Data["sku"] != "B" {
 		t.Fatalf("after reload: %+v", after)
+	}
+}
+
+// TestEventsSourceRemovedOnReload: a reload that removes a source does not change the intake
+// (it is built once), so the source goes on being read as before: a stream open across the
+// reload gets the events posted after it, and a fetch after it reads them too. Before, the
+// intake stored them and every read answered 404.
+func TestEventsSourceRemovedOnReload(t *testing.T) {
+	t.Parallel()
+	b := startEvents(t, "")
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.httpURL+"/v1/events/orders:subscribe?subscriber=live", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("subscribe: %v %v", resp, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	lines := bufio.NewReader(resp.Body)
+	onlyStock := eventsConfigSources(t, "    stock: {message: acme.events.v1.StockChanged, verify: {none: true}}\n", "")
+	if err := b.srv.ReloadConfig(onlyStock); err != nil {
+		t.Fatal(err)
+	}
+	post, err := http.NewRequestWithContext(ctx, http.MethodPost, b.httpURL+"/hooks/orders", strings.NewReader(`{"sku":"A-1","warehouseCode":"W1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	post.Header.Set("Content-Type", "application/json")
+	pr, err := http.DefaultClient.Do(post)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = pr.Body.Close()
+	if pr.StatusCode != http.StatusAccepted {
+		t.Fatalf("post to the removed source after the reload: %d", pr.StatusCode)
+	}
+	line, err := lines.ReadString('\n')
+	if err != nil || !strings.Contains(line, `"warehouseCode":"W1"`) {
+		t.Fatalf("the open stream after the reload: %q %v", line, err)
+	}
+	var page restPage
+	if code := restJSON(t, "GET", b.httpURL+"/v1/events/orders?subscriber=r&wait=0s", nil, &page); code != 200 || len(page.Events) != 1 {
+		t.Fatalf("fetch of the removed source after the reload: %d %+v", code, page)
 	}
 }
 
