@@ -64,6 +64,8 @@ type eventService struct {
 	// known holds the sources' files and their imports: an event's data of a type found
 	// neither there nor among the types linked into the binary cannot be written as JSON.
 	known *protoregistry.Files
+	types detailTypes // resolves known, then the linked types: for sizing pages as JSON
+	mcp   MCPOptions  // the MCP surface's result budgets, which FetchEvents pages keep within
 }
 
 // eventService returns the built-in EventService serving c's event sources, or nil when c has
@@ -94,6 +96,7 @@ func (c *Config) eventService(set *contract.Set, durable func() store.Store) (*S
 	for _, fd := range files {
 		registerWithImports(ev.known, fd)
 	}
+	ev.types, ev.mcp = newDetailTypes(ev.known), c.MCP
 	if c.Auth != nil {
 		ev.scopes = sourceScopes(c.Auth.Scopes, ev.names)
 	}
@@ -145,6 +148,17 @@ func (s *Server) eventsInForce(c *Config) *Config {
 		in.Events = ws.cfg
 	}
 	return &in
+}
+
+// jsonSize is the size of an event's JSON, with a comma.
+func (ev *eventService) jsonSize(e *agentbridgev1.Event) int {
+	o := jsonMarshal
+	o.Resolver = ev.types
+	data, err := o.Marshal(e)
+	if err != nil {
+		return 0 // not written as JSON either: the surface says so
+	}
+	return len(data) + 1
 }
 
 // findMessage resolves a message's full name in the contracts, else among linked types.
@@ -319,6 +333,15 @@ func (ev *eventService) fetch(ctx context.Context, in proto.Message) (proto.Mess
 		return nil, err
 	}
 	resp := &agentbridgev1.FetchEventsResponse{NextCursor: after}
+	// On MCP a page is no larger than the tool's result budget holds (with room for the
+	// wrapper and JSON's spacing), so the surface never cuts events out of it.
+	budget, used, toolset := 0, 0, ""
+	if SurfaceFromContext(ctx) == SurfaceMCP {
+		toolset, _ = ctx.Value(toolsetKey{}).(string)
+		if b := ev.mcp.maxResultBytes(toolset); b > 0 {
+			budget = b*7/8 - 256
+		}
+	}
 	scanned := 0
 	for len(resp.Events) < limit && scanned < maxFetchScan {
 		// Wait only for the first entry: a page answers with what is there.
@@ -344,13 +367,26 @@ func (ev *eventService) fetch(ctx context.Context, in proto.Message) (proto.Mess
 				}
 				return nil, err
 			}
+			if f.keep(ev) {
+				if budget > 0 {
+					n := t.ev.jsonSize(ev)
+					if used+n > budget {
+						if len(resp.Events) == 0 {
+							return nil, status.Errorf(codes.FailedPrecondition, "the event at cursor %s is %d bytes of JSON, more than fits this MCP tool's result budget (%d bytes); read it over REST or gRPC, or raise results.max_bytes of the mcp section or this toolset", e.Cursor, n, t.ev.mcp.maxResultBytes(toolset))
+						}
+						// The page ends before it, so next_cursor is the last event returned:
+						// cutting events from the result would make acknowledging
+						// next_cursor pass over them.
+						return resp, nil
+					}
+					used += n
+				}
+				resp.Events = append(resp.Events, ev)
+			}
 			scanned++
 			resp.NextCursor = e.Cursor
-			if f.keep(ev) {
-				resp.Events = append(resp.Events, ev)
-				if len(resp.Events) == limit {
-					break
-				}
+			if len(resp.Events) == limit {
+				break
 			}
 		}
 		if len(entries) < want || scanned == 0 {

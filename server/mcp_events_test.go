@@ -313,3 +313,66 @@ func TestMCPSubscribeScanDoesNotBlock(t *testing.T) {
 		t.Fatalf("the watcher did not start at the log's end %s, or the log was scanned twice: %d reads", last, len(reads))
 	}
 }
+
+// TestMCPFetchKeepsWithinTheBudget: on MCP a FetchEvents page holds no more events than the
+// tool's result budget takes, so the surface never cuts events out of a page whose next_cursor
+// would then pass over them: an agent that fetches and acknowledges next_cursor, page after
+// page, gets every event once, and no result is truncated.
+func TestMCPFetchKeepsWithinTheBudget(t *testing.T) {
+	t.Parallel()
+	b := startEvents(t, "mcp: {results: {max_bytes: 1024}}\n")
+	want := map[string]bool{}
+	for i := range 30 {
+		id := fmt.Sprintf("ev-%02d", i)
+		b.post(t, id, "stock.changed", fmt.Sprintf("SKU-%02d-%s", i, strings.Repeat("x", 40)), int32(i))
+		want[id] = true
+	}
+	session := eventsMCPSession(t, b.httpURL, make(chan string, 1))
+	seen := map[string]int{}
+	ack, pages := "", 0
+	for pages < 40 {
+		args := map[string]any{"source": "stock", "subscriber": "agent", "wait": "0s", "limit": 20}
+		if ack != "" {
+			args["ack"] = ack
+		}
+		res, err := session.CallTool(t.Context(), &mcp.CallToolParams{Name: "events_fetch", Arguments: args})
+		if err != nil || res.IsError {
+			t.Fatalf("fetch: %+v %v", res, err)
+		}
+		data, _ := json.Marshal(res.StructuredContent)
+		var p struct {
+			Events []struct {
+				ID     string `json:"id"`
+				Cursor string `json:"cursor"`
+			} `json:"events"`
+			NextCursor string          `json:"nextCursor"`
+			Truncated  json.RawMessage `json:"_truncated"`
+		}
+		if err := json.Unmarshal(data, &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Truncated != nil {
+			t.Fatalf("page %d was cut by the result budget: %s", pages, data)
+		}
+		if len(p.Events) == 0 {
+			break
+		}
+		pages++
+		if last := p.Events[len(p.Events)-1].Cursor; p.NextCursor != last {
+			t.Fatalf("page %d: next cursor %s, but its last event is at %s", pages, p.NextCursor, last)
+		}
+		for _, e := range p.Events {
+			seen[e.ID]++
+		}
+		ack = p.NextCursor
+	}
+	if pages < 3 {
+		t.Fatalf("%d pages: the budget did not bound them", pages)
+	}
+	for id := range want {
+		if seen[id] != 1 {
+			t.Errorf("%s delivered %d times", id, seen[id])
+		}
+	}
+	t.Logf("30 events in %d pages under a 1,024-byte budget", pages)
+}
