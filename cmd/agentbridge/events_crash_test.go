@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -271,11 +272,15 @@ func (s *streamLog) run(ctx context.Context, c *eventsClient, every int, done fu
 				} `json:"result"`
 				Error json.RawMessage `json:"error"`
 			}
-			if err := json.Unmarshal(sc.Bytes(), &line); err != nil || line.Error != nil {
+			err := json.Unmarshal(sc.Bytes(), &line)
+			if err == nil && line.Error != nil {
+				err = errors.New("the stream ended with an error")
+			}
+			if err != nil {
 				_ = resp.Body.Close()
 				close(finished)
 				stop()
-				return fmt.Errorf("%s: stream line %q: %v", s.name, sc.Text(), err)
+				return fmt.Errorf("%s: stream line %q: %w", s.name, sc.Text(), err)
 			}
 			e := line.Result.Event
 			s.mu.Lock()
