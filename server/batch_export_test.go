@@ -36,19 +36,19 @@ func SeedInterruptedBatch(ctx context.Context, st store.Store, id, method string
 	return st.Put(ctx, batchStartedTable(id), store.KV{Key: batchKey(1), Value: []byte("0")})
 }
 
-// BatchRunning reports whether srv runs batch id now.
-func BatchRunning(srv *Server, id string) bool {
+// BatchRunning reports whether srv runs batch id now, and whether that run lost its lease.
+func BatchRunning(srv *Server, id string) (running, lost bool) {
 	for _, svc := range srv.gen.Load().services {
 		for _, cl := range svc.Closers {
 			if h, ok := cl.(*batchHub); ok {
 				h.mu.Lock()
-				_, running := h.jobs[id]
+				run := h.jobs[id]
 				h.mu.Unlock()
-				return running
+				return run != nil, run != nil && run.lost.Load()
 			}
 		}
 	}
-	return false
+	return false, false
 }
 
 // StealBatchLease makes the lease of batch id held by someone else for d, as if its runner's
