@@ -757,9 +757,11 @@ func (r *batchRun) run(ctx context.Context, resumed bool) {
 		h.log.Error("batches: a job could not be saved", "batch", job.ID, "err", err)
 	}
 	var items sync.WaitGroup
+	ready := make(chan batchItem, 16)
 	go r.writeOutcomes()
 	go r.writeMarks()
 	defer func() {
+		r.drainReady(ctx, ready, &items)
 		items.Wait()
 		close(r.outcomes)
 		close(r.marks)
@@ -828,21 +830,95 @@ func (r *batchRun) run(ctx context.Context, resumed bool) {
 				continue
 			}
 			uncertain := started[kv.Key] && (prev == nil || prev.Gen < r.snapshot().Retries)
-			m := h.srv.gen.Load().methods[job.Method]
-			lane := h.lane(m)
-			if err := lane.acquire(ctx); err != nil {
+			if !r.dispatch(ctx, ready, &items, batchItem{idx: idx, input: kv.Value, prev: prev, uncertain: uncertain}) {
 				return
 			}
-			items.Add(1)
-			h.wg.Add(1)
-			go func(idx int64, input []byte, prev *batchResult) {
-				defer h.wg.Done()
-				defer items.Done()
-				defer lane.release()
-				r.runItem(ctx, idx, input, prev, uncertain)
-			}(idx, kv.Value, prev)
 		}
 	}
+}
+
+// batchItem is an item on its way to a worker.
+type batchItem struct {
+	idx       int64
+	input     []byte
+	prev      *batchResult
+	uncertain bool
+}
+
+// batchWorkerRun bounds the items a worker runs in a row before it gives its slot back, so the
+// jobs sharing a backend take turns.
+const batchWorkerRun = 64
+
+// dispatch hands it to a worker: a new one when the backend's lane has a free slot, else the
+// next worker to finish an item takes it from ready. A worker keeps its slot from item to item
+// while ready has one, so a finished call is followed by the next without waiting for the
+// dispatcher to be scheduled. It reports false once ctx ends.
+func (r *batchRun) dispatch(ctx context.Context, ready chan batchItem, items *sync.WaitGroup, it batchItem) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	lane := r.hub.lane(r.hub.srv.gen.Load().methods[r.snapshot().Method])
+	select {
+	case lane.slots <- struct{}{}:
+		r.startWorker(ctx, lane, ready, items, it)
+		return true
+	default:
+	}
+	select {
+	case lane.slots <- struct{}{}:
+		r.startWorker(ctx, lane, ready, items, it)
+	case ready <- it:
+	case <-ctx.Done():
+		return false
+	}
+	return true
+}
+
+// drainReady starts workers for the items still in ready once the dispatcher has no more: it
+// waits for a free slot, then hands it the next item (a worker may have taken them all).
+func (r *batchRun) drainReady(ctx context.Context, ready chan batchItem, items *sync.WaitGroup) {
+	lane := r.hub.lane(r.hub.srv.gen.Load().methods[r.snapshot().Method])
+	for len(ready) > 0 {
+		select {
+		case lane.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case it := <-ready:
+			r.startWorker(ctx, lane, ready, items, it)
+		default:
+			lane.release()
+			return
+		}
+	}
+}
+
+func (r *batchRun) startWorker(ctx context.Context, lane *batchLane, ready chan batchItem, items *sync.WaitGroup, it batchItem) {
+	h := r.hub
+	items.Add(1)
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		defer items.Done()
+		defer lane.release()
+		for n := 0; ctx.Err() == nil; n++ {
+			if lane.limit != nil {
+				if err := lane.limit.Wait(ctx); err != nil {
+					return
+				}
+			}
+			r.runItem(ctx, it.idx, it.input, it.prev, it.uncertain)
+			if n+1 >= batchWorkerRun {
+				return
+			}
+			select {
+			case it = <-ready:
+			default:
+				return
+			}
+		}
+	}()
 }
 
 // needsRun says whether an item with outcome prev (nil: none) runs in this pass.
@@ -944,21 +1020,6 @@ func (h *batchHub) lane(m *method) *batchLane {
 	l.slots = make(chan struct{}, n)
 	h.backends[backend] = l
 	return l
-}
-
-func (l *batchLane) acquire(ctx context.Context) error {
-	select {
-	case l.slots <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if l.limit != nil {
-		if err := l.limit.Wait(ctx); err != nil {
-			<-l.slots
-			return err
-		}
-	}
-	return nil
 }
 
 func (l *batchLane) release() { <-l.slots }
