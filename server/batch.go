@@ -20,7 +20,6 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -978,7 +977,7 @@ func (r *batchRun) finish() {
 	r.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(h.ctx), 5*time.Second)
 	defer cancel()
-	if err := r.save(ctx, true); err != nil && h.ctx.Err() == nil {
+	if err := r.save(ctx, true); err != nil && h.ctx.Err() == nil && !errors.Is(err, errBatchLeaseLost) {
 		h.log.Error("batches: a job's end could not be saved", "batch", r.job.ID, "err", err)
 	}
 	r.notify()
@@ -1223,10 +1222,4 @@ func jsonUnmarshalWith(types detailTypes) protojson.UnmarshalOptions {
 	u := jsonUnmarshal
 	u.Resolver = types
 	return u
-}
-
-// idempotencyStoreKey is the key idempotencyInterceptor keeps a call's record under.
-func idempotencyStoreKey(principal, procedure, key string) string {
-	scope := sha256.Sum256([]byte(principal + "\x00" + procedure + "\x00" + key))
-	return hex.EncodeToString(scope[:])
 }
