@@ -83,13 +83,15 @@ batches:
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		cur := getBatch(t, a.url, job.ID) // A's live counts (B reads what A saves, once a second)
-		var done int
+		onB := getBatch(t, b.url, job.ID)
+		var done, seenOnB int
 		_, _ = fmt.Sscan(cur.Succeeded, &done)
-		if done >= n/4 {
+		_, _ = fmt.Sscan(onB.Succeeded, &seenOnB)
+		if done >= n/4 && seenOnB > 0 && onB.State == "BATCH_STATE_RUNNING" {
 			if done >= n {
 				t.Fatalf("the batch finished before the kill: %+v", cur)
 			}
-			t.Logf("killing A at %d of %d items; B reads %+v", done, n, getBatch(t, b.url, job.ID))
+			t.Logf("killing A at %d of %d items; B reads %d succeeded, %s remaining", done, n, seenOnB, onB.Remaining)
 			break
 		}
 		if time.Now().After(deadline) {
