@@ -11,6 +11,8 @@ package server
 //	batch/jobs             <id> → the job record (JSON, batchJob)
 //	batch/<id>/items       <index, zero-padded> → the item's input (JSON, batchInput)
 //	batch/<id>/results     <index, zero-padded> → the item's outcome (JSON, batchResult)
+//	batch/<id>/started     <index, zero-padded> → the retry generation in which the item's
+//	                       call was about to start (only for methods not safe to repeat)
 //
 // Zero-padded keys make Scan return items in input order, a page at a time: a job's items
 // never sit in memory all at once.
@@ -18,7 +20,6 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -27,6 +28,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +57,7 @@ const (
 
 func batchItemsTable(id string) string   { return "batch/" + id + "/items" }
 func batchResultsTable(id string) string { return "batch/" + id + "/results" }
+func batchStartedTable(id string) string { return "batch/" + id + "/started" }
 func batchKey(i int64) string            { return fmt.Sprintf("%010d", i) }
 
 // batchJob is a job's durable record.
@@ -123,6 +126,12 @@ type batchHub struct {
 	mu       sync.Mutex
 	jobs     map[string]*batchRun // running here
 	backends map[string]*batchLane
+
+	// leases: jobs run under a lease in leaseStore (batch_lease.go); instance names this hub
+	// in the leases it holds.
+	leases     bool
+	leaseStore IdempotencyStore
+	instance   string
 }
 
 // batchLane is a backend's share for batches: at most cap items in flight, paced by limit.
@@ -148,6 +157,11 @@ type batchRun struct {
 	changed   chan struct{} // closed and replaced on every change
 	outcomes  chan batchOutcome
 	written   chan struct{} // closed when writeOutcomes has stored every outcome
+	marks     chan batchMark
+
+	lease      *batchLease // nil without leases
+	leaseUntil atomic.Int64
+	lost       atomic.Bool
 }
 
 type batchSample struct {
@@ -157,7 +171,12 @@ type batchSample struct {
 
 func newBatchHub(s *Server, cfg BatchesConfig, st store.Store) *batchHub {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &batchHub{srv: s, st: st, log: s.log, cfg: cfg.withDefaults(), ctx: ctx, cancel: cancel, called: make(chan struct{}), jobs: map[string]*batchRun{}, backends: map[string]*batchLane{}}
+	var is IdempotencyStore = newMemoryIdempotency()
+	if s.opts.idemStore != nil {
+		is = s.opts.idemStore
+	}
+	return &batchHub{srv: s, st: st, log: s.log, cfg: cfg.withDefaults(), ctx: ctx, cancel: cancel, called: make(chan struct{}), jobs: map[string]*batchRun{}, backends: map[string]*batchLane{},
+		leaseStore: is, instance: newBatchID()}
 }
 
 func (h *batchHub) config() BatchesConfig {
@@ -201,6 +220,10 @@ func (s *Server) startBatches(c *Config) error {
 		return errors.New("config: batches: needs a store (store: section)")
 	}
 	h := newBatchHub(s, *c.Batches, s.opts.durable)
+	h.leases = c.Store.engine() == StoreRedis
+	if c.Batches.Leases != nil {
+		h.leases = *c.Batches.Leases
+	}
 	g := s.gen.Load()
 	ng, err := s.newGeneration(context.Background(), append(slices.Clone(g.services), h.service()), g.mcpOpts)
 	if err != nil {
@@ -214,8 +237,12 @@ func (s *Server) startBatches(c *Config) error {
 		if !h.waitServing() {
 			return
 		}
-		h.resume()
-		h.sweep()
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			h.sweep()
+		}()
+		h.scanLoop()
 	}()
 	return nil
 }
@@ -376,6 +403,10 @@ func (h *batchHub) loadJob(ctx context.Context, id string) (batchJob, *batchRun,
 	if err := json.Unmarshal(data, &job); err != nil {
 		return batchJob{}, nil, status.Errorf(codes.Internal, "batch %s: its record cannot be read", id)
 	}
+	if on, _ := h.leaseOn(); on && job.State == int32(agentbridgev1.BatchState_BATCH_STATE_RUNNING) && h.cancelAsked(ctx, id) {
+		// Cancelled here while another replica runs it: that runner stops at its next poll.
+		job.State = int32(agentbridgev1.BatchState_BATCH_STATE_CANCELLED)
+	}
 	return job, nil, nil
 }
 
@@ -433,6 +464,13 @@ func (h *batchHub) cancelJob(ctx context.Context, req *agentbridgev1.CancelBatch
 			return nil, batchStoreError(err)
 		}
 		return &agentbridgev1.CancelBatchResponse{Batch: batchView(run.snapshot(), run)}, nil
+	}
+	if on, _ := h.leaseOn(); on {
+		// Another replica may run it: the flag reaches its runner, which stops and records
+		// the cancel itself.
+		if err := h.askCancel(ctx, job.ID); err != nil {
+			return nil, batchStoreError(err)
+		}
 	}
 	job.State = int32(agentbridgev1.BatchState_BATCH_STATE_CANCELLED)
 	job.Done = time.Now().UTC()
@@ -494,10 +532,26 @@ func (h *batchHub) retry(ctx context.Context, req *agentbridgev1.RetryBatchReque
 	job.Done = time.Time{}
 	job.Dispatched = 0
 	job.Succeeded, job.Failed = succeeded, failed
+	var lease *batchLease
+	if on, _ := h.leaseOn(); on {
+		var ok bool
+		if lease, ok, err = h.acquireLease(ctx, job.ID); err != nil {
+			return nil, batchStoreError(err)
+		} else if !ok {
+			return nil, status.Errorf(codes.FailedPrecondition, "batch %s is still running on another replica; retry it once it is done", job.ID)
+		}
+		if err := h.st.Delete(ctx, batchCancelTable, job.ID); err != nil {
+			h.releaseLease(job.ID, lease)
+			return nil, batchStoreError(err)
+		}
+	}
 	if err := h.saveJob(ctx, &job); err != nil {
+		if lease != nil {
+			h.releaseLease(job.ID, lease)
+		}
 		return nil, batchStoreError(err)
 	}
-	run = h.start(job, false)
+	run = h.start(job, false, lease)
 	return &agentbridgev1.RetryBatchResponse{Batch: batchView(run.snapshot(), run), Retried: retried + unrun}, nil
 }
 
@@ -530,8 +584,7 @@ func (h *batchHub) resume() {
 			if running {
 				continue
 			}
-			h.log.Info("batches: resuming a job", "batch", job.ID, "method", job.Method, "total", job.Total)
-			h.start(job, true)
+			h.takeOver(job)
 		}
 		if len(page) < 100 {
 			return
@@ -557,6 +610,8 @@ func (h *batchHub) sweep() {
 				}
 				_ = h.st.Delete(h.ctx, batchItemsTable(job.ID))
 				_ = h.st.Delete(h.ctx, batchResultsTable(job.ID))
+				_ = h.st.Delete(h.ctx, batchStartedTable(job.ID))
+				_ = h.st.Delete(h.ctx, batchCancelTable, job.ID)
 				_ = h.st.Delete(h.ctx, batchJobsTable, job.ID)
 			}
 			if len(page) < 100 {
@@ -572,11 +627,23 @@ func (h *batchHub) sweep() {
 	}
 }
 
-// start runs job in the background.
-func (h *batchHub) start(job batchJob, resumed bool) *batchRun {
+// start runs job in the background, under lease (nil: one is claimed, and without it the job
+// does not start here: nil is returned). Without leases, lease is ignored.
+func (h *batchHub) start(job batchJob, resumed bool, lease *batchLease) *batchRun {
+	on, _ := h.leaseOn()
+	if on && lease == nil {
+		var ok bool
+		if lease, ok, _ = h.acquireLease(h.ctx, job.ID); !ok {
+			return nil
+		}
+	}
 	ctx, cancel := context.WithCancel(h.ctx)
 	run := &batchRun{hub: h, cancel: cancel, done: make(chan struct{}), job: job, changed: make(chan struct{}),
-		outcomes: make(chan batchOutcome, 1024), written: make(chan struct{})}
+		outcomes: make(chan batchOutcome, 1024), written: make(chan struct{}), marks: make(chan batchMark, 64)}
+	if on {
+		run.lease = lease
+		run.leaseUntil.Store(lease.until.UnixNano())
+	}
 	run.succeeded.Store(job.Succeeded)
 	run.failed.Store(job.Failed)
 	h.mu.Lock()
@@ -586,7 +653,18 @@ func (h *batchHub) start(job batchJob, resumed bool) *batchRun {
 	go func() {
 		defer h.wg.Done()
 		defer close(run.done)
+		keep := make(chan struct{})
+		if on {
+			go func() { defer close(keep); run.keepLease(ctx) }()
+		} else {
+			close(keep)
+		}
 		run.run(ctx, resumed)
+		cancel()
+		<-keep
+		if on && !run.lost.Load() {
+			h.releaseLease(job.ID, run.lease)
+		}
 		h.mu.Lock()
 		if h.jobs[job.ID] == run {
 			delete(h.jobs, job.ID)
@@ -615,6 +693,9 @@ func (r *batchRun) save(ctx context.Context, force bool) error {
 	job := r.job
 	job.Succeeded, job.Failed = r.succeeded.Load(), r.failed.Load()
 	r.mu.Unlock()
+	if !r.mayWrite() {
+		return errBatchLeaseLost
+	}
 	return r.hub.saveJob(ctx, &job)
 }
 
@@ -655,9 +736,7 @@ func (r *batchRun) rate() float64 {
 func (r *batchRun) run(ctx context.Context, resumed bool) {
 	h := r.hub
 	job := r.snapshot()
-	uncertainBelow := int64(0)
 	if resumed {
-		uncertainBelow = job.Dispatched
 		r.mu.Lock()
 		r.job.Epoch++
 		r.mu.Unlock()
@@ -677,15 +756,25 @@ func (r *batchRun) run(ctx context.Context, resumed bool) {
 		h.log.Error("batches: a job could not be saved", "batch", job.ID, "err", err)
 	}
 	var items sync.WaitGroup
+	ready := make(chan batchItem, 16)
 	go r.writeOutcomes()
+	go r.writeMarks()
 	defer func() {
+		r.drainReady(ctx, ready, &items)
 		items.Wait()
 		close(r.outcomes)
+		close(r.marks)
 		<-r.written
 		r.finish()
 	}()
+	m0 := h.srv.gen.Load().methods[job.Method]
+	marked := m0 != nil && r.marked(m0)
 	from := int64(0)
 	for ctx.Err() == nil {
+		r.checkCancelled(ctx) // asked on another replica
+		if ctx.Err() != nil {
+			return
+		}
 		inputs, err := h.st.Scan(ctx, batchItemsTable(job.ID), batchKey(from), "", batchPage)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -713,6 +802,22 @@ func (r *batchRun) run(ctx context.Context, resumed bool) {
 				have[kv.Key] = &res
 			}
 		}
+		var started map[string]bool // items whose call may have started in this generation
+		if marked {
+			marks, err := h.st.Scan(ctx, batchStartedTable(job.ID), inputs[0].Key, last+"\x00", batchPage)
+			if err != nil {
+				if ctx.Err() == nil {
+					h.log.Error("batches: a job's items could not be read; it resumes at the next start", "batch", job.ID, "err", err)
+					r.cancel()
+				}
+				return
+			}
+			gen := strconv.Itoa(int(r.snapshot().Retries))
+			started = make(map[string]bool, len(marks))
+			for _, kv := range marks {
+				started[kv.Key] = string(kv.Value) == gen
+			}
+		}
 		for _, kv := range inputs {
 			var idx int64
 			if _, err := fmt.Sscanf(kv.Key, "%d", &idx); err != nil {
@@ -723,24 +828,96 @@ func (r *batchRun) run(ctx context.Context, resumed bool) {
 			if !r.needsRun(prev) {
 				continue
 			}
-			if err := r.markDispatched(ctx, idx); err != nil {
+			uncertain := started[kv.Key] && (prev == nil || prev.Gen < r.snapshot().Retries)
+			if !r.dispatch(ctx, ready, &items, batchItem{idx: idx, input: kv.Value, prev: prev, uncertain: uncertain}) {
 				return
 			}
-			m := h.srv.gen.Load().methods[job.Method]
-			lane := h.lane(m)
-			if err := lane.acquire(ctx); err != nil {
-				return
-			}
-			items.Add(1)
-			h.wg.Add(1)
-			go func(idx int64, input []byte, prev *batchResult) {
-				defer h.wg.Done()
-				defer items.Done()
-				defer lane.release()
-				r.runItem(ctx, idx, input, prev, idx < uncertainBelow)
-			}(idx, kv.Value, prev)
 		}
 	}
+}
+
+// batchItem is an item on its way to a worker.
+type batchItem struct {
+	idx       int64
+	input     []byte
+	prev      *batchResult
+	uncertain bool
+}
+
+// batchWorkerRun bounds the items a worker runs in a row before it gives its slot back, so the
+// jobs sharing a backend take turns.
+const batchWorkerRun = 64
+
+// dispatch hands it to a worker: a new one when the backend's lane has a free slot, else the
+// next worker to finish an item takes it from ready. A worker keeps its slot from item to item
+// while ready has one, so a finished call is followed by the next without waiting for the
+// dispatcher to be scheduled. It reports false once ctx ends.
+func (r *batchRun) dispatch(ctx context.Context, ready chan batchItem, items *sync.WaitGroup, it batchItem) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	lane := r.hub.lane(r.hub.srv.gen.Load().methods[r.snapshot().Method])
+	select {
+	case lane.slots <- struct{}{}:
+		r.startWorker(ctx, lane, ready, items, it)
+		return true
+	default:
+	}
+	select {
+	case lane.slots <- struct{}{}:
+		r.startWorker(ctx, lane, ready, items, it)
+	case ready <- it:
+	case <-ctx.Done():
+		return false
+	}
+	return true
+}
+
+// drainReady starts workers for the items still in ready once the dispatcher has no more: it
+// waits for a free slot, then hands it the next item (a worker may have taken them all).
+func (r *batchRun) drainReady(ctx context.Context, ready chan batchItem, items *sync.WaitGroup) {
+	lane := r.hub.lane(r.hub.srv.gen.Load().methods[r.snapshot().Method])
+	for len(ready) > 0 {
+		select {
+		case lane.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case it := <-ready:
+			r.startWorker(ctx, lane, ready, items, it)
+		default:
+			lane.release()
+			return
+		}
+	}
+}
+
+func (r *batchRun) startWorker(ctx context.Context, lane *batchLane, ready chan batchItem, items *sync.WaitGroup, it batchItem) {
+	h := r.hub
+	items.Add(1)
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		defer items.Done()
+		defer lane.release()
+		for n := 0; ctx.Err() == nil; n++ {
+			if lane.limit != nil {
+				if err := lane.limit.Wait(ctx); err != nil {
+					return
+				}
+			}
+			r.runItem(ctx, it.idx, it.input, it.prev, it.uncertain)
+			if n+1 >= batchWorkerRun {
+				return
+			}
+			select {
+			case it = <-ready:
+			default:
+				return
+			}
+		}
+	}()
 }
 
 // needsRun says whether an item with outcome prev (nil: none) runs in this pass.
@@ -759,19 +936,6 @@ func (r *batchRun) needsRun(prev *batchResult) bool {
 	}
 	m := r.hub.srv.gen.Load().methods[job.Method]
 	return m != nil && (safeToRepeat(m.desc) || r.hub.dedupField(job.Method, m) != nil)
-}
-
-// markDispatched records, before item idx starts, that items up to a page beyond it may
-// have started: a restart treats items below the mark without an outcome as possibly in flight.
-func (r *batchRun) markDispatched(ctx context.Context, idx int64) error {
-	r.mu.Lock()
-	if idx < r.job.Dispatched {
-		r.mu.Unlock()
-		return nil
-	}
-	r.job.Dispatched = idx + batchPage
-	r.mu.Unlock()
-	return r.save(ctx, true)
 }
 
 // count recounts succeeded and failed items from the results.
@@ -813,7 +977,7 @@ func (r *batchRun) finish() {
 	r.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(h.ctx), 5*time.Second)
 	defer cancel()
-	if err := r.save(ctx, true); err != nil && h.ctx.Err() == nil {
+	if err := r.save(ctx, true); err != nil && h.ctx.Err() == nil && !errors.Is(err, errBatchLeaseLost) {
 		h.log.Error("batches: a job's end could not be saved", "batch", r.job.ID, "err", err)
 	}
 	r.notify()
@@ -857,21 +1021,6 @@ func (h *batchHub) lane(m *method) *batchLane {
 	return l
 }
 
-func (l *batchLane) acquire(ctx context.Context) error {
-	select {
-	case l.slots <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if l.limit != nil {
-		if err := l.limit.Wait(ctx); err != nil {
-			<-l.slots
-			return err
-		}
-	}
-	return nil
-}
-
 func (l *batchLane) release() { <-l.slots }
 
 // runItem calls the method for one item and records its outcome. A call refused before it
@@ -907,36 +1056,34 @@ func (r *batchRun) runItem(ctx context.Context, idx int64, raw []byte, prev *bat
 	if dedup != nil && req.ProtoReflect().Get(dedup).String() == "" {
 		req.ProtoReflect().Set(dedup, protoreflect.ValueOfString(fmt.Sprintf("%s-%d", job.ID, idx)))
 	}
-	key := ""
-	if !safeToRepeat(m.desc) {
-		key = fmt.Sprintf("batch:%s:%d:%d", job.ID, idx, job.Retries)
-		if dedup != nil {
-			key += fmt.Sprintf(":%d", job.Epoch) // the backend de-duplicates a repeat
-		} else if uncertain {
-			// The item may have been in flight when the bridge stopped, and the backend does
-			// not de-duplicate: run it only if its idempotency record says it never started,
-			// or replay the outcome it recorded.
-			if unknown := h.inFlightBefore(ctx, job, m, key); unknown {
-				res.Unknown = true
-				st := status.New(codes.Unknown, "the bridge stopped while this item's call was in flight, so it may or may not have been carried out; it is not repeated (the backend does not de-duplicate it): check the backend's state, then RetryBatch with include_outcome_unknown if it was not")
-				if ds, err := st.WithDetails(&errdetails.ErrorInfo{Reason: "BATCH_OUTCOME_UNKNOWN", Domain: "agentbridge", Metadata: map[string]string{adapters.MetaOutcome: "unknown", "batch": job.ID}}); err == nil {
-					st = ds
-				}
-				r.record(idx, res, nil, st.Err())
-				return
-			}
+	// An item of a method that is not safe to repeat and that the backend does not
+	// de-duplicate is marked started (in the store, many items in one write) before its call;
+	// one found marked and without an outcome after a restart or a takeover may have been
+	// carried out, so it is not repeated. Other items carry nothing: running them again is
+	// harmless (safe methods) or de-duplicated by the backend (idempotency_field).
+	marked := r.marked(m)
+	if uncertain {
+		res.Unknown = true
+		st := status.New(codes.Unknown, "the bridge stopped while this item's call was in flight, so it may or may not have been carried out; it is not repeated (the backend does not de-duplicate it): check the backend's state, then RetryBatch with include_outcome_unknown if it was not")
+		if ds, err := st.WithDetails(&errdetails.ErrorInfo{Reason: "BATCH_OUTCOME_UNKNOWN", Domain: "agentbridge", Metadata: map[string]string{adapters.MetaOutcome: "unknown", "batch": job.ID}}); err == nil {
+			st = ds
+		}
+		r.record(idx, res, nil, st.Err())
+		return
+	}
+	if marked {
+		if err := r.mark(ctx, idx, job.Retries); err != nil {
+			return // not marked, not run: it runs at the next start or on the replica that takes over
 		}
 	}
 	md := metadata.MD{"x-batch-id": {job.ID}}
-	if key != "" && !h.srv.opts.idempotency.Disabled {
-		md[HeaderIdempotencyKey] = []string{key}
-	}
+	cuttable := safeToRepeat(m.desc)
 	wait := 50 * time.Millisecond
 	for {
 		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.config().ItemTimeout)
 		stop := context.AfterFunc(ctx, func() {
-			if key == "" {
-				cancel() // a repeatable call may be cut short; a keyed one finishes and is recorded
+			if cuttable {
+				cancel() // a safe call may be cut short; others finish and are recorded
 			}
 		})
 		callCtx, _ = callContext(callCtx, SurfaceBatch, m.procedure, md)
@@ -946,7 +1093,10 @@ func (r *batchRun) runItem(ctx context.Context, idx int64, raw []byte, prev *bat
 		resp, err := h.srv.call(callCtx, m, proto.Clone(req))
 		stop()
 		cancel()
-		if err != nil && ctx.Err() != nil && (key == "" || notSent(err)) {
+		if err != nil && ctx.Err() != nil && (cuttable || notSent(err)) {
+			if marked {
+				r.unmark(idx) // never sent: it may run at the next start
+			}
 			return // stopped: runs at the next start, or not at all once cancelled
 		}
 		if err != nil && notSent(err) {
@@ -957,6 +1107,9 @@ func (r *batchRun) runItem(ctx context.Context, idx int64, raw []byte, prev *bat
 			}
 			select {
 			case <-ctx.Done():
+				if marked {
+					r.unmark(idx)
+				}
 				return
 			case <-time.After(delay):
 			}
@@ -966,31 +1119,6 @@ func (r *batchRun) runItem(ctx context.Context, idx int64, raw []byte, prev *bat
 		r.record(idx, res, resp, err)
 		return
 	}
-}
-
-// inFlightBefore reports whether the idempotency record of key says a call with it started and
-// has no outcome: the bridge stopped while it ran. A finished call's record is replayed by the
-// call that follows; no record means it never started.
-func (h *batchHub) inFlightBefore(ctx context.Context, job batchJob, m *method, key string) bool {
-	is := h.srv.opts.idemStore
-	if is == nil || h.srv.opts.idempotency.Disabled {
-		return false // process memory: nothing survived the restart, so nothing can be told
-	}
-	principal := anonymous
-	if job.By != nil {
-		principal = job.By.ID
-	}
-	storeKey := idempotencyStoreKey(principal, m.procedure, key)
-	probe := []byte{'B'}
-	existing, claimed, err := is.Claim(ctx, storeKey, probe, time.Minute)
-	if err != nil {
-		return true // cannot tell: do not repeat
-	}
-	if claimed {
-		_ = is.Replace(ctx, storeKey, probe, nil, 0)
-		return false
-	}
-	return len(existing) > 0 && existing[0] == recordPending
 }
 
 // record stores an item's outcome, then counts it.
@@ -1048,6 +1176,10 @@ func (r *batchRun) writeOutcomes() {
 		for i, o := range page {
 			kvs[i] = o.kv
 		}
+		if !r.mayWrite() {
+			h.log.Warn("batches: item outcomes dropped: this replica lost the job's lease (the replica that took it over runs those items or reports them unknown)", "batch", r.job.ID, "items", len(kvs))
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(h.ctx), 30*time.Second)
 		if err := h.st.Put(ctx, batchResultsTable(r.job.ID), kvs...); err != nil {
 			h.log.Error("batches: item outcomes could not be stored; those items run again at the next start", "batch", r.job.ID, "items", len(kvs), "err", err)
@@ -1090,10 +1222,4 @@ func jsonUnmarshalWith(types detailTypes) protojson.UnmarshalOptions {
 	u := jsonUnmarshal
 	u.Resolver = types
 	return u
-}
-
-// idempotencyStoreKey is the key idempotencyInterceptor keeps a call's record under.
-func idempotencyStoreKey(principal, procedure, key string) string {
-	scope := sha256.Sum256([]byte(principal + "\x00" + procedure + "\x00" + key))
-	return hex.EncodeToString(scope[:])
 }

@@ -29,6 +29,17 @@ type BatchesConfig struct {
 	ItemTimeout time.Duration `yaml:"item_timeout"`
 	// Retention is how long a finished batch and its results are kept. Default 168h (7 days).
 	Retention time.Duration `yaml:"retention"`
+	// Leases makes a replica run a job only while it holds the job's lease in the shared
+	// store, renewed every lease/3, and take over a job whose lease ran out (its replica died).
+	// Default: on with store engine redis (replicas share the jobs), off otherwise (one
+	// process owns an embedded store file, so a job found running after a restart is its own).
+	Leases *bool `yaml:"leases"`
+	// Lease is how long a job's lease lasts without renewal: after a replica dies, another
+	// takes its jobs over within lease + scan_interval. Default 30s.
+	Lease time.Duration `yaml:"lease"`
+	// ScanInterval is how often a replica looks for running jobs without a live lease.
+	// Default 5s.
+	ScanInterval time.Duration `yaml:"scan_interval"`
 	// Methods holds per-method settings, by full method name (package.Service/Method or
 	// /package.Service/Method).
 	Methods map[string]BatchMethodConfig `yaml:"methods"`
@@ -52,6 +63,8 @@ const (
 	DefaultBatchInteractiveShare = 0.25
 	DefaultBatchItemTimeout      = time.Minute
 	DefaultBatchRetention        = 7 * 24 * time.Hour
+	DefaultBatchLease            = 30 * time.Second
+	DefaultBatchScanInterval     = 5 * time.Second
 )
 
 // enabled reports whether the config serves BatchService.
@@ -79,6 +92,12 @@ func (b BatchesConfig) withDefaults() BatchesConfig {
 	if b.Retention <= 0 {
 		b.Retention = DefaultBatchRetention
 	}
+	if b.Lease <= 0 {
+		b.Lease = DefaultBatchLease
+	}
+	if b.ScanInterval <= 0 {
+		b.ScanInterval = DefaultBatchScanInterval
+	}
 	methods := make(map[string]BatchMethodConfig, len(b.Methods))
 	for name, mc := range b.Methods {
 		methods[normalizeProcedure(name)] = mc
@@ -93,8 +112,8 @@ func (b *BatchesConfig) check() error {
 		return nil
 	}
 	var errs []error
-	if b.MaxItems < 0 || b.MaxUploadBytes < 0 || b.Concurrency < 0 || b.ItemTimeout < 0 || b.Retention < 0 {
-		errs = append(errs, errors.New("config: batches: max_items, max_upload_bytes, concurrency, item_timeout and retention must not be negative"))
+	if b.MaxItems < 0 || b.MaxUploadBytes < 0 || b.Concurrency < 0 || b.ItemTimeout < 0 || b.Retention < 0 || b.Lease < 0 || b.ScanInterval < 0 {
+		errs = append(errs, errors.New("config: batches: max_items, max_upload_bytes, concurrency, item_timeout, retention, lease and scan_interval must not be negative"))
 	}
 	if s := b.InteractiveShare; s != nil && (*s < 0 || *s > 0.9) {
 		errs = append(errs, fmt.Errorf("config: batches: interactive_share %g: use 0 to 0.9", *s))

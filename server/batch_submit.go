@@ -130,13 +130,21 @@ func (h *batchHub) submit(ctx context.Context, req *agentbridgev1.SubmitBatchReq
 		return nil, err
 	}
 	job.Total = w.n
+	var lease *batchLease
+	if on, _ := h.leaseOn(); on {
+		// Before the record says running, so no other replica's scan takes the new job first.
+		// Not had (the store failed): a scan of some replica takes the job over.
+		lease, _, _ = h.acquireLease(ctx, job.ID)
+	}
 	if err := h.saveJob(ctx, &job); err != nil {
 		_ = h.st.Delete(context.WithoutCancel(ctx), job.table())
 		return nil, batchStoreError(err)
 	}
-	run := h.start(job, false)
 	h.log.Info("batch submitted", "batch", job.ID, "method", procedure, "items", job.Total)
-	return &agentbridgev1.SubmitBatchResponse{Batch: batchView(run.snapshot(), run)}, nil
+	if run := h.start(job, false, lease); run != nil {
+		return &agentbridgev1.SubmitBatchResponse{Batch: batchView(run.snapshot(), run)}, nil
+	}
+	return &agentbridgev1.SubmitBatchResponse{Batch: batchView(job, nil)}, nil
 }
 
 func (job batchJob) table() string { return batchItemsTable(job.ID) }

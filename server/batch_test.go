@@ -737,12 +737,11 @@ func TestBatchOutcomeUnknown(t *testing.T) {
 	t.Parallel()
 	backend := newBatchBackend(t)
 	st := store.NewMemory(store.Retention{})
-	idem := server.NewMemoryIdempotencyForTest()
 	in := `{"sku":"A-100","quantity":1,"customerRef":"PO-%d"}`
-	if err := server.SeedInterruptedBatch(t.Context(), st, idem, "bseed", reserveMethod, []string{fmt.Sprintf(in, 0), fmt.Sprintf(in, 1), fmt.Sprintf(in, 2)}); err != nil {
+	if err := server.SeedInterruptedBatch(t.Context(), st, "bseed", reserveMethod, []string{fmt.Sprintf(in, 0), fmt.Sprintf(in, 1), fmt.Sprintf(in, 2)}); err != nil {
 		t.Fatal(err)
 	}
-	_, base := newBatchServer(t, backend, func(c *server.Config) { c.Batches.Methods = nil }, server.WithStore(st), server.WithIdempotencyStore(idem))
+	_, base := newBatchServer(t, backend, func(c *server.Config) { c.Batches.Methods = nil }, server.WithStore(st))
 	done := waitBatch(t, base, "bseed")
 	if done.State != "BATCH_STATE_DONE" || done.Succeeded != "2" || done.Failed != "1" {
 		t.Fatalf("resumed %+v", done)

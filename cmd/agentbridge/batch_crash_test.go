@@ -77,9 +77,11 @@ store:
 batches:
   max_items: 200000
   concurrency: %d
-  methods:
-    %s: {idempotency_field: customer_ref}
-`, peer, backendConcurrency, batchConcurrency, batchReserve) + os.Getenv("AGENTBRIDGE_BATCH_CONFIG")
+`, peer, backendConcurrency, batchConcurrency)
+	if os.Getenv("AGENTBRIDGE_BATCH_DEDUP") != "0" { // 0: the backend's de-duplication is not used
+		text += fmt.Sprintf("  methods:\n    %s: {idempotency_field: customer_ref}\n", batchReserve)
+	}
+	text += os.Getenv("AGENTBRIDGE_BATCH_CONFIG")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,10 @@
 // customerRef, the calls it received and the reservations it made. It prints
 // "listening on http://ADDR" once ready.
 //
-//	GET /stats            {"calls":N,"effects":N,"refs":N,"duplicateEffects":N,"peakInFlight":N}
+//	GET /stats            {"calls":N,"effects":N,"refs":N,"duplicateEffects":N,"peakInFlight":N,"inFlight":N}
 //	GET /effects?prefix=P {"ref":effects,...} for the refs starting with P
+//	GET /calls?prefix=P   {"ref":calls,...} for the refs starting with P: every call counted,
+//	                      repeats included
 package main
 
 import (
@@ -33,6 +35,7 @@ type backend struct {
 	mu       sync.Mutex
 	calls    int64
 	effects  map[string]int
+	refCalls map[string]int
 	ids      map[string]string
 	n        int
 	inFlight atomic.Int64
@@ -43,7 +46,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	delay := flag.Duration("delay", 0, "how long each call takes")
 	flag.Parse()
-	b := &backend{delay: *delay, effects: map[string]int{}, ids: map[string]string{}}
+	b := &backend{delay: *delay, effects: map[string]int{}, refCalls: map[string]int{}, ids: map[string]string{}}
 	lis, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
@@ -52,6 +55,7 @@ func main() {
 	mux.HandleFunc("POST /inventory", b.reserve)
 	mux.HandleFunc("GET /stats", b.stats)
 	mux.HandleFunc("GET /effects", b.listEffects)
+	mux.HandleFunc("GET /calls", b.listCalls)
 	fmt.Printf("listening on http://%s\n", lis.Addr())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	log.Fatal(srv.Serve(lis))
@@ -87,6 +91,7 @@ func (b *backend) reserve(w http.ResponseWriter, r *http.Request) {
 	}
 	b.mu.Lock()
 	b.calls++
+	b.refCalls[ref]++
 	id, seen := b.ids[ref]
 	if !seen || ref == "" {
 		b.n++
@@ -107,7 +112,7 @@ func fault(w http.ResponseWriter, code, msg string) {
 
 func (b *backend) stats(w http.ResponseWriter, _ *http.Request) {
 	b.mu.Lock()
-	out := map[string]int64{"calls": b.calls, "refs": int64(len(b.effects)), "peakInFlight": b.peak.Load()}
+	out := map[string]int64{"calls": b.calls, "refs": int64(len(b.effects)), "peakInFlight": b.peak.Load(), "inFlight": b.inFlight.Load()}
 	for _, n := range b.effects {
 		out["effects"] += int64(n)
 		if n > 1 {
@@ -119,10 +124,18 @@ func (b *backend) stats(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (b *backend) listEffects(w http.ResponseWriter, r *http.Request) {
+	b.list(w, r, b.effects)
+}
+
+func (b *backend) listCalls(w http.ResponseWriter, r *http.Request) {
+	b.list(w, r, b.refCalls)
+}
+
+func (b *backend) list(w http.ResponseWriter, r *http.Request, counts map[string]int) {
 	prefix := r.URL.Query().Get("prefix")
 	out := map[string]int{}
 	b.mu.Lock()
-	for ref, n := range b.effects {
+	for ref, n := range counts {
 		if strings.HasPrefix(ref, prefix) {
 			out[ref] = n
 		}
