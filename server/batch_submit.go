@@ -294,6 +294,9 @@ func readCSV(r io.Reader, md protoreflect.MessageDescriptor, w *batchWriter) err
 		}
 		cols[i] = col
 	}
+	if err := checkCSVColumns(header, cols); err != nil {
+		return err
+	}
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -331,6 +334,28 @@ func readCSV(r io.Reader, md protoreflect.MessageDescriptor, w *batchWriter) err
 			return aerr
 		}
 	}
+}
+
+// checkCSVColumns refuses a header where two columns would write the same request field, or
+// one column a field inside another's ("item" and "item.sku"): one cell would overwrite the
+// other without a word.
+func checkCSVColumns(header []string, cols []csvColumn) error {
+	seen := make(map[string]int, len(cols))
+	for i, c := range cols {
+		key := strings.Join(c.path, ".")
+		if j, ok := seen[key]; ok {
+			return status.Errorf(codes.InvalidArgument, "CSV columns %d (%q) and %d (%q) both name the field %s", j+1, header[j], i+1, header[i], key)
+		}
+		seen[key] = i
+	}
+	for i, c := range cols {
+		for k := 1; k < len(c.path); k++ {
+			if j, ok := seen[strings.Join(c.path[:k], ".")]; ok {
+				return status.Errorf(codes.InvalidArgument, "CSV column %d (%q) sets the field %s as a whole and column %d (%q) a field inside it; use one or the other", j+1, header[j], strings.Join(c.path[:k], "."), i+1, header[i])
+			}
+		}
+	}
+	return nil
 }
 
 // csvColumn is a header cell: the JSON path of a field and whether its cells are JSON text

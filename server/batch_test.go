@@ -363,6 +363,11 @@ func TestBatchREST(t *testing.T) {
 		if code != http.StatusBadRequest || !strings.Contains(string(data), "colour") {
 			t.Errorf("unknown column: %d %s", code, data)
 		}
+		// Two columns for one field (by JSON and by proto name) would lose a cell: refused.
+		code, data = do(t, "POST", base+"/v1/batches?method="+reserveMethod, "text/csv", "sku,customerRef,customer_ref\nA-100,PO-1,PO-2\n")
+		if code != http.StatusBadRequest || !strings.Contains(string(data), `both name the field customerRef`) {
+			t.Errorf("duplicate column: %d %s", code, data)
+		}
 	})
 }
 
