@@ -431,7 +431,11 @@ func (c *Config) Build(opts ...Option) (*Server, error) {
 		return fail(err)
 	}
 	own = append(own, hooks)
-	if durable, err = c.openStore(sharedLog); err != nil {
+	probe := defaultOptions()
+	for _, opt := range opts {
+		opt(&probe)
+	}
+	if durable, err = c.openStore(sharedLog, probe.checkOnly); err != nil {
 		return fail(err)
 	}
 	if is, ok := durable.(IdempotencyStore); ok && shared == nil {

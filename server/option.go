@@ -47,6 +47,7 @@ type options struct {
 	idemStore    IdempotencyStore         // nil: in memory
 	durable      store.Store              // events and batch jobs; nil: none configured
 	ownDurable   bool                     // Close closes durable (Config.Build opened it)
+	checkOnly    bool                     // config validate: open no resource a running bridge holds
 	drain        time.Duration            // serve on, not ready, before closing listeners
 	drainDone    chan struct{}            // ends the drain early (tests)
 	webhooks     *webhookSet              // the event sources taken in (webhooks.go); nil: none

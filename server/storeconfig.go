@@ -3,7 +3,9 @@ package server
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/agentbridge/agentbridge/server/store"
 )
@@ -82,7 +84,11 @@ func (c *Config) needsStore() bool {
 
 // openStore opens the store the config describes, or returns nil when nothing needs one. shared
 // is the redis: section's store, when there is one.
-func (c *Config) openStore(shared store.Store) (store.Store, error) {
+//
+// With checkOnly (config validate), the embedded engine's file is checked but not opened, since
+// a running bridge holds it locked: its directory must exist or be creatable and writable, and
+// the file, if there, must be a regular file; a memory store stands in for it.
+func (c *Config) openStore(shared store.Store, checkOnly bool) (store.Store, error) {
 	if !c.needsStore() {
 		return nil, nil
 	}
@@ -94,6 +100,12 @@ func (c *Config) openStore(shared store.Store) (store.Store, error) {
 			return nil, errors.New("config: store: engine redis needs a redis: section")
 		}
 		return shared, nil
+	}
+	if checkOnly {
+		if err := checkStorePath(c.storePath()); err != nil {
+			return nil, fmt.Errorf("config: store: %w", err)
+		}
+		return store.NewMemory(c.Store.Retention), nil
 	}
 	st, err := store.OpenBolt(c.storePath(), c.Store.Retention)
 	if err != nil {
@@ -111,3 +123,42 @@ func WithStore(st store.Store) Option {
 func withOwnedStore(st store.Store) Option {
 	return func(o *options) { o.durable, o.ownDurable = st, true }
 }
+
+// checkStorePath reports whether the embedded store could be opened at path, without opening or
+// creating anything.
+func checkStorePath(path string) error {
+	if fi, err := os.Stat(path); err == nil {
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("%s is not a file", path)
+		}
+		if err := syscall.Access(path, 0o6); err != nil { // read and write
+			return fmt.Errorf("%s cannot be read and written: %w", path, err)
+		}
+		return nil
+	}
+	// The file will be created, with the directories missing: the nearest existing one must be
+	// a directory this process can write.
+	dir := filepath.Dir(path)
+	for {
+		fi, err := os.Stat(dir)
+		if err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("%s is not a directory", dir)
+			}
+			if err := syscall.Access(dir, 0o2|0o1); err != nil { // write and search
+				return fmt.Errorf("the store's file cannot be created in %s: %w", dir, err)
+			}
+			return nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return fmt.Errorf("no directory of %s exists", path)
+		}
+		dir = parent
+	}
+}
+
+// CheckOnly builds what serve would but takes no resource a running bridge holds: the embedded
+// store's file is checked, not opened (see Config.Build). config validate uses it, so a config
+// can be checked while the bridge it configures runs.
+func CheckOnly() Option { return func(o *options) { o.checkOnly = true } }

@@ -124,8 +124,9 @@ func validate(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// Build exactly what serve builds, minus the listeners.
-	srv, err := cfg.Build(server.WithLogger(slog.New(slog.DiscardHandler)))
+	// Build exactly what serve builds, minus the listeners and the embedded store's lock (a
+	// running bridge holds it): its file is checked instead.
+	srv, err := cfg.Build(server.WithLogger(slog.New(slog.DiscardHandler)), server.CheckOnly())
 	if err != nil {
 		return err
 	}

@@ -87,6 +87,10 @@ func TestConfigValidate(t *testing.T) {
 		{"endpoint not over HTTP", "services: [agentbridge.demo.v1.InventoryService]\nbackends:\n  inventory: {kind: soap, endpoint: ftp://legacy/inventory}\n", `the soap kind calls over HTTP`, false},
 		{"misspelt backend setting", "services: [agentbridge.demo.v1.InventoryService]\nbackends:\n  inventory:\n    kind: soap\n    endpoint: http://127.0.0.1:1/inventory\n    max_reply_byte: 10\n", `backend "inventory": line 6: unknown setting "max_reply_byte"; did you mean "max_reply_bytes"?`, false},
 		{"a section the kind does not read", "services: [agentbridge.demo.v1.InventoryService]\nbackends:\n  inventory:\n    kind: soap\n    endpoint: http://127.0.0.1:1/inventory\n    soap: {version: 2}\n", `line 6: the soap kind has no settings of its own`, false},
+		{"batches on the embedded store", "services: [agentbridge.demo.v1.InventoryService]\nbackends:\n  inventory: {kind: soap, endpoint: http://127.0.0.1:1/inventory}\nbatches: {max_items: 10}\n",
+			"agentbridge.v1.BatchService: 6 methods bound", true},
+		{"store path under a file", "services: [agentbridge.demo.v1.InventoryService]\nbackends:\n  inventory: {kind: soap, endpoint: http://127.0.0.1:1/inventory}\nbatches: {max_items: 10}\nstore: {path: broken.proto/data/bridge.db}\n",
+			"broken.proto is not a directory", false},
 		{"proto does not compile", "protos: [broken.proto]\nservices: [acme.v1.S]\n", `broken.proto:3:12: syntax error`, false},
 	}
 	for _, tt := range tests {
@@ -117,5 +121,23 @@ func TestMCPStdioRefusesAuditOnStdout(t *testing.T) {
 	err := run(t.Context(), []string{"mcp", "-stdio", "-config", path}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "audit.sink stdout") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestConfigValidateWhileServing: config validate checks a config whose embedded store a
+// running bridge holds (locked), without waiting for the lock or taking it.
+func TestConfigValidateWhileServing(t *testing.T) {
+	t.Parallel()
+	path := writeConfig(t, "http_addr: 127.0.0.1:0\ngrpc_addr: \"off\"\naudit: {sink: \"off\"}\nservices: [agentbridge.demo.v1.InventoryService]\nbackends:\n  inventory: {kind: soap, endpoint: http://127.0.0.1:1/inventory}\nbatches: {max_items: 10}\n")
+	bridge := startBridgeProc(t, path)
+	if _, err := os.Stat(filepath.Join(filepath.Dir(path), "agentbridge-data", "agentbridge.db")); err != nil {
+		t.Fatalf("the serving bridge has no store file: %v", err)
+	}
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"config", "validate", "-config", path}, &out, io.Discard); err != nil {
+		t.Fatalf("config validate while %s serves: %v", bridge.url, err)
+	}
+	if !strings.Contains(out.String(), "config is valid") {
+		t.Fatalf("config validate printed %q", out.String())
 	}
 }
