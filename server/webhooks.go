@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -301,7 +302,9 @@ func (s *Server) webhookHandler(ws *webhookSet, src *webhookSource) http.Handler
 			// A 401 here is the source's verification, not a Bearer challenge.
 			w = cw.ResponseWriter
 		}
+		start := time.Now()
 		reply, fail := s.intake(ws, src, w, r)
+		s.auditDelivery(r, src, start, reply, fail)
 		if fail != nil {
 			ws.deliveries.WithLabelValues(src.name, fail.outcome).Inc()
 			if fail.code == http.StatusUnauthorized {
@@ -321,6 +324,40 @@ func (s *Server) webhookHandler(ws *webhookSet, src *webhookSource) http.Handler
 		}
 		writeWebhookReply(w, src, reply)
 	})
+}
+
+// auditDelivery writes the audit line of one delivery, stored or refused, as calls have theirs:
+// the sender is a legacy system, not a principal, so the line names the source, the sender's
+// address and what was stored (the events' ids), or why nothing was.
+func (s *Server) auditDelivery(r *http.Request, src *webhookSource, start time.Time, reply *intakeResult, fail *webhookFailure) {
+	if s.audit == nil || s.audit.log == nil {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 10)
+	attrs = append(attrs,
+		slog.String("request_id", r.Header.Get(HeaderRequestID)),
+		slog.String("surface", "webhook"),
+		slog.String("source", src.name),
+		slog.String("remote", r.RemoteAddr),
+	)
+	if fail != nil {
+		attrs = append(attrs, slog.String("outcome", fail.outcome), slog.Int("http_status", fail.code))
+		if fail.check != "" {
+			attrs = append(attrs, slog.String("check", fail.check))
+		}
+	} else {
+		stored, dup := 0, 0
+		for _, a := range reply.appended {
+			if a.Duplicate {
+				dup++
+			} else {
+				stored++
+			}
+		}
+		attrs = append(attrs, slog.String("outcome", "stored"), slog.Int("stored", stored), slog.Int("duplicates", dup), slog.Any("ids", reply.ids))
+	}
+	attrs = append(attrs, slog.Int64("latency_us", time.Since(start).Microseconds()), slog.Int64("request_bytes", r.ContentLength))
+	s.audit.log.LogAttrs(r.Context(), slog.LevelInfo, "event delivery", attrs...)
 }
 
 // intakeResult is what a stored delivery returns to its sender.

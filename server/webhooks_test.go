@@ -978,3 +978,49 @@ events:
 		})
 	}
 }
+
+// TestWebhookAudit: every delivery has an audit line, as every call has: the source, the
+// sender's address, what was stored (ids, duplicates) or why nothing was, and never a secret.
+func TestWebhookAudit(t *testing.T) {
+	t.Setenv("HOOK_SECRET", hookSecret)
+	c := parseHookConfig(t, "store: {engine: memory}\n"+stockSource, "")
+	var audit syncBuffer
+	srv, err := c.Build(server.WithStore(store.NewMemory(store.Retention{})), server.WithLogger(slog.New(slog.DiscardHandler)), server.WithAuditWriter(&audit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	b := &hookBridge{h: srv.Handler()}
+	for _, sig := range []string{githubSig(stockEvent), githubSig(stockEvent), "sha256=00"} {
+		b.post(t, "/hooks/stock", "application/json", stockEvent, map[string]string{"X-Hub-Signature-256": sig})
+	}
+	var lines []map[string]any
+	for line := range strings.SplitSeq(strings.TrimSpace(audit.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		if m["msg"] == "event delivery" {
+			lines = append(lines, m)
+		}
+	}
+	if len(lines) != 3 {
+		t.Fatalf("%d delivery lines, want 3:\n%s", len(lines), audit.String())
+	}
+	first, dup, refused := lines[0], lines[1], lines[2]
+	if first["surface"] != "webhook" || first["source"] != "stock" || first["outcome"] != "stored" || first["stored"] != 1.0 || first["remote"] == "" || first["request_id"] == "" {
+		t.Errorf("stored delivery: %v", first)
+	}
+	if ids, _ := first["ids"].([]any); len(ids) != 1 || ids[0] != "ev-1" {
+		t.Errorf("stored delivery ids: %v", first["ids"])
+	}
+	if dup["stored"] != 0.0 || dup["duplicates"] != 1.0 {
+		t.Errorf("repeated delivery: %v", dup)
+	}
+	if refused["outcome"] != "unverified" || refused["http_status"] != 401.0 || refused["check"] == "" {
+		t.Errorf("refused delivery: %v", refused)
+	}
+	if strings.Contains(audit.String(), hookSecret) || strings.Contains(audit.String(), githubSig(stockEvent)) {
+		t.Error("the audit log holds the secret or the signature")
+	}
+}
