@@ -125,6 +125,7 @@ type batchHub struct {
 
 	mu       sync.Mutex
 	jobs     map[string]*batchRun // running here
+	starting map[string]bool      // being retried or resumed here, not yet in jobs (claimStart)
 	backends map[string]*batchLane
 
 	// leases: jobs run under a lease in leaseStore (batch_lease.go); instance names this hub
@@ -489,6 +490,16 @@ func (h *batchHub) retry(ctx context.Context, req *agentbridgev1.RetryBatchReque
 	if err := h.mayRead(ctx, job); err != nil {
 		return nil, err
 	}
+	// One start at a time: two retries at once (or a retry and a resume) would each run the
+	// failed items. Read the job again once this retry holds the start.
+	release, ok := h.claimStart(job.ID)
+	if !ok {
+		return nil, status.Errorf(codes.FailedPrecondition, "batch %s is still running; retry it once it is done, or cancel it first", job.ID)
+	}
+	defer release()
+	if job, run, err = h.loadJob(ctx, req.GetId()); err != nil {
+		return nil, err
+	}
 	if run != nil || job.State == int32(agentbridgev1.BatchState_BATCH_STATE_RUNNING) {
 		return nil, status.Errorf(codes.FailedPrecondition, "batch %s is still running; retry it once it is done, or cancel it first", job.ID)
 	}
@@ -564,6 +575,26 @@ func (h *batchHub) dedupField(procedure string, m *method) protoreflect.FieldDes
 	return idempotencyFieldOf(m.desc.Input(), mc.IdempotencyField)
 }
 
+// claimStart reserves job id for one start here (a retry, a resume, a takeover); ok is false
+// when it runs here or another start of it is under way. release ends the reservation, after
+// the start registered its run in jobs.
+func (h *batchHub) claimStart(id string) (release func(), ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.jobs[id] != nil || h.starting[id] {
+		return nil, false
+	}
+	if h.starting == nil {
+		h.starting = map[string]bool{}
+	}
+	h.starting[id] = true
+	return func() {
+		h.mu.Lock()
+		delete(h.starting, id)
+		h.mu.Unlock()
+	}, true
+}
+
 // resume starts the jobs a previous run left running.
 func (h *batchHub) resume() {
 	from := ""
@@ -578,13 +609,12 @@ func (h *batchHub) resume() {
 			if json.Unmarshal(kv.Value, &job) != nil || job.State != int32(agentbridgev1.BatchState_BATCH_STATE_RUNNING) {
 				continue
 			}
-			h.mu.Lock()
-			_, running := h.jobs[job.ID]
-			h.mu.Unlock()
-			if running {
+			release, ok := h.claimStart(job.ID)
+			if !ok { // running here, or being retried
 				continue
 			}
 			h.takeOver(job)
+			release()
 		}
 		if len(page) < 100 {
 			return

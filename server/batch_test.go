@@ -46,6 +46,7 @@ type batchBackend struct {
 	peak     atomic.Int64
 	hold     chan struct{} // closed to release held calls
 	held     atomic.Int64
+	faults   atomic.Int64 // calls answered with a fault (SKU F-000)
 }
 
 var (
@@ -83,6 +84,7 @@ func newBatchBackend(t *testing.T) *batchBackend {
 		}
 		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 		if sku == "F-000" {
+			b.faults.Add(1)
 			w.WriteHeader(http.StatusInternalServerError)
 			_, _ = io.WriteString(w, `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault><faultcode>soap:Client</faultcode><faultstring>unknown SKU "F-000"</faultstring></soap:Fault></soap:Body></soap:Envelope>`)
 			return
@@ -804,5 +806,47 @@ func TestBatchUploadBound(t *testing.T) {
 	code, data := do(t, "POST", base+"/v1/batches?method="+reserveMethod, "application/x-ndjson", strings.Repeat(`{"sku":"A-100","quantity":1}`+"\n", 5))
 	if code != http.StatusBadRequest || !strings.Contains(string(data), "larger than 64 bytes (batches.max_upload_bytes)") {
 		t.Fatalf("%d %s", code, data)
+	}
+}
+
+// TestBatchConcurrentRetries: retries of one batch sent at once run its failed items once per
+// retry the batch counts, never twice for one: the first takes the start, the others are
+// refused while it runs.
+func TestBatchConcurrentRetries(t *testing.T) {
+	t.Parallel()
+	backend := newBatchBackend(t)
+	_, base := newBatchServer(t, backend, nil)
+	const items = 40
+	lines := make([]string, items)
+	for i := range lines {
+		lines[i] = `{"sku":"F-000","quantity":1}`
+	}
+	b := submitREST(t, base, "application/x-ndjson", strings.Join(lines, "\n"), "?method="+reserveMethod)
+	if done := waitBatch(t, base, b.ID); done.Failed != "40" {
+		t.Fatalf("before the retries: %+v", done)
+	}
+	for round := range 5 {
+		var wg sync.WaitGroup
+		var accepted atomic.Int64
+		for range 6 {
+			wg.Go(func() {
+				code, data := do(t, "POST", base+"/v1/batches/"+b.ID+":retry", "application/json", `{}`)
+				switch {
+				case code == http.StatusOK && strings.Contains(string(data), `"retried":"40"`):
+					accepted.Add(1)
+				case code == http.StatusBadRequest && strings.Contains(string(data), "still running"):
+				default:
+					t.Errorf("round %d: retry answered %d %s", round, code, data)
+				}
+			})
+		}
+		wg.Wait()
+		done := waitBatch(t, base, b.ID)
+		if accepted.Load() < 1 {
+			t.Fatalf("round %d: no retry was accepted", round)
+		}
+		if want := int64(items * (1 + done.Retries)); backend.faults.Load() != want || int64(done.Retries) > int64(1+round)*6 {
+			t.Fatalf("round %d: the backend had %d calls for %d items and %d retries (want %d)", round, backend.faults.Load(), items, done.Retries, want)
+		}
 	}
 }
