@@ -232,7 +232,9 @@ func (s *Server) subscribeEvents(ctx context.Context, req *mcp.SubscribeRequest)
 	source, q, ok := eventURI(uri)
 	g := s.gen.Load()
 	ev := g.eventSources()
-	if !ok || len(q) > 0 || ev == nil || ev.sources[source] == nil {
+	// Only a source's own URI, as resources/list names it: other spellings of it ("?", "?&",
+	// escapes) would each start a watcher of their own.
+	if !ok || len(q) > 0 || uri != EventsResourcePrefix+source || ev == nil || ev.sources[source] == nil {
 		return mcp.ResourceNotFoundError(uri)
 	}
 	if s.auth != nil {

@@ -148,6 +148,14 @@ func TestMCPEventResources(t *testing.T) {
 	if err := session.Subscribe(t.Context(), &mcp.SubscribeParams{URI: server.EventsResourcePrefix + "nope"}); err == nil {
 		t.Fatal("subscribed to an unknown source")
 	}
+	for _, other := range []string{stock + "?", stock + "?&", server.EventsResourcePrefix + "%73tock"} {
+		if err := session.Subscribe(t.Context(), &mcp.SubscribeParams{URI: other}); err == nil {
+			t.Fatalf("subscribed to %q, another spelling of %q", other, stock)
+		}
+	}
+	if n, _ := server.EventWatchers(b.srv); n != 1 {
+		t.Fatalf("%d watchers for one subscribed source", n)
+	}
 	_ = session.Close()
 	deadline := time.Now().Add(waitLimit)
 	for {
