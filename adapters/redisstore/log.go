@@ -314,7 +314,7 @@ func entries(msgs []redis.XMessage) ([]store.Entry, error) {
 }
 
 // ackScript sets field ARGV[1] of the hash KEYS[1] to the stream ID ARGV[2]-ARGV[3] unless it
-// holds a later one: IDs compare as numbers (by length, then as strings, the parts having no
+// holds a later one, or returns -1 when that ID is after the last the stream KEYS[2] generated: IDs compare as numbers (by length, then as strings, the parts having no
 // leading zeros).
 var ackScript = redis.NewScript(`
 local function cmp(a, b)
@@ -323,6 +323,18 @@ local function cmp(a, b)
   if a < b then return -1 end
   return 1
 end
+-- A cursor after the last ID the stream KEYS[2] ever generated was never handed out.
+local last = nil
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  local info = redis.call('XINFO', 'STREAM', KEYS[2])
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then last = info[i + 1] end
+  end
+end
+if not last then return -1 end
+local lms, lseq = string.match(last, '^(%d+)-(%d+)$')
+local lc = cmp(ARGV[2], lms)
+if lc > 0 or (lc == 0 and cmp(ARGV[3], lseq) > 0) then return -1 end
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur then
   local ms, seq = string.match(cur, '^(%d+)-(%d+)$')
@@ -343,8 +355,12 @@ func (s *Store) Ack(ctx context.Context, topic, group, cursor string) error {
 	if err != nil {
 		return err
 	}
-	if err := ackScript.Run(ctx, s.client, []string{s.acksKey(topic)}, group, strconv.FormatUint(id.ms, 10), strconv.FormatUint(id.seq, 10)).Err(); err != nil {
+	n, err := ackScript.Run(ctx, s.client, []string{s.acksKey(topic), s.logKey(topic)}, group, strconv.FormatUint(id.ms, 10), strconv.FormatUint(id.seq, 10)).Int()
+	if err != nil {
 		return fmt.Errorf("redis: ack %q: %w", topic, err)
+	}
+	if n < 0 {
+		return fmt.Errorf("%w %q: the topic has no entry at or after it", store.ErrCursor, cursor)
 	}
 	return nil
 }

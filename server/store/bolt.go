@@ -541,6 +541,15 @@ func (b *Bolt) Ack(ctx context.Context, topic, group, cursor string) error {
 	defer b.mu.RUnlock()
 	k := cursorKey(topic, group)
 	return b.write(func(tx *bolt.Tx) error {
+		var last uint64
+		if tb := tx.Bucket(bucketLogs).Bucket(named(topic)); tb != nil {
+			if eb := tb.Bucket(bucketEntries); eb != nil {
+				last = eb.Sequence()
+			}
+		}
+		if seq > last {
+			return fmt.Errorf("%w %q: the topic has no entry at or after it", ErrCursor, cursor)
+		}
 		cb := tx.Bucket(bucketCursors)
 		if getUint(cb, k) >= seq && cb.Get(k) != nil {
 			return nil

@@ -216,6 +216,9 @@ func (m *Memory) Ack(ctx context.Context, topic, group, cursor string) error {
 	if m.closed {
 		return errClosed
 	}
+	if t := m.topics[topic]; t == nil || seq >= t.next {
+		return fmt.Errorf("%w %q: the topic has no entry at or after it", ErrCursor, cursor)
+	}
 	k := [2]string{topic, group}
 	m.cursors[k] = max(m.cursors[k], seq)
 	return nil

@@ -79,7 +79,9 @@ type Tailer interface {
 // Cursors remember, per topic and subscriber group, how far the group has acknowledged.
 type Cursors interface {
 	// Ack records that group has handled topic's entries up to and including cursor. A cursor
-	// before the one recorded changes nothing: acknowledgements never move back.
+	// before the one recorded changes nothing: acknowledgements never move back. A cursor after
+	// the topic's last entry (one of another topic, say) is ErrCursor: acknowledging it would
+	// skip entries not yet written.
 	Ack(ctx context.Context, topic, group, cursor string) error
 	// Acked returns the cursor group acknowledged last in topic, or "" if none.
 	Acked(ctx context.Context, topic, group string) (string, error)

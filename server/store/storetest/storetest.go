@@ -215,6 +215,18 @@ func (s Suite) cursors(t *testing.T) {
 	if c := try(st.Acked(ctx, "u", "g")).must(t); c != "" {
 		t.Fatalf("another topic's cursor = %q", c)
 	}
+	// A cursor after the topic's last entry was never handed out for it: acknowledging it would
+	// skip entries not yet written. A later topic's cursor is one.
+	later := try(st.Append(ctx, "u", recs("u", 5)...)).must(t)
+	if err := st.Ack(ctx, "t", "g", later[4].Cursor); !errors.Is(err, store.ErrCursor) {
+		t.Fatalf("Ack past the topic's last entry: %v, want ErrCursor", err)
+	}
+	if err := st.Ack(ctx, "empty", "g", app[0].Cursor); !errors.Is(err, store.ErrCursor) {
+		t.Fatalf("Ack on a topic with no entries: %v, want ErrCursor", err)
+	}
+	if c := try(st.Acked(ctx, "t", "g")).must(t); c != app[1].Cursor {
+		t.Fatalf("a refused Ack moved the cursor to %q", c)
+	}
 	rest := try(st.Read(ctx, "t", try(st.Acked(ctx, "t", "g")).must(t), 10, 0)).must(t)
 	if len(rest) != 1 || rest[0].Cursor != app[2].Cursor {
 		t.Fatalf("Read from the acked cursor = %v", rest)
