@@ -113,8 +113,13 @@ func (s *Server) downloadBatch(w http.ResponseWriter, r *http.Request, g *genera
 				// The status is sent; a last line says the download is incomplete.
 				line, _ := json.Marshal(map[string]any{"error": map[string]any{"code": status.Code(err).String(), "message": status.Convert(err).Message()}})
 				_, _ = w.Write(append(line, '\n'))
+			} else if cw != nil {
+				cw.Flush()
 			}
-			return
+			// And the response ends abnormally (the chunked body is cut, not closed), so no
+			// client takes the rows so far for the whole file: CSV has no line to say so.
+			s.log.Warn("batch results download cut short", "batch", id, "format", format, "err", err)
+			panic(http.ErrAbortHandler)
 		}
 		resp := out.(*agentbridgev1.ListBatchResultsResponse)
 		if page == 0 {

@@ -850,3 +850,46 @@ func TestBatchConcurrentRetries(t *testing.T) {
 		}
 	}
 }
+
+// pageFailingStore fails reads of a batch's results past the first thousand once armed: a
+// store that goes away in the middle of a download.
+type pageFailingStore struct {
+	*store.Memory
+	armed atomic.Bool
+}
+
+func (s *pageFailingStore) Scan(ctx context.Context, table, from, to string, limit int) ([]store.KV, error) {
+	if s.armed.Load() && strings.HasSuffix(table, "/results") && from >= "0000001000" {
+		return nil, errors.New("the store went away")
+	}
+	return s.Memory.Scan(ctx, table, from, to, limit)
+}
+
+// TestBatchDownloadCutShort: a download whose later page cannot be read ends abnormally, on both
+// formats, so no client takes the rows so far for the whole file (CSV has no line to say so).
+func TestBatchDownloadCutShort(t *testing.T) {
+	t.Parallel()
+	backend := newBatchBackend(t)
+	st := &pageFailingStore{Memory: store.NewMemory(store.Retention{})}
+	_, base := newBatchServer(t, backend, func(c *server.Config) { c.Batches.MaxItems = 1500 }, server.WithStore(st))
+	lines := make([]string, 1200)
+	for i := range lines {
+		lines[i] = `{"sku":"F-000","quantity":1}`
+	}
+	b := submitREST(t, base, "application/x-ndjson", strings.Join(lines, "\n"), "?method="+reserveMethod)
+	if done := waitBatch(t, base, b.ID); done.Failed != "1200" {
+		t.Fatalf("%+v", done)
+	}
+	st.armed.Store(true)
+	for _, format := range []string{"csv", "ndjson"} {
+		resp, err := http.Get(base + "/v1/batches/" + b.ID + "/results." + format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || err == nil {
+			t.Errorf("%s: HTTP %d, %d bytes read, %v: want the body to end abnormally", format, resp.StatusCode, len(body), err)
+		}
+	}
+}
