@@ -35,6 +35,7 @@ import (
 
 	"golang.org/x/time/rate"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -483,7 +484,7 @@ func (h *batchHub) cancelJob(ctx context.Context, req *agentbridgev1.CancelBatch
 
 // retry implements RetryBatch.
 func (h *batchHub) retry(ctx context.Context, req *agentbridgev1.RetryBatchRequest) (*agentbridgev1.RetryBatchResponse, error) {
-	job, run, err := h.loadJob(ctx, req.GetId())
+	job, _, err := h.loadJob(ctx, req.GetId())
 	if err != nil {
 		return nil, err
 	}
@@ -497,7 +498,8 @@ func (h *batchHub) retry(ctx context.Context, req *agentbridgev1.RetryBatchReque
 		return nil, status.Errorf(codes.FailedPrecondition, "batch %s is still running; retry it once it is done, or cancel it first", job.ID)
 	}
 	defer release()
-	if job, run, err = h.loadJob(ctx, req.GetId()); err != nil {
+	job, run, err := h.loadJob(ctx, req.GetId())
+	if err != nil {
 		return nil, err
 	}
 	if run != nil || job.State == int32(agentbridgev1.BatchState_BATCH_STATE_RUNNING) {
@@ -1165,6 +1167,10 @@ func (r *batchRun) record(idx int64, res *batchResult, resp proto.Message, err e
 		data, merr := h.srv.gen.Load().jsonEncoder().Marshal(resp)
 		if merr == nil {
 			res.Response = data
+		} else {
+			// The call happened (retrying it could repeat a side effect), but its response
+			// cannot be shown: say so on the item rather than show a success with no data.
+			res.Status, _ = proto.Marshal(&spb.Status{Code: int32(codes.OK), Message: "the call succeeded, but its response cannot be written as JSON: " + merr.Error()})
 		}
 	}
 	data, merr := json.Marshal(res)
