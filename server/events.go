@@ -268,7 +268,9 @@ func checkSubscriber(name string) error {
 func subscriberGroup(ctx context.Context, subscriber string) string {
 	id := ""
 	if p := PrincipalFromContext(ctx); p != nil {
-		id = url.PathEscape(p.ID)
+		// by how the caller was authenticated too: an API key named "billing" is not the
+		// token subject "billing"
+		id = url.PathEscape(string(p.Method) + ":" + p.ID)
 	}
 	return id + "/" + subscriber
 }
