@@ -37,7 +37,8 @@ type BatchesConfig struct {
 	// Lease is how long a job's lease lasts without renewal: after a replica dies, another
 	// takes its jobs over within lease + scan_interval. Default 30s.
 	Lease time.Duration `yaml:"lease"`
-	// ScanInterval is how often a replica looks for running jobs without a live lease.
+	// ScanInterval is how often a replica looks for running jobs without a live lease (or,
+	// without leases, jobs whose run stopped short, their results not written).
 	// Default 5s.
 	ScanInterval time.Duration `yaml:"scan_interval"`
 	// Methods holds per-method settings, by full method name (package.Service/Method or

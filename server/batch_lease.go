@@ -166,14 +166,13 @@ func (h *batchHub) askCancel(ctx context.Context, id string) error {
 }
 
 // scanLoop takes over, every scan_interval, the running jobs whose lease is free (their
-// replica died or stopped). Without leases it only resumes once, at the start.
+// replica died or stopped), and, without leases, the running jobs that no run here carries.
 func (h *batchHub) scanLoop() {
 	h.resume()
 	for {
-		on, _ := h.leaseOn()
-		if !on {
-			return
-		}
+		// Without leases too: a job whose run stopped short here (its results could not be
+		// written, say) is still running by its record, and is resumed instead of waiting for
+		// a restart.
 		select {
 		case <-h.ctx.Done():
 			return

@@ -130,6 +130,10 @@ func (h *batchHub) submit(ctx context.Context, req *agentbridgev1.SubmitBatchReq
 		return nil, err
 	}
 	job.Total = w.n
+	// Hold the start from before the record says running until the run is registered, so no
+	// scan for stalled jobs takes the new one first.
+	release, _ := h.claimStart(job.ID)
+	defer release()
 	var lease *batchLease
 	if on, _ := h.leaseOn(); on {
 		// Before the record says running, so no other replica's scan takes the new job first.

@@ -893,3 +893,58 @@ func TestBatchDownloadCutShort(t *testing.T) {
 		}
 	}
 }
+
+// resultsFailingStore refuses to write a batch's results while armed: a disk that fills up in
+// the middle of a batch, then has room again.
+type resultsFailingStore struct {
+	*store.Memory
+	armed atomic.Bool
+}
+
+func (s *resultsFailingStore) Put(ctx context.Context, table string, kvs ...store.KV) error {
+	if s.armed.Load() && strings.HasSuffix(table, "/results") {
+		return errors.New("no space left on device")
+	}
+	return s.Memory.Put(ctx, table, kvs...)
+}
+
+// TestBatchStalledRunResumes: a run that stops short because its results cannot be written
+// leaves the job running by its record; the next scan resumes it once the store takes writes
+// again, instead of it waiting for a restart, and the backend's de-duplication keeps each item
+// done once.
+func TestBatchStalledRunResumes(t *testing.T) {
+	t.Parallel()
+	backend := newBatchBackend(t)
+	st := &resultsFailingStore{Memory: store.NewMemory(store.Retention{})}
+	st.armed.Store(true)
+	_, base := newBatchServer(t, backend, func(c *server.Config) { c.Batches.ScanInterval = 50 * time.Millisecond }, server.WithStore(st))
+	const items = 10
+	lines := make([]string, items)
+	for i := range lines {
+		lines[i] = `{"sku":"A-100","quantity":1}`
+	}
+	b := submitREST(t, base, "application/x-ndjson", strings.Join(lines, "\n"), "?method="+reserveMethod)
+	deadline := time.Now().Add(30 * time.Second)
+	for called := 0; called < items; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the backend saw %d of %d items", called, items)
+		}
+		called = 0
+		for i := range items {
+			if backend.count(fmt.Sprintf("%s-%d", b.ID, i)) > 0 {
+				called++
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	st.armed.Store(false)
+	if done := waitBatch(t, base, b.ID); done.State != "BATCH_STATE_DONE" || done.Succeeded != "10" {
+		t.Fatalf("after the store took writes again: %+v", done)
+	}
+	backend.mu.Lock()
+	reservations := backend.n
+	backend.mu.Unlock()
+	if reservations != items {
+		t.Fatalf("%d reservations for %d items", reservations, items)
+	}
+}
