@@ -48,7 +48,7 @@ func (src *webhookSource) decodeNotifications(body []byte, ct string) ([]notific
 		return nil, "", bad("%s", xmlCharsetError(err))
 	}
 	d := xmlcodec.NewDecoder(bytes.NewReader(utf))
-	env, err := firstElement(d)
+	env, err := xmlcodec.OpenRoot(d)
 	if err != nil {
 		return nil, "", bad("malformed XML: %v", err)
 	}

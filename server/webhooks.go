@@ -693,7 +693,7 @@ func (src *webhookSource) decodeXML(body []byte, ct string, msg proto.Message) *
 		return failf(http.StatusBadRequest, "invalid", "%s", xmlCharsetError(err))
 	}
 	d := xmlcodec.NewDecoder(bytes.NewReader(utf))
-	start, err := firstElement(d)
+	start, err := xmlcodec.OpenRoot(d)
 	if err != nil {
 		return failf(http.StatusBadRequest, "invalid", "malformed XML: %v", err)
 	}
@@ -722,29 +722,6 @@ func xmlFailure(msg proto.Message, err error) *webhookFailure {
 		f.field = de.Path
 	}
 	return f
-}
-
-// firstElement skips the prolog (declaration, comments, whitespace) to the root element.
-func firstElement(d *xml.Decoder) (xml.StartElement, error) {
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return xml.StartElement{}, errors.New("the body holds no element")
-			}
-			return xml.StartElement{}, err
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			return t, nil
-		case xml.CharData:
-			if len(bytes.TrimSpace(t)) > 0 {
-				return xml.StartElement{}, errors.New("text before the root element")
-			}
-		case xml.Directive:
-			return xml.StartElement{}, errors.New("document type declarations are not allowed")
-		}
-	}
 }
 
 // onlyTrailingSpace reads the rest of a document: whitespace, comments and processing

@@ -13,7 +13,7 @@ import (
 func ReadTreeForTest(t *testing.T, doc string) mxj.Map {
 	t.Helper()
 	d := xmlcodec.NewDecoder(strings.NewReader(doc))
-	root, err := openRoot(d)
+	root, err := xmlcodec.OpenRoot(d)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,7 +76,7 @@ func (op *Operation) decodeReply(rc replyContext, reply *adapters.Reply, resp pr
 		return adapters.Errorf(name, adapters.ReasonBackendBadReply, md, "backend %s sent malformed XML: %v", name, rc.redact.Replace(describeMalformed(err)))
 	}
 	d := xmlcodec.NewDecoder(bytes.NewReader(body))
-	root, err := openRoot(d)
+	root, err := xmlcodec.OpenRoot(d)
 	if err != nil {
 		return malformed(err)
 	}
@@ -135,7 +135,7 @@ func (op *Operation) decodeReply(rc replyContext, reply *adapters.Reply, resp pr
 	}
 	if doc != nil { // read for the error document's check: decode from the start again
 		d = xmlcodec.NewDecoder(bytes.NewReader(body))
-		if root, err = openRoot(d); err != nil {
+		if root, err = xmlcodec.OpenRoot(d); err != nil {
 			return malformed(err)
 		}
 	}
@@ -210,37 +210,6 @@ func bodyKind(reply *adapters.Reply) string {
 	return "text"
 }
 
-// openRoot reads a document up to its root element's start tag. Comments, processing
-// instructions and white space may come first; a document type declaration may not.
-func openRoot(d *xml.Decoder) (xml.StartElement, error) {
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return xml.StartElement{}, errors.New("the body holds no element")
-			}
-			return xml.StartElement{}, err
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			return t, nil
-		case xml.Directive:
-			return xml.StartElement{}, errDoctype
-		case xml.CharData:
-			if len(bytes.TrimSpace(t)) > 0 {
-				return xml.StartElement{}, fmt.Errorf("text %q before the root element", clip(string(bytes.TrimSpace(t))))
-			}
-		}
-	}
-}
-
-func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
-}
-
 // describeMalformed says what was wrong with a document that is not well-formed XML, without
 // Go's wrapping.
 func describeMalformed(err error) string {
@@ -300,7 +269,7 @@ func (op *Operation) errorMessage(reply *adapters.Reply) string {
 		return ""
 	}
 	d := xmlcodec.NewDecoder(bytes.NewReader(body))
-	root, err := openRoot(d)
+	root, err := xmlcodec.OpenRoot(d)
 	if err != nil {
 		return ""
 	}

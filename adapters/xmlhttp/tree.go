@@ -27,7 +27,7 @@ func errLimit(format string, args ...any) error {
 }
 
 // errDoctype is a document type declaration in a reply.
-var errDoctype = errors.New("the document has a document type declaration, which the bridge refuses (HTML pages start with one; entity declarations are how expansion attacks are made)")
+var errDoctype = xmlcodec.ErrDocumentType
 
 // maxDetailElements bounds the elements fault rules see of an error document.
 const maxDetailElements = 1024
