@@ -61,10 +61,14 @@ check-versions: ## fail when a generator's version differs from the runtime libr
 	pair connectrpc.com/connect
 
 .PHONY: lint
-lint: $(BIN)/buf $(BIN)/golangci-lint ## buf lint, go vet and golangci-lint
+lint: $(BIN)/buf $(BIN)/golangci-lint check-third-party ## buf lint, go vet and golangci-lint
 	$(BIN)/buf lint
 	$(GO) vet ./...
 	$(BIN)/golangci-lint run ./...
+
+.PHONY: check-third-party
+check-third-party: ## fail when third_party/go-sdk is not the required release plus its patch
+	./third_party/check-go-sdk.sh
 
 .PHONY: build
 build: ## build bin/agentbridge
@@ -97,6 +101,7 @@ $(JSONSERVER)/node_modules: $(JSONSERVER)/package.json $(JSONSERVER)/package-loc
 .PHONY: test
 test: $(NODESOAP)/node_modules $(MCPCLIENT)/node_modules $(OPENAPIPEERS)/node_modules $(HOSTS)/node_modules $(ROUNDTRIP)/node_modules $(JSONSERVER)/node_modules $(BIN)/grpcurl $(BIN)/buf ## run every test, the real-peer ones included
 	AGENTBRIDGE_GRPCURL=$(BIN)/grpcurl AGENTBRIDGE_BUF=$(BIN)/buf $(GO) test -race -count=1 ./...
+	$(GO) -C third_party/go-sdk test -count=1 ./...
 
 .PHONY: run
 run: build $(BIN)/grpcurl ## run the embedded demo (legacy SOAP system + bridge)
