@@ -301,6 +301,11 @@ func shapeResult(ctx context.Context, g *generation, t *mcpTool, args json.RawMe
 	if !t.results.fieldsArg {
 		return args, shape, nil
 	}
+	// Most calls do not ask for fields; the key's text (or an escape, which could spell it)
+	// must be there for the arguments to have it, and looking costs less than parsing.
+	if !bytes.Contains(args, []byte(fieldsArgument)) && !bytes.Contains(args, []byte(`\u`)) {
+		return args, shape, nil
+	}
 	rest, value, found, err := takeMember(args, fieldsArgument)
 	if err != nil || !found {
 		return args, shape, nil // the schema check explains malformed arguments
