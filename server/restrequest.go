@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -94,7 +95,7 @@ func (rt *restRoute) decode(marshaler runtime.Marshaler, req *http.Request, path
 	msg := rt.m.newInput()
 	switch {
 	case rt.route.Body == "*":
-		if err := marshaler.NewDecoder(req.Body).Decode(msg); err != nil && !errors.Is(err, io.EOF) {
+		if err := decodeBody(marshaler, req.Body, msg); err != nil && !errors.Is(err, io.EOF) {
 			return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 		}
 	case rt.patchMask != nil:
@@ -140,6 +141,37 @@ func (rt *restRoute) decode(marshaler runtime.Marshaler, req *http.Request, path
 	}
 	return msg, nil
 }
+
+// decodeBody decodes the request body into msg as marshaler's decoder does: the first JSON
+// value, io.EOF for an empty body. A body that is exactly one value of msg's type, as nearly
+// every request is, is read whole and unmarshalled in one step, without the decoder's
+// scanning and copying; any other (an error, data after the value) is decoded again by the
+// decoder from the same bytes, so its answer is the decoder's own.
+func decodeBody(marshaler runtime.Marshaler, body io.Reader, msg proto.Message) error {
+	j, ok := marshaler.(*gatewayJSON)
+	if !ok {
+		return marshaler.NewDecoder(body).Decode(msg)
+	}
+	data, err := io.ReadAll(body)
+	if err != nil {
+		// The decoder says what a failed read means (a body over the bound, a broken
+		// connection) in its words.
+		return marshaler.NewDecoder(io.MultiReader(bytes.NewReader(data), failedReader{err})).Decode(msg)
+	}
+	if len(bytes.TrimLeft(data, " \t\r\n")) == 0 {
+		return io.EOF
+	}
+	if j.UnmarshalOptions.Unmarshal(data, msg) == nil {
+		return nil
+	}
+	proto.Reset(msg)
+	return marshaler.NewDecoder(bytes.NewReader(data)).Decode(msg)
+}
+
+// failedReader fails every read with err.
+type failedReader struct{ err error }
+
+func (r failedReader) Read([]byte) (int, error) { return 0, r.err }
 
 // unmarshalOptions are the protojson options of the marshaler's decoder, which generated code
 // uses for message-typed field bodies.
