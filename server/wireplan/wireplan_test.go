@@ -3,6 +3,7 @@ package wireplan_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -275,17 +276,13 @@ func TestConcurrent(t *testing.T) {
 		msgs[i] = dynamicpb.NewMessage(md)
 		fill(r, reg, msgs[i], 3)
 	}
-	done := make(chan struct{})
-	for _, m := range msgs {
-		go func() {
-			defer func() { done <- struct{}{} }()
+	for i, m := range msgs {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
 			for range 20 {
 				compare(t, enc, m)
 			}
-		}()
-	}
-	for range msgs {
-		<-done
+		})
 	}
 }
 
