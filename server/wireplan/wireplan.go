@@ -546,15 +546,22 @@ func (e *Encoder) sizeMessage(p *plan, m protoreflect.Message) int {
 			n := sizePacked(fp.value.kind, l)
 			size += len(fp.value.tag) + protowire.SizeBytes(n)
 		case mapped:
-			mp := m.Get(fp.fd).Map()
-			mp.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
-				n := len(fp.key.tag) + e.sizeValue(fp.key, k.Value()) + len(fp.value.tag) + e.sizeValue(&fp.value, v)
-				size += len(fp.entryTag) + protowire.SizeBytes(n)
-				return true
-			})
+			size += e.sizeMap(fp, m.Get(fp.fd).Map())
 		}
 	}
 	return size + len(m.GetUnknown())
+}
+
+// sizeMap returns the length of a map's entries. (Its own function: the closure's size would
+// otherwise live on the heap for every message sizeMessage measures.)
+func (e *Encoder) sizeMap(fp *fieldPlan, mp protoreflect.Map) int {
+	size := 0
+	mp.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+		n := len(fp.key.tag) + e.sizeValue(fp.key, k.Value()) + len(fp.value.tag) + e.sizeValue(&fp.value, v)
+		size += len(fp.entryTag) + protowire.SizeBytes(n)
+		return true
+	})
+	return size
 }
 
 // sizeValue returns the length of one value after its tag.
