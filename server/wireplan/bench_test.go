@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -41,8 +42,38 @@ func dynamicReply(tb testing.TB, n int) *dynamicpb.Message {
 	return dyn
 }
 
-// replies are the benchmarks' messages: the ListItems reply with 1 and 50 items, generated and
-// dynamic.
+// ordersReply is testdata/orders.proto's Orders with n orders of 3 lines each, as a dynamic
+// message: each order takes 150 to 160 bytes, so its length takes two bytes.
+func ordersReply(tb testing.TB, n int) *dynamicpb.Message {
+	md := message(tb, testFiles(tb), "wireplan.test.v1.Orders")
+	m := dynamicpb.NewMessage(md)
+	orders := m.Mutable(md.Fields().ByName("orders")).List()
+	for i := range n {
+		o := orders.NewElement().Message()
+		f := o.Descriptor().Fields().ByName
+		o.Set(f("id"), protoreflect.ValueOfString(fmt.Sprintf("ORD-2026-%06d", i)))
+		o.Set(f("customer"), protoreflect.ValueOfString("Müller Werkzeuge GmbH"))
+		o.Set(f("status"), protoreflect.ValueOfEnum(protoreflect.EnumNumber(1+i%2)))
+		o.Set(f("created_unix"), protoreflect.ValueOfInt64(1795000000+int64(i)))
+		o.Set(f("total"), protoreflect.ValueOfFloat64(389.7+float64(i)))
+		o.Set(f("currency"), protoreflect.ValueOfString("EUR"))
+		o.Set(f("note"), protoreflect.ValueOfString("deliver to the loading dock, gate 4"))
+		lines := o.Mutable(f("lines")).List()
+		for j := range 3 {
+			l := lines.NewElement().Message()
+			lf := l.Descriptor().Fields().ByName
+			l.Set(lf("sku"), protoreflect.ValueOfString(fmt.Sprintf("SKU-%05d", i*3+j)))
+			l.Set(lf("quantity"), protoreflect.ValueOfInt32(int32(j+1)))
+			l.Set(lf("price"), protoreflect.ValueOfFloat64(129.9))
+			lines.Append(protoreflect.ValueOfMessage(l))
+		}
+		orders.Append(protoreflect.ValueOfMessage(o))
+	}
+	return m
+}
+
+// replies are the benchmarks' messages: the demo's ListItems reply with 1 and 50 items,
+// generated and dynamic, and an Orders reply with 1 and 50 orders, dynamic.
 func replies(b *testing.B) []struct {
 	name string
 	msg  proto.Message
@@ -50,6 +81,12 @@ func replies(b *testing.B) []struct {
 	var out []struct {
 		name string
 		msg  proto.Message
+	}
+	for _, n := range []int{1, 50} {
+		out = append(out, struct {
+			name string
+			msg  proto.Message
+		}{fmt.Sprintf("orders=%d/dynamic", n), ordersReply(b, n)})
 	}
 	for _, n := range []int{1, 50} {
 		out = append(out, struct {

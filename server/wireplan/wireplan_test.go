@@ -23,12 +23,12 @@ import (
 	"github.com/agentbridge/agentbridge/server/wireplan"
 )
 
-// testFiles compiles testdata/wire3.proto (and the files it imports) into descriptors with no
+// testFiles compiles testdata/wire3.proto (and the files it imports) and orders.proto into descriptors with no
 // Go type, as contracts loaded at run time have.
 func testFiles(t testing.TB) *protoregistry.Files {
 	t.Helper()
 	c := protocompile.Compiler{Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{ImportPaths: []string{"testdata"}})}
-	files, err := c.Compile(context.Background(), "wire3.proto", "wire2.proto", "wire_editions.proto")
+	files, err := c.Compile(context.Background(), "wire3.proto", "wire2.proto", "wire_editions.proto", "orders.proto")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +426,7 @@ func FuzzMatchesProto(f *testing.F) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for range 40 {
 		m := dynamicpb.NewMessage(md)
-		fill(r, reg, m, 2)
+		fill(r, reg, m, 1) // small: the fuzzer minimizes each new input, slowly when large
 		if b, err := options.Marshal(m); err == nil {
 			f.Add(b)
 		}
@@ -456,4 +456,20 @@ func decode(reg *protoregistry.Files, md protoreflect.MessageDescriptor, data []
 		return nil, false
 	}
 	return m, true
+}
+
+// The benchmarks' replies are written as protobuf writes them.
+func TestBenchReplies(t *testing.T) {
+	t.Parallel()
+	enc := wireplan.New()
+	for _, n := range []int{1, 50} {
+		compare(t, enc, ordersReply(t, n))
+		compare(t, enc, dynamicReply(t, n))
+		compare(t, enc, listReply(t, n))
+	}
+	orders := ordersReply(t, 1)
+	order := orders.Get(orders.Descriptor().Fields().ByName("orders")).List().Get(0).Message()
+	if n := proto.Size(order.Interface()); n < 128 {
+		t.Fatalf("an order takes %d bytes, want a length of two bytes", n)
+	}
 }
