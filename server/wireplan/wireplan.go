@@ -3,22 +3,29 @@
 // true} writes, without protobuf-go's generic path for messages that have no generated code.
 //
 // Contracts loaded at run time make dynamicpb messages, and protobuf-go has no fast path for
-// them: each message is marshalled by ranging over its fields, collecting and sorting them,
-// looking up each field's wire type in a map and boxing every value in a closure call. The
-// plan knows each field's tag bytes, kind, packing and UTF-8 rule ahead of time and visits
-// the fields in the order protobuf's deterministic slow path writes them (order.
-// LegacyFieldOrder: the fields outside a oneof by number, then each oneof in declaration
-// order), so its output is protobuf's byte for byte; the unknown fields of a message follow
-// its fields, as protobuf appends them.
+// them: each message is marshalled by ranging over its fields (a map in dynamicpb), collecting
+// and sorting them, looking up each field's wire type in a map and passing every value
+// through a closure. The plan knows each field's tag bytes, kind, packing and UTF-8 rule ahead
+// of time and visits the fields in the order protobuf's deterministic slow path writes them
+// (its order.LegacyFieldOrder: the fields outside a oneof by number, then each oneof in
+// declaration order), so its output is protobuf's byte for byte; the unknown fields of a
+// message follow its fields, as protobuf appends them.
 //
 // A nested message is appended after a one-byte length that is rewritten once the message is
-// written, and moved up in the rare case its length needs a longer varint (as protobuf does),
-// so no message is measured before it is written. Size measures a message in one walk.
+// written, and moved up when its length needs a longer varint (as protobuf does), so no
+// message is measured before it is written. On dynamicpb most of the cost is reading the
+// fields (a map lookup each): sizing every message first, keeping the sizes and then writing
+// measured 1.8 times as slow, as it reads every field twice. The fields are read with Has and
+// Get in the plan's order; one Range per message (the fields then placed in order) measured
+// 1.5 times as slow, as dynamicpb's Range looks each field up by number. Size measures a
+// message in one walk.
 //
 // What the plan does not cover it hands to protobuf, for that message alone: messages with
-// generated code (protobuf's own fast path), extendable messages (whose extensions the plan
-// does not know) and MessageSets. Every error case (a proto3 string with invalid UTF-8) is
-// protobuf's too: the whole message is then marshalled by protobuf, so errors are its own.
+// generated code (protobuf's own fast path; a plan reading them through reflection measured
+// twice as slow), extendable messages (whose extensions the plan does not know) and
+// MessageSets. Every error case (a string with invalid UTF-8 where the field's syntax forbids
+// it) is protobuf's too: the whole message is then marshalled by protobuf, so errors are its
+// own.
 package wireplan
 
 import (
