@@ -241,8 +241,8 @@ func (a *auditor) write(ctx context.Context, g *generation, procedure, id string
 		// Whole microseconds: slog writes floats through encoding/json, which costs more than
 		// the rest of the line.
 		slog.Int64("latency_us", time.Since(start).Microseconds()),
-		slog.Int("request_bytes", sizeOf(req)),
-		slog.Int("response_bytes", sizeOf(resp)),
+		slog.Int("request_bytes", g.sizeOf(req)),
+		slog.Int("response_bytes", g.sizeOf(resp)),
 	)
 	if len(a.headers) > 0 {
 		attrs = append(attrs, a.headerAttr(ctx))
@@ -279,9 +279,12 @@ func reasonOf(st *status.Status) string {
 	return ""
 }
 
-func sizeOf(v any) int {
+// sizeOf is the size of a message in the binary format, from g's plans (protobuf's own
+// measure walks a dynamic message through reflection): the audit line's request_bytes and
+// response_bytes.
+func (g *generation) sizeOf(v any) int {
 	if m, ok := v.(proto.Message); ok && m != nil && v != streamDone {
-		return proto.Size(m)
+		return g.wireEncoder().Size(m)
 	}
 	return 0
 }

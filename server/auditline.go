@@ -50,8 +50,8 @@ func (a *auditor) writeLine(ctx context.Context, g *generation, procedure, id st
 		}
 	}
 	b = appendLineInt(b, "latency_us", time.Since(start).Microseconds())
-	b = appendLineInt(b, "request_bytes", int64(sizeOf(req)))
-	b = appendLineInt(b, "response_bytes", int64(sizeOf(resp)))
+	b = appendLineInt(b, "request_bytes", int64(g.sizeOf(req)))
+	b = appendLineInt(b, "response_bytes", int64(g.sizeOf(resp)))
 	b = append(b, "}\n"...)
 	a.line.mu.Lock()
 	_, _ = a.line.w.Write(b)

@@ -11,6 +11,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 
 	"github.com/agentbridge/agentbridge/server/jsonplan"
+	"github.com/agentbridge/agentbridge/server/wireplan"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -123,19 +124,37 @@ func (j *gatewayJSON) NewDecoder(r io.Reader) runtime.Decoder {
 	})
 }
 
-// marshalBinary writes m in the protobuf binary format. A message type in which no message
-// reachable has a required field (every proto3 type) is written without protobuf's check that
-// required fields are set: for a dynamic message (a contract loaded at run time) that check
-// walks every value of the reply through reflection, a fifth of a large reply's encoding,
-// to find nothing.
-func marshalBinary(m proto.Message) ([]byte, error) {
+// wireEncoder returns g's binary encoder, or one made now for a generation built in part
+// (tests).
+func (g *generation) wireEncoder() *wireplan.Encoder {
+	if g != nil && g.wire != nil {
+		return g.wire
+	}
+	return wireplan.New()
+}
+
+// marshalBinary writes m in the protobuf binary format from plans (wireplan: protobuf's
+// deterministic bytes, without its reflective slow path for dynamic messages). A message type
+// in which no message reachable has a required field (every proto3 type) is written without
+// checking that required fields are set: for a dynamic message (a contract loaded at run time)
+// that check walks every value of the reply through reflection to find nothing. A type with
+// required fields is checked first, and a missing one is protobuf's error, as before.
+func (g *generation) marshalBinary(m proto.Message) ([]byte, error) {
+	if m == nil {
+		return nil, nil
+	}
 	md := m.ProtoReflect().Descriptor()
 	partial, ok := noRequired.Load(md)
 	if !ok {
 		partial = !hasRequired(md, map[protoreflect.FullName]bool{})
 		noRequired.Store(md, partial)
 	}
-	return proto.MarshalOptions{AllowPartial: partial.(bool)}.Marshal(m)
+	if !partial.(bool) {
+		if err := proto.CheckInitialized(m); err != nil {
+			return nil, err
+		}
+	}
+	return g.wireEncoder().Marshal(m)
 }
 
 // noRequired caches hasRequired's answer by message descriptor.

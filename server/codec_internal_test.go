@@ -23,11 +23,11 @@ func TestMarshalBinaryChecksRequiredFields(t *testing.T) {
 	}
 	// A required field left unset is still refused.
 	part := &descriptorpb.UninterpretedOption_NamePart{NamePart: proto.String("x")}
-	if _, err := marshalBinary(part); err == nil {
+	if _, err := (*generation)(nil).marshalBinary(part); err == nil {
 		t.Error("a message without its required is_extension was written")
 	}
 	v, _ := structpb.NewValue(map[string]any{"a": 1.0})
-	data, err := marshalBinary(v)
+	data, err := (*generation)(nil).marshalBinary(v)
 	if err != nil {
 		t.Fatal(err)
 	}

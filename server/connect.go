@@ -34,6 +34,7 @@ type boxCodec struct {
 	json     bool
 	newInput func() proto.Message
 	plans    *jsonplan.Encoder // writes JSON responses
+	g        *generation       // writes binary responses (its wire plans)
 }
 
 func (c *boxCodec) Name() string { return c.name }
@@ -51,7 +52,7 @@ func (c *boxCodec) Marshal(v any) ([]byte, error) {
 	if c.json {
 		return c.plans.Marshal(msg)
 	}
-	return marshalBinary(msg)
+	return c.g.marshalBinary(msg)
 }
 
 func (c *boxCodec) Unmarshal(data []byte, v any) error {
@@ -85,7 +86,7 @@ func (c *boxCodec) Unmarshal(data []byte, v any) error {
 func (s *Server) connectHandler(g *generation, m *method) http.Handler {
 	plans := g.jsonEncoder()
 	opts := []connect.HandlerOption{
-		connect.WithCodec(&boxCodec{name: "proto", newInput: m.newInput}),
+		connect.WithCodec(&boxCodec{name: "proto", newInput: m.newInput, g: g}),
 		connect.WithCodec(&boxCodec{name: "json", json: true, newInput: m.newInput, plans: plans}),
 		connect.WithCodec(&boxCodec{name: "json; charset=utf-8", json: true, newInput: m.newInput, plans: plans}),
 		connect.WithReadMaxBytes(int(s.opts.maxBody)),

@@ -29,7 +29,7 @@ func (s *Server) newGRPCServer() (*grpc.Server, *health.Server) {
 		// Metadata is bounded as the HTTP listener bounds headers: grpc-go's default lets a
 		// caller send 16 MB of metadata per call and hold it for the call's life.
 		grpc.MaxHeaderListSize(maxHeaderBytes),
-		grpc.ForceServerCodecV2(grpcCodec{}),
+		grpc.ForceServerCodecV2(grpcCodec{s: s}),
 		grpc.UnknownServiceHandler(s.grpcHandler),
 	}
 	opts = append(opts, s.opts.limits.grpcLimitOptions()...)
@@ -113,16 +113,18 @@ func (l *liveFiles) FindDescriptorByName(name protoreflect.FullName) (protorefle
 type rawMessage []byte
 
 // grpcCodec is protobuf, except that it hands rawMessage the bytes as they are.
-type grpcCodec struct{}
+// grpcCodec is the gRPC listener's codec: binary protobuf, written from the current
+// generation's plans.
+type grpcCodec struct{ s *Server }
 
 func (grpcCodec) Name() string { return "proto" }
 
-func (grpcCodec) Marshal(v any) (mem.BufferSlice, error) {
+func (c grpcCodec) Marshal(v any) (mem.BufferSlice, error) {
 	msg, ok := v.(proto.Message)
 	if !ok {
 		return nil, fmt.Errorf("cannot marshal %T", v)
 	}
-	b, err := marshalBinary(msg)
+	b, err := c.s.gen.Load().marshalBinary(msg)
 	if err != nil {
 		return nil, err
 	}

@@ -44,6 +44,7 @@ import (
 
 	"github.com/agentbridge/agentbridge/adapters"
 	"github.com/agentbridge/agentbridge/server/jsonplan"
+	"github.com/agentbridge/agentbridge/server/wireplan"
 )
 
 // Service is one proto service and its implementation.
@@ -139,6 +140,9 @@ type generation struct {
 	// json writes messages in the JSON form every surface speaks (see jsonMarshal), from
 	// plans compiled once per message type of this generation.
 	json *jsonplan.Encoder
+	// wire writes messages in the binary format (gRPC, Connect's proto codec) and measures
+	// them (the audit line), from plans compiled once per message type of this generation.
+	wire *wireplan.Encoder
 }
 
 // New builds a server for services. It fails when a method has no implementation, a contract
@@ -289,6 +293,7 @@ func (s *Server) newGeneration(ctx context.Context, services []Service, mcpOpts 
 	g.types = newDetailTypes(g.files)
 	g.errorJSON = &runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{Resolver: g.types}}
 	g.json = newJSONEncoder(g.types)
+	g.wire = wireplan.New()
 	var err error
 	if g.tools, err = s.buildTools(g); err != nil {
 		return nil, err
