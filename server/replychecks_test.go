@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +29,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
@@ -547,10 +549,10 @@ func TestReplyChecksStrictOnEverySurface(t *testing.T) {
 	}{
 		{"unknown element", fetchReply(goodFields + `<addedInV2>kept nowhere</addedInV2>`),
 			"FetchRecordResponse/addedInV2", "no field for this element"},
-		{"unknown element inside a list's wrapper", fetchReply(goodFields + `<tags><tag>a</tag><label>b</label></tags>`),
-			"FetchRecordResponse/tags/label", ""},
-		{"text item among a list of wrappers", fetchReply(goodFields + `<aliases><alias>a</alias><tag>b</tag></aliases>`),
-			"FetchRecordResponse/aliases/tag", ""},
+		{"another element among a list's items", fetchReply(goodFields + `<tags><tag>a</tag><label>b</label></tags>`),
+			"FetchRecordResponse/tags/label", "the wrapper holds only tag elements"},
+		{"another element among a list of wrappers' items", fetchReply(goodFields + `<aliases><alias>a</alias><tag>b</tag></aliases>`),
+			"FetchRecordResponse/aliases/tag", "the wrapper holds only alias elements"},
 		{"response element in another namespace",
 			soapReply("", `<o:FetchRecordResponse xmlns:o="urn:other" xmlns="urn:replies">`+goodFields+`</o:FetchRecordResponse>`),
 			"FetchRecordResponse", `namespace "urn:other", expected namespace "urn:replies"`},
@@ -590,6 +592,10 @@ func TestReplyChecksLenientOnEverySurface(t *testing.T) {
 		{"another element among a list's items", fetchReply(`<tags><tag>a</tag><other>x</other><tag>b</tag></tags><name>Café</name><city>Bern</city><code>C-300</code>`),
 			"FetchRecordResponse/tags/other"},
 	}
+	want := dynamicpb.NewMessage(env.record)
+	if err := protojson.Unmarshal([]byte(`{"name":"Café","city":"Bern","tags":["a","b"],"code":"C-300"}`), want); err != nil {
+		t.Fatal(err)
+	}
 	before := adapters.SkippedCount(env.lenient)
 	skipping := 0
 	t.Run("cases", func(t *testing.T) {
@@ -610,8 +616,8 @@ func TestReplyChecksLenientOnEverySurface(t *testing.T) {
 						t.Errorf("%s: the lenient backend's reply failed: %v %q", s, out.st.Code(), out.st.Message())
 						continue
 					}
-					if got := jsonOf(out.msg); got != `{"name":"Café","city":"Bern","tags":["a","b"],"code":"C-300"}` {
-						t.Errorf("%s: got %s, want the known fields as sent", s, got)
+					if !proto.Equal(out.msg, want) {
+						t.Errorf("%s: got %s, want the known fields as sent: %s", s, jsonOf(out.msg), jsonOf(want))
 					}
 				}
 			})
@@ -787,9 +793,9 @@ func TestReplyChecksLimitsOnEverySurface(t *testing.T) {
 		{"100,000 nested unknown elements, strict", "Fetch", fetchReply(goodFields + nested),
 			codes.Internal, adapters.ReasonBackendReplyInvalid, "FetchRecordResponse/a", "no field for this element"},
 		{"100,000 nested unknown elements, lenient", "FetchLenient", fetchReply(goodFields + nested),
-			codes.Internal, adapters.ReasonBackendReplyInvalid, "", "nested deeper than 64 elements"},
+			codes.Internal, adapters.ReasonBackendReplyInvalid, "FetchRecordResponse/a", "reply exceeds a decoding limit: nested deeper than 64 elements"},
 		{"300 attributes on an unknown element, lenient", "FetchLenient", fetchReply(goodFields + `<extra` + attrs.String() + `/>`),
-			codes.Internal, adapters.ReasonBackendReplyInvalid, "", "256"},
+			codes.Internal, adapters.ReasonBackendReplyInvalid, "FetchRecordResponse/extra", "reply exceeds a decoding limit: more than 256 attributes on one element"},
 		{"a reply over max_reply_bytes", "FetchSmall", fetchReply(`<name>` + strings.Repeat("x", 4*smallReplyBytes) + `</name><code>C-300</code>`),
 			codes.ResourceExhausted, adapters.ReasonReplyTooLarge, "", fmt.Sprintf("more than %d bytes, the configured max_reply_bytes", smallReplyBytes)},
 	}
@@ -825,6 +831,7 @@ func TestReplyChecksStreamOnEverySurface(t *testing.T) {
 		mcpNames  []string // what the MCP tool returns, where it differs from the streams
 		code      codes.Code
 		reason    adapters.Reason
+		meta      map[string]string // ErrorInfo metadata the failure must carry
 		says      []string
 	}{
 		{name: "five records", reply: list(record("R1"), record("R2"), record("R3"), record("R4"), record("R5")),
@@ -832,11 +839,13 @@ func TestReplyChecksStreamOnEverySurface(t *testing.T) {
 		{name: "the fourth of five over the bound", reply: list(record("R1"), record("R2"), record("R3"), huge, record("R5")),
 			wantNames: []string{"R1", "R2", "R3"}, mcpNames: []string{},
 			code: codes.ResourceExhausted, reason: adapters.ReasonReplyTooLarge,
+			meta: map[string]string{"limit_bytes": strconv.Itoa(smallReplyBytes), "records_started": "4"},
 			says: []string{fmt.Sprintf("more than %d bytes in record 4 of a streamed reply", smallReplyBytes)}},
 		{name: "an unknown element in the third record", reply: list(record("R1"), record("R2"), `<record><name>R3</name><code>C</code><extra/></record>`, record("R4")),
 			wantNames: []string{"R1", "R2"}, mcpNames: []string{},
 			code: codes.Internal, reason: adapters.ReasonBackendReplyInvalid,
-			says: []string{"ListRecordsResponse/record/extra", "after 2 streamed messages"}},
+			meta: map[string]string{"element": "ListRecordsResponse/record/extra", "items_sent": "2"},
+			says: []string{"ListRecordsResponse/record/extra", "no field for this element", "after 2 streamed messages"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -861,6 +870,14 @@ func TestReplyChecksStreamOnEverySurface(t *testing.T) {
 					continue
 				}
 				wantFailure(t, s, out.st, tt.code, tt.reason, "", tt.says...)
+				if out.st == nil {
+					continue
+				}
+				for k, v := range tt.meta {
+					if got := detailOf[*errdetails.ErrorInfo](out.st).GetMetadata()[k]; got != v {
+						t.Errorf("%s: ErrorInfo metadata %s = %q, want %q", s, k, got, v)
+					}
+				}
 			}
 		})
 	}
