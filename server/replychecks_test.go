@@ -813,8 +813,10 @@ func TestReplyChecksLimitsOnEverySurface(t *testing.T) {
 
 // TestReplyChecksStreamOnEverySurface: a streamed reply whose fourth record is over the
 // per-record bound (max_reply_bytes) sends the three records before it, then ends with
-// REPLY_TOO_LARGE naming record 4, on every streaming surface. MCP's tool collects the stream
-// into one result, so the failure is its result.
+// REPLY_TOO_LARGE naming record 4, on every streaming surface (REST as NDJSON result lines,
+// then an error line). MCP's tool collects the stream into one result: a failure mid-stream is
+// an isError result carrying the status, and the records collected before it are not returned
+// (Server.collectStream), although the message says how many were streamed.
 func TestReplyChecksStreamOnEverySurface(t *testing.T) {
 	t.Parallel()
 	env := startReplyChecks(t)
