@@ -406,7 +406,16 @@ func (s *Server) collectStream(ctx context.Context, g *generation, t *mcpTool, r
 	})
 	if err != nil && !truncated {
 		st, _ := status.FromError(err)
-		return toolErrorJSON(st, g.errorJSON)
+		res := toolErrorJSON(st, g.errorJSON)
+		if len(items) > 0 {
+			// The messages that arrived before the failure are the agent's, as on every other
+			// surface: they follow the error, in the tool's result form.
+			partial := shape.stream(items, false)
+			res.Content = append(res.Content, &mcp.TextContent{Text: fmt.Sprintf(
+				"The %d messages the method streamed before it failed, as the tool's result:", len(items))})
+			res.Content = append(res.Content, partial.Content...)
+		}
+		return res
 	}
 	return shape.stream(items, truncated)
 }

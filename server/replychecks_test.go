@@ -439,10 +439,25 @@ func (env *replyEnv) replySurfaces(t *testing.T, b *bridge) map[string]replySurf
 				if err != nil {
 					t.Fatalf("MCP: %v", err)
 				}
+				var data []byte
+				var st *status.Status
 				if res.IsError {
-					return streamOutcome{st: mcpStatus(t, textOf(res))}
+					// The error comes first; the messages streamed before it follow as the
+					// tool's result form, in the last text block after a lead-in.
+					first, _ := res.Content[0].(*mcp.TextContent)
+					st = mcpStatus(t, first.Text)
+					if len(res.Content) == 1 {
+						return streamOutcome{st: st}
+					}
+					lead, _ := res.Content[1].(*mcp.TextContent)
+					last, _ := res.Content[len(res.Content)-1].(*mcp.TextContent)
+					if len(res.Content) != 3 || lead == nil || !strings.Contains(lead.Text, "streamed before it failed") || last == nil {
+						t.Fatalf("MCP: an error result with items is the error, a lead-in and the items: %s", textOf(res))
+					}
+					data = []byte(last.Text)
+				} else {
+					data, _ = json.Marshal(res.StructuredContent)
 				}
-				data, _ := json.Marshal(res.StructuredContent)
 				var got struct {
 					Items     []json.RawMessage `json:"items"`
 					Truncated bool              `json:"truncated"`
@@ -450,7 +465,7 @@ func (env *replyEnv) replySurfaces(t *testing.T, b *bridge) map[string]replySurf
 				if err := json.Unmarshal(data, &got); err != nil {
 					t.Fatalf("MCP: structured content %s: %v", data, err)
 				}
-				out := streamOutcome{truncated: got.Truncated}
+				out := streamOutcome{truncated: got.Truncated, st: st}
 				for _, item := range got.Items {
 					m := dynamicpb.NewMessage(env.record)
 					if err := protojson.Unmarshal(item, m); err != nil {
@@ -815,8 +830,8 @@ func TestReplyChecksLimitsOnEverySurface(t *testing.T) {
 // per-record bound (max_reply_bytes) sends the three records before it, then ends with
 // REPLY_TOO_LARGE naming record 4, on every streaming surface (REST as NDJSON result lines,
 // then an error line). MCP's tool collects the stream into one result: a failure mid-stream is
-// an isError result carrying the status, and the records collected before it are not returned
-// (Server.collectStream), although the message says how many were streamed.
+// an isError result carrying the status, followed by the records that arrived before it in the
+// tool's result form, so the agent has what every other surface delivered.
 func TestReplyChecksStreamOnEverySurface(t *testing.T) {
 	t.Parallel()
 	env := startReplyChecks(t)
@@ -830,7 +845,6 @@ func TestReplyChecksStreamOnEverySurface(t *testing.T) {
 		name      string
 		reply     []byte
 		wantNames []string
-		mcpNames  []string // what the MCP tool returns, where it differs from the streams
 		code      codes.Code
 		reason    adapters.Reason
 		meta      map[string]string // ErrorInfo metadata the failure must carry
@@ -839,13 +853,13 @@ func TestReplyChecksStreamOnEverySurface(t *testing.T) {
 		{name: "five records", reply: list(record("R1"), record("R2"), record("R3"), record("R4"), record("R5")),
 			wantNames: []string{"R1", "R2", "R3", "R4", "R5"}},
 		{name: "the fourth of five over the bound", reply: list(record("R1"), record("R2"), record("R3"), huge, record("R5")),
-			wantNames: []string{"R1", "R2", "R3"}, mcpNames: []string{},
-			code: codes.ResourceExhausted, reason: adapters.ReasonReplyTooLarge,
+			wantNames: []string{"R1", "R2", "R3"},
+			code:      codes.ResourceExhausted, reason: adapters.ReasonReplyTooLarge,
 			meta: map[string]string{"limit_bytes": strconv.Itoa(smallReplyBytes), "records_started": "4"},
 			says: []string{fmt.Sprintf("more than %d bytes in record 4 of a streamed reply", smallReplyBytes)}},
 		{name: "an unknown element in the third record", reply: list(record("R1"), record("R2"), `<record><name>R3</name><code>C</code><extra/></record>`, record("R4")),
-			wantNames: []string{"R1", "R2"}, mcpNames: []string{},
-			code: codes.Internal, reason: adapters.ReasonBackendReplyInvalid,
+			wantNames: []string{"R1", "R2"},
+			code:      codes.Internal, reason: adapters.ReasonBackendReplyInvalid,
 			meta: map[string]string{"element": "ListRecordsResponse/record/extra", "items_sent": "2"},
 			says: []string{"ListRecordsResponse/record/extra", "no field for this element", "after 2 streamed messages"}},
 	}
@@ -856,9 +870,6 @@ func TestReplyChecksStreamOnEverySurface(t *testing.T) {
 			for _, s := range replySurfaceNames {
 				out := env.surfaces[s].stream(replyContext(t), ids[s])
 				want := tt.wantNames
-				if s == "MCP" && tt.mcpNames != nil {
-					want = tt.mcpNames
-				}
 				if strings.Join(out.names, ",") != strings.Join(want, ",") {
 					t.Errorf("%s: records %v arrived, want %v", s, out.names, want)
 				}
