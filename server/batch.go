@@ -82,6 +82,42 @@ type batchJob struct {
 	Failed    int64 `json:"failed"`
 }
 
+// currentSubmitter is a batch's submitter as the server's auth config knows it now, which
+// every item of a run is called as: an API key or a certificate identity with the scopes the
+// config gives it today, so a key removed or narrowed (auth changes with a restart) is not
+// honoured from a record made before. A submitter the config no longer knows gets a refusal
+// for every item instead; RetryBatch runs them once it is configured again. A token's subject
+// keeps the scopes its token carried at submit, while the issuer is still configured: the
+// token cannot be verified again. Without auth now, items run as every call does.
+func (s *Server) currentSubmitter(by *batchPrincipal) (*Principal, error) {
+	if by == nil || s.auth == nil {
+		return nil, nil
+	}
+	a := s.auth
+	refuse := func(what string) error {
+		return status.Errorf(codes.PermissionDenied, "%s that submitted this batch (%q) is no longer configured, so its items are not run; RetryBatch runs them once it is configured again", what, by.ID)
+	}
+	switch by.Method {
+	case AuthAPIKey:
+		for _, k := range a.keys {
+			if k.principal.ID == by.ID {
+				return k.principal, nil
+			}
+		}
+		return nil, refuse("the API key")
+	case AuthMTLS:
+		if p := a.certs[by.ID]; p != nil {
+			return p, nil
+		}
+		return nil, refuse("the client certificate identity")
+	case AuthJWT:
+		if a.oidc == nil {
+			return nil, refuse("the OIDC issuer of the token")
+		}
+	}
+	return &Principal{ID: by.ID, Scopes: slices.Clone(by.Scopes), Method: by.Method}, nil
+}
+
 // batchPrincipal is the submitter, whose rights every item runs with.
 type batchPrincipal struct {
 	ID     string     `json:"id"`
@@ -164,6 +200,11 @@ type batchRun struct {
 	lease      *batchLease // nil without leases
 	leaseUntil atomic.Int64
 	lost       atomic.Bool
+
+	// principal is the submitter as the auth config knows it when the run starts (its
+	// current scopes); refusal, when set, fails every item instead (see currentSubmitter).
+	principal *Principal
+	refusal   error
 }
 
 type batchSample struct {
@@ -783,6 +824,10 @@ func (r *batchRun) run(ctx context.Context, resumed bool) {
 		r.succeeded.Store(s)
 		r.failed.Store(f)
 	}
+	r.principal, r.refusal = h.srv.currentSubmitter(job.By)
+	if r.refusal != nil {
+		h.log.Warn("batches: the job's submitter is no longer accepted; its items fail without a call", "batch", job.ID, "principal", job.By.ID, "err", r.refusal)
+	}
 	r.mu.Lock()
 	r.samples = append(r.samples[:0], batchSample{at: time.Now(), done: r.succeeded.Load() + r.failed.Load()})
 	r.mu.Unlock()
@@ -1105,6 +1150,10 @@ func (r *batchRun) runItem(ctx context.Context, idx int64, raw []byte, prev *bat
 		r.record(idx, res, nil, st.Err())
 		return
 	}
+	if r.refusal != nil {
+		r.record(idx, res, nil, r.refusal)
+		return
+	}
 	if marked {
 		if err := r.mark(ctx, idx, job.Retries); err != nil {
 			return // not marked, not run: it runs at the next start or on the replica that takes over
@@ -1121,8 +1170,8 @@ func (r *batchRun) runItem(ctx context.Context, idx int64, raw []byte, prev *bat
 			}
 		})
 		callCtx, _ = callContext(callCtx, SurfaceBatch, m.procedure, md)
-		if p := job.By; p != nil {
-			callCtx = withPrincipal(callCtx, &Principal{ID: p.ID, Scopes: p.Scopes, Method: p.Method})
+		if r.principal != nil {
+			callCtx = withPrincipal(callCtx, r.principal)
 		}
 		resp, err := h.srv.call(callCtx, m, proto.Clone(req))
 		stop()

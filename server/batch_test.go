@@ -948,3 +948,79 @@ func TestBatchStalledRunResumes(t *testing.T) {
 		t.Fatalf("%d reservations for %d items", reservations, items)
 	}
 }
+
+// TestBatchSubmitterScopesNow: items run with the scopes the submitter's key has when the run
+// starts, not those recorded at submit. A batch submitted by a key that could reserve is
+// retried after a restart in which that key id no longer has the reserve scope: the items are
+// refused by the scope check, and the backend is not called again.
+func TestBatchSubmitterScopesNow(t *testing.T) {
+	t.Parallel()
+	key := func(secret, id string, scopes ...string) server.APIKey {
+		sum := sha256.Sum256([]byte(secret))
+		return server.APIKey{ID: id, SHA256: hex.EncodeToString(sum[:]), Scopes: scopes}
+	}
+	scopes := map[string][]string{"agentbridge.demo.v1.InventoryService.ReserveItem": {"reserve"}, "agentbridge.v1.BatchService.*": {"batch"}}
+	backend := newBatchBackend(t)
+	st := store.NewMemory(store.Retention{})
+	srv1, base1 := newBatchServer(t, backend, func(c *server.Config) {
+		c.Auth = &server.AuthConfig{APIKeys: []server.APIKey{key("old-secret", "buyer", "batch", "reserve")}, Scopes: scopes}
+	}, server.WithStore(st))
+	body := `{"method":"` + reserveMethod + `","items":[{"sku":"F-000","quantity":1},{"sku":"F-000","quantity":2}]}`
+	code, data := do(t, "POST", base1+"/v1/batches", "application/json", body, "x-api-key", "old-secret")
+	if code != http.StatusOK {
+		t.Fatalf("submit: %d %s", code, data)
+	}
+	var out struct {
+		Batch batchJSON `json:"batch"`
+	}
+	_ = json.Unmarshal(data, &out)
+	id := out.Batch.ID
+	get := func(base, secret string) batchJSON {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			code, data := do(t, "GET", base+"/v1/batches/"+id, "", "", "x-api-key", secret)
+			var got struct {
+				Batch batchJSON `json:"batch"`
+			}
+			if code != http.StatusOK || json.Unmarshal(data, &got) != nil {
+				t.Fatalf("get: %d %s", code, data)
+			}
+			if got.Batch.State != "BATCH_STATE_RUNNING" || time.Now().After(deadline) {
+				return got.Batch
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if b := get(base1, "old-secret"); b.Failed != "2" {
+		t.Fatalf("first run: %+v", b)
+	}
+	faults := backend.faults.Load()
+	_ = srv1.Close()
+
+	// The key is rotated and narrowed: the same id, a new secret, no reserve scope.
+	_, base2 := newBatchServer(t, backend, func(c *server.Config) {
+		c.Auth = &server.AuthConfig{APIKeys: []server.APIKey{key("new-secret", "buyer", "batch")}, Scopes: scopes}
+	}, server.WithStore(st))
+	code, data = do(t, "POST", base2+"/v1/batches/"+id+":retry", "application/json", `{}`, "x-api-key", "new-secret")
+	if code != http.StatusOK {
+		t.Fatalf("retry: %d %s", code, data)
+	}
+	if b := get(base2, "new-secret"); b.State != "BATCH_STATE_DONE" || b.Failed != "2" {
+		t.Fatalf("after retry: %+v", b)
+	}
+	if n := backend.faults.Load(); n != faults {
+		t.Errorf("the backend was called %d more times by a submitter that lost the scope", n-faults)
+	}
+	code, data = do(t, "GET", base2+"/v1/batches/"+id+"/results", "", "", "x-api-key", "new-secret")
+	var results struct {
+		Results []itemJSON `json:"results"`
+	}
+	if code != http.StatusOK || json.Unmarshal(data, &results) != nil || len(results.Results) != 2 {
+		t.Fatalf("results: %d %s", code, data)
+	}
+	for _, it := range results.Results {
+		if it.Code != "PERMISSION_DENIED" || !strings.Contains(it.Message, "reserve") || it.Attempts != 2 {
+			t.Errorf("item %s: %s %q (attempts %d), want PERMISSION_DENIED naming the reserve scope", it.Index, it.Code, it.Message, it.Attempts)
+		}
+	}
+}
