@@ -144,10 +144,14 @@ func (g *generation) marshalBinary(m proto.Message) ([]byte, error) {
 		return nil, nil
 	}
 	md := m.ProtoReflect().Descriptor()
-	partial, ok := noRequired.Load(md)
+	cache := &noRequired
+	if g != nil {
+		cache = &g.noRequired
+	}
+	partial, ok := cache.Load(md)
 	if !ok {
 		partial = !hasRequired(md, map[protoreflect.FullName]bool{})
-		noRequired.Store(md, partial)
+		cache.Store(md, partial)
 	}
 	if !partial.(bool) {
 		if err := proto.CheckInitialized(m); err != nil {
@@ -157,7 +161,8 @@ func (g *generation) marshalBinary(m proto.Message) ([]byte, error) {
 	return g.wireEncoder().Marshal(m)
 }
 
-// noRequired caches hasRequired's answer by message descriptor.
+// noRequired caches hasRequired's answer by message descriptor, for a generation built in part
+// (tests); a served generation keeps its own, which goes with it at a reload.
 var noRequired sync.Map
 
 // hasRequired reports whether md or a message reachable from it has a required field.

@@ -143,6 +143,9 @@ type generation struct {
 	// wire writes messages in the binary format (gRPC, Connect's proto codec) and measures
 	// them (the audit line), from plans compiled once per message type of this generation.
 	wire *wireplan.Encoder
+	// noRequired caches, by message descriptor, whether no message reachable from it has a
+	// required field (see marshalBinary).
+	noRequired sync.Map
 }
 
 // New builds a server for services. It fails when a method has no implementation, a contract
