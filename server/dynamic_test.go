@@ -158,7 +158,7 @@ func shopService(t testing.TB, sd protoreflect.ServiceDescriptor, version string
 		Desc: sd,
 		Methods: map[protoreflect.Name]adapters.Unary{
 			"GetProduct": func(_ context.Context, req proto.Message) (proto.Message, error) {
-				if _, ok := req.(*dynamicpb.Message); !ok {
+				if !adapters.Dynamic(req) {
 					return nil, fmt.Errorf("request is %T, not dynamic", req)
 				}
 				return product(idOf(req)), nil

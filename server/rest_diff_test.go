@@ -717,7 +717,7 @@ func dynamicLibraryService(t *testing.T) server.Service {
 			impl = viaGenerated(md, impl)
 		}
 		svc.Methods[md.Name()] = func(ctx context.Context, req proto.Message) (proto.Message, error) {
-			if _, ok := req.(*dynamicpb.Message); !ok {
+			if !adapters.Dynamic(req) {
 				return nil, status.Errorf(codes.Internal, "request is a %T, not a dynamic message", req)
 			}
 			return impl(ctx, req)
@@ -744,7 +744,7 @@ func viaGenerated(md protoreflect.MethodDescriptor, impl adapters.Unary) adapter
 
 func dynamicStream(md protoreflect.MethodDescriptor, impl adapters.ServerStream) adapters.ServerStream {
 	return func(ctx context.Context, req proto.Message, send func(proto.Message) error) error {
-		if _, ok := req.(*dynamicpb.Message); !ok {
+		if !adapters.Dynamic(req) {
 			return status.Errorf(codes.Internal, "request is a %T, not a dynamic message", req)
 		}
 		in, err := toGenerated(req)

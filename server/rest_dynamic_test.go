@@ -150,7 +150,7 @@ func newPaintREST(t *testing.T) http.Handler {
 	paint := dynamicpb.NewMessageType(fd.Messages().ByName("Paint"))
 	shades := fd.Messages().ByName("ShadesResponse")
 	isDynamic := func(req proto.Message) {
-		if _, ok := req.(*dynamicpb.Message); !ok {
+		if !adapters.Dynamic(req) {
 			t.Errorf("request is a %T, not a dynamic message", req)
 		}
 	}

@@ -14,7 +14,6 @@ import (
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
-	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/agentbridge/agentbridge/adapters"
 	"github.com/agentbridge/agentbridge/server/contract"
@@ -92,7 +91,7 @@ func TestLoadProtoTypedOptions(t *testing.T) {
 	if got := sd.ParentFile().SourceLocations().ByDescriptor(md).LeadingComments; strings.TrimSpace(got) != "Fetch one order." {
 		t.Fatalf("comment = %q", got)
 	}
-	if _, ok := adapters.MessageType(md.Input()).New().Interface().(*dynamicpb.Message); !ok {
+	if !adapters.Dynamic(adapters.MessageType(md.Input()).New().Interface()) {
 		t.Fatal("request of a loaded contract is not dynamic")
 	}
 	if got := set.Services(); len(got) != 1 || got[0] != "acme.orders.v1.OrderService" {
