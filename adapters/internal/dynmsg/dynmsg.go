@@ -5,6 +5,10 @@
 // of a map by field number and without checking each value's Go type on Set: a field set
 // or read is an index, not a hash and an interface conversion.
 //
+// The cost is a slot of 24 bytes per declared field in every message, set or not, where a map
+// holds only the fields set: a type of 200 fields, most of them empty, takes about 4.8 KB a
+// message. Replies are records of a few to a few dozen fields, nearly all set.
+//
 // Messages behave as dynamicpb's do (presence, oneofs, defaults, the read-only empty list,
 // map and message that Get returns for an unset field), which the tests check operation by
 // operation against dynamicpb. A message type with extension ranges is dynamicpb's own:
