@@ -31,6 +31,7 @@ import (
 
 	"github.com/clbanning/mxj/v2"
 
+	"github.com/agentbridge/agentbridge/adapters/internal/dynmsg"
 	"github.com/agentbridge/agentbridge/adapters/xmlcodec"
 	"github.com/agentbridge/agentbridge/cmd/agentbridge/demo"
 	demov1 "github.com/agentbridge/agentbridge/gen/agentbridge/demo/v1"
@@ -290,6 +291,22 @@ func BenchmarkDecode(b *testing.B) {
 			b.SetBytes(int64(len(reply)))
 			for b.Loop() {
 				if err := codecDecode(plan, reply, c.newMsg()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		// The same decoding into the messages of a contract loaded at run time (no generated
+		// Go type): agentbridge's usual case.
+		runtimeType := dynmsg.NewMessageType(plan.Descriptor())
+		viaRuntime := runtimeType.New().Interface()
+		if err := codecDecode(plan, reply, viaRuntime); err != nil || !proto.Equal(viaCodec, viaRuntime) {
+			b.Fatalf("%s: into run-time messages: %v\n%v", c.reply, err, viaRuntime)
+		}
+		b.Run("reply="+c.reply+"/impl=xmlcodec_runtime", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(reply)))
+			for b.Loop() {
+				if err := codecDecode(plan, reply, runtimeType.New().Interface()); err != nil {
 					b.Fatal(err)
 				}
 			}
