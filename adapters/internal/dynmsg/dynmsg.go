@@ -127,10 +127,10 @@ func (m *Message) index(fd protoreflect.FieldDescriptor) int {
 
 func (m *Message) Range(f func(protoreflect.FieldDescriptor, protoreflect.Value) bool) {
 	for i, v := range m.vals {
-		if !v.IsValid() || !nonEmpty(m.typ.fields.Get(i), v) {
+		if !v.IsValid() {
 			continue
 		}
-		if !f(m.typ.fields.Get(i), v) {
+		if fd := m.typ.fields.Get(i); nonEmpty(fd, v) && !f(fd, v) {
 			return
 		}
 	}
