@@ -112,9 +112,8 @@ func (l *liveFiles) FindDescriptorByName(name protoreflect.FullName) (protorefle
 // decode as Internal, but malformed input is the caller's to fix, so the handler decodes it.
 type rawMessage []byte
 
-// grpcCodec is protobuf, except that it hands rawMessage the bytes as they are.
 // grpcCodec is the gRPC listener's codec: binary protobuf, written from the current
-// generation's plans.
+// generation's plans, except that it hands rawMessage the bytes as they are.
 type grpcCodec struct{ s *Server }
 
 func (grpcCodec) Name() string { return "proto" }
