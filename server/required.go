@@ -32,8 +32,12 @@ const requiredRule = "field_behavior.required"
 // Fields of a nested message are checked when the message is present: a set message field,
 // every element of a repeated message field and every value of a map of messages. A missing
 // parent is reported, not its fields.
+//
+// buf.validate runs only for messages that reach a rule (see toolschema.HasRules), and
+// protovalidate's validator, whose CEL environment costs about 2 MB to build, is made on the
+// first such message: a contract without rules never builds it, and its calls skip it.
 type behaviorValidator struct {
-	next  protovalidate.Validator
+	next  func() (protovalidate.Validator, error)
 	mu    sync.Mutex
 	plans map[protoreflect.MessageDescriptor]*requiredPlan
 }
@@ -43,6 +47,7 @@ type behaviorValidator struct {
 type requiredPlan struct {
 	required []protoreflect.FieldDescriptor
 	nested   []nestedPlan // message-valued fields whose type has something to check
+	rules    bool         // the message or one it can hold has buf.validate rules
 }
 
 type nestedPlan struct {
@@ -55,8 +60,10 @@ func (p *requiredPlan) empty() bool { return len(p.required) == 0 && len(p.neste
 // maxPlans bounds the plan cache: contracts reloaded many times bring new descriptors each time.
 const maxPlans = 4096
 
-func newBehaviorValidator(next protovalidate.Validator) *behaviorValidator {
-	return &behaviorValidator{next: next, plans: map[protoreflect.MessageDescriptor]*requiredPlan{}}
+// newBehaviorValidator returns a validator that makes protovalidate's with next once a message
+// with rules needs it.
+func newBehaviorValidator(next func() (protovalidate.Validator, error)) *behaviorValidator {
+	return &behaviorValidator{next: sync.OnceValues(next), plans: map[protoreflect.MessageDescriptor]*requiredPlan{}}
 }
 
 var _ protovalidate.Validator = (*behaviorValidator)(nil)
@@ -65,8 +72,20 @@ var _ protovalidate.Validator = (*behaviorValidator)(nil)
 // *protovalidate.ValidationError; a field already reported unset is not reported again by a
 // buf.validate rule.
 func (v *behaviorValidator) Validate(msg proto.Message, options ...protovalidate.ValidationOption) error {
-	missing := v.missing(msg.ProtoReflect())
-	err := v.next.Validate(msg, options...)
+	m := msg.ProtoReflect()
+	plan := v.plan(m.Descriptor())
+	var missing []*protovalidate.Violation
+	if !plan.empty() {
+		walkRequired(m, plan, nil, &missing)
+	}
+	var err error
+	if plan.rules {
+		next, nerr := v.next()
+		if nerr != nil {
+			return fmt.Errorf("protovalidate: %w", nerr)
+		}
+		err = next.Validate(msg, options...)
+	}
 	if len(missing) == 0 {
 		return err
 	}
@@ -90,18 +109,8 @@ func (v *behaviorValidator) Validate(msg proto.Message, options ...protovalidate
 	return out
 }
 
-// missing lists the REQUIRED fields that m and the messages it holds leave unset, in field
-// order, depth first.
-func (v *behaviorValidator) missing(m protoreflect.Message) []*protovalidate.Violation {
-	plan := v.plan(m.Descriptor())
-	if plan.empty() {
-		return nil
-	}
-	var out []*protovalidate.Violation
-	walkRequired(m, plan, nil, &out)
-	return out
-}
-
+// walkRequired lists the REQUIRED fields that m and the messages it holds leave unset, in
+// field order, depth first.
 func walkRequired(m protoreflect.Message, plan *requiredPlan, path []*validate.FieldPathElement, out *[]*protovalidate.Violation) {
 	for _, fd := range plan.required {
 		if !m.Has(fd) {
@@ -153,7 +162,7 @@ func (v *behaviorValidator) plan(md protoreflect.MessageDescriptor) *requiredPla
 		if _, seen := plans[m]; seen {
 			return
 		}
-		p := &requiredPlan{}
+		p := &requiredPlan{rules: toolschema.HasRules(m)}
 		plans[m] = p
 		reached = append(reached, m)
 		fields := m.Fields()
@@ -169,18 +178,20 @@ func (v *behaviorValidator) plan(md protoreflect.MessageDescriptor) *requiredPla
 	}
 	visit(md)
 	checks := map[protoreflect.MessageDescriptor]bool{}
+	ruled := map[protoreflect.MessageDescriptor]bool{}
 	for changed := true; changed; {
 		changed = false
 		for _, m := range reached {
-			if checks[m] {
-				continue
-			}
-			if len(plans[m].required) > 0 || reachesCheck(m, checks) {
+			if !checks[m] && (len(plans[m].required) > 0 || reachesCheck(m, checks)) {
 				checks[m], changed = true, true
+			}
+			if !ruled[m] && (plans[m].rules || reachesCheck(m, ruled)) {
+				ruled[m], changed = true, true
 			}
 		}
 	}
 	for _, m := range reached {
+		plans[m].rules = ruled[m]
 		fields := m.Fields()
 		for i := range fields.Len() {
 			fd := fields.Get(i)
@@ -195,7 +206,7 @@ func (v *behaviorValidator) plan(md protoreflect.MessageDescriptor) *requiredPla
 	return plans[md]
 }
 
-// reachesCheck reports whether one of m's fields holds a message already known to need checks.
+// reachesCheck reports whether one of m's fields holds a message already in checks.
 func reachesCheck(m protoreflect.MessageDescriptor, checks map[protoreflect.MessageDescriptor]bool) bool {
 	fields := m.Fields()
 	for i := range fields.Len() {

@@ -158,11 +158,10 @@ func New(services []Service, opts ...Option) (*Server, error) {
 	s := &Server{opts: o, log: o.logger, mcp: map[string]*mcp.Server{}, mcpTools: map[string]map[string][]byte{}, watched: map[*adapters.Guard]bool{}}
 	s.metrics = newMetrics(s)
 	s.mcpHTTP = s.newMCPHTTP()
-	validator, err := protovalidate.New()
-	if err != nil {
-		return nil, fmt.Errorf("server: protovalidate: %w", err)
-	}
-	s.validator = newBehaviorValidator(validator) // (google.api.field_behavior) = REQUIRED, then buf.validate
+	// (google.api.field_behavior) = REQUIRED, then buf.validate; protovalidate's validator is
+	// made when a message with rules first needs it.
+	s.validator = newBehaviorValidator(func() (protovalidate.Validator, error) { return protovalidate.New() })
+	var err error
 	if s.audit, err = newAuditor(&o); err != nil {
 		return nil, err
 	}

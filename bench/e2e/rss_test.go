@@ -34,7 +34,8 @@ type child struct {
 	grpcAddr string
 }
 
-// buildBridges builds the two programs into dir with the go command on PATH.
+// buildBridges builds the two programs into dir with the go command on PATH, agentbridge with
+// the build tags `make build` gives it.
 func buildBridges(t *testing.T, dir string) (agentbridgeBin, handwrittenBin string) {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
@@ -43,7 +44,7 @@ func buildBridges(t *testing.T, dir string) (agentbridgeBin, handwrittenBin stri
 	}
 	agentbridgeBin, handwrittenBin = filepath.Join(dir, "agentbridge"), filepath.Join(dir, "handwritten-bridge")
 	for bin, pkg := range map[string]string{agentbridgeBin: "../../cmd/agentbridge", handwrittenBin: "./cmd/handwritten-bridge"} {
-		out, err := exec.CommandContext(t.Context(), goBin, "build", "-o", bin, pkg).CombinedOutput()
+		out, err := exec.CommandContext(t.Context(), goBin, "build", "-tags", "grpcnotrace", "-o", bin, pkg).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
 		}

@@ -323,10 +323,45 @@ func messageRuleText(md protoreflect.MessageDescriptor) []string {
 
 var validator = sync.OnceValues(func() (protovalidate.Validator, error) { return protovalidate.New() })
 
+// HasRules reports whether md itself carries buf.validate rules: on the message, on a oneof or
+// on a field. Options holding fields protobuf could not resolve count as rules, since
+// protovalidate reads rules from those too; so false means protovalidate has nothing to check
+// in md's own fields (the messages they hold have their own answer).
+func HasRules(md protoreflect.MessageDescriptor) bool {
+	if mayHold(md.Options(), validate.E_Message) {
+		return true
+	}
+	oneofs := md.Oneofs()
+	for i := range oneofs.Len() {
+		if mayHold(oneofs.Get(i).Options(), validate.E_Oneof) {
+			return true
+		}
+	}
+	fields := md.Fields()
+	for i := range fields.Len() {
+		if mayHold(fields.Get(i).Options(), validate.E_Field) {
+			return true
+		}
+	}
+	return false
+}
+
+// mayHold reports whether opts has the extension xt set or fields it could not resolve.
+func mayHold(opts proto.Message, xt protoreflect.ExtensionType) bool {
+	if opts == nil {
+		return false
+	}
+	m := opts.ProtoReflect()
+	return len(m.GetUnknown()) > 0 || proto.HasExtension(opts, xt)
+}
+
 // rejectedWhenAbsent returns the fields of md whose absence protovalidate rejects: those marked
 // required, and fields without presence whose zero value breaks a rule (a string with min_len 1,
 // an int32 with gt 0, a repeated field with min_items 1). The schema makes them required.
 func rejectedWhenAbsent(md protoreflect.MessageDescriptor) (map[protoreflect.FieldNumber]bool, error) {
+	if !HasRules(md) {
+		return nil, nil // the empty message's fields are all unset: only md's own rules apply
+	}
 	v, err := validator()
 	if err != nil {
 		return nil, fmt.Errorf("toolschema: protovalidate: %w", err)
