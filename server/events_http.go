@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"net/http"
 	"strings"
 	"sync"
@@ -92,15 +91,15 @@ func acceptsEventStream(r *http.Request) bool {
 // checked, not at the first event. An error before that is an HTTP error as on every REST
 // route; one after it is the stream's last line (an "error" event in SSE).
 func (s *Server) serveEventStream(g *generation, mux *runtime.ServeMux, rt *restRoute, w http.ResponseWriter, r *http.Request, source string, sse bool) {
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
 	inbound, outbound := runtime.MarshalerForRequest(mux, r)
 	errJSON := g.errorJSON
-	annotated, err := runtime.AnnotateContext(ctx, mux, r, rt.m.procedure, runtime.WithHTTPPathPattern(rt.route.Template))
+	md, timeout, err := restMetadata(r, s.skippedHeader)
 	if err != nil {
-		runtime.HTTPError(ctx, mux, outbound, w, r, err)
+		runtime.HTTPError(r.Context(), mux, outbound, w, r, err)
 		return
 	}
+	annotated, cancel := withTimeout(r.Context(), timeout)
+	defer cancel()
 	msg, err := rt.decode(inbound, r, map[string]string{"source": source})
 	if err != nil {
 		runtime.HTTPError(annotated, mux, errJSON, w, r, err)
@@ -110,7 +109,6 @@ func (s *Server) serveEventStream(g *generation, mux *runtime.ServeMux, rt *rest
 	if sse && req.GetAfter() == "" {
 		req.After = r.Header.Get("Last-Event-ID") // the browser's EventSource resumes so
 	}
-	md, _ := metadata.FromOutgoingContext(annotated)
 	callCtx, ts := callContext(annotated, SurfaceREST, rt.m.procedure, md)
 	started := make(chan struct{})
 	var startOnce sync.Once

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
@@ -157,23 +158,22 @@ func templateShape(template string) string {
 // in process instead of through a gRPC client.
 func (s *Server) restHandler(mux *runtime.ServeMux, rt *restRoute) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
-		ctx, cancel := context.WithCancel(req.Context())
-		defer cancel()
 		inbound, outbound := runtime.MarshalerForRequest(mux, req)
-		annotated, err := runtime.AnnotateContext(ctx, mux, req, rt.m.procedure, runtime.WithHTTPPathPattern(rt.route.Template))
+		// The gateway's metadata (request headers, x-forwarded-*) is the call's incoming
+		// metadata, as if it had crossed a gRPC connection.
+		md, timeout, err := restMetadata(req, s.skippedHeader)
 		if err != nil {
-			runtime.HTTPError(ctx, mux, outbound, w, req, err)
+			runtime.HTTPError(req.Context(), mux, outbound, w, req, err)
 			return
 		}
+		annotated, cancel := withTimeout(req.Context(), timeout)
+		defer cancel()
 		msg, err := rt.decode(inbound, req, pathParams)
 		if err != nil {
 			annotated = runtime.NewServerMetadataContext(annotated, runtime.ServerMetadata{})
 			runtime.HTTPError(annotated, mux, outbound, w, req, err)
 			return
 		}
-		// The gateway's metadata (request headers, x-forwarded-*) is the call's incoming
-		// metadata, as if it had crossed a gRPC connection.
-		md, _ := metadata.FromOutgoingContext(annotated)
 		callCtx, ts := callContext(annotated, SurfaceREST, rt.m.procedure, md)
 		if rt.m.stream != nil {
 			s.restStream(annotated, callCtx, ts, mux, outbound, w, req, rt, msg)
@@ -188,6 +188,20 @@ func (s *Server) restHandler(mux *runtime.ServeMux, rt *restRoute) runtime.Handl
 		}
 		runtime.ForwardResponseMessage(annotated, mux, outbound, w, req, rt.response(resp), mux.GetForwardResponseOptions()...)
 	}
+}
+
+// withTimeout returns a context of its own for a REST call, ending after timeout when the
+// request set one with grpc-timeout.
+func withTimeout(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout != 0 {
+		return context.WithTimeout(ctx, timeout)
+	}
+	return context.WithCancel(ctx)
+}
+
+// skippedHeader logs a request header the REST surface does not pass to the chain.
+func (s *Server) skippedHeader(header, why string) {
+	s.log.Warn("REST request header not passed on as metadata", "header", header, "why", why)
 }
 
 // restStream serves a server-streaming call. grpc-gateway pulls messages (recv) while the
