@@ -213,9 +213,34 @@ func (t *transportStream) SetTrailer(md metadata.MD) error {
 func incomingContext(ctx context.Context, surface Surface, procedure string, h http.Header) (context.Context, *transportStream) {
 	md := make(metadata.MD, len(h))
 	for k, vs := range h {
-		md[strings.ToLower(k)] = vs
+		md[lowerHeader(k)] = vs
 	}
 	return callContext(ctx, surface, procedure, md)
+}
+
+// lowerHeaders holds the lower-case form of the header names most requests carry, so that
+// making their metadata does not allocate a string per header.
+var lowerHeaders = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{
+		"Accept", "Accept-Encoding", "Accept-Language", "Authorization", "Cache-Control",
+		"Connect-Accept-Encoding", "Connect-Content-Encoding", "Connect-Protocol-Version",
+		"Connect-Timeout-Ms", "Connection", "Content-Encoding", "Content-Length", "Content-Type",
+		"Cookie", "Forwarded", "Idempotency-Key", "Origin", "Referer", "Te", "Traceparent",
+		"Tracestate", "User-Agent", "X-Api-Key", "X-Forwarded-For", "X-Forwarded-Host",
+		"X-Forwarded-Proto", "X-Grpc-Web", "X-Real-Ip", "X-Request-Id", "X-User-Agent",
+	} {
+		m[k] = strings.ToLower(k)
+	}
+	return m
+}()
+
+// lowerHeader returns k in lower case.
+func lowerHeader(k string) string {
+	if l, ok := lowerHeaders[k]; ok {
+		return l
+	}
+	return strings.ToLower(k)
 }
 
 // callContext gives a call that did not arrive on the gRPC listener what grpc-go would: its

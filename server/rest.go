@@ -262,8 +262,7 @@ func (t *transportStream) snapshot() (header, trailer metadata.MD) {
 // "x-request-id" the same way on every surface. Grpc-Metadata-K arrives as k, as grpc-gateway
 // has always done. Hop-by-hop headers, and gRPC's own reserved names, are not passed.
 func restHeaderToMetadata(key string) (string, bool) {
-	k := strings.ToLower(key)
-	k = strings.TrimPrefix(k, "grpc-metadata-")
+	k := strings.TrimPrefix(lowerHeader(key), "grpc-metadata-")
 	switch k {
 	case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "content-length", "host":
 		return "", false
