@@ -97,6 +97,7 @@ func (a *Adapter) header() ([]byte, error) {
 type Operation struct {
 	version  Version
 	action   string
+	header   http.Header   // version.Header(action), made once: the transport only reads it
 	request  xmlcodec.Name // empty Local: the request's fields are the children of soap:Body
 	response xmlcodec.Name // empty Local: the children of soap:Body are the response's fields
 	item     xmlcodec.Name // for streaming operations: the response's child holding each message
@@ -169,6 +170,7 @@ func NewOperation(op *agentbridgev1.SoapOperation, in, out protoreflect.MessageD
 	return &Operation{
 		version:  versionOf(op.GetVersion()),
 		action:   op.GetAction(),
+		header:   versionOf(op.GetVersion()).Header(op.GetAction()),
 		request:  xmlcodec.Name{Space: op.GetRequest().GetNamespace(), Local: op.GetRequest().GetName()},
 		response: xmlcodec.Name{Space: op.GetResponse().GetNamespace(), Local: op.GetResponse().GetName()},
 		item:     xmlcodec.Name{Space: op.GetStreamItem().GetNamespace(), Local: op.GetStreamItem().GetName()},
@@ -252,7 +254,7 @@ func (a *Adapter) Call(ctx context.Context, op *Operation, req, resp proto.Messa
 	if err != nil {
 		return err
 	}
-	reply, err := a.transport.Post(ctx, op.version.Header(op.action), body)
+	reply, err := a.transport.Post(ctx, op.header, body)
 	if err != nil {
 		return err
 	}

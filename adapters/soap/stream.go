@@ -65,7 +65,7 @@ func (a *Adapter) Stream(ctx context.Context, op *Operation, req proto.Message, 
 		return err
 	}
 	// max_reply_bytes bounds each item, not the whole reply, which may be of any length.
-	reply, err := a.transport.DoStream(ctx, &adapters.Request{Method: http.MethodPost, Header: op.version.Header(op.action), Body: body, Records: true})
+	reply, err := a.transport.DoStream(ctx, &adapters.Request{Method: http.MethodPost, Header: op.header, Body: body, Records: true})
 	if err != nil {
 		return err
 	}
