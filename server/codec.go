@@ -34,6 +34,15 @@ func newJSONEncoder(types detailTypes) *jsonplan.Encoder {
 	return jsonplan.New(o)
 }
 
+// jsonDecoder returns g's request decoder, or one made now for a generation built in part
+// (tests).
+func (g *generation) jsonDecoder() *jsonplan.Decoder {
+	if g.jsonIn != nil {
+		return g.jsonIn
+	}
+	return jsonplan.NewDecoder(jsonUnmarshal)
+}
+
 // jsonEncoder returns g's encoder, or one made now for a generation built in part (tests).
 func (g *generation) jsonEncoder() *jsonplan.Encoder {
 	if g.json != nil {
@@ -60,6 +69,7 @@ func jsonError(msg proto.Message, data []byte, err error) error {
 type gatewayJSON struct {
 	runtime.JSONPb
 	plans *jsonplan.Encoder
+	dec   *jsonplan.Decoder // UnmarshalOptions' reading, from plans
 }
 
 // newGatewayJSON returns the gateway's JSON form, resolving Any types (and the details of a
@@ -67,7 +77,7 @@ type gatewayJSON struct {
 func newGatewayJSON(types detailTypes, plans *jsonplan.Encoder) *gatewayJSON {
 	m, u := jsonMarshal, jsonUnmarshal
 	m.Resolver, u.Resolver = types, types
-	return &gatewayJSON{JSONPb: runtime.JSONPb{MarshalOptions: m, UnmarshalOptions: u}, plans: plans}
+	return &gatewayJSON{JSONPb: runtime.JSONPb{MarshalOptions: m, UnmarshalOptions: u}, plans: plans, dec: jsonplan.NewDecoder(u)}
 }
 
 // Marshal writes a message from its plan (the bytes JSONPb would write); anything else (a

@@ -34,6 +34,7 @@ type boxCodec struct {
 	json     bool
 	newInput func() proto.Message
 	plans    *jsonplan.Encoder // writes JSON responses
+	dec      *jsonplan.Decoder // reads JSON requests
 	g        *generation       // writes binary responses (its wire plans)
 }
 
@@ -63,7 +64,7 @@ func (c *boxCodec) Unmarshal(data []byte, v any) error {
 			return fmt.Errorf("cannot unmarshal into %T", v)
 		}
 		if c.json {
-			return jsonUnmarshal.Unmarshal(data, msg)
+			return c.dec.Unmarshal(data, msg)
 		}
 		return proto.Unmarshal(data, msg)
 	}
@@ -71,7 +72,7 @@ func (c *boxCodec) Unmarshal(data []byte, v any) error {
 		b.msg = c.newInput()
 	}
 	if c.json {
-		if err := jsonUnmarshal.Unmarshal(data, b.msg); err != nil {
+		if err := c.dec.Unmarshal(data, b.msg); err != nil {
 			b.err = jsonError(b.msg, data, err)
 		}
 		return nil
@@ -84,11 +85,11 @@ func (c *boxCodec) Unmarshal(data []byte, v any) error {
 
 // connectHandler serves one method over Connect, gRPC and gRPC-Web.
 func (s *Server) connectHandler(g *generation, m *method) http.Handler {
-	plans := g.jsonEncoder()
+	plans, dec := g.jsonEncoder(), g.jsonDecoder()
 	opts := []connect.HandlerOption{
 		connect.WithCodec(&boxCodec{name: "proto", newInput: m.newInput, g: g}),
-		connect.WithCodec(&boxCodec{name: "json", json: true, newInput: m.newInput, plans: plans}),
-		connect.WithCodec(&boxCodec{name: "json; charset=utf-8", json: true, newInput: m.newInput, plans: plans}),
+		connect.WithCodec(&boxCodec{name: "json", json: true, newInput: m.newInput, plans: plans, dec: dec}),
+		connect.WithCodec(&boxCodec{name: "json; charset=utf-8", json: true, newInput: m.newInput, plans: plans, dec: dec}),
 		connect.WithReadMaxBytes(int(s.opts.maxBody)),
 		connect.WithSchema(m.desc),
 	}

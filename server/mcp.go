@@ -307,7 +307,7 @@ func (s *Server) toolHandler(name string) mcp.ToolHandler {
 		}
 		args = t.unwrap(args)
 		msg := t.method.newInput()
-		if err := jsonUnmarshal.Unmarshal(args, msg); err != nil {
+		if err := g.jsonDecoder().Unmarshal(args, msg); err != nil {
 			return toolError(status.New(codes.InvalidArgument, jsonError(msg, args, err).Error())), nil
 		}
 		var header http.Header

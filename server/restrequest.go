@@ -161,7 +161,7 @@ func decodeBody(marshaler runtime.Marshaler, body io.Reader, msg proto.Message) 
 	if len(bytes.TrimLeft(data, " \t\r\n")) == 0 {
 		return io.EOF
 	}
-	if j.UnmarshalOptions.Unmarshal(data, msg) == nil {
+	if j.dec.Unmarshal(data, msg) == nil {
 		return nil
 	}
 	proto.Reset(msg)

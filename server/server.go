@@ -140,6 +140,9 @@ type generation struct {
 	// json writes messages in the JSON form every surface speaks (see jsonMarshal), from
 	// plans compiled once per message type of this generation.
 	json *jsonplan.Encoder
+	// jsonIn reads JSON requests (Connect, MCP) into messages as jsonUnmarshal does, from plans
+	// compiled once per message type of this generation.
+	jsonIn *jsonplan.Decoder
 	// wire writes messages in the binary format (gRPC, Connect's proto codec) and measures
 	// them (the audit line), from plans compiled once per message type of this generation.
 	wire *wireplan.Encoder
@@ -295,6 +298,7 @@ func (s *Server) newGeneration(ctx context.Context, services []Service, mcpOpts 
 	g.types = newDetailTypes(g.files)
 	g.errorJSON = &runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{Resolver: g.types}}
 	g.json = newJSONEncoder(g.types)
+	g.jsonIn = jsonplan.NewDecoder(jsonUnmarshal)
 	g.wire = wireplan.New()
 	var err error
 	if g.tools, err = s.buildTools(g); err != nil {

@@ -67,3 +67,59 @@ func BenchmarkMarshal(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkUnmarshal reads requests with protojson (the baseline: the options every surface
+// used) and with the decoder's plans, into generated and dynamic messages: a small request
+// (ListItemsRequest) and the ListItems reply of 1 and 50 items without their timestamps, as a
+// large request.
+func BenchmarkUnmarshal(b *testing.B) {
+	small := &demov1.ListItemsRequest{Category: "tools", MaxResults: 25}
+	docs := []struct {
+		name string
+		msg  proto.Message
+	}{{"small", small}}
+	for _, n := range []int{1, 50} {
+		gen, _ := listReply(b, n)
+		for _, it := range gen.(*demov1.ListItemsResponse).GetItems() {
+			it.UpdatedAt = nil
+		}
+		docs = append(docs, struct {
+			name string
+			msg  proto.Message
+		}{fmt.Sprintf("items=%d", n), gen})
+	}
+	opts := protojson.UnmarshalOptions{}
+	for _, d := range docs {
+		data, err := protojson.Marshal(d.msg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		md := d.msg.ProtoReflect().Descriptor()
+		dec := jsonplan.NewDecoder(opts)
+		for _, kind := range []string{"generated", "dynamic"} {
+			newMsg := func() proto.Message { return d.msg.ProtoReflect().New().Interface() }
+			if kind == "dynamic" {
+				newMsg = func() proto.Message { return dynamicpb.NewMessage(md) }
+			}
+			if !dec.Fast(data, newMsg()) {
+				b.Fatalf("%s: the plan does not read %s", d.name, data)
+			}
+			b.Run(fmt.Sprintf("msg=%s/%s/protojson", d.name, kind), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := opts.Unmarshal(data, newMsg()); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run(fmt.Sprintf("msg=%s/%s/plan", d.name, kind), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := dec.Unmarshal(data, newMsg()); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
