@@ -100,8 +100,9 @@ func restMetadata(req *http.Request, skipped func(header, why string)) (metadata
 // clients lower it), as the gateway checks.
 func metadataKey(k string) bool {
 	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == '_') {
+		switch c := k[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '-', c == '_':
+		default:
 			return false
 		}
 	}

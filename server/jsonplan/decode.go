@@ -112,7 +112,7 @@ func compileDecode(md protoreflect.MessageDescriptor) *decodePlan {
 		switch {
 		case fd.IsMap():
 			f.isMap, f.protojsons = true, true
-		case fd.Kind() == protoreflect.GroupKind, fd.IsWeak():
+		case fd.Kind() == protoreflect.GroupKind:
 			f.protojsons = true
 		case fd.Kind() == protoreflect.MessageKind:
 			f.protojsons = wellKnownJSON(fd.Message().FullName())
@@ -480,7 +480,8 @@ func (r *reader) number() ([]byte, bool) {
 		return r.pos > n
 	}
 	r.eat('-')
-	if !r.eat('0') && !(r.pos < len(r.data) && r.data[r.pos] != '0' && digits()) {
+	leadingZero := r.eat('0')
+	if !leadingZero && (r.pos == len(r.data) || r.data[r.pos] == '0' || !digits()) {
 		r.pos = start
 		return nil, false
 	}
