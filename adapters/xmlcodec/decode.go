@@ -161,6 +161,7 @@ func (dc *decoder) message(p *Plan, start xml.StartElement, m protoreflect.Messa
 	if n := len(p.fields); n > 64*len(seenBuf) && len(p.required) > 0 {
 		seen = make([]uint64, (n+63)/64)
 	}
+	last := -1 // the index in p.fields of the field of the last child element, for child
 	for {
 		tok, err := dc.token()
 		if err != nil {
@@ -171,15 +172,7 @@ func (dc *decoder) message(p *Plan, start xml.StartElement, m protoreflect.Messa
 			return dc.requiredElements(p, seen)
 		case tokStart:
 			t := tok.start()
-			// By namespace and local name, else by local name alone; the field found by local
-			// name is the one byName would find when its namespace is the element's, which is
-			// the usual case, and a map keyed by one string is the cheaper lookup.
-			fp := p.byLocal[t.Name.Local]
-			if fp == nil || fp.name.space != t.Name.Space {
-				if exact := p.byName[xmlName{t.Name.Space, t.Name.Local}]; exact != nil {
-					fp = exact
-				}
-			}
+			fp := p.child(t.Name, last)
 			if fp == nil {
 				if p.anyField != nil {
 					dc.path = append(dc.path, t.Name.Local)
@@ -205,6 +198,7 @@ func (dc *decoder) message(p *Plan, start xml.StartElement, m protoreflect.Messa
 			if fp.index < 64*len(seen) {
 				seen[fp.index/64] |= 1 << (fp.index % 64)
 			}
+			last = fp.index
 			dc.path = append(dc.path, t.Name.Local)
 			if err := dc.field(fp, t, m, depth+1); err != nil {
 				return err
@@ -212,6 +206,35 @@ func (dc *decoder) message(p *Plan, start xml.StartElement, m protoreflect.Messa
 			dc.path = dc.path[:len(dc.path)-1]
 		}
 	}
+}
+
+// child returns the element field of a child element named name, or nil: the field of that
+// namespace and local name, else the first field of that local name (for backends that
+// qualify elements differently from their WSDL). last is the index in p.fields of the field
+// of the previous child element, or -1. Replies keep the order of the XSD sequence, so the
+// field after last, or last again for a repeated element, is tried first: two string
+// comparisons rather than a map lookup. A field matched there by both names is the one the
+// maps would find, as no two fields have the same namespace and local name.
+func (p *Plan) child(name xml.Name, last int) *fieldPlan {
+	if i := last + 1; i < len(p.fields) {
+		if fp := p.fields[i]; fp.name.local == name.Local && fp.name.space == name.Space {
+			return fp
+		}
+	}
+	if last >= 0 {
+		if fp := p.fields[last]; fp.name.local == name.Local && fp.name.space == name.Space {
+			return fp
+		}
+	}
+	// The field found by local name is the one byName would find when its namespace is the
+	// element's, which is the usual case, and a map keyed by one string is the cheaper lookup.
+	fp := p.byLocal[name.Local]
+	if fp == nil || fp.name.space != name.Space {
+		if exact := p.byName[xmlName{name.Space, name.Local}]; exact != nil {
+			fp = exact
+		}
+	}
+	return fp
 }
 
 // requiredElements fails for the first field without presence whose element was not seen.
@@ -635,8 +658,16 @@ func (dc *decoder) emptyContent() error {
 // trimXMLSpace removes XML whitespace (space, tab, CR, LF) around s, as XSD's whiteSpace
 // "collapse" facet does for every built-in type other than string.
 func trimXMLSpace(s string) string {
-	return strings.Trim(s, " \t\r\n")
+	for len(s) > 0 && isXMLSpace(s[0]) {
+		s = s[1:]
+	}
+	for len(s) > 0 && isXMLSpace(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
+
+func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 // syntaxError keeps encoding/xml's message, which names the line, marked as ErrMalformed.
 // Other errors (the reader's) pass through unchanged.
