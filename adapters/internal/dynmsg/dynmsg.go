@@ -32,8 +32,27 @@ func NewMessageType(md protoreflect.MessageDescriptor) protoreflect.MessageType 
 	if md.ExtensionRanges().Len() > 0 {
 		return dynamicpb.NewMessageType(md)
 	}
-	n := md.Fields().Len()
-	return &messageType{desc: md, fields: md.Fields(), subs: make([]atomic.Pointer[typeRef], n)}
+	fields := md.Fields()
+	n := fields.Len()
+	mt := &messageType{desc: md, fields: fields, subs: make([]atomic.Pointer[typeRef], n),
+		fds: make([]protoreflect.FieldDescriptor, n), info: make([]fieldInfo, n)}
+	for i := range n {
+		fd := fields.Get(i)
+		mt.fds[i] = fd
+		inf := &mt.info[i]
+		inf.kind = fd.Kind()
+		inf.list, inf.isMap = fd.IsList(), fd.IsMap()
+		inf.zeroUnset = !fd.HasPresence() && !inf.list && !inf.isMap && fd.Message() == nil
+		if od := fd.ContainingOneof(); od != nil {
+			members := od.Fields()
+			for j := range members.Len() {
+				if other := members.Get(j); other.Number() != fd.Number() {
+					inf.oneof = append(inf.oneof, other.Index())
+				}
+			}
+		}
+	}
+	return mt
 }
 
 // messageType is the type of one message descriptor's dynamic messages.
@@ -41,13 +60,87 @@ type messageType struct {
 	desc   protoreflect.MessageDescriptor
 	fields protoreflect.FieldDescriptors
 	subs   []atomic.Pointer[typeRef] // the message type of each message, list or map-value field
+
+	// fds and info are what Set, Get and Has ask of each field, by index, read once here: a
+	// descriptor's methods are interface calls, several per field set.
+	fds  []protoreflect.FieldDescriptor
+	info []fieldInfo
+}
+
+// fieldInfo is what the type knows of one field.
+type fieldInfo struct {
+	kind        protoreflect.Kind
+	list, isMap bool
+	zeroUnset   bool  // a scalar without presence: its zero value is no value
+	oneof       []int // the indexes of the other fields of its oneof
 }
 
 // typeRef holds a field's message type (ours or dynamicpb's).
 type typeRef struct{ mt protoreflect.MessageType }
 
 func (mt *messageType) New() protoreflect.Message {
-	return &Message{typ: mt, vals: make([]protoreflect.Value, len(mt.subs))}
+	return mt.newMessage()
+}
+
+// The usual message comes with its slots in one allocation rather than two: a decoder makes
+// one message per record, and per nested message of it.
+type (
+	message1 struct {
+		m Message
+		v [1]protoreflect.Value
+	}
+	message2 struct {
+		m Message
+		v [2]protoreflect.Value
+	}
+	message4 struct {
+		m Message
+		v [4]protoreflect.Value
+	}
+	message8 struct {
+		m Message
+		v [8]protoreflect.Value
+	}
+	message12 struct {
+		m Message
+		v [12]protoreflect.Value
+	}
+	message16 struct {
+		m Message
+		v [16]protoreflect.Value
+	}
+)
+
+func (mt *messageType) newMessage() *Message {
+	n := len(mt.subs)
+	var m *Message
+	var vals []protoreflect.Value
+	switch {
+	case n == 0:
+		return &Message{typ: mt, vals: []protoreflect.Value{}}
+	case n <= 1:
+		x := new(message1)
+		m, vals = &x.m, x.v[:]
+	case n <= 2:
+		x := new(message2)
+		m, vals = &x.m, x.v[:]
+	case n <= 4:
+		x := new(message4)
+		m, vals = &x.m, x.v[:]
+	case n <= 8:
+		x := new(message8)
+		m, vals = &x.m, x.v[:]
+	case n <= 12:
+		x := new(message12)
+		m, vals = &x.m, x.v[:]
+	case n <= 16:
+		x := new(message16)
+		m, vals = &x.m, x.v[:]
+	default:
+		return &Message{typ: mt, vals: make([]protoreflect.Value, n)}
+	}
+	m.typ, m.vals = mt, vals[:n:n]
+	return m
 }
 
 // Zero returns the read-only, invalid message of the type.
@@ -112,6 +205,9 @@ func (m *Message) IsValid() bool                              { return m.vals !=
 // index returns fd's index in m, checking that fd is a field of m's message: the same
 // descriptor, or one of the same name (the field of that number).
 func (m *Message) index(fd protoreflect.FieldDescriptor) int {
+	if i := fd.Index(); i < len(m.typ.fds) && m.typ.fds[i] == fd {
+		return i
+	}
 	if fd.ContainingMessage() == m.typ.desc {
 		return fd.Index()
 	}
@@ -130,18 +226,19 @@ func (m *Message) Range(f func(protoreflect.FieldDescriptor, protoreflect.Value)
 		if !v.IsValid() {
 			continue
 		}
-		if fd := m.typ.fields.Get(i); nonEmpty(fd, v) && !f(fd, v) {
+		if m.typ.info[i].nonEmpty(v) && !f(m.typ.fds[i], v) {
 			return
 		}
 	}
 }
 
-// nonEmpty reports whether a stored value counts as set: a list or map only with entries.
-func nonEmpty(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+// nonEmpty reports whether a stored value of the field counts as set: a list or map only with
+// entries.
+func (inf *fieldInfo) nonEmpty(v protoreflect.Value) bool {
 	switch {
-	case fd.IsList():
+	case inf.list:
 		return v.List().Len() > 0
-	case fd.IsMap():
+	case inf.isMap:
 		return v.Map().Len() > 0
 	}
 	return true
@@ -153,7 +250,7 @@ func (m *Message) Has(fd protoreflect.FieldDescriptor) bool {
 		return false
 	}
 	v := m.vals[i]
-	return v.IsValid() && nonEmpty(fd, v)
+	return v.IsValid() && m.typ.info[i].nonEmpty(v)
 }
 
 func (m *Message) Clear(fd protoreflect.FieldDescriptor) {
@@ -168,7 +265,7 @@ func (m *Message) Get(fd protoreflect.FieldDescriptor) protoreflect.Value {
 	i := m.index(fd)
 	if m.vals != nil {
 		// A list or map without entries reads as the read-only empty one, as an unset one.
-		if v := m.vals[i]; v.IsValid() && nonEmpty(fd, v) {
+		if v := m.vals[i]; v.IsValid() && m.typ.info[i].nonEmpty(v) {
 			return v
 		}
 	}
@@ -197,7 +294,7 @@ func (m *Message) Mutable(fd protoreflect.FieldDescriptor) protoreflect.Value {
 		return v
 	}
 	v := m.newField(fd, i)
-	m.clearOthers(fd)
+	m.clearOthers(i)
 	m.vals[i] = v
 	return v
 }
@@ -210,17 +307,17 @@ func (m *Message) Set(fd protoreflect.FieldDescriptor, v protoreflect.Value) {
 	if !v.IsValid() {
 		panic(fmt.Errorf("dynmsg: Set of %v to an invalid value", fd.FullName()))
 	}
-	if !fd.HasPresence() && !fd.IsList() && !fd.IsMap() && fd.Message() == nil && isZero(fd, v) {
+	if m.typ.info[i].zeroUnset && isZero(m.typ.info[i].kind, v) {
 		m.vals[i] = protoreflect.Value{} // a zero value without presence is no value
 		return
 	}
-	m.clearOthers(fd)
+	m.clearOthers(i)
 	m.vals[i] = v
 }
 
-// isZero reports whether v is the zero value of fd's scalar kind.
-func isZero(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-	switch fd.Kind() {
+// isZero reports whether v is the zero value of a scalar kind.
+func isZero(kind protoreflect.Kind, v protoreflect.Value) bool {
+	switch kind {
 	case protoreflect.BoolKind:
 		return !v.Bool()
 	case protoreflect.EnumKind:
@@ -243,17 +340,10 @@ func isZero(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 
 func signbit(f float64) bool { return 1/f < 0 }
 
-// clearOthers clears the other members of fd's oneof.
-func (m *Message) clearOthers(fd protoreflect.FieldDescriptor) {
-	od := fd.ContainingOneof()
-	if od == nil {
-		return
-	}
-	fields := od.Fields()
-	for j := range fields.Len() {
-		if other := fields.Get(j); other.Number() != fd.Number() {
-			m.vals[m.index(other)] = protoreflect.Value{}
-		}
+// clearOthers clears the other members of the oneof of field i.
+func (m *Message) clearOthers(i int) {
+	for _, j := range m.typ.info[i].oneof {
+		m.vals[j] = protoreflect.Value{}
 	}
 }
 
