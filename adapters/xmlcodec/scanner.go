@@ -65,9 +65,9 @@ type Scanner struct {
 }
 
 type openElem struct {
-	prefix, local string
-	name          xml.Name
-	mark          int // len(ns) before the element's declarations
+	prefix string   // as the start tag wrote it, which the end tag must repeat
+	name   xml.Name // resolved; Local as the start tag wrote it
+	mark   int      // len(ns) before the element's declarations
 }
 
 type nsBinding struct{ prefix, uri string }
@@ -105,7 +105,8 @@ const (
 )
 
 // token is the scanner's compact token: no interface, attributes and data valid until the
-// next token.
+// next token. Only the fields of its kind are meaningful: the scanner leaves the others as an
+// earlier token set them.
 type token struct {
 	kind tokKind
 	name xml.Name   // start and end elements; a processing instruction's target in Local
@@ -186,7 +187,7 @@ func (s *Scanner) next() (*token, error) {
 	}
 	if s.needClose {
 		s.needClose = false
-		s.cur = s.pop()
+		s.pop()
 		return &s.cur, nil
 	}
 	for {
@@ -285,12 +286,27 @@ func (s *Scanner) space() {
 	}
 }
 
-// pop closes the innermost open element and returns its end token.
-func (s *Scanner) pop() token {
-	e := s.stack[len(s.stack)-1]
-	s.stack = s.stack[:len(s.stack)-1]
+// pop closes the innermost open element and makes its end the current token.
+func (s *Scanner) pop() {
+	e := &s.stack[len(s.stack)-1]
+	s.cur.kind, s.cur.name = tokEnd, e.name
 	s.ns = s.ns[:e.mark]
-	return token{kind: tokEnd, name: e.name}
+	s.stack = s.stack[:len(s.stack)-1]
+}
+
+// The tokens are written into s.cur field by field, and only the fields of their kind: a
+// token assigned whole is copied with the garbage collector's bulk write barrier while a
+// collection runs, which cost as much as scanning the tag. The other fields keep what an
+// earlier token left, which nothing reads (see token).
+
+// setProcInst makes t, a processing instruction, the current token.
+func (s *Scanner) setProcInst(t token) {
+	s.cur.kind, s.cur.name, s.cur.data = t.kind, t.name, t.data
+}
+
+// setData makes the current token one of character data, a comment or a directive.
+func (s *Scanner) setData(kind tokKind, data []byte) {
+	s.cur.kind, s.cur.data = kind, data
 }
 
 func (s *Scanner) scan() error {
@@ -341,7 +357,7 @@ func (s *Scanner) charData() error {
 		return err
 	}
 	s.pos += i
-	s.cur = token{kind: tokText, data: data}
+	s.setData(tokText, data)
 	return nil
 }
 
@@ -731,9 +747,15 @@ func (s *Scanner) startTag() error {
 	if err := s.checkDuplicates(); err != nil {
 		return err
 	}
-	s.stack = append(s.stack, openElem{prefix: prefix, local: local, name: name, mark: mark})
+	if n := len(s.stack); n < cap(s.stack) {
+		s.stack = s.stack[:n+1] // written field by field, as s.cur is
+	} else {
+		s.stack = append(s.stack, openElem{})
+	}
+	e := &s.stack[len(s.stack)-1]
+	e.prefix, e.name, e.mark = prefix, name, mark
 	s.needClose = empty
-	s.cur = token{kind: tokStart, name: name, attr: s.attrs}
+	s.cur.kind, s.cur.name, s.cur.attr = tokStart, name, s.attrs
 	return nil
 }
 
@@ -806,11 +828,11 @@ func (s *Scanner) endTag() error {
 	if n := len(s.stack); n > 0 {
 		top := &s.stack[n-1]
 		q := s.pos
-		if b, err := s.readName(); err == nil && len(b) == len(top.local)+len(top.prefix)+min(len(top.prefix), 1) && matchQName(b, top.prefix, top.local) {
+		if b, err := s.readName(); err == nil && len(b) == len(top.name.Local)+len(top.prefix)+min(len(top.prefix), 1) && matchQName(b, top.prefix, top.name.Local) {
 			s.space()
 			if s.pos < len(s.buf) && s.buf[s.pos] == '>' {
 				s.pos++
-				s.cur = s.pop()
+				s.pop()
 				return nil
 			}
 		}
@@ -833,16 +855,16 @@ func (s *Scanner) endTag() error {
 	}
 	top := s.stack[len(s.stack)-1]
 	switch {
-	case top.local != local:
-		return s.syntax("element <" + top.local + "> closed by </" + local + ">")
+	case top.name.Local != local:
+		return s.syntax("element <" + top.name.Local + "> closed by </" + local + ">")
 	case top.prefix != prefix:
 		ns := prefix
 		if ns == "" {
 			ns = `""`
 		}
-		return s.syntax("element <" + top.local + "> in space " + top.prefix + " closed by </" + local + "> in space " + ns)
+		return s.syntax("element <" + top.name.Local + "> in space " + top.prefix + " closed by </" + local + "> in space " + ns)
 	}
-	s.cur = s.pop()
+	s.pop()
 	return nil
 }
 
@@ -869,7 +891,7 @@ func (s *Scanner) procInst() error {
 	s.pos += end + 2
 	t := token{kind: tokProcInst, name: xml.Name{Local: s.intern(target)}, data: data}
 	if string(target) != "xml" {
-		s.cur = t
+		s.setProcInst(t)
 		return nil
 	}
 	content := string(data)
@@ -878,7 +900,7 @@ func (s *Scanner) procInst() error {
 	}
 	enc := procInstParam("encoding", content)
 	if enc == "" || strings.EqualFold(enc, "utf-8") {
-		s.cur = t
+		s.setProcInst(t)
 		return nil
 	}
 	// The rest of the document is in enc: convert it, as encoding/xml switches readers.
@@ -895,7 +917,7 @@ func (s *Scanner) procInst() error {
 		s.nl += bytes.Count(s.buf[:s.pos], []byte{'\n'})
 		s.base += int64(s.pos)
 		s.buf, s.pos = conv, 0
-		s.cur = t
+		s.setProcInst(t)
 		return nil
 	}
 	r, err := charsetReader(enc, io.MultiReader(bytes.NewReader(bytes.Clone(rest)), s.r))
@@ -904,7 +926,7 @@ func (s *Scanner) procInst() error {
 	}
 	t.data = bytes.Clone(data)
 	s.r, s.rEOF, s.buf = r, false, s.buf[:s.pos]
-	s.cur = t
+	s.setProcInst(t)
 	return nil
 }
 
@@ -972,7 +994,7 @@ func (s *Scanner) bang() error {
 			return s.syntax(`invalid sequence "--" not allowed in comments`)
 		}
 		s.pos += i + 3
-		s.cur = token{kind: tokComment, data: rest[:i]}
+		s.setData(tokComment, rest[:i])
 		return nil
 	case '[':
 		for i := range 6 {
@@ -1000,7 +1022,7 @@ func (s *Scanner) bang() error {
 			return err
 		}
 		s.pos += i + 3
-		s.cur = token{kind: tokText, data: data}
+		s.setData(tokText, data)
 		return nil
 	}
 	// A directive (<!DOCTYPE ...>, <!ENTITY ...>), read as encoding/xml reads it: quoted
@@ -1051,6 +1073,6 @@ func (s *Scanner) bang() error {
 			s.text = append(s.text, ' ')
 		}
 	}
-	s.cur = token{kind: tokDirective, data: s.text}
+	s.setData(tokDirective, s.text)
 	return nil
 }
