@@ -307,12 +307,12 @@ func (dc *decoder) field(fp *fieldPlan, start xml.StartElement, m protoreflect.M
 	if fp.kind == kindMap {
 		return dc.mapField(fp, m, depth)
 	}
-	if !fp.fd.IsList() {
+	if !fp.list {
 		v, err := dc.single(fp, start, m, depth)
 		if err != nil {
 			return err
 		}
-		if fp.fd.ContainingOneof() != nil || fp.kind != kindMessage || !m.Has(fp.fd) {
+		if fp.inOneof || fp.kind != kindMessage || !m.Has(fp.fd) {
 			m.Set(fp.fd, v)
 		}
 		return nil
@@ -457,9 +457,9 @@ func (dc *decoder) single(fp *fieldPlan, start xml.StartElement, m protoreflect.
 		var sub protoreflect.Message
 		if fp.mapOf != nil {
 			sub = m.Mutable(fp.mapOf.fd).Map().NewValue().Message()
-		} else if fp.fd.IsList() {
+		} else if fp.list {
 			sub = m.Mutable(fp.fd).List().NewElement().Message()
-		} else if m.Has(fp.fd) && fp.fd.ContainingOneof() == nil {
+		} else if !fp.inOneof && m.Has(fp.fd) {
 			sub = m.Mutable(fp.fd).Message() // a repeated element merges, as protobuf does
 		} else {
 			sub = m.NewField(fp.fd).Message()
@@ -775,7 +775,7 @@ func newWKT(fp *fieldPlan, m protoreflect.Message) protoreflect.Message {
 	if fp.mapOf != nil { // the value of a map entry: m holds the map, not the entry's value field
 		return m.Mutable(fp.mapOf.fd).Map().NewValue().Message()
 	}
-	if fp.fd.IsList() {
+	if fp.list {
 		return m.Mutable(fp.fd).List().NewElement().Message()
 	}
 	return m.NewField(fp.fd).Message()

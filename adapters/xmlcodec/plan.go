@@ -100,6 +100,10 @@ type fieldPlan struct {
 
 	index int // the field's position in its plan's fields, for telling which elements were seen
 
+	// list and inOneof are fd.IsList() and fd.ContainingOneof() != nil, which decoding asks of
+	// every element: asked once here rather than through the descriptor's interface each time.
+	list, inOneof bool
+
 	// xsd is the lexical type a string (or StringValue) field keeps exactly, from xsd_type; hex
 	// says a bytes field is xsd:hexBinary rather than base64Binary.
 	xsd     *XSDType
@@ -337,7 +341,8 @@ func planField(fd protoreflect.FieldDescriptor, elementNS string, building map[p
 		return nil, fmt.Errorf("xmlcodec: group field %s has no XML mapping", fd.FullName())
 	}
 	xf := fieldOption(fd)
-	fp := &fieldPlan{fd: fd, name: xmlName{space: elementNS, local: fd.JSONName()}}
+	fp := &fieldPlan{fd: fd, name: xmlName{space: elementNS, local: fd.JSONName()},
+		list: fd.IsList(), inOneof: fd.ContainingOneof() != nil}
 	if xf.GetName() != "" {
 		fp.name.local = xf.GetName()
 	}

@@ -2,6 +2,7 @@ package xmlcodec
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -114,7 +115,7 @@ type token struct {
 	data []byte     // character data, comments, processing instructions, directives
 }
 
-func (t token) start() xml.StartElement { return xml.StartElement{Name: t.name, Attr: t.attr} }
+func (t *token) start() xml.StartElement { return xml.StartElement{Name: t.name, Attr: t.attr} }
 
 // Token returns the next token as encoding/xml's Decoder.Token does, io.EOF at the end.
 func (s *Scanner) Token() (xml.Token, error) {
@@ -366,6 +367,12 @@ func (s *Scanner) charData() error {
 func (s *Scanner) chars(raw []byte, cdata, attr bool) ([]byte, error) {
 	plain := true
 	for i := 0; i < len(raw); {
+		for i < len(raw) && plainChars[raw[i]] {
+			i++
+		}
+		if i == len(raw) {
+			break
+		}
 		c := raw[i]
 		if c < utf8.RuneSelf {
 			switch {
@@ -429,6 +436,15 @@ func (s *Scanner) chars(raw []byte, cdata, attr bool) ([]byte, error) {
 	s.text = out
 	return out, nil
 }
+
+// plainChars marks the bytes chars passes over without a second look: the ASCII characters
+// other than the control characters, '&' and ']' (of "]]>"), and tab and line feed.
+var plainChars = func() (t [256]bool) {
+	for c := range utf8.RuneSelf {
+		t[c] = c >= 0x20 && c != '&' && c != ']' || c == '\t' || c == '\n'
+	}
+	return t
+}()
 
 // reference reads the entity or character reference that b starts with, and returns its
 // length and the character it stands for.
@@ -510,11 +526,20 @@ func isNameByte(c byte) bool {
 		c == '_' || c == ':' || c == '.' || c == '-'
 }
 
+// nameBytes marks the bytes readName takes: isNameByte's, and every byte of a multi-byte
+// UTF-8 sequence (which isName checks).
+var nameBytes = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= utf8.RuneSelf || isNameByte(byte(c))
+	}
+	return t
+}()
+
 // readName reads a name's bytes, as encoding/xml does: up to the first single-byte character
 // that cannot be in a name. It returns nil when there is none.
 func (s *Scanner) readName() ([]byte, error) {
 	i := s.pos
-	for i < len(s.buf) && (s.buf[i] >= utf8.RuneSelf || isNameByte(s.buf[i])) {
+	for i < len(s.buf) && nameBytes[s.buf[i]] {
 		i++
 	}
 	if i == len(s.buf) {
@@ -604,7 +629,7 @@ func (s *Scanner) intern(b []byte) string {
 	if len(b) > 64 {
 		return string(b)
 	}
-	h := fnv(b)
+	h := nameHash(b)
 	slot := &names[(h^h>>15)&uint32(len(names)-1)]
 	if p := slot.Load(); p != nil && *p == string(b) {
 		return *p
@@ -616,6 +641,24 @@ func (s *Scanner) intern(b []byte) string {
 
 // names is the table of names intern keeps, shared by all scanners.
 var names [4096]atomic.Pointer[string]
+
+// nameHash is the hash of a name for intern's table, in time that does not grow with the
+// name: its length and its first and last four bytes (all of a name of up to eight), mixed by
+// a multiplication. Names that agree in all of these are rare within one contract, and a
+// collision costs no more than a new string.
+func nameHash(b []byte) uint32 {
+	n := len(b)
+	var x uint64
+	if n >= 4 {
+		x = uint64(binary.LittleEndian.Uint32(b)) | uint64(binary.LittleEndian.Uint32(b[n-4:]))<<32
+	} else {
+		for _, c := range b {
+			x = x<<8 | uint64(c)
+		}
+	}
+	x = (x ^ uint64(n)<<59) * 0x9E3779B97F4A7C15
+	return uint32(x >> 32)
+}
 
 func fnv(b []byte) uint32 {
 	h := uint32(2166136261)
