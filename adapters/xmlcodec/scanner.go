@@ -630,12 +630,21 @@ func (s *Scanner) intern(b []byte) string {
 		return string(b)
 	}
 	h := nameHash(b)
-	slot := &names[(h^h>>15)&uint32(len(names)-1)]
-	if p := slot.Load(); p != nil && *p == string(b) {
+	// Two ways, as in internIn: of two names that collide, the second takes the slot beside.
+	i := (h ^ h>>15) & uint32(len(names)-1)
+	first := names[i].Load()
+	if first != nil && *first == string(b) {
+		return *first
+	}
+	if p := names[i^1].Load(); p != nil && *p == string(b) {
 		return *p
 	}
 	str := string(b)
-	slot.Store(&str)
+	if first == nil {
+		names[i].Store(&str)
+	} else {
+		names[i^1].Store(&str)
+	}
 	return str
 }
 
