@@ -69,6 +69,7 @@ func (p *Plan) Decode(d Tokens, start xml.StartElement, m proto.Message) error {
 // than DefaultLimits.
 func (p *Plan) DecodeWith(d Tokens, start xml.StartElement, m proto.Message, o DecodeOptions) error {
 	dec := decoder{skipped: o.Skipped, limits: o.Limits.withDefaults(), attach: o.Attachments}
+	dec.path, dec.text = dec.pathBuf[:0], dec.textBuf[:0]
 	dec.source(d)
 	if isNil, err := nilAttr(start); err != nil {
 		return dec.fail(err)
@@ -109,6 +110,11 @@ type decoder struct {
 	attach   func(ref string) ([]byte, bool) // resolves cid: references of bytes fields (DecodeOptions)
 	limits   Limits
 	elements int // elements read, against limits.MaxElements
+
+	// The first elements of path and text, so that a usual reply needs no more: the decoder
+	// lives on its caller's stack.
+	pathBuf [8]string
+	textBuf [64]byte
 }
 
 func (dc *decoder) fail(err error) error {
