@@ -314,7 +314,7 @@ func (dc *decoder) field(fp *fieldPlan, start xml.StartElement, m protoreflect.M
 		return dc.mapField(fp, m, depth)
 	}
 	if !fp.list {
-		v, err := dc.single(fp, start, m, depth)
+		v, err := dc.single(fp, start, m, nil, depth)
 		if err != nil {
 			return err
 		}
@@ -325,7 +325,7 @@ func (dc *decoder) field(fp *fieldPlan, start xml.StartElement, m protoreflect.M
 	}
 	list := m.Mutable(fp.fd).List()
 	if fp.item == "" && (!dc.encoded || !isEncodedArray(start)) {
-		v, err := dc.single(fp, start, m, depth)
+		v, err := dc.single(fp, start, m, list, depth)
 		if err != nil {
 			return err
 		}
@@ -349,7 +349,7 @@ func (dc *decoder) field(fp *fieldPlan, start xml.StartElement, m protoreflect.M
 			if isNil, err := nilAttr(t); err != nil || isNil {
 				return dc.fail(cmp.Or(err, errNilItem))
 			}
-			v, err := dc.single(fp, t, m, depth+1)
+			v, err := dc.single(fp, t, m, list, depth+1)
 			if err != nil {
 				return err
 			}
@@ -437,7 +437,7 @@ func (dc *decoder) mapEntry(fp *fieldPlan, mp protoreflect.Map, m protoreflect.M
 				}
 				key, hasKey = v.MapKey(), true
 			default:
-				v, err := dc.single(fp.mapValue, t, m, depth+1)
+				v, err := dc.single(fp.mapValue, t, m, nil, depth+1)
 				if err != nil {
 					return err
 				}
@@ -458,11 +458,15 @@ func (dc *decoder) mapEntry(fp *fieldPlan, mp protoreflect.Map, m protoreflect.M
 	return nil
 }
 
-func (dc *decoder) single(fp *fieldPlan, start xml.StartElement, m protoreflect.Message, depth int) (protoreflect.Value, error) {
+// single reads one value of fp from the element start opened. list is fp's list in m when
+// the value is an item of it, read once by the caller for all its items; nil otherwise.
+func (dc *decoder) single(fp *fieldPlan, start xml.StartElement, m protoreflect.Message, list protoreflect.List, depth int) (protoreflect.Value, error) {
 	if fp.kind == kindMessage {
 		var sub protoreflect.Message
 		if fp.mapOf != nil {
 			sub = m.Mutable(fp.mapOf.fd).Map().NewValue().Message()
+		} else if list != nil {
+			sub = list.NewElement().Message()
 		} else if fp.list {
 			sub = m.Mutable(fp.fd).List().NewElement().Message()
 		} else if !fp.inOneof && m.Has(fp.fd) {
@@ -712,11 +716,7 @@ func parseValue(fp *fieldPlan, text string, m protoreflect.Message) (protoreflec
 			}
 			return protoreflect.Value{}, adviseString(fp, err, keeps)
 		}
-		msg := newWKT(fp, m)
-		fields := msg.Descriptor().Fields()
-		msg.Set(fields.ByNumber(1), protoreflect.ValueOfInt64(secs))
-		msg.Set(fields.ByNumber(2), protoreflect.ValueOfInt32(nanos))
-		return protoreflect.ValueOfMessage(msg), nil
+		return secondsNanos(fp, newWKT(fp, m), secs, nanos), nil
 	case kindDuration:
 		secs, nanos, err := ParseDuration(text)
 		if err != nil {
@@ -725,11 +725,7 @@ func parseValue(fp *fieldPlan, text string, m protoreflect.Message) (protoreflec
 		if t := trimXMLSpace(text); fp.dayTime && !checkDayTimeDuration(t) {
 			return protoreflect.Value{}, fmt.Errorf("%q is not an xsd:dayTimeDuration", t)
 		}
-		msg := newWKT(fp, m)
-		fields := msg.Descriptor().Fields()
-		msg.Set(fields.ByNumber(1), protoreflect.ValueOfInt64(secs))
-		msg.Set(fields.ByNumber(2), protoreflect.ValueOfInt32(nanos))
-		return protoreflect.ValueOfMessage(msg), nil
+		return secondsNanos(fp, newWKT(fp, m), secs, nanos), nil
 	case kindWrapper:
 		v, err := scalarValue(fp, fp.valueFD.Kind(), text)
 		if err != nil {
@@ -775,6 +771,19 @@ func adviseString(fp *fieldPlan, err error, xsdType string) error {
 	}
 	return fmt.Errorf("%w; field %s is a %s: map it as string with (agentbridge.v1.xml).xsd_type = %q, which keeps the value as written",
 		err, fp.fd.FullName(), fp.fd.Message().FullName(), xsdType)
+}
+
+// secondsNanos sets the seconds and nanos of msg, a Timestamp or Duration of fp, and returns
+// it as a value.
+func secondsNanos(fp *fieldPlan, msg protoreflect.Message, secs int64, nanos int32) protoreflect.Value {
+	secsFD, nanosFD := fp.secondsFD, fp.nanosFD
+	if msg.Descriptor() != fp.fd.Message() { // another copy of the well-known type's descriptor
+		fields := msg.Descriptor().Fields()
+		secsFD, nanosFD = fields.ByNumber(1), fields.ByNumber(2)
+	}
+	msg.Set(secsFD, protoreflect.ValueOfInt64(secs))
+	msg.Set(nanosFD, protoreflect.ValueOfInt32(nanos))
+	return protoreflect.ValueOfMessage(msg)
 }
 
 func newWKT(fp *fieldPlan, m protoreflect.Message) protoreflect.Message {

@@ -104,6 +104,9 @@ type fieldPlan struct {
 	// every element: asked once here rather than through the descriptor's interface each time.
 	list, inOneof bool
 
+	// For Timestamps and Durations: the seconds and nanos fields of fd's message.
+	secondsFD, nanosFD protoreflect.FieldDescriptor
+
 	// xsd is the lexical type a string (or StringValue) field keeps exactly, from xsd_type; hex
 	// says a bytes field is xsd:hexBinary rather than base64Binary.
 	xsd     *XSDType
@@ -376,8 +379,10 @@ func planField(fd protoreflect.FieldDescriptor, elementNS string, building map[p
 		switch md := fd.Message(); md.FullName() {
 		case "google.protobuf.Timestamp":
 			fp.kind = kindTimestamp
+			fp.secondsFD, fp.nanosFD = md.Fields().ByNumber(1), md.Fields().ByNumber(2)
 		case "google.protobuf.Duration":
 			fp.kind = kindDuration
+			fp.secondsFD, fp.nanosFD = md.Fields().ByNumber(1), md.Fields().ByNumber(2)
 		case "google.protobuf.DoubleValue", "google.protobuf.FloatValue", "google.protobuf.Int64Value",
 			"google.protobuf.UInt64Value", "google.protobuf.Int32Value", "google.protobuf.UInt32Value",
 			"google.protobuf.BoolValue", "google.protobuf.StringValue", "google.protobuf.BytesValue":
