@@ -768,7 +768,12 @@ func (s *Scanner) startTag() error {
 		if err != nil {
 			return err
 		}
-		a.value = s.internValue(v)
+		if a.prefix == xmlnsPrefix || a.prefix == "" && a.local == xmlnsPrefix {
+			// A namespace, which repeats from reply to reply as names do.
+			a.value = s.intern(v)
+		} else {
+			a.value = s.internValue(v)
+		}
 		s.pos += end + 1
 		s.raw = append(s.raw, a)
 	}
