@@ -542,19 +542,19 @@ var nameBytes = func() (t [256]bool) {
 // readName reads a name's bytes, as encoding/xml does: up to the first single-byte character
 // that cannot be in a name. It returns nil when there is none.
 func (s *Scanner) readName() ([]byte, error) {
-	i := s.pos
-	for i < len(s.buf) && nameBytes[s.buf[i]] {
+	rest := s.buf[s.pos:]
+	i := 0
+	for i < len(rest) && nameBytes[rest[i]] {
 		i++
 	}
-	if i == len(s.buf) {
+	if i == len(rest) {
 		if s.more() {
 			return nil, errShort
 		}
 		return nil, s.syntax("unexpected EOF")
 	}
-	name := s.buf[s.pos:i]
-	s.pos = i
-	return name, nil
+	s.pos += i
+	return rest[:i], nil
 }
 
 // name reads a name and checks it; what, when a name is missing, says what was expected.
@@ -887,9 +887,13 @@ func qualified(prefix, local string) string {
 func (s *Scanner) endTag() error {
 	// The usual end tag names its start tag's element as the start tag did.
 	if n := len(s.stack); n > 0 {
+		// Compared in place: the name is the start tag's, and the byte after it ends the name
+		// (readName would read no further).
 		top := &s.stack[n-1]
 		q := s.pos
-		if b, err := s.readName(); err == nil && len(b) == len(top.name.Local)+len(top.prefix)+min(len(top.prefix), 1) && matchQName(b, top.prefix, top.name.Local) {
+		end := q + len(top.name.Local) + len(top.prefix) + min(len(top.prefix), 1)
+		if end < len(s.buf) && !nameBytes[s.buf[end]] && matchQName(s.buf[q:end], top.prefix, top.name.Local) {
+			s.pos = end
 			s.space()
 			if s.pos < len(s.buf) && s.buf[s.pos] == '>' {
 				s.pos++
