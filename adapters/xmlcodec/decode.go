@@ -314,13 +314,15 @@ func (dc *decoder) field(fp *fieldPlan, start xml.StartElement, m protoreflect.M
 		return dc.mapField(fp, m, depth)
 	}
 	if !fp.list {
+		if fp.kind == kindMessage && !fp.inOneof && m.Has(fp.fd) {
+			// A repeated element merges into the message the first one set, as protobuf does.
+			return dc.message(fp.msg, start, m.Mutable(fp.fd).Message(), depth)
+		}
 		v, err := dc.single(fp, start, m, nil, depth)
 		if err != nil {
 			return err
 		}
-		if fp.inOneof || fp.kind != kindMessage || !m.Has(fp.fd) {
-			m.Set(fp.fd, v)
-		}
+		m.Set(fp.fd, v)
 		return nil
 	}
 	list := m.Mutable(fp.fd).List()
@@ -469,10 +471,8 @@ func (dc *decoder) single(fp *fieldPlan, start xml.StartElement, m protoreflect.
 			sub = list.NewElement().Message()
 		} else if fp.list {
 			sub = m.Mutable(fp.fd).List().NewElement().Message()
-		} else if !fp.inOneof && m.Has(fp.fd) {
-			sub = m.Mutable(fp.fd).Message() // a repeated element merges, as protobuf does
 		} else {
-			sub = m.NewField(fp.fd).Message()
+			sub = m.NewField(fp.fd).Message() // field merges a message already set
 		}
 		if err := dc.message(fp.msg, start, sub, depth); err != nil {
 			return protoreflect.Value{}, err
