@@ -572,6 +572,9 @@ func (s *Scanner) name(what string) ([]byte, error) {
 	return b, nil
 }
 
+// isNameStart reports whether an ASCII byte can start a name that has no colon at its start.
+func isNameStart(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' }
+
 func isName(b []byte) bool {
 	c := b[0]
 	if c < utf8.RuneSelf {
@@ -606,6 +609,26 @@ func isName(b []byte) bool {
 // qname reads a qualified name and splits it as encoding/xml does: a name with more than one
 // colon is missing (what), and one with an empty prefix or local part is all local.
 func (s *Scanner) qname(what string) (prefix, local string, err error) {
+	// The usual name in one pass: ASCII, starting with a letter or '_', with at most one colon
+	// and that not at either end, and followed by more input. Any other goes the long way.
+	rest := s.buf[s.pos:]
+	colon, n, usual := -1, 0, true
+	for ; n < len(rest) && nameBytes[rest[n]]; n++ {
+		switch c := rest[n]; {
+		case c >= utf8.RuneSelf || c == ':' && colon >= 0:
+			usual = false
+		case c == ':':
+			colon = n
+		}
+	}
+	if usual && n > 0 && n < len(rest) && colon != 0 && colon != n-1 && isNameStart(rest[0]) {
+		s.pos += n
+		q := s.intern(rest[:n])
+		if colon < 0 {
+			return "", q, nil
+		}
+		return q[:colon], q[colon+1:], nil
+	}
 	b, err := s.name(what)
 	if err != nil {
 		return "", "", err
