@@ -11,6 +11,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -68,8 +69,8 @@ func (p *Plan) Decode(d Tokens, start xml.StartElement, m proto.Message) error {
 // DecodeWith is Decode with options: lenient skipping of unknown elements and limits other
 // than DefaultLimits.
 func (p *Plan) DecodeWith(d Tokens, start xml.StartElement, m proto.Message, o DecodeOptions) error {
-	dec := decoder{skipped: o.Skipped, limits: o.Limits.withDefaults(), attach: o.Attachments}
-	dec.path, dec.text = dec.pathBuf[:0], dec.textBuf[:0]
+	dec := newDecoder(o)
+	defer dec.release()
 	dec.source(d)
 	if isNil, err := nilAttr(start); err != nil {
 		return dec.fail(err)
@@ -110,11 +111,32 @@ type decoder struct {
 	attach   func(ref string) ([]byte, bool) // resolves cid: references of bytes fields (DecodeOptions)
 	limits   Limits
 	elements int // elements read, against limits.MaxElements
+}
 
-	// The first elements of path and text, so that a usual reply needs no more: the decoder
-	// lives on its caller's stack.
-	pathBuf [8]string
-	textBuf [64]byte
+// decoders keeps decoders from one decode to the next, with the path and text buffers they
+// grew, so that a decode allocates neither.
+var decoders = sync.Pool{New: func() any { return new(decoder) }}
+
+// maxPooledText bounds the text buffer a decoder keeps in the pool: a reply with a large
+// base64 document should not leave its size behind for every later decode.
+const maxPooledText = 64 << 10
+
+// newDecoder returns a decoder set up for o, from the pool; release returns it.
+func newDecoder(o DecodeOptions) *decoder {
+	dc := decoders.Get().(*decoder)
+	*dc = decoder{path: dc.path[:0], text: dc.text[:0], skipped: o.Skipped, limits: o.Limits.withDefaults(), attach: o.Attachments}
+	return dc
+}
+
+// release returns dc to the pool, holding nothing of the decode it did but its empty buffers.
+func (dc *decoder) release() {
+	clear(dc.path[:cap(dc.path)])
+	text := dc.text[:0]
+	if cap(text) > maxPooledText {
+		text = nil
+	}
+	*dc = decoder{path: dc.path[:0], text: text}
+	decoders.Put(dc)
 }
 
 func (dc *decoder) fail(err error) error {
