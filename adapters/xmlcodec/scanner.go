@@ -982,21 +982,24 @@ func (s *Scanner) procInst() error {
 		s.setProcInst(t)
 		return nil
 	}
+	// content stays in this function (what leaves it is cloned), so that the usual
+	// declaration is read without allocating.
 	content := string(data)
-	if ver := procInstParam("version", content); ver != "" && ver != "1.0" {
-		return fmt.Errorf("xml: unsupported version %q; only version 1.0 is supported", ver)
+	if ver := procInstParam("version=", content); ver != "" && ver != "1.0" {
+		return fmt.Errorf("xml: unsupported version %q; only version 1.0 is supported", strings.Clone(ver))
 	}
-	enc := procInstParam("encoding", content)
+	enc := procInstParam("encoding=", content)
 	if enc == "" || strings.EqualFold(enc, "utf-8") {
 		s.setProcInst(t)
 		return nil
 	}
-	// The rest of the document is in enc: convert it, as encoding/xml switches readers.
+	charset := strings.Clone(enc)
+	// The rest of the document is in charset: convert it, as encoding/xml switches readers.
 	rest := s.buf[s.pos:]
 	if s.r == nil {
-		r, err := charsetReader(enc, bytes.NewReader(rest))
+		r, err := charsetReader(charset, bytes.NewReader(rest))
 		if err != nil {
-			return fmt.Errorf("xml: opening charset %q: %w", enc, err)
+			return fmt.Errorf("xml: opening charset %q: %w", charset, err)
 		}
 		conv, err := io.ReadAll(r)
 		if err != nil {
@@ -1008,9 +1011,9 @@ func (s *Scanner) procInst() error {
 		s.setProcInst(t)
 		return nil
 	}
-	r, err := charsetReader(enc, io.MultiReader(bytes.NewReader(bytes.Clone(rest)), s.r))
+	r, err := charsetReader(charset, io.MultiReader(bytes.NewReader(bytes.Clone(rest)), s.r))
 	if err != nil {
-		return fmt.Errorf("xml: opening charset %q: %w", enc, err)
+		return fmt.Errorf("xml: opening charset %q: %w", charset, err)
 	}
 	t.data = bytes.Clone(data)
 	s.r, s.rEOF, s.buf = r, false, s.buf[:s.pos]
@@ -1018,10 +1021,9 @@ func (s *Scanner) procInst() error {
 	return nil
 }
 
-// procInstParam returns the value of param in the content of an XML declaration, as
-// encoding/xml reads it.
+// procInstParam returns the value of param (with its "=", such as "version=") in the content
+// of an XML declaration, as encoding/xml reads it.
 func procInstParam(param, s string) string {
-	param += "="
 	lenp := len(param)
 	i := 0
 	var sep byte
