@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -111,6 +112,8 @@ type decoder struct {
 	attach   func(ref string) ([]byte, bool) // resolves cid: references of bytes fields (DecodeOptions)
 	limits   Limits
 	elements int // elements read, against limits.MaxElements
+
+	arena []byte // where str copies short texts; only ever appended to
 }
 
 // decoders keeps decoders from one decode to the next, with the path and text buffers they
@@ -124,7 +127,7 @@ const maxPooledText = 64 << 10
 // newDecoder returns a decoder set up for o, from the pool; release returns it.
 func newDecoder(o DecodeOptions) *decoder {
 	dc := decoders.Get().(*decoder)
-	*dc = decoder{path: dc.path[:0], text: dc.text[:0], skipped: o.Skipped, limits: o.Limits.withDefaults(), attach: o.Attachments}
+	*dc = decoder{path: dc.path[:0], text: dc.text[:0], arena: dc.arena, skipped: o.Skipped, limits: o.Limits.withDefaults(), attach: o.Attachments}
 	return dc
 }
 
@@ -135,7 +138,7 @@ func (dc *decoder) release() {
 	if cap(text) > maxPooledText {
 		text = nil
 	}
-	*dc = decoder{path: dc.path[:0], text: text}
+	*dc = decoder{path: dc.path[:0], text: text, arena: dc.arena} // the arena as it is: see str
 	decoders.Put(dc)
 }
 
@@ -546,9 +549,32 @@ func (dc *decoder) readText() (string, error) {
 			dc.path = append(dc.path, tok.name.Local)
 			return "", dc.fail(errors.New("an element inside a simple value; it would be lost (map the field to a message if the backend nests elements here)"))
 		case tokEnd:
-			return string(dc.text), nil
+			return dc.str(dc.text), nil
 		}
 	}
+}
+
+// The strings of a reply's short texts are cut from chunks of arenaChunk bytes (see str).
+const (
+	arenaChunk     = 2 << 10
+	maxArenaString = 128
+)
+
+// str returns b as a string. A short one is copied to the end of the decoder's arena, a chunk
+// it fills from one decode to the next, and read there: one allocation for many strings
+// rather than one each. The bytes of a string given out are never written again: the arena
+// only grows at its end (it is never truncated, nor its len reset), and a new chunk replaces
+// it when full. The cost is that a string kept alive keeps its chunk, at most arenaChunk bytes.
+func (dc *decoder) str(b []byte) string {
+	if len(b) == 0 || len(b) > maxArenaString {
+		return string(b)
+	}
+	if cap(dc.arena)-len(dc.arena) < len(b) {
+		dc.arena = make([]byte, 0, arenaChunk)
+	}
+	off := len(dc.arena)
+	dc.arena = append(dc.arena, b...)
+	return unsafe.String(&dc.arena[off], len(b))
 }
 
 // XOPNamespace is the namespace of MTOM's xop:Include.

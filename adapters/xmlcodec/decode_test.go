@@ -1,6 +1,7 @@
 package xmlcodec_test
 
 import (
+	"fmt"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -30,5 +31,27 @@ func TestMessageElementGivenTwiceMerges(t *testing.T) {
 	}
 	if !proto.Equal(dyn, want) {
 		t.Errorf("run-time: got %v, want %v", dyn, want)
+	}
+}
+
+// TestDecodedStringsStayPut checks that the strings of a decoded message keep their values
+// while later decodes run: the decoder cuts short texts from a chunk it keeps from one decode
+// to the next, and must never write over what it gave out.
+func TestDecodedStringsStayPut(t *testing.T) {
+	t.Parallel()
+	first := &testingv1.Everything{}
+	if err := decodeWith([]byte(`<r><text>first &amp; only</text><child><text>nested</text></child></r>`), first, xmlcodec.DecodeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want := proto.Clone(first)
+	for i := range 2000 { // past several chunks
+		other := &testingv1.Everything{}
+		reply := fmt.Sprintf(`<r><text>other text %d, long enough to fill the chunk sooner</text></r>`, i)
+		if err := decodeWith([]byte(reply), other, xmlcodec.DecodeOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !proto.Equal(first, want) || first.GetText() != "first & only" || first.GetChild().GetText() != "nested" {
+		t.Errorf("the first message changed while others were decoded: %v", first)
 	}
 }
