@@ -554,8 +554,10 @@ func (dc *decoder) readText() (string, error) {
 	}
 }
 
-// The strings of a reply's short texts are cut from chunks of arenaChunk bytes (see str).
+// The strings of a reply's short texts are cut from chunks of up to arenaChunk bytes (see
+// str), the first of a decoder minArenaChunk.
 const (
+	minArenaChunk  = 256
 	arenaChunk     = 2 << 10
 	maxArenaString = 128
 )
@@ -564,13 +566,14 @@ const (
 // it fills from one decode to the next, and read there: one allocation for many strings
 // rather than one each. The bytes of a string given out are never written again: the arena
 // only grows at its end (it is never truncated, nor its len reset), and a new chunk replaces
-// it when full. The cost is that a string kept alive keeps its chunk, at most arenaChunk bytes.
+// it when full, twice as large up to arenaChunk (a decoder that reads a few header blocks
+// should not take 2 KB for them). The cost is that a string kept alive keeps its chunk.
 func (dc *decoder) str(b []byte) string {
 	if len(b) == 0 || len(b) > maxArenaString {
 		return string(b)
 	}
 	if cap(dc.arena)-len(dc.arena) < len(b) {
-		dc.arena = make([]byte, 0, arenaChunk)
+		dc.arena = make([]byte, 0, min(arenaChunk, max(minArenaChunk, 2*cap(dc.arena))))
 	}
 	off := len(dc.arena)
 	dc.arena = append(dc.arena, b...)

@@ -191,7 +191,9 @@ func (p *Plan) DecodeEncoded(d Tokens, start xml.StartElement, m proto.Message) 
 
 // DecodeEncodedWith is DecodeEncoded with options (see DecodeWith).
 func (p *Plan) DecodeEncodedWith(d Tokens, start xml.StartElement, m proto.Message, o DecodeOptions) error {
-	dec := decoder{encoded: true, skipped: o.Skipped, limits: o.Limits.withDefaults(), attach: o.Attachments}
+	dec := newDecoder(o)
+	defer dec.release()
+	dec.encoded = true
 	dec.source(d)
 	return dec.message(p, start, m.ProtoReflect(), 0)
 }
