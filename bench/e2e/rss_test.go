@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // The RSS run: each bridge alone in a process of its own, built as a user would build it:
@@ -197,82 +199,127 @@ func procCPU(pid int) (time.Duration, error) {
 
 // TestE2ERSS runs each bridge in a child process under a fixed load (AGENTBRIDGE_E2E_CLIENTS
 // concurrent clients, default 20, for AGENTBRIDGE_E2E_SECONDS, default 10, per op and
-// surface) and reports the child's peak and current RSS and its CPU per call. It runs only
-// with AGENTBRIDGE_E2E_RSS=1.
+// surface) and reports the child's peak and current RSS and its CPU per call. With
+// AGENTBRIDGE_E2E_ROUNDS=N (default 1) it does so N times, each round one row per op and
+// bridge in a fresh child, and ends with each bridge's ratios to the hand-written bridge of
+// the same round: the median over the rounds, with the smallest and largest, as e2e-ratios
+// prints for the in-process benchmark. It runs only with AGENTBRIDGE_E2E_RSS=1.
 func TestE2ERSS(t *testing.T) {
 	if os.Getenv("AGENTBRIDGE_E2E_RSS") != "1" {
 		t.Skip("set AGENTBRIDGE_E2E_RSS=1 to run the RSS comparison (about 80 s)")
 	}
 	clients, seconds := envInt(t, "AGENTBRIDGE_E2E_CLIENTS", 20), envInt(t, "AGENTBRIDGE_E2E_SECONDS", 10)
+	rounds := envInt(t, "AGENTBRIDGE_E2E_ROUNDS", 1)
 	svc := loadService(t)
 	be := newHTTPServer(t, newBackend())
 	endpoint := be + "/orders"
 	dir := t.TempDir()
 	agentbridgeBin, handwrittenBin := buildBridges(t, dir)
 	config := writeConfig(t, dir, endpoint)
-	t.Logf("%d clients, %d s per row; child = the bridge alone", clients, seconds)
+	t.Logf("%d clients, %d s per row, %d rounds; child = the bridge alone", clients, seconds, rounds)
 	t.Logf("%-5s %-12s %8s %17s %9s %17s %12s %8s", "op", "bridge", "calls", "idle kB anon+file", "VmHWM kB", "VmRSS kB anon+file", "cpu µs/call", "calls/s")
-	for _, op := range []string{opList, opAdd} {
-		for _, bridge := range []string{bridgeHandwritten, bridgeREST, bridgeConnect, bridgeGRPC} {
-			var c *child
-			if bridge == bridgeHandwritten {
-				c = startChild(t, handwrittenBin, "-backend", endpoint)
-			} else {
-				c = startChild(t, agentbridgeBin, "serve", "-config", config, "-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0")
+	type key struct{ op, bridge string }
+	type row struct{ cpu, peak float64 }
+	results := make([]map[key]row, rounds)
+	for r := range rounds {
+		results[r] = map[key]row{}
+		for _, op := range []string{opList, opAdd} {
+			for _, bridge := range []string{bridgeHandwritten, bridgeREST, bridgeConnect, bridgeGRPC} {
+				results[r][key{op, bridge}] = rssRow(t, op, bridge, clients, seconds, agentbridgeBin, handwrittenBin, endpoint, config, svc)
 			}
-			var cc *grpc.ClientConn
-			if bridge == bridgeGRPC {
-				var err error
-				if cc, err = grpc.NewClient(c.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
-					t.Fatal(err)
-				}
-			}
-			pid := c.cmd.Process.Pid
-			idle, err := procStatus(pid, "VmRSS", "RssAnon", "RssFile")
-			if err != nil {
-				t.Fatal(err)
-			}
-			cpu0, err := procCPU(pid)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, end := t.Context(), time.Now().Add(time.Duration(seconds)*time.Second)
-			var calls atomic.Int64
-			var failed atomic.Value
-			var wg sync.WaitGroup
-			for range clients {
-				cl := newClient(bridge, c.httpURL, cc, svc)
-				wg.Go(func() {
-					for time.Now().Before(end) { // calls in flight finish
-						if _, err := cl.call(ctx, op, false); err != nil {
-							failed.Store(err)
-							return
-						}
-						calls.Add(1)
-					}
-				})
-			}
-			wg.Wait()
-			if err, _ := failed.Load().(error); err != nil {
-				t.Fatalf("%s %s: %v", op, bridge, err)
-			}
-			cpu1, err := procCPU(pid)
-			if err != nil {
-				t.Fatal(err)
-			}
-			mem, err := procStatus(pid, "VmHWM", "VmRSS", "RssAnon", "RssFile")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if cc != nil {
-				_ = cc.Close()
-			}
-			n := calls.Load()
-			t.Logf("%-5s %-12s %8d %17s %9d %17s %12.1f %8.0f", op, bridge, n,
-				fmt.Sprintf("%d+%d", idle["RssAnon"], idle["RssFile"]), mem["VmHWM"], fmt.Sprintf("%d+%d", mem["RssAnon"], mem["RssFile"]),
-				float64((cpu1-cpu0).Microseconds())/float64(n), float64(n)/float64(seconds))
 		}
 	}
+	if rounds < 2 {
+		return
+	}
+	t.Logf("%d rounds; ratio = the bridge's ÷ the hand-written bridge's of the same round; median [min, max]", rounds)
+	t.Logf("%-5s %-12s %-24s %-24s", "op", "bridge", "cpu per call", "peak RSS")
+	for _, op := range []string{opList, opAdd} {
+		for _, bridge := range []string{bridgeREST, bridgeConnect, bridgeGRPC} {
+			var cpu, peak []float64
+			for _, res := range results {
+				hw, b := res[key{op, bridgeHandwritten}], res[key{op, bridge}]
+				cpu, peak = append(cpu, b.cpu/hw.cpu), append(peak, b.peak/hw.peak)
+			}
+			t.Logf("%-5s %-12s %-24s %-24s", op, bridge, medianRange(cpu), medianRange(peak))
+		}
+	}
+}
+
+// medianRange formats the median of xs with its smallest and largest.
+func medianRange(xs []float64) string {
+	slices.Sort(xs)
+	m := xs[len(xs)/2]
+	if len(xs)%2 == 0 {
+		m = (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+	}
+	return fmt.Sprintf("%.2f [%.2f, %.2f]", m, xs[0], xs[len(xs)-1])
+}
+
+// rssRow runs one row of TestE2ERSS: bridge in a child of its own under the load, logged, and
+// returns its CPU µs per call and peak RSS in kB.
+func rssRow(t *testing.T, op, bridge string, clients, seconds int, agentbridgeBin, handwrittenBin, endpoint, config string, svc protoreflect.ServiceDescriptor) (out struct{ cpu, peak float64 }) {
+	t.Helper()
+	var c *child
+	if bridge == bridgeHandwritten {
+		c = startChild(t, handwrittenBin, "-backend", endpoint)
+	} else {
+		c = startChild(t, agentbridgeBin, "serve", "-config", config, "-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0")
+	}
+	var cc *grpc.ClientConn
+	if bridge == bridgeGRPC {
+		var err error
+		if cc, err = grpc.NewClient(c.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pid := c.cmd.Process.Pid
+	idle, err := procStatus(pid, "VmRSS", "RssAnon", "RssFile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpu0, err := procCPU(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, end := t.Context(), time.Now().Add(time.Duration(seconds)*time.Second)
+	var calls atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	for range clients {
+		cl := newClient(bridge, c.httpURL, cc, svc)
+		wg.Go(func() {
+			for time.Now().Before(end) { // calls in flight finish
+				if _, err := cl.call(ctx, op, false); err != nil {
+					failed.Store(err)
+					return
+				}
+				calls.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		t.Fatalf("%s %s: %v", op, bridge, err)
+	}
+	cpu1, err := procCPU(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem, err := procStatus(pid, "VmHWM", "VmRSS", "RssAnon", "RssFile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc != nil {
+		_ = cc.Close()
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM) // measured: the next row runs without it (the test's cleanup waits for it)
+	n := calls.Load()
+	out.cpu, out.peak = float64((cpu1-cpu0).Microseconds())/float64(n), float64(mem["VmHWM"])
+	t.Logf("%-5s %-12s %8d %17s %9d %17s %12.1f %8.0f", op, bridge, n,
+		fmt.Sprintf("%d+%d", idle["RssAnon"], idle["RssFile"]), mem["VmHWM"], fmt.Sprintf("%d+%d", mem["RssAnon"], mem["RssFile"]),
+		out.cpu, float64(n)/float64(seconds))
+	return out
 }
 
 func envInt(t *testing.T, name string, def int) int {
