@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"strings"
 	"sync"
@@ -98,7 +99,14 @@ func (s *Server) serveEventStream(g *generation, mux *runtime.ServeMux, rt *rest
 		runtime.HTTPError(r.Context(), mux, outbound, w, r, err)
 		return
 	}
-	annotated, cancel := withTimeout(r.Context(), timeout)
+	// The stream's context is its own: ending it is what stops the call's goroutine below.
+	var annotated context.Context
+	var cancel context.CancelFunc
+	if timeout != 0 {
+		annotated, cancel = context.WithTimeout(r.Context(), timeout)
+	} else {
+		annotated, cancel = context.WithCancel(r.Context())
+	}
 	defer cancel()
 	msg, err := rt.decode(inbound, r, map[string]string{"source": source})
 	if err != nil {

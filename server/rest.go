@@ -190,13 +190,16 @@ func (s *Server) restHandler(mux *runtime.ServeMux, rt *restRoute) runtime.Handl
 	}
 }
 
-// withTimeout returns a context of its own for a REST call, ending after timeout when the
-// request set one with grpc-timeout.
+// withTimeout returns the context of a unary REST call: the request's, ending after timeout
+// when the request set one with grpc-timeout. Without one the request's own context serves:
+// the call is over when the handler returns, and the server cancels that context then, so a
+// context of the call's own would only register one more cancellation on every call. (A
+// stream's goroutine needs a cancellation of its own; restStream makes one.)
 func withTimeout(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
 	if timeout != 0 {
 		return context.WithTimeout(ctx, timeout)
 	}
-	return context.WithCancel(ctx)
+	return ctx, func() {}
 }
 
 // skippedHeader logs a request header the REST surface does not pass to the chain.
