@@ -14,7 +14,6 @@ import (
 	"github.com/agentbridge/agentbridge/server/wireplan"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // The one JSON form every JSON surface (Connect, REST, MCP) speaks: protojson with lowerCamel
@@ -160,7 +159,7 @@ func (g *generation) marshalBinary(m proto.Message) ([]byte, error) {
 	}
 	partial, ok := cache.Load(md)
 	if !ok {
-		partial = !hasRequired(md, map[protoreflect.FullName]bool{})
+		partial = !jsonplan.ReachesRequired(md)
 		cache.Store(md, partial)
 	}
 	if !partial.(bool) {
@@ -171,28 +170,7 @@ func (g *generation) marshalBinary(m proto.Message) ([]byte, error) {
 	return g.wireEncoder().Marshal(m)
 }
 
-// noRequired caches hasRequired's answer by message descriptor, for a generation built in part
+// noRequired caches jsonplan.ReachesRequired's answer by message descriptor, for a generation built in part
 // (tests); a served generation keeps its own, which goes with it at a reload.
 var noRequired sync.Map
 
-// hasRequired reports whether md or a message reachable from it has a required field.
-func hasRequired(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
-	if seen[md.FullName()] {
-		return false
-	}
-	seen[md.FullName()] = true
-	if md.RequiredNumbers().Len() > 0 {
-		return true
-	}
-	fields := md.Fields()
-	for i := range fields.Len() {
-		fd := fields.Get(i)
-		if fd.IsMap() {
-			fd = fd.MapValue()
-		}
-		if sub := fd.Message(); sub != nil && hasRequired(sub, seen) {
-			return true
-		}
-	}
-	return false
-}

@@ -4,9 +4,10 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/agentbridge/agentbridge/server/jsonplan"
 )
 
 // A type with a required field anywhere in it keeps protobuf's check; proto3 types, which have
@@ -15,10 +16,10 @@ func TestMarshalBinaryChecksRequiredFields(t *testing.T) {
 	t.Parallel()
 	// descriptorpb (proto2) has required fields in UninterpretedOption.NamePart, reachable
 	// from FileDescriptorProto through its options.
-	if !hasRequired((&descriptorpb.FileDescriptorProto{}).ProtoReflect().Descriptor(), map[protoreflect.FullName]bool{}) {
+	if !jsonplan.ReachesRequired((&descriptorpb.FileDescriptorProto{}).ProtoReflect().Descriptor()) {
 		t.Error("FileDescriptorProto: no required field found")
 	}
-	if hasRequired((&structpb.Struct{}).ProtoReflect().Descriptor(), map[protoreflect.FullName]bool{}) {
+	if jsonplan.ReachesRequired((&structpb.Struct{}).ProtoReflect().Descriptor()) {
 		t.Error("Struct: a required field found")
 	}
 	// A required field left unset is still refused.

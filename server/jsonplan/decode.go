@@ -101,7 +101,7 @@ func compileDecode(md protoreflect.MessageDescriptor) *decodePlan {
 	if wellKnownJSON(md.FullName()) || isMessageSet(md) || fields.Len() > 64*len(seenFields{}) || md.Oneofs().Len() > 64 {
 		return nil
 	}
-	p := &decodePlan{byName: make(map[string]*decodeField, 2*fields.Len()), required: reachesRequired(md, map[protoreflect.MessageDescriptor]bool{})}
+	p := &decodePlan{byName: make(map[string]*decodeField, 2*fields.Len()), required: ReachesRequired(md)}
 	planned := make([]*decodeField, fields.Len())
 	for i := range fields.Len() {
 		fd := fields.Get(i)
@@ -135,12 +135,17 @@ func compileDecode(md protoreflect.MessageDescriptor) *decodePlan {
 	return p
 }
 
-// reachesRequired reports whether md or a message type it holds has a required field.
-func reachesRequired(md protoreflect.MessageDescriptor, seen map[protoreflect.MessageDescriptor]bool) bool {
-	if seen[md] {
+// ReachesRequired reports whether md or a message type it can hold has a required field: when
+// it has none, proto.CheckInitialized has nothing to find in its messages.
+func ReachesRequired(md protoreflect.MessageDescriptor) bool {
+	return reachesRequired(md, map[protoreflect.FullName]bool{})
+}
+
+func reachesRequired(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
+	if seen[md.FullName()] {
 		return false
 	}
-	seen[md] = true
+	seen[md.FullName()] = true
 	if md.RequiredNumbers().Len() > 0 {
 		return true
 	}
