@@ -173,4 +173,3 @@ func (g *generation) marshalBinary(m proto.Message) ([]byte, error) {
 // noRequired caches jsonplan.ReachesRequired's answer by message descriptor, for a generation built in part
 // (tests); a served generation keeps its own, which goes with it at a reload.
 var noRequired sync.Map
-
