@@ -170,6 +170,6 @@ func (g *generation) marshalBinary(m proto.Message) ([]byte, error) {
 	return g.wireEncoder().Marshal(m)
 }
 
-// noRequired caches jsonplan.ReachesRequired's answer by message descriptor, for a generation built in part
-// (tests); a served generation keeps its own, which goes with it at a reload.
+// noRequired caches jsonplan.ReachesRequired's answer by message descriptor, for a generation
+// built in part (tests); a served generation keeps its own, which goes with it at a reload.
 var noRequired sync.Map
