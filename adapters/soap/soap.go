@@ -327,8 +327,9 @@ func (op *Operation) decodeReply(backend string, redact *adapters.Redactor, faul
 		return nil
 	}
 	opts := op.decodeOptions(skipped)
-	used := map[string]bool{}
+	var used map[string]bool // the attachments a field took, for a multipart reply
 	if attachments != nil {
+		used = map[string]bool{}
 		opts.Attachments = func(ref string) ([]byte, bool) {
 			data, ok := attachments[ref]
 			used[ref] = ok
