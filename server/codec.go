@@ -73,10 +73,10 @@ type gatewayJSON struct {
 
 // newGatewayJSON returns the gateway's JSON form, resolving Any types (and the details of a
 // streamed error) through types.
-func newGatewayJSON(types detailTypes, plans *jsonplan.Encoder) *gatewayJSON {
+func newGatewayJSON(types detailTypes, plans *jsonplan.Encoder, dec *jsonplan.Decoder) *gatewayJSON {
 	m, u := jsonMarshal, jsonUnmarshal
 	m.Resolver, u.Resolver = types, types
-	return &gatewayJSON{JSONPb: runtime.JSONPb{MarshalOptions: m, UnmarshalOptions: u}, plans: plans, dec: jsonplan.NewDecoder(u)}
+	return &gatewayJSON{JSONPb: runtime.JSONPb{MarshalOptions: m, UnmarshalOptions: u}, plans: plans, dec: dec.WithOptions(u)}
 }
 
 // Marshal writes a message from its plan (the bytes JSONPb would write); anything else (a

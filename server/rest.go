@@ -67,7 +67,7 @@ func restMuxOptions(g *generation) []runtime.ServeMuxOption {
 		errJSON = errorJSON
 	}
 	return []runtime.ServeMuxOption{
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, newGatewayJSON(g.types, g.jsonEncoder())),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, newGatewayJSON(g.types, g.jsonEncoder(), g.jsonDecoder())),
 		runtime.WithIncomingHeaderMatcher(restHeaderToMetadata),
 		runtime.WithOutgoingHeaderMatcher(restMetadataToHeader),
 		runtime.WithErrorHandler(func(ctx context.Context, mux *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {

@@ -140,8 +140,8 @@ type generation struct {
 	// json writes messages in the JSON form every surface speaks (see jsonMarshal), from
 	// plans compiled once per message type of this generation.
 	json *jsonplan.Encoder
-	// jsonIn reads JSON requests (Connect, MCP) into messages as jsonUnmarshal does, from plans
-	// compiled once per message type of this generation.
+	// jsonIn reads JSON requests as jsonUnmarshal does (Connect, MCP; REST shares its plans
+	// with its own options), from plans compiled once per message type of this generation.
 	jsonIn *jsonplan.Decoder
 	// wire writes messages in the binary format (gRPC, Connect's proto codec) and measures
 	// them (the audit line), from plans compiled once per message type of this generation.

@@ -18,17 +18,25 @@ import (
 // compiled once per message type. A plan reads what clients and agents send nearly always (an
 // object of known fields holding strings, numbers, booleans, enums by name or number, messages
 // and lists of them) in one pass over the bytes, without protojson's tokens. Anything else is
-// protojson's from the start: a map, a well-known type, a \u escape, a quoted float, a number
-// written with a fraction for an integer field, a document that is malformed or that protojson
-// would refuse. So every result the plan gives is one protojson gives for the same bytes, and
+// protojson's from the start: a map's entries, a well-known type, a surrogate escape, a quoted
+// number, a number written with a fraction for an integer field, a document that is malformed
+// or that protojson would refuse. So every result the plan gives is one protojson gives for the same bytes, and
 // every error is protojson's own (TestDecoderMatchesProtojson, FuzzDecoderMatchesProtojson).
 type Decoder struct {
 	opts  protojson.UnmarshalOptions
-	plans sync.Map // protoreflect.MessageDescriptor → *decodePlan (nil: protojson's)
+	plans *sync.Map // protoreflect.MessageDescriptor → *decodePlan (nil: protojson's)
 }
 
 // NewDecoder returns a decoder with protojson's options opts.
-func NewDecoder(opts protojson.UnmarshalOptions) *Decoder { return &Decoder{opts: opts} }
+func NewDecoder(opts protojson.UnmarshalOptions) *Decoder {
+	return &Decoder{opts: opts, plans: &sync.Map{}}
+}
+
+// WithOptions returns a decoder with options opts that shares d's plans, which do not depend
+// on the options.
+func (d *Decoder) WithOptions(opts protojson.UnmarshalOptions) *Decoder {
+	return &Decoder{opts: opts, plans: d.plans}
+}
 
 // Unmarshal resets m and reads data into it, as opts.Unmarshal(data, m) does.
 func (d *Decoder) Unmarshal(data []byte, m proto.Message) error {
@@ -91,14 +99,9 @@ func (d *Decoder) planFor(md protoreflect.MessageDescriptor) *decodePlan {
 	return actual.(*decodePlan)
 }
 
-// wellKnownJSON reports whether values of a type have a JSON form of their own.
-func wellKnownJSON(name protoreflect.FullName) bool {
-	return strings.HasPrefix(string(name), "google.protobuf.")
-}
-
 func compileDecode(md protoreflect.MessageDescriptor) *decodePlan {
 	fields := md.Fields()
-	if wellKnownJSON(md.FullName()) || isMessageSet(md) || fields.Len() > 64*len(seenFields{}) || md.Oneofs().Len() > 64 {
+	if wellKnownOf(md.FullName()) != wktNone || isMessageSet(md) || fields.Len() > 64*len(seenFields{}) || md.Oneofs().Len() > 64 {
 		return nil
 	}
 	p := &decodePlan{byName: make(map[string]*decodeField, 2*fields.Len()), required: ReachesRequired(md)}
@@ -115,11 +118,12 @@ func compileDecode(md protoreflect.MessageDescriptor) *decodePlan {
 		case fd.Kind() == protoreflect.GroupKind:
 			f.protojsons = true
 		case fd.Kind() == protoreflect.MessageKind:
-			f.protojsons = wellKnownJSON(fd.Message().FullName())
-			f.nullIsValue = fd.Message().FullName() == "google.protobuf.Value"
+			f.protojsons = wellKnownOf(fd.Message().FullName()) != wktNone
+			f.nullIsValue = wellKnownOf(fd.Message().FullName()) == wktValue
 		case fd.Kind() == protoreflect.EnumKind:
-			f.protojsons = wellKnownJSON(fd.Enum().FullName())
-			f.nullIsValue = fd.Enum().FullName() == "google.protobuf.NullValue"
+			// NullValue is the one enum with a JSON form of its own: null.
+			f.protojsons = fd.Enum().FullName() == "google.protobuf.NullValue"
+			f.nullIsValue = f.protojsons
 			values := fd.Enum().Values()
 			f.enums = make(map[string]protoreflect.EnumNumber, values.Len())
 			for i := range values.Len() {
