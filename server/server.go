@@ -44,6 +44,7 @@ import (
 
 	"github.com/agentbridge/agentbridge/adapters"
 	"github.com/agentbridge/agentbridge/server/jsonplan"
+	"github.com/agentbridge/agentbridge/server/toolschema"
 	"github.com/agentbridge/agentbridge/server/wireplan"
 )
 
@@ -161,9 +162,9 @@ func New(services []Service, opts ...Option) (*Server, error) {
 	s := &Server{opts: o, log: o.logger, mcp: map[string]*mcp.Server{}, mcpTools: map[string]map[string][]byte{}, watched: map[*adapters.Guard]bool{}}
 	s.metrics = newMetrics(s)
 	s.mcpHTTP = s.newMCPHTTP()
-	// (google.api.field_behavior) = REQUIRED, then buf.validate; protovalidate's validator is
-	// made when a message with rules first needs it.
-	s.validator = newBehaviorValidator(func() (protovalidate.Validator, error) { return protovalidate.New() })
+	// (google.api.field_behavior) = REQUIRED, then buf.validate; protovalidate's validator (the
+	// one tool schemas use) is made when a message with rules first needs it.
+	s.validator = newBehaviorValidator(toolschema.Validator)
 	var err error
 	if s.audit, err = newAuditor(&o); err != nil {
 		return nil, err

@@ -321,7 +321,9 @@ func messageRuleText(md protoreflect.MessageDescriptor) []string {
 	return out
 }
 
-var validator = sync.OnceValues(func() (protovalidate.Validator, error) { return protovalidate.New() })
+// Validator returns the process's protovalidate validator, made on first use: its CEL
+// environment costs about 2 MB, so tool schemas and the server's request validation share one.
+var Validator = sync.OnceValues(func() (protovalidate.Validator, error) { return protovalidate.New() })
 
 // HasRules reports whether md itself carries buf.validate rules: on the message, on a oneof or
 // on a field. Options holding fields protobuf could not resolve count as rules, since
@@ -362,7 +364,7 @@ func rejectedWhenAbsent(md protoreflect.MessageDescriptor) (map[protoreflect.Fie
 	if !HasRules(md) {
 		return nil, nil // the empty message's fields are all unset: only md's own rules apply
 	}
-	v, err := validator()
+	v, err := Validator()
 	if err != nil {
 		return nil, fmt.Errorf("toolschema: protovalidate: %w", err)
 	}
