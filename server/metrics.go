@@ -30,7 +30,9 @@ type metrics struct {
 	attempts   *prometheus.CounterVec
 	idem       *prometheus.CounterVec
 	attemptDur *prometheus.HistogramVec
-	bound      sync.Map // *method → *methodSeries: label lookups done once per method and surface
+	// skippedHeaders counts REST request headers not passed on as metadata, by reason.
+	skippedHeaders *prometheus.CounterVec
+	bound          sync.Map // *method → *methodSeries: label lookups done once per method and surface
 }
 
 // methodSeries are a method's series on each surface (see surfaceIndex), bound on first use.
@@ -97,8 +99,12 @@ func newMetrics(s *Server) *metrics {
 			Help:    "Time one attempt spent at the backend: encoding, the HTTP exchange and decoding.",
 			Buckets: latencyBuckets,
 		}, []string{"backend"}),
+		skippedHeaders: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "agentbridge_rest_headers_skipped_total",
+			Help: "REST request headers not passed to the chain as metadata, by reason (a name that is not a metadata key, a value that is not printable ASCII, a name that would set the gateway's own x-forwarded-*).",
+		}, []string{"reason"}),
 	}
-	m.registry.MustRegister(m.calls, m.latency, m.rejections, m.limiterErr, m.idem, m.attempts, m.attemptDur, adapters.SkippedReplyElements,
+	m.registry.MustRegister(m.calls, m.latency, m.rejections, m.limiterErr, m.idem, m.attempts, m.attemptDur, m.skippedHeaders, adapters.SkippedReplyElements,
 		&backendCollector{s: s},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "agentbridge_mcp_sessions",

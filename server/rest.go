@@ -202,9 +202,30 @@ func withTimeout(ctx context.Context, timeout time.Duration) (context.Context, c
 	return ctx, func() {}
 }
 
-// skippedHeader logs a request header the REST surface does not pass to the chain.
+// maxLoggedHeaderSkips bounds the distinct (header, reason) pairs skippedHeader remembers:
+// header names are the client's to choose. Later new pairs are counted, not logged.
+const maxLoggedHeaderSkips = 1024
+
+// skippedHeader records a request header the REST surface does not pass to the chain: each
+// is counted in agentbridge_rest_headers_skipped_total by reason, and each distinct header
+// and reason is logged once, so a client that sends it on every call does not flood the log.
 func (s *Server) skippedHeader(header, why string) {
-	s.log.Warn("REST request header not passed on as metadata", "header", header, "why", why)
+	s.metrics.skippedHeaders.WithLabelValues(why).Inc()
+	key := header + "\x00" + why
+	sk := &s.skippedHeaders
+	sk.Lock()
+	_, seen := sk.seen[key]
+	log := !seen && len(sk.seen) < maxLoggedHeaderSkips
+	if log {
+		if sk.seen == nil {
+			sk.seen = map[string]struct{}{}
+		}
+		sk.seen[key] = struct{}{}
+	}
+	sk.Unlock()
+	if log {
+		s.log.Warn("REST request header not passed on as metadata", "header", header, "why", why)
+	}
 }
 
 // restStream serves a server-streaming call. grpc-gateway pulls messages (recv) while the

@@ -76,16 +76,24 @@ func restMetadata(req *http.Request, skipped func(header, why string)) (metadata
 			md[name] = append(md[name], v)
 		}
 	}
-	if host := req.Header.Get("X-Forwarded-Host"); host != "" && printableASCII(host) {
+	host := req.Header.Get("X-Forwarded-Host")
+	if host != "" && !printableASCII(host) {
+		skipped("X-Forwarded-Host", "its value is not printable ASCII")
+		host = ""
+	}
+	if host == "" && printableASCII(req.Host) {
+		host = req.Host
+	}
+	if host != "" {
 		md["x-forwarded-host"] = []string{host}
-	} else if req.Host != "" && printableASCII(req.Host) {
-		md["x-forwarded-host"] = []string{req.Host}
 	}
 	var xff []string
 	for _, v := range req.Header.Values("X-Forwarded-For") {
-		if printableASCII(v) {
-			xff = append(xff, v)
+		if !printableASCII(v) {
+			skipped("X-Forwarded-For", "its value is not printable ASCII")
+			continue
 		}
+		xff = append(xff, v)
 	}
 	if ip, _, err := net.SplitHostPort(req.RemoteAddr); err == nil && printableASCII(ip) {
 		xff = append(xff, ip)

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
@@ -139,4 +142,26 @@ func sameMetadata(got, want metadata.MD) bool {
 		}
 	}
 	return true
+}
+
+// TestSkippedHeaderCountedLoggedOnce: every skip is counted by reason; each header and reason
+// is logged once.
+func TestSkippedHeaderCountedLoggedOnce(t *testing.T) {
+	var logs bytes.Buffer
+	s := &Server{log: slog.New(slog.NewTextHandler(&logs, nil))}
+	s.metrics = newMetrics(s)
+	for range 3 {
+		s.skippedHeader("X-Tenant", "its value is not printable ASCII")
+	}
+	s.skippedHeader("Bad Name", "it is not a valid gRPC metadata name")
+	var counted dto.Metric
+	if err := s.metrics.skippedHeaders.WithLabelValues("its value is not printable ASCII").Write(&counted); err != nil || counted.GetCounter().GetValue() != 3 {
+		t.Fatalf("counted %v non-ASCII skips (%v), want 3", counted.GetCounter().GetValue(), err)
+	}
+	if n := strings.Count(logs.String(), "REST request header not passed on"); n != 2 {
+		t.Fatalf("%d log lines, want one per header and reason:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "header=X-Tenant") || !strings.Contains(logs.String(), `header="Bad Name"`) {
+		t.Fatalf("log does not name the headers:\n%s", logs.String())
+	}
 }

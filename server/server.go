@@ -87,11 +87,17 @@ type Server struct {
 	interceptors []grpc.UnaryServerInterceptor
 	validator    protovalidate.Validator
 	audit        *auditor
-	comments     Comments // of agentbridge's own protos, whose linked descriptors carry none
-	grpc         *grpc.Server
-	health       *health.Server
-	http         http.Handler
-	ready        atomic.Bool
+	// skippedHeaders remembers the (header, reason) pairs of REST request headers already
+	// logged as not passed on (see skippedHeader).
+	skippedHeaders struct {
+		sync.Mutex
+		seen map[string]struct{}
+	}
+	comments Comments // of agentbridge's own protos, whose linked descriptors carry none
+	grpc     *grpc.Server
+	health   *health.Server
+	http     http.Handler
+	ready    atomic.Bool
 
 	gen      atomic.Pointer[generation]   // what new calls are served by
 	reloadMu sync.Mutex                   // one Reload at a time
