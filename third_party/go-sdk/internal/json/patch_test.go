@@ -1,3 +1,7 @@
+// Copyright 2026 The Go MCP SDK Authors. All rights reserved.
+// Use of this source code is governed by an MIT-style
+// license that can be found in the LICENSE file.
+
 // agentbridge: tests of the patch described in third_party/go-sdk/PATCHES.md.
 
 package json

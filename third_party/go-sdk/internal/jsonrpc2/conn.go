@@ -56,6 +56,10 @@ type Connection struct {
 
 	onInternalError func(error)
 	onDone          func()
+
+	// agentbridge patch (third_party/go-sdk/PATCHES.md): handlerWork hands a request's handler
+	// to a waiting worker goroutine (workers.go).
+	handlerWork chan func()
 }
 
 // inFlightState records the state of the incoming and outgoing calls on a
@@ -239,6 +243,7 @@ func NewConnection(ctx context.Context, cfg ConnectionConfig) *Connection {
 		writer:          cfg.Writer,
 		onDone:          cfg.OnDone,
 		onInternalError: cfg.OnInternalError,
+		handlerWork:     make(chan func()), // agentbridge patch
 	}
 	c.handler = cfg.Bind(c)
 	c.start(ctx, cfg.Reader, cfg.Preempter)
@@ -681,11 +686,12 @@ func (c *Connection) handleAsync() {
 
 		releaser := &releaser{ch: make(chan struct{})}
 		ctx := context.WithValue(req.ctx, asyncKey, releaser)
-		go func() {
+		// agentbridge patch (third_party/go-sdk/PATCHES.md): a reused goroutine, not a new one.
+		c.goHandler(func() {
 			defer releaser.release(true)
 			result, err := c.handler.Handle(ctx, req.Request)
 			c.processResult(c.handler, req, result, err)
-		}()
+		})
 		<-releaser.ch
 	}
 }
