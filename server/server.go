@@ -226,6 +226,7 @@ func New(services []Service, opts ...Option) (*Server, error) {
 	s.grpc, s.health = s.newGRPCServer()
 	g, err := s.newGeneration(context.Background(), services, o.mcp)
 	if err != nil {
+		s.grpc.Stop() // its stream workers
 		return nil, err
 	}
 	s.http = requestIDs(s.cors(s.authHTTP(s.originGuard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.gen.Load().http.ServeHTTP(w, r) })))))
@@ -496,11 +497,13 @@ func (s *Server) ServeListeners(ctx context.Context, grpcLis, httpLis net.Listen
 }
 
 // Close releases what the server holds besides its listeners: the connections to a shared
-// store (redis:). Serve closes it when it returns; a server built and never served (config
-// validate, tests) should call it. Calling it again does nothing.
+// store (redis:), the gRPC server's stream workers. Serve closes it when it returns; a server
+// built and never served (config validate, tests) should call it. Calling it again does
+// nothing.
 func (s *Server) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
+		s.grpc.Stop() // after Serve's GracefulStop, this only ends the stream workers
 		var errs []error
 		if g := s.gen.Load(); g != nil {
 			errs = append(errs, closeAll(g.closers, nil))
