@@ -13,8 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -248,12 +246,17 @@ func TestE2ERSS(t *testing.T) {
 
 // medianRange formats the median of xs with its smallest and largest.
 func medianRange(xs []float64) string {
-	slices.Sort(xs)
-	m := xs[len(xs)/2]
-	if len(xs)%2 == 0 {
-		m = (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
-	}
+	m := median(xs)
 	return fmt.Sprintf("%.2f [%.2f, %.2f]", m, xs[0], xs[len(xs)-1])
+}
+
+// median is the median of xs, which it sorts.
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	if len(xs)%2 == 0 {
+		return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+	}
+	return xs[len(xs)/2]
 }
 
 // rssRow runs one row of TestE2ERSS: bridge in a child of its own under the load, logged, and
@@ -282,24 +285,12 @@ func rssRow(t *testing.T, op, bridge string, clients, seconds int, agentbridgeBi
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, end := t.Context(), time.Now().Add(time.Duration(seconds)*time.Second)
-	var calls atomic.Int64
-	var failed atomic.Value
-	var wg sync.WaitGroup
-	for range clients {
-		cl := newClient(bridge, c.httpURL, cc, svc)
-		wg.Go(func() {
-			for time.Now().Before(end) { // calls in flight finish
-				if _, err := cl.call(ctx, op, false); err != nil {
-					failed.Store(err)
-					return
-				}
-				calls.Add(1)
-			}
-		})
+	clientsOf := make([]*client, clients)
+	for i := range clientsOf {
+		clientsOf[i] = newClient(bridge, c.httpURL, cc, svc)
 	}
-	wg.Wait()
-	if err, _ := failed.Load().(error); err != nil {
+	n, err := drive(t.Context(), clientsOf, op, time.Duration(seconds)*time.Second)
+	if err != nil {
 		t.Fatalf("%s %s: %v", op, bridge, err)
 	}
 	cpu1, err := procCPU(pid)
@@ -314,7 +305,6 @@ func rssRow(t *testing.T, op, bridge string, clients, seconds int, agentbridgeBi
 		_ = cc.Close()
 	}
 	_ = c.cmd.Process.Signal(syscall.SIGTERM) // measured: the next row runs without it (the test's cleanup waits for it)
-	n := calls.Load()
 	out.cpu, out.peak = float64((cpu1-cpu0).Microseconds())/float64(n), float64(mem["VmHWM"])
 	t.Logf("%-5s %-12s %8d %17s %9d %17s %12.1f %8.0f", op, bridge, n,
 		fmt.Sprintf("%d+%d", idle["RssAnon"], idle["RssFile"]), mem["VmHWM"], fmt.Sprintf("%d+%d", mem["RssAnon"], mem["RssFile"]),

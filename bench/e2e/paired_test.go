@@ -1,0 +1,135 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// drive sends op from clients concurrent callers until d has passed (calls in flight finish)
+// and returns how many calls were answered.
+func drive(ctx context.Context, clients []*client, op string, d time.Duration) (int64, error) {
+	end := time.Now().Add(d)
+	var calls atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	for _, cl := range clients {
+		wg.Go(func() {
+			for time.Now().Before(end) {
+				if _, err := cl.call(ctx, op, false); err != nil {
+					failed.Store(err)
+					return
+				}
+				calls.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		return 0, err
+	}
+	return calls.Load(), nil
+}
+
+// TestE2ECPUPaired measures each of agentbridge's surfaces against the hand-written bridge in
+// short slices taken in turn, so that both sides of a ratio see the same machine. For each op
+// and surface it starts both bridges as programs (as TestE2ERSS does), then runs
+// AGENTBRIDGE_E2E_PAIRS pairs (default 10) of AGENTBRIDGE_E2E_SLICE_MS slices (default 1000):
+// the load (AGENTBRIDGE_E2E_CLIENTS callers, default 20) goes to one bridge for a slice, then to
+// the other, the order swapped from pair to pair. A slice's CPU is the loaded bridge's
+// utime+stime over the slice, from /proc (10 ms ticks). Each pair gives agentbridge's CPU per
+// call ÷ the hand-written bridge's; the test reports the median and range over the pairs. TestE2ERSS,
+// with a fresh program per row, stays the measure of memory. It runs only with
+// AGENTBRIDGE_E2E_PAIRED=1.
+func TestE2ECPUPaired(t *testing.T) {
+	if os.Getenv("AGENTBRIDGE_E2E_PAIRED") != "1" {
+		t.Skip("set AGENTBRIDGE_E2E_PAIRED=1 to run the paired CPU comparison (about 2 minutes)")
+	}
+	nClients, pairs := envInt(t, "AGENTBRIDGE_E2E_CLIENTS", 20), envInt(t, "AGENTBRIDGE_E2E_PAIRS", 10)
+	slice := time.Duration(envInt(t, "AGENTBRIDGE_E2E_SLICE_MS", 1000)) * time.Millisecond
+	svc := loadService(t)
+	be := newHTTPServer(t, newBackend())
+	endpoint := be + "/orders"
+	dir := t.TempDir()
+	agentbridgeBin, handwrittenBin := buildBridges(t, dir)
+	config := writeConfig(t, dir, endpoint)
+	t.Logf("%d clients, %d pairs of %v slices per row; CPU of the loaded bridge alone", nClients, pairs, slice)
+	t.Logf("%-5s %-8s %-24s %s", "op", "bridge", "cpu per call ÷ hw", "µs per call: hand-written, agentbridge (medians)")
+	for _, op := range []string{opAdd, opList} {
+		for _, bridge := range []string{bridgeREST, bridgeConnect, bridgeGRPC} {
+			hw := startChild(t, handwrittenBin, "-backend", endpoint)
+			ab := startChild(t, agentbridgeBin, "serve", "-config", config, "-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0")
+			var cc *grpc.ClientConn
+			if bridge == bridgeGRPC {
+				var err error
+				if cc, err = grpc.NewClient(ab.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+					t.Fatal(err)
+				}
+			}
+			side := func(c *child, bridge string) func() (float64, error) {
+				clients := make([]*client, nClients)
+				for i := range clients {
+					clients[i] = newClient(bridge, c.httpURL, cc, svc)
+				}
+				pid := c.cmd.Process.Pid
+				return func() (float64, error) {
+					cpu0, err := procCPU(pid)
+					if err != nil {
+						return 0, err
+					}
+					n, err := drive(t.Context(), clients, op, slice)
+					if err != nil {
+						return 0, err
+					}
+					cpu1, err := procCPU(pid)
+					if err != nil || n == 0 {
+						return 0, fmt.Errorf("%d calls: %v", n, err)
+					}
+					return float64((cpu1 - cpu0).Microseconds()) / float64(n), nil
+				}
+			}
+			runHW, runAB := side(hw, bridgeHandwritten), side(ab, bridge)
+			// One slice each first, unmeasured: connections, caches and the heap warm up.
+			for _, run := range []func() (float64, error){runHW, runAB} {
+				if _, err := run(); err != nil {
+					t.Fatalf("%s %s: %v", op, bridge, err)
+				}
+			}
+			var ratios, hwCPU, abCPU []float64
+			for i := range pairs {
+				order := []func() (float64, error){runHW, runAB}
+				if i%2 == 1 {
+					order[0], order[1] = order[1], order[0]
+				}
+				var got [2]float64
+				for j, run := range order {
+					v, err := run()
+					if err != nil {
+						t.Fatalf("%s %s: %v", op, bridge, err)
+					}
+					got[j] = v
+				}
+				h, a := got[0], got[1]
+				if i%2 == 1 {
+					h, a = a, h
+				}
+				ratios, hwCPU, abCPU = append(ratios, a/h), append(hwCPU, h), append(abCPU, a)
+			}
+			if cc != nil {
+				_ = cc.Close()
+			}
+			for _, c := range []*child{hw, ab} {
+				_ = c.cmd.Process.Signal(syscall.SIGTERM)
+			}
+			t.Logf("%-5s %-8s %-24s %.1f, %.1f", op, bridge, medianRange(ratios), median(hwCPU), median(abCPU))
+		}
+	}
+}
