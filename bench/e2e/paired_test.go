@@ -2,7 +2,7 @@ package e2e
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -90,8 +90,11 @@ func TestE2ECPUPaired(t *testing.T) {
 						return 0, err
 					}
 					cpu1, err := procCPU(pid)
-					if err != nil || n == 0 {
-						return 0, fmt.Errorf("%d calls: %v", n, err)
+					if err != nil {
+						return 0, err
+					}
+					if n == 0 {
+						return 0, errors.New("no call answered in the slice")
 					}
 					return float64((cpu1 - cpu0).Microseconds()) / float64(n), nil
 				}
