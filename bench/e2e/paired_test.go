@@ -55,12 +55,7 @@ func TestE2ECPUPaired(t *testing.T) {
 	}
 	nClients, pairs := envInt(t, "AGENTBRIDGE_E2E_CLIENTS", 20), envInt(t, "AGENTBRIDGE_E2E_PAIRS", 10)
 	slice := time.Duration(envInt(t, "AGENTBRIDGE_E2E_SLICE_MS", 1000)) * time.Millisecond
-	svc := loadService(t)
-	be := newHTTPServer(t, newBackend())
-	endpoint := be + "/orders"
-	dir := t.TempDir()
-	agentbridgeBin, handwrittenBin := buildBridges(t, dir)
-	config := writeConfig(t, dir, endpoint)
+	svc, endpoint, agentbridgeBin, handwrittenBin, config := setUpPrograms(t)
 	t.Logf("%d clients, %d pairs of %v slices per row; CPU of the loaded bridge alone", nClients, pairs, slice)
 	t.Logf("%-5s %-8s %-24s %s", "op", "bridge", "cpu per call ÷ hw", "µs per call: hand-written, agentbridge (medians)")
 	for _, op := range []string{opAdd, opList} {

@@ -195,6 +195,18 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(ut+st) * 10 * time.Millisecond, nil
 }
 
+// setUpPrograms starts the SOAP backend in this process and builds the two bridges as programs:
+// it returns the contract's service, the backend's endpoint, the programs and agentbridge's
+// config for that endpoint.
+func setUpPrograms(t *testing.T) (svc protoreflect.ServiceDescriptor, endpoint, agentbridgeBin, handwrittenBin, config string) {
+	t.Helper()
+	svc = loadService(t)
+	endpoint = newHTTPServer(t, newBackend()) + "/orders"
+	dir := t.TempDir()
+	agentbridgeBin, handwrittenBin = buildBridges(t, dir)
+	return svc, endpoint, agentbridgeBin, handwrittenBin, writeConfig(t, dir, endpoint)
+}
+
 // TestE2ERSS runs each bridge in a child process under a fixed load (AGENTBRIDGE_E2E_CLIENTS
 // concurrent clients, default 20, for AGENTBRIDGE_E2E_SECONDS, default 10, per op and
 // surface) and reports the child's peak and current RSS and its CPU per call. With
@@ -208,12 +220,7 @@ func TestE2ERSS(t *testing.T) {
 	}
 	clients, seconds := envInt(t, "AGENTBRIDGE_E2E_CLIENTS", 20), envInt(t, "AGENTBRIDGE_E2E_SECONDS", 10)
 	rounds := envInt(t, "AGENTBRIDGE_E2E_ROUNDS", 1)
-	svc := loadService(t)
-	be := newHTTPServer(t, newBackend())
-	endpoint := be + "/orders"
-	dir := t.TempDir()
-	agentbridgeBin, handwrittenBin := buildBridges(t, dir)
-	config := writeConfig(t, dir, endpoint)
+	svc, endpoint, agentbridgeBin, handwrittenBin, config := setUpPrograms(t)
 	t.Logf("%d clients, %d s per row, %d rounds; child = the bridge alone", clients, seconds, rounds)
 	t.Logf("%-5s %-12s %8s %17s %9s %17s %12s %8s", "op", "bridge", "calls", "idle kB anon+file", "VmHWM kB", "VmRSS kB anon+file", "cpu µs/call", "calls/s")
 	type key struct{ op, bridge string }
