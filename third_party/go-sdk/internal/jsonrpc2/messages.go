@@ -146,6 +146,12 @@ func toWireError(err error) *WireError {
 }
 
 func EncodeMessage(msg Message) ([]byte, error) {
+	// agentbridge patch (third_party/go-sdk/PATCHES.md): a result is checked, not re-compacted.
+	if r, ok := msg.(*Response); ok {
+		if data, ok := encodeVerbatimResult(r); ok {
+			return data, nil
+		}
+	}
 	wire := wireCombined{VersionTag: wireVersion}
 	msg.marshal(&wire)
 	data, err := jsonMarshal(&wire)
@@ -225,6 +231,11 @@ func DecodeMessage(data []byte) (Message, error) {
 func marshalToRaw(obj any) (json.RawMessage, error) {
 	if obj == nil {
 		return nil, nil
+	}
+	// agentbridge patch (third_party/go-sdk/PATCHES.md): a json.Marshaler's output is checked,
+	// not re-compacted.
+	if data, ok := marshalVerbatim(obj); ok {
+		return data, nil
 	}
 	data, err := jsonMarshal(obj)
 	if err != nil {

@@ -8,6 +8,9 @@ package jsonrpc2
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
 	"runtime"
 	"strconv"
 	"sync"
@@ -91,4 +94,113 @@ func TestGoHandlerReusesWorkers(t *testing.T) {
 	}
 	close(c.done)
 	waitGoroutines("workers outlived their connection")
+}
+
+// marshaler is a json.Marshaler whose output a test chooses.
+type marshaler struct {
+	out string
+	err error
+}
+
+func (m *marshaler) MarshalJSON() ([]byte, error) { return []byte(m.out), m.err }
+
+// TestVerbatimAsBefore checks that a result written as it is (verbatim.go) is the bytes
+// encoding/json wrote, and that everything the fast path refuses gives what it gave before,
+// errors included.
+func TestVerbatimAsBefore(t *testing.T) {
+	type content struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	type result struct {
+		Content    []content       `json:"content"`
+		Structured json.RawMessage `json:"structuredContent,omitempty"`
+		IsError    bool            `json:"isError,omitempty"`
+	}
+	var nilMarshaler *marshaler
+	objects := []any{
+		map[string]any{"a": []any{1, "x<y>&z", nil}},
+		"a string with <html> & \u2028 and \"quotes\"",
+		42,
+		result{Content: []content{{"text", `{"item":{"sku":"A-100","name":"<b>é</b>"}}`}}, Structured: json.RawMessage(`{"item":{"sku":"A-100"}}`)},
+		result{Structured: json.RawMessage(" {\n \"pretty\" : [1,\n 2]\n}\n")},
+		&marshaler{out: `{"compact":true,"s":"<tag> \u2028"}`},
+		&marshaler{out: "{\n  \"indented\": true\n}"},
+		&marshaler{out: "{\r\"cr\":1}"},
+		&marshaler{out: `{"spaces" : [ 1 , 2 ] }`},
+		&marshaler{out: `{"broken":`},
+		&marshaler{out: ``},
+		&marshaler{out: `"s"`, err: errors.New("boom")},
+		nilMarshaler,
+		json.RawMessage(`{"raw":"<x>"}`),
+		json.RawMessage("[1,\n2]"),
+	}
+	for _, obj := range objects {
+		got, gotErr := marshalToRaw(obj)
+		want, wantErr := jsonMarshal(obj)
+		if (gotErr == nil) != (wantErr == nil) || gotErr != nil && gotErr.Error() != wantErr.Error() {
+			t.Errorf("%#v: error %v, encoding/json %v", obj, gotErr, wantErr)
+			continue
+		}
+		if gotErr != nil {
+			continue
+		}
+		if !bytes.Equal(got, want) && !bytes.Contains(want, []byte("spaces")) {
+			t.Errorf("%#v:\n got %s\nwant %s", obj, got, want)
+		}
+		if bytes.ContainsAny(got, "\r\n") {
+			t.Errorf("%#v: a line break in %q", obj, got)
+		}
+		var gotV, wantV any
+		if json.Unmarshal(got, &gotV) != nil || json.Unmarshal(want, &wantV) != nil || !reflect.DeepEqual(gotV, wantV) {
+			t.Errorf("%#v: %s is not the value of %s", obj, got, want)
+		}
+	}
+
+	ids := []ID{{}, Int64ID(0), Int64ID(-7), Int64ID(1 << 60), StringID(""), StringID(`a"b<c>\u00e9`), StringID("é\u2028")}
+	for _, obj := range objects {
+		for _, id := range ids {
+			r, err := NewResponse(id, obj, nil)
+			if err != nil {
+				continue // as before: NewResponse fails the same way (checked above)
+			}
+			got, gotErr := EncodeMessage(r)
+			wire := wireCombined{VersionTag: wireVersion}
+			r.marshal(&wire)
+			want, wantErr := jsonMarshal(&wire)
+			if (gotErr == nil) != (wantErr == nil) {
+				t.Fatalf("id %v, %#v: error %v, before %v", id, obj, gotErr, wantErr)
+			}
+			if !bytes.Equal(got, want) && !bytes.Contains(want, []byte("spaces")) {
+				t.Errorf("id %v, %#v:\n got %s\nwant %s", id, obj, got, want)
+			}
+		}
+	}
+
+	// Results set by hand: with a line break, compacted as before; invalid, an error as before.
+	for _, raw := range []string{"[1,\n2]", `{"a":1`, `[1] [2]`} {
+		r := &Response{ID: Int64ID(1), Result: json.RawMessage(raw)}
+		got, gotErr := EncodeMessage(r)
+		wire := wireCombined{VersionTag: wireVersion}
+		r.marshal(&wire)
+		want, wantErr := jsonMarshal(&wire)
+		if (gotErr == nil) != (wantErr == nil) || !bytes.Equal(got, want) {
+			t.Errorf("result %q: %s %v, before %s %v", raw, got, gotErr, want, wantErr)
+		}
+	}
+	// The fast path is taken where it can be.
+	compact := &marshaler{out: `{"a":[1,"<b>"]}`}
+	if _, ok := marshalVerbatim(compact); !ok {
+		t.Error("a compact MarshalJSON output was compacted again")
+	}
+	if r, _ := NewResponse(Int64ID(1), compact, nil); r == nil {
+		t.Error("no response")
+	} else if _, ok := encodeVerbatimResult(r); !ok {
+		t.Error("a result NewResponse made was compacted again")
+	}
+	// An error response is not the fast path's.
+	withErr, _ := NewResponse(Int64ID(2), nil, &WireError{Code: -32601, Message: "no"})
+	if got, _ := EncodeMessage(withErr); string(got) != `{"jsonrpc":"2.0","id":2,"error":{"code":-32601,"message":"no"}}` {
+		t.Errorf("error response: %s", got)
+	}
 }

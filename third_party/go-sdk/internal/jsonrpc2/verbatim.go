@@ -1,0 +1,80 @@
+// Copyright 2026 The Go MCP SDK Authors. All rights reserved.
+// Use of this source code is governed by an MIT-style
+// license that can be found in the LICENSE file.
+
+// agentbridge patch (third_party/go-sdk/PATCHES.md): JSON that is already valid and compact is
+// not compacted again.
+
+package jsonrpc2
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strconv"
+
+	segjson "github.com/segmentio/encoding/json"
+)
+
+// encoding/json re-reads the output of every json.Marshaler, a json.RawMessage included, to
+// compact it, with a scanner that reads a byte at a time. A response's result is marshaled by
+// NewResponse (compacting the output of the result's MarshalJSON) and then, as a
+// json.RawMessage, compacted again by EncodeMessage: for a tool's result of a few tens of KB,
+// most of the CPU of a call. The functions here write such JSON as it is when it is valid (a
+// check several times faster than compacting) and holds no line break. Line breaks are all a
+// compaction can remove that matters: JSON strings cannot hold a raw one, so any is whitespace
+// between tokens, and a line break would end an SSE data line. JSON with other whitespace
+// between tokens (spaces, tabs) is written with it: the same value. Anything else takes the
+// long way, with the same result and the same errors as before.
+
+// verbatim reports whether data can be written as it is where encoding/json would compact it.
+func verbatim(data []byte) bool {
+	return len(data) > 0 && bytes.IndexByte(data, '\n') < 0 && bytes.IndexByte(data, '\r') < 0 && segjson.Valid(data)
+}
+
+// marshalVerbatim returns the output of obj's MarshalJSON when obj is a json.Marshaler (not a
+// nil pointer, which encoding/json writes as null without calling it) and the output can be
+// written as it is. Otherwise it reports false, and the caller marshals obj the usual way.
+func marshalVerbatim(obj any) (json.RawMessage, bool) {
+	m, ok := obj.(json.Marshaler)
+	if !ok {
+		return nil, false
+	}
+	if v := reflect.ValueOf(obj); v.Kind() == reflect.Pointer && v.IsNil() {
+		return nil, false
+	}
+	data, err := m.MarshalJSON()
+	if err != nil || !verbatim(data) {
+		return nil, false
+	}
+	return data, true
+}
+
+// encodeVerbatimResult encodes a successful response whose result can be written as it is,
+// with the same bytes as EncodeMessage: {"jsonrpc":"2.0","id":ID,"result":RESULT}, "id" left
+// out when the ID is not set. Otherwise it reports false.
+func encodeVerbatimResult(r *Response) ([]byte, bool) {
+	if r.Error != nil || !verbatim(r.Result) {
+		return nil, false
+	}
+	data := make([]byte, 0, len(r.Result)+48)
+	data = append(data, `{"jsonrpc":"2.0"`...)
+	switch id := r.ID.value.(type) {
+	case nil:
+	case int64:
+		data = append(data, `,"id":`...)
+		data = strconv.AppendInt(data, id, 10)
+	case string:
+		quoted, err := jsonMarshal(id)
+		if err != nil {
+			return nil, false
+		}
+		data = append(data, `,"id":`...)
+		data = append(data, quoted...)
+	default:
+		return nil, false
+	}
+	data = append(data, `,"result":`...)
+	data = append(data, r.Result...)
+	return append(data, '}'), true
+}
