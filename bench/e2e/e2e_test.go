@@ -39,6 +39,7 @@ const (
 	bridgeConnect     = "connect"
 	bridgeGRPC        = "grpc"
 	bridgeRESTAudit   = "rest-audit" // REST with the audit line the default config writes
+	bridgeMCP         = "mcp"        // agentbridge's tools over Streamable HTTP, from a plain HTTP client
 )
 
 // newHTTPClient is the client of every HTTP row: keep-alive, and no Accept-Encoding, so no
@@ -69,15 +70,16 @@ func soapRequest(op string) (action string, body []byte) {
 
 // client calls one bridge, as an agent would.
 type client struct {
-	bridge string
-	url    string // the bridge's HTTP base URL, or the backend's endpoint for direct
-	http   *http.Client
-	cc     *grpc.ClientConn
-	svc    protoreflect.ServiceDescriptor
-	buf    bytes.Buffer
-	reqs   map[string]proto.Message // gRPC requests by op
-	raws   map[string][]byte        // the same, marshalled
-	names  map[string]string        // gRPC method names by op
+	bridge     string
+	url        string // the bridge's HTTP base URL, or the backend's endpoint for direct
+	http       *http.Client
+	cc         *grpc.ClientConn
+	svc        protoreflect.ServiceDescriptor
+	buf        bytes.Buffer
+	reqs       map[string]proto.Message // gRPC requests by op
+	raws       map[string][]byte        // the same, marshalled
+	names      map[string]string        // gRPC method names by op
+	mcpSession string                   // the MCP session, once initialized
 }
 
 func newClient(bridge, url string, cc *grpc.ClientConn, svc protoreflect.ServiceDescriptor) *client {
@@ -113,6 +115,9 @@ func (c *client) call(ctx context.Context, op string, asJSON bool) ([]byte, erro
 			return nil, err
 		}
 		return out, nil
+	}
+	if c.bridge == bridgeMCP {
+		return c.callTool(ctx, op, asJSON)
 	}
 	if c.bridge == bridgeGRPC {
 		method := c.names[op]
@@ -172,6 +177,85 @@ func (c *client) call(ctx context.Context, op string, asJSON bool) ([]byte, erro
 	return c.buf.Bytes(), nil
 }
 
+// The MCP protocol version the MCP client speaks.
+const mcpVersion = "2025-11-25"
+
+// callTool makes one tools/call of op over Streamable HTTP, as a host that is not the go-sdk
+// would: the session is initialized on the first call, and each call is one POST whose reply
+// (an SSE stream) is read to the end. It checks that the reply is a result and not a tool
+// error; with asJSON it returns the result's structuredContent.
+func (c *client) callTool(ctx context.Context, op string, asJSON bool) ([]byte, error) {
+	if c.mcpSession == "" {
+		header, body, err := c.postMCP(ctx, `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"`+mcpVersion+
+			`","capabilities":{},"clientInfo":{"name":"agentbridge-e2e","version":"v0"}}}`)
+		if err != nil {
+			return nil, err
+		}
+		if c.mcpSession = header.Get("Mcp-Session-Id"); c.mcpSession == "" {
+			return nil, fmt.Errorf("initialize: no session: %s", body)
+		}
+		if _, _, err := c.postMCP(ctx, `{"jsonrpc":"2.0","method":"notifications/initialized"}`); err != nil {
+			return nil, err
+		}
+	}
+	call := map[string]string{
+		opAdd:  `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"OrderService_Add","arguments":{"a":2,"b":3}}}`,
+		opList: fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"OrderService_ListOrders","arguments":{"count":%d}}}`, ListSize),
+	}[op]
+	_, body, err := c.postMCP(ctx, call)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Contains(body, []byte(`"result":`)) || bytes.Contains(body, []byte(`"isError":true`)) {
+		return nil, fmt.Errorf("tools/call %s: %s", op, body)
+	}
+	if !asJSON {
+		return body, nil
+	}
+	_, data, ok := bytes.Cut(body, []byte("data: "))
+	if !ok {
+		return nil, fmt.Errorf("tools/call %s: not an SSE event: %s", op, body)
+	}
+	var reply struct {
+		Result struct {
+			StructuredContent json.RawMessage `json:"structuredContent"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(data), &reply); err != nil {
+		return nil, fmt.Errorf("tools/call %s: %w: %s", op, err, data)
+	}
+	return reply.Result.StructuredContent, nil
+}
+
+// postMCP POSTs one JSON-RPC message to the bridge's /mcp on the client's session, if any, and
+// returns the reply's header and body.
+func (c *client) postMCP(ctx context.Context, msg string) (http.Header, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url+"/mcp", strings.NewReader(msg))
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	if c.mcpSession != "" {
+		req.Header.Set("Mcp-Session-Id", c.mcpSession)
+		req.Header.Set("Mcp-Protocol-Version", mcpVersion)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.buf.Reset()
+	_, err = c.buf.ReadFrom(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		return nil, nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, nil, fmt.Errorf("MCP %d: %s", resp.StatusCode, c.buf.Bytes())
+	}
+	return resp.Header, c.buf.Bytes(), nil
+}
+
 // bench is everything a run needs: the backend, the hand-written bridge and agentbridge (with
 // audit off, and with an audit file), each on its own loopback listeners.
 type bench struct {
@@ -213,8 +297,8 @@ func (e *bench) client(bridge string) *client {
 }
 
 // TestSameAnswer checks that the bridges compared give the same answer: the hand-written
-// bridge's JSON equals agentbridge's on REST, Connect and gRPC (as protojson), for both
-// operations.
+// bridge's JSON equals agentbridge's on REST, Connect, gRPC (as protojson) and MCP (the tool
+// result's structuredContent), for both operations.
 func TestSameAnswer(t *testing.T) {
 	e := startBench(t)
 	ctx := context.Background()
@@ -230,7 +314,7 @@ func TestSameAnswer(t *testing.T) {
 		if op == opList && strings.Count(string(want), `"sku"`) != 3*ListSize {
 			t.Fatalf("list: %s", want)
 		}
-		for _, bridge := range []string{bridgeREST, bridgeConnect, bridgeGRPC, bridgeRESTAudit} {
+		for _, bridge := range []string{bridgeREST, bridgeConnect, bridgeGRPC, bridgeRESTAudit, bridgeMCP} {
 			got, err := e.client(bridge).call(ctx, op, true)
 			if err != nil {
 				t.Fatalf("%s %s: %v", bridge, op, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -46,33 +47,58 @@ func drive(ctx context.Context, clients []*client, op string, d time.Duration) (
 // the load (AGENTBRIDGE_E2E_CLIENTS callers, default 20) goes to one bridge for a slice, then to
 // the other, the order swapped from pair to pair. A slice's CPU is the loaded bridge's
 // utime+stime over the slice, from /proc (10 ms ticks). Each pair gives agentbridge's CPU per
-// call ÷ the hand-written bridge's; the test reports the median and range over the pairs. TestE2ERSS,
+// call ÷ the hand-written bridge's; the test reports the median and range over the pairs. The
+// last row of each op pairs two surfaces of one agentbridge program instead: MCP tools/call
+// from a plain HTTP client (one session per caller) against the same call over REST. TestE2ERSS,
 // with a fresh program per row, stays the measure of memory. It runs only with
-// AGENTBRIDGE_E2E_PAIRED=1.
+// AGENTBRIDGE_E2E_PAIRED=1; AGENTBRIDGE_E2E_ROW=text runs only the rows whose op and name
+// contain text ("add rest", "list mcp").
 func TestE2ECPUPaired(t *testing.T) {
 	if os.Getenv("AGENTBRIDGE_E2E_PAIRED") != "1" {
-		t.Skip("set AGENTBRIDGE_E2E_PAIRED=1 to run the paired CPU comparison (about 2 minutes)")
+		t.Skip("set AGENTBRIDGE_E2E_PAIRED=1 to run the paired CPU comparison (about 3 minutes)")
 	}
 	nClients, pairs := envInt(t, "AGENTBRIDGE_E2E_CLIENTS", 20), envInt(t, "AGENTBRIDGE_E2E_PAIRS", 10)
 	slice := time.Duration(envInt(t, "AGENTBRIDGE_E2E_SLICE_MS", 1000)) * time.Millisecond
 	svc, endpoint, agentbridgeBin, handwrittenBin, config := setUpPrograms(t)
-	t.Logf("%d clients, %d pairs of %v slices per row; CPU of the loaded bridge alone", nClients, pairs, slice)
-	t.Logf("%-5s %-8s %-24s %s", "op", "bridge", "cpu per call ÷ hw", "µs per call: hand-written, agentbridge (medians)")
+	t.Logf("%d clients, %d pairs of %v slices per row; CPU of the loaded program alone", nClients, pairs, slice)
+	t.Logf("%-5s %-18s %-24s %s", "op", "row", "cpu per call ratio", "µs per call: baseline, measured (medians)")
+	type side struct {
+		handwritten bool   // the hand-written bridge, else agentbridge
+		bridge      string // the surface its clients call
+	}
 	for _, op := range []string{opAdd, opList} {
-		for _, bridge := range []string{bridgeREST, bridgeConnect, bridgeGRPC} {
-			hw := startChild(t, handwrittenBin, "-backend", endpoint)
-			ab := startChild(t, agentbridgeBin, "serve", "-config", config, "-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0")
+		for _, row := range []struct {
+			name          string
+			base, measure side
+		}{
+			{"rest ÷ hw", side{true, bridgeHandwritten}, side{false, bridgeREST}},
+			{"connect ÷ hw", side{true, bridgeHandwritten}, side{false, bridgeConnect}},
+			{"grpc ÷ hw", side{true, bridgeHandwritten}, side{false, bridgeGRPC}},
+			{"mcp ÷ rest", side{false, bridgeREST}, side{false, bridgeMCP}},
+		} {
+			if only := os.Getenv("AGENTBRIDGE_E2E_ROW"); only != "" && !strings.Contains(op+" "+row.name, only) {
+				continue
+			}
+			var hw, ab *child
+			if row.base.handwritten {
+				hw = startChild(t, handwrittenBin, "-backend", endpoint)
+			}
+			ab = startChild(t, agentbridgeBin, "serve", "-config", config, "-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0")
 			var cc *grpc.ClientConn
-			if bridge == bridgeGRPC {
+			if row.measure.bridge == bridgeGRPC {
 				var err error
 				if cc, err = grpc.NewClient(ab.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
 					t.Fatal(err)
 				}
 			}
-			side := func(c *child, bridge string) func() (float64, error) {
+			runner := func(sd side) func() (float64, error) {
+				c := ab
+				if sd.handwritten {
+					c = hw
+				}
 				clients := make([]*client, nClients)
 				for i := range clients {
-					clients[i] = newClient(bridge, c.httpURL, cc, svc)
+					clients[i] = newClient(sd.bridge, c.httpURL, cc, svc)
 				}
 				pid := c.cmd.Process.Pid
 				return func() (float64, error) {
@@ -94,16 +120,16 @@ func TestE2ECPUPaired(t *testing.T) {
 					return float64((cpu1 - cpu0).Microseconds()) / float64(n), nil
 				}
 			}
-			runHW, runAB := side(hw, bridgeHandwritten), side(ab, bridge)
-			// One slice each first, unmeasured: connections, caches and the heap warm up.
-			for _, run := range []func() (float64, error){runHW, runAB} {
+			runBase, runMeasure := runner(row.base), runner(row.measure)
+			// One slice each first, unmeasured: connections, sessions, caches and the heap warm up.
+			for _, run := range []func() (float64, error){runBase, runMeasure} {
 				if _, err := run(); err != nil {
-					t.Fatalf("%s %s: %v", op, bridge, err)
+					t.Fatalf("%s %s: %v", op, row.name, err)
 				}
 			}
-			var ratios, hwCPU, abCPU []float64
+			var ratios, baseCPU, measureCPU []float64
 			for i := range pairs {
-				order := []func() (float64, error){runHW, runAB}
+				order := []func() (float64, error){runBase, runMeasure}
 				if i%2 == 1 {
 					order[0], order[1] = order[1], order[0]
 				}
@@ -111,23 +137,25 @@ func TestE2ECPUPaired(t *testing.T) {
 				for j, run := range order {
 					v, err := run()
 					if err != nil {
-						t.Fatalf("%s %s: %v", op, bridge, err)
+						t.Fatalf("%s %s: %v", op, row.name, err)
 					}
 					got[j] = v
 				}
-				h, a := got[0], got[1]
+				b, m := got[0], got[1]
 				if i%2 == 1 {
-					h, a = a, h
+					b, m = m, b
 				}
-				ratios, hwCPU, abCPU = append(ratios, a/h), append(hwCPU, h), append(abCPU, a)
+				ratios, baseCPU, measureCPU = append(ratios, m/b), append(baseCPU, b), append(measureCPU, m)
 			}
 			if cc != nil {
 				_ = cc.Close()
 			}
 			for _, c := range []*child{hw, ab} {
-				_ = c.cmd.Process.Signal(syscall.SIGTERM)
+				if c != nil {
+					_ = c.cmd.Process.Signal(syscall.SIGTERM)
+				}
 			}
-			t.Logf("%-5s %-8s %-24s %.1f, %.1f", op, bridge, medianRange(ratios), median(hwCPU), median(abCPU))
+			t.Logf("%-5s %-18s %-24s %.1f, %.1f", op, row.name, medianRange(ratios), median(baseCPU), median(measureCPU))
 		}
 	}
 }
