@@ -370,6 +370,11 @@ func (r *CallToolResult) hasContent() bool {
 func (r *CallToolResult) NeedsInput() bool { return r.resultType == resultTypeInputRequired }
 
 func (x *CallToolResult) MarshalJSON() ([]byte, error) {
+	// agentbridge patch (third_party/go-sdk/PATCHES.md): the content and structured content
+	// are not compacted again (verbatim.go).
+	if data, ok := x.marshalVerbatim(); ok {
+		return data, nil
+	}
 	type res CallToolResult // avoid recursion
 	type wire struct {
 		res

@@ -1,0 +1,124 @@
+// Copyright 2026 The Go MCP SDK Authors. All rights reserved.
+// Use of this source code is governed by an MIT-style
+// license that can be found in the LICENSE file.
+
+// agentbridge patch (third_party/go-sdk/PATCHES.md): a tool result's content and structured
+// content are not compacted again.
+
+package mcp
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+
+	segjson "github.com/segmentio/encoding/json"
+)
+
+// marshalVerbatim writes the usual result of a tool call (no _meta, no input requests, no
+// request state, no result type) with the same bytes as json.Marshal of CallToolResult's wire
+// form: {"content":[...],"structuredContent":...,"isError":true}, the last two when set. It
+// reports false for anything else, and the caller marshals the long way.
+//
+// json.Marshal re-reads the output of every json.Marshaler (each content item, a
+// json.RawMessage of structured content) to compact it and escape HTML characters, a byte at
+// a time: for a result of a few tens of KB, most of what marshaling it costs. Here that output
+// is checked instead (valid JSON with no line break, with segmentio's Valid) and copied with
+// the escaping json.Marshal applies: <, > and & and U+2028, U+2029, which valid JSON can only
+// hold inside strings, as \u escapes. JSON with spaces or tabs between tokens, which
+// compacting would remove, is copied with them: the same value.
+func (x *CallToolResult) marshalVerbatim() ([]byte, bool) {
+	if len(x.Meta) > 0 || x.InputRequests != nil || x.RequestState != "" || x.resultType != "" {
+		return nil, false
+	}
+	buf := make([]byte, 0, 256)
+	buf = append(buf, `{"content":`...)
+	if x.Content == nil {
+		buf = append(buf, "null"...)
+	} else {
+		buf = append(buf, '[')
+		for i, c := range x.Content {
+			if c == nil || isNilPointer(c) {
+				return nil, false
+			}
+			data, err := c.MarshalJSON()
+			if err != nil {
+				return nil, false
+			}
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			var ok bool
+			if buf, ok = appendVerbatim(buf, data); !ok {
+				return nil, false
+			}
+		}
+		buf = append(buf, ']')
+	}
+	if sc := x.StructuredContent; sc != nil {
+		var data []byte
+		var err error
+		if m, ok := sc.(json.Marshaler); ok {
+			if isNilPointer(sc) {
+				return nil, false
+			}
+			data, err = m.MarshalJSON()
+		} else {
+			data, err = json.Marshal(sc)
+		}
+		if err != nil {
+			return nil, false
+		}
+		buf = append(buf, `,"structuredContent":`...)
+		var ok bool
+		if buf, ok = appendVerbatim(buf, data); !ok {
+			return nil, false
+		}
+	}
+	if x.IsError {
+		buf = append(buf, `,"isError":true`...)
+	}
+	return append(buf, '}'), true
+}
+
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
+}
+
+// appendVerbatim appends data, JSON, to buf as json.Marshal writes a json.Marshaler's output,
+// and reports whether it could: data must be valid and hold no line break.
+func appendVerbatim(buf, data []byte) ([]byte, bool) {
+	if len(data) == 0 || bytes.IndexByte(data, '\n') >= 0 || bytes.IndexByte(data, '\r') >= 0 || !segjson.Valid(data) {
+		return buf, false
+	}
+	// Most JSON has none of the characters to escape: find the first, if any, at memchr speed.
+	first := bytes.IndexAny(data, "<>&")
+	if j := bytes.IndexByte(data, 0xE2); j >= 0 && (first < 0 || j < first) {
+		first = j
+	}
+	if first < 0 {
+		return append(buf, data...), true
+	}
+	const hex = "0123456789abcdef"
+	start := 0
+	for i := first; i < len(data); {
+		c := data[i]
+		switch {
+		case c == '<' || c == '>' || c == '&':
+			buf = append(buf, data[start:i]...)
+			buf = append(buf, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			i++
+			start = i
+		case c == 0xE2 && i+2 < len(data) && data[i+1] == 0x80 && data[i+2]&^1 == 0xA8:
+			// U+2028 or U+2029
+			buf = append(buf, data[start:i]...)
+			buf = append(buf, '\\', 'u', '2', '0', '2', hex[data[i+2]&0xF])
+			i += 3
+			start = i
+		default:
+			i++
+		}
+	}
+	return append(buf, data[start:]...), true
+}

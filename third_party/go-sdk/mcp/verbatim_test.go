@@ -1,0 +1,96 @@
+// Copyright 2026 The Go MCP SDK Authors. All rights reserved.
+// Use of this source code is governed by an MIT-style
+// license that can be found in the LICENSE file.
+
+// agentbridge: tests of the patch described in third_party/go-sdk/PATCHES.md (patch 4).
+
+package mcp
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+)
+
+// releaseMarshal is CallToolResult.MarshalJSON as the release has it.
+func releaseMarshal(x *CallToolResult) ([]byte, error) {
+	type res CallToolResult
+	type wire struct {
+		res
+		ResultType    resultType      `json:"resultType,omitempty"`
+		InputRequests json.RawMessage `json:"inputRequests,omitempty"`
+	}
+	w := wire{res: res(*x), ResultType: x.resultType}
+	if x.InputRequests != nil {
+		ir, err := json.Marshal(x.InputRequests)
+		if err != nil {
+			return nil, err
+		}
+		w.InputRequests = ir
+	}
+	return json.Marshal(w)
+}
+
+// failing is structured content whose MarshalJSON fails or gives what a test chooses.
+type failing struct {
+	out string
+	err error
+}
+
+func (f *failing) MarshalJSON() ([]byte, error) { return []byte(f.out), f.err }
+
+// TestMarshalVerbatimAsRelease checks that CallToolResult.MarshalJSON gives the release's bytes
+// (or, where the input has spaces between tokens, the same value), and the release's errors.
+func TestMarshalVerbatimAsRelease(t *testing.T) {
+	var nilFailing *failing
+	item := `{"item":{"sku":"A-100","name":"Drill <b>&</b> \u2028 \u2029 é \"q\"","n":[1,2.5,null,true]}}`
+	results := []*CallToolResult{
+		{},
+		{Content: []Content{}},
+		{Content: []Content{&TextContent{Text: item}}, StructuredContent: json.RawMessage(item)},
+		{Content: []Content{&TextContent{Text: "a\nb\tc"}, &TextContent{Text: "<>&"}}, IsError: true},
+		{StructuredContent: json.RawMessage(`{ "spaced" : [ 1 , 2 ] }`)},
+		{StructuredContent: json.RawMessage("{\n\"indented\": true\n}")},
+		{StructuredContent: json.RawMessage(`{"broken":`)},
+		{StructuredContent: map[string]any{"z": "<x>", "a": []any{1, "\u2028"}}},
+		{StructuredContent: struct {
+			A string `json:"a"`
+		}{"&"}},
+		{StructuredContent: &failing{out: `{"x":"<y>"}`}},
+		{StructuredContent: &failing{err: errors.New("boom")}},
+		{StructuredContent: nilFailing},
+		{Content: []Content{nil}},
+		{Content: []Content{&TextContent{Text: "t", Meta: Meta{"k": "v"}}}},
+		{Meta: Meta{"m": 1}, Content: []Content{&TextContent{Text: "t"}}},
+		{Content: []Content{&TextContent{Text: "t"}}, RequestState: "s"},
+		{Content: []Content{&TextContent{Text: "t"}}, resultType: resultTypeComplete},
+		{Content: []Content{&ImageContent{Data: []byte{1, 2, 3}, MIMEType: "image/png"}}},
+	}
+	for i, x := range results {
+		got, gotErr := x.MarshalJSON()
+		want, wantErr := releaseMarshal(x)
+		if (gotErr == nil) != (wantErr == nil) || gotErr != nil && gotErr.Error() != wantErr.Error() {
+			t.Errorf("%d: error %v, release %v", i, gotErr, wantErr)
+			continue
+		}
+		if gotErr != nil {
+			continue
+		}
+		if bytes.ContainsAny(got, "\r\n") {
+			t.Errorf("%d: a line break in %q", i, got)
+		}
+		if bytes.Equal(got, want) {
+			continue
+		}
+		var gotV, wantV any
+		if !bytes.Contains(want, []byte("spaced")) || json.Unmarshal(got, &gotV) != nil || json.Unmarshal(want, &wantV) != nil || !reflect.DeepEqual(gotV, wantV) {
+			t.Errorf("%d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+	// The fast path is taken for the usual result.
+	if _, ok := results[2].marshalVerbatim(); !ok {
+		t.Error("a text and structured result was marshaled the long way")
+	}
+}
