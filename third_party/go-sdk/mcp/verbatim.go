@@ -12,7 +12,7 @@ import (
 	"encoding/json"
 	"reflect"
 
-	segjson "github.com/segmentio/encoding/json"
+	"github.com/modelcontextprotocol/go-sdk/internal/jsonrpc2"
 )
 
 // marshalVerbatim writes the usual result of a tool call (no _meta, no input requests, no
@@ -89,7 +89,7 @@ func isNilPointer(v any) bool {
 // appendVerbatim appends data, JSON, to buf as json.Marshal writes a json.Marshaler's output,
 // and reports whether it could: data must be valid and hold no line break.
 func appendVerbatim(buf, data []byte) ([]byte, bool) {
-	if len(data) == 0 || bytes.IndexByte(data, '\n') >= 0 || bytes.IndexByte(data, '\r') >= 0 || !segjson.Valid(data) {
+	if !jsonrpc2.Verbatim(data) {
 		return buf, false
 	}
 	// Most JSON has none of the characters to escape: find the first, if any, at memchr speed.

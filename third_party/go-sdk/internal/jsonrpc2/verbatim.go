@@ -27,8 +27,9 @@ import (
 // between tokens (spaces, tabs) is written with it: the same value. Anything else takes the
 // long way, with the same result and the same errors as before.
 
-// verbatim reports whether data can be written as it is where encoding/json would compact it.
-func verbatim(data []byte) bool {
+// Verbatim reports whether data can be written as it is where encoding/json would compact it:
+// it is valid JSON and holds no line break. (The mcp package uses it too.)
+func Verbatim(data []byte) bool {
 	return len(data) > 0 && bytes.IndexByte(data, '\n') < 0 && bytes.IndexByte(data, '\r') < 0 && segjson.Valid(data)
 }
 
@@ -44,7 +45,7 @@ func marshalVerbatim(obj any) (json.RawMessage, bool) {
 		return nil, false
 	}
 	data, err := m.MarshalJSON()
-	if err != nil || !verbatim(data) {
+	if err != nil || !Verbatim(data) {
 		return nil, false
 	}
 	return data, true
@@ -54,7 +55,7 @@ func marshalVerbatim(obj any) (json.RawMessage, bool) {
 // with the same bytes as EncodeMessage: {"jsonrpc":"2.0","id":ID,"result":RESULT}, "id" left
 // out when the ID is not set. Otherwise it reports false.
 func encodeVerbatimResult(r *Response) ([]byte, bool) {
-	if r.Error != nil || !verbatim(r.Result) {
+	if r.Error != nil || !Verbatim(r.Result) {
 		return nil, false
 	}
 	data := make([]byte, 0, len(r.Result)+48)
