@@ -141,7 +141,11 @@ func (s *Server) buildTools(g *generation) ([]*mcpTool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("server: output schema of %s: %w", m.desc.FullName(), err)
 		}
-		resolved, err := resolveSchema(inJSON)
+		checkJSON, err := json.Marshal(mergeTypedAnyOf(in))
+		if err != nil {
+			return nil, fmt.Errorf("server: input schema of %s: %w", m.desc.FullName(), err)
+		}
+		resolved, err := resolveSchema(checkJSON)
 		if err != nil {
 			return nil, fmt.Errorf("server: input schema of %s: %w", m.desc.FullName(), err)
 		}

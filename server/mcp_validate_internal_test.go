@@ -1,0 +1,138 @@
+package server
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/google/jsonschema-go/jsonschema"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	_ "github.com/agentbridge/agentbridge/gen/agentbridge/demo/v1"
+	_ "github.com/agentbridge/agentbridge/gen/agentbridge/testing/v1"
+	"github.com/agentbridge/agentbridge/server/toolschema"
+)
+
+// TestMergeTypedAnyOfSameVerdicts checks that the schema arguments are checked against
+// (mergeTypedAnyOf) accepts exactly what the tool's schema accepts: for the input schema of
+// every message in agentbridge's demo and test protos, random arguments built from values of
+// every JSON type (numbers in and out of every integer range, numeric and other strings,
+// nested objects and arrays) get the same verdict from both.
+func TestMergeTypedAnyOfSameVerdicts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	merged, schemas, valid, checked := 0, 0, 0, 0
+	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		if !strings.HasPrefix(string(fd.Package()), "agentbridge.") {
+			return true
+		}
+		msgs := fd.Messages()
+		for i := range msgs.Len() {
+			md := msgs.Get(i)
+			in, err := toolschema.Input(md, toolschema.Options{})
+			if err != nil {
+				continue // not a message a tool takes
+			}
+			schemas++
+			orig := mustResolve(t, in)
+			check := mustResolve(t, mergeTypedAnyOf(in))
+			origJSON, _ := json.Marshal(in)
+			checkJSON, _ := json.Marshal(mergeTypedAnyOf(in))
+			if string(origJSON) != string(checkJSON) {
+				merged++
+			}
+			props, _ := in["properties"].(map[string]any)
+			names := make([]string, 0, len(props))
+			for name := range props {
+				names = append(names, name)
+			}
+			for range 200 {
+				args := map[string]any{}
+				if len(names) > 0 && rng.IntN(2) == 0 {
+					// One property: most such arguments are valid, so acceptance is checked too.
+					args[names[rng.IntN(len(names))]] = randomValue(rng, 2)
+				} else {
+					for _, name := range names {
+						if rng.IntN(3) > 0 {
+							args[name] = randomValue(rng, 2)
+						}
+					}
+				}
+				if rng.IntN(20) == 0 {
+					args["notAField"] = 1
+				}
+				// Through JSON, as the tool handler checks them.
+				data, _ := json.Marshal(args)
+				var instance any
+				if err := json.Unmarshal(data, &instance); err != nil {
+					t.Fatal(err)
+				}
+				errOrig, errCheck := orig.Validate(instance), check.Validate(instance)
+				checked++
+				if errOrig == nil {
+					valid++
+				}
+				if (errOrig == nil) != (errCheck == nil) {
+					t.Fatalf("%s: %s: the tool's schema says %v, the merged one %v", md.FullName(), data, errOrig, errCheck)
+				}
+			}
+		}
+		return true
+	})
+	if schemas == 0 || merged == 0 || valid < checked/10 || valid > checked*9/10 {
+		t.Fatalf("%d schemas, %d with an anyOf merged, %d of %d arguments valid: the test checks too little", schemas, merged, valid, checked)
+	}
+	t.Logf("%d input schemas, %d with anyOfs merged; %d of %d arguments valid", schemas, merged, valid, checked)
+}
+
+func mustResolve(t *testing.T, schema any) *jsonschema.Resolved {
+	t.Helper()
+	data, err := json.Marshal(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := resolveSchema(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+// randomValue is a JSON value of any type, leaning to the edges of protobuf's number ranges
+// and to strings that spell numbers.
+func randomValue(rng *rand.Rand, depth int) any {
+	edges := []float64{0, 1, -1, 2147483647, 2147483648, -2147483648, -2147483649, 4294967295,
+		4294967296, 9007199254740991, 1e19, -1e19, 1.5, -0.5, 3.4028234663852886e38, 1e39}
+	strs := []string{"", "0", "-0", "12", "-12", "2147483647", "2147483648", "-2147483649",
+		"4294967295", "9223372036854775807", "9223372036854775808", "18446744073709551615",
+		"1.5", "1e3", "NaN", "Infinity", "-Infinity", "abc", "A-100", "2026-11-30T12:00:00Z",
+		"1.5s", "ITEM_STATUS_IN_STOCK", "foo.bar", "AAEC", "x y", "01", " 1"}
+	switch rng.IntN(8) {
+	case 0:
+		return edges[rng.IntN(len(edges))]
+	case 1:
+		return float64(rng.IntN(200) - 100)
+	case 2, 3:
+		return strs[rng.IntN(len(strs))]
+	case 4:
+		return rng.IntN(2) == 0
+	case 5:
+		return nil
+	case 6:
+		if depth == 0 {
+			return "leaf"
+		}
+		n := rng.IntN(3)
+		out := make([]any, n)
+		for i := range out {
+			out[i] = randomValue(rng, depth-1)
+		}
+		return out
+	default:
+		if depth == 0 {
+			return 7.0
+		}
+		return map[string]any{"value": randomValue(rng, depth-1), "seconds": strs[rng.IntN(len(strs))]}
+	}
+}
