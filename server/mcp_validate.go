@@ -12,22 +12,23 @@ package server
 // branch that did not apply. Checking two int32 arguments went from 7.8 to 4.4 µs. The schema a
 // tool advertises is not changed, and an error for arguments that fail names the types.
 func mergeTypedAnyOf(schema any) any {
-	switch v := schema.(type) {
+	out := copyJSON(schema)
+	mergeAnyOfs(out)
+	return out
+}
+
+// mergeAnyOfs merges, in place, every anyOf in v that mergeAnyOf can, innermost first.
+func mergeAnyOfs(v any) {
+	switch v := v.(type) {
 	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, sub := range v {
-			out[k] = mergeTypedAnyOf(sub)
+		for _, sub := range v {
+			mergeAnyOfs(sub)
 		}
-		mergeAnyOf(out)
-		return out
+		mergeAnyOf(v)
 	case []any:
-		out := make([]any, len(v))
-		for i, sub := range v {
-			out[i] = mergeTypedAnyOf(sub)
+		for _, sub := range v {
+			mergeAnyOfs(sub)
 		}
-		return out
-	default:
-		return v
 	}
 }
 
