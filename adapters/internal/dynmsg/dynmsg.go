@@ -149,14 +149,14 @@ func (mt *messageType) Descriptor() protoreflect.MessageDescriptor { return mt.d
 
 // Enum and Message give the types of field i (protoreflect.MessageFieldTypes).
 func (mt *messageType) Enum(i int) protoreflect.EnumType {
-	if ed := mt.fields.Get(i).Enum(); ed != nil {
+	if ed := mt.fds[i].Enum(); ed != nil {
 		return dynamicpb.NewEnumType(ed)
 	}
 	return nil
 }
 
 func (mt *messageType) Message(i int) protoreflect.MessageType {
-	if mt.fields.Get(i).Message() == nil {
+	if mt.fds[i].Message() == nil {
 		return nil
 	}
 	return mt.sub(i)
@@ -167,7 +167,7 @@ func (mt *messageType) sub(i int) protoreflect.MessageType {
 	if r := mt.subs[i].Load(); r != nil {
 		return r.mt
 	}
-	fd := mt.fields.Get(i)
+	fd := mt.fds[i]
 	md := fd.Message()
 	if fd.IsMap() {
 		md = fd.MapValue().Message()
