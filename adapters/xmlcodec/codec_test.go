@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -90,6 +91,13 @@ func decodeWith(data []byte, into proto.Message, o xmlcodec.DecodeOptions) error
 		o.Skipped = func(string) {}
 	}
 	errStd := decodeFirst(p, xmlcodec.NewDecoder(bytes.NewReader(data)), other, o)
+	// A generated message has its fields written into its Go struct (gostruct.go); a dynamic
+	// one of the same descriptor goes through protoreflect: both must end the same.
+	dyn := dynamicpb.NewMessage(into.ProtoReflect().Descriptor())
+	errDyn := decodeFirst(p, xmlcodec.NewScanner(data), dyn, o)
+	if (err == nil) != (errDyn == nil) || err != nil && err.Error() != errDyn.Error() || err == nil && !proto.Equal(into, dyn) {
+		return disagree("writing the Go struct directly and through protoreflect disagree: %v (%v) against %v (%v)", err, into, errDyn, dyn)
+	}
 	switch {
 	case err != nil && errStd == nil && isStricter(err): // see stricterRefusals
 	case (err == nil) != (errStd == nil),

@@ -157,18 +157,19 @@ func (dc *decoder) message(p *Plan, start xml.StartElement, m protoreflect.Messa
 	if err := dc.requiredAttrs(p, start); err != nil {
 		return err
 	}
+	base := p.goBase(m) // m's Go struct, for the fields written directly; nil if none
 	for _, a := range start.Attr {
 		if a.Name.Space == xsiNamespace || a.Name.Space == "xmlns" || a.Name.Local == "xmlns" {
 			continue
 		}
 		for _, fp := range p.attrs {
 			if fp.name.local == a.Name.Local && (fp.name.space == "" || fp.name.space == a.Name.Space) {
-				v, err := parseValue(fp, a.Value, m)
+				v, err := parseValue(fp, a.Value, m, base)
 				if err != nil {
 					dc.path = append(dc.path, "@"+a.Name.Local)
 					return dc.fail(err)
 				}
-				m.Set(fp.fd, v)
+				put(fp, m, base, v)
 				break
 			}
 		}
@@ -178,11 +179,11 @@ func (dc *decoder) message(p *Plan, start xml.StartElement, m protoreflect.Messa
 		if err != nil {
 			return err
 		}
-		v, err := parseValue(p.text, text, m)
+		v, err := parseValue(p.text, text, m, base)
 		if err != nil {
 			return dc.fail(err)
 		}
-		m.Set(p.text.fd, v)
+		put(p.text, m, base, v)
 		return nil
 	}
 	// seen marks the element fields met, on the stack for all but very wide messages, so the
@@ -231,7 +232,7 @@ func (dc *decoder) message(p *Plan, start xml.StartElement, m protoreflect.Messa
 			}
 			last = fp.index
 			dc.path = append(dc.path, t.Name.Local)
-			if err := dc.field(fp, t, m, depth+1); err != nil {
+			if err := dc.field(fp, t, m, base, depth+1); err != nil {
 				return err
 			}
 			dc.path = dc.path[:len(dc.path)-1]
@@ -322,7 +323,9 @@ func zeroText(fd protoreflect.FieldDescriptor) string {
 	return "0"
 }
 
-func (dc *decoder) field(fp *fieldPlan, start xml.StartElement, m protoreflect.Message, depth int) error {
+// field reads the element start of fp into m, whose Go struct is at base when its fields are
+// written directly (see gostruct.go), else nil.
+func (dc *decoder) field(fp *fieldPlan, start xml.StartElement, m protoreflect.Message, base unsafe.Pointer, depth int) error {
 	isNil, err := nilAttr(start)
 	if err != nil {
 		return dc.fail(err)
@@ -343,20 +346,23 @@ func (dc *decoder) field(fp *fieldPlan, start xml.StartElement, m protoreflect.M
 			// A repeated element merges into the message the first one set, as protobuf does.
 			return dc.message(fp.msg, start, m.Mutable(fp.fd).Message(), depth)
 		}
-		v, err := dc.single(fp, start, m, nil, depth)
+		v, err := dc.single(fp, start, m, base, nil, depth)
 		if err != nil {
 			return err
 		}
-		m.Set(fp.fd, v)
+		put(fp, m, base, v)
 		return nil
 	}
-	list := m.Mutable(fp.fd).List()
+	var list protoreflect.List // nil when the list is written directly
+	if base == nil || fp.gf.op == goNone {
+		base, list = nil, m.Mutable(fp.fd).List()
+	}
 	if fp.item == "" && (!dc.encoded || !isEncodedArray(start)) {
-		v, err := dc.single(fp, start, m, list, depth)
+		v, err := dc.single(fp, start, m, base, list, depth)
 		if err != nil {
 			return err
 		}
-		list.Append(v)
+		add(fp, list, base, v)
 		return nil
 	}
 	for { // a wrapper element: each child named fp.item is one value
@@ -376,12 +382,12 @@ func (dc *decoder) field(fp *fieldPlan, start xml.StartElement, m protoreflect.M
 			if isNil, err := nilAttr(t); err != nil || isNil {
 				return dc.fail(cmp.Or(err, errNilItem))
 			}
-			v, err := dc.single(fp, t, m, list, depth+1)
+			v, err := dc.single(fp, t, m, base, list, depth+1)
 			if err != nil {
 				return err
 			}
 			dc.path = dc.path[:len(dc.path)-1]
-			list.Append(v)
+			add(fp, list, base, v)
 		}
 	}
 }
@@ -458,13 +464,13 @@ func (dc *decoder) mapEntry(fp *fieldPlan, mp protoreflect.Map, m protoreflect.M
 				if err != nil {
 					return err
 				}
-				v, err := parseValue(fp.mapKey, text, m)
+				v, err := parseValue(fp.mapKey, text, m, nil)
 				if err != nil {
 					return dc.fail(err)
 				}
 				key, hasKey = v.MapKey(), true
 			default:
-				v, err := dc.single(fp.mapValue, t, m, nil, depth+1)
+				v, err := dc.single(fp.mapValue, t, m, nil, nil, depth+1)
 				if err != nil {
 					return err
 				}
@@ -485,13 +491,17 @@ func (dc *decoder) mapEntry(fp *fieldPlan, mp protoreflect.Map, m protoreflect.M
 	return nil
 }
 
-// single reads one value of fp from the element start opened. list is fp's list in m when
-// the value is an item of it, read once by the caller for all its items; nil otherwise.
-func (dc *decoder) single(fp *fieldPlan, start xml.StartElement, m protoreflect.Message, list protoreflect.List, depth int) (protoreflect.Value, error) {
+// single reads one value of fp from the element start opened. base is the address of m's Go
+// struct when fp is written into it directly, else nil. list is fp's list in m when the value
+// is an item of it written through protoreflect, read once by the caller for all its items;
+// nil otherwise.
+func (dc *decoder) single(fp *fieldPlan, start xml.StartElement, m protoreflect.Message, base unsafe.Pointer, list protoreflect.List, depth int) (protoreflect.Value, error) {
 	if fp.kind == kindMessage {
 		var sub protoreflect.Message
 		if fp.mapOf != nil {
 			sub = m.Mutable(fp.mapOf.fd).Map().NewValue().Message()
+		} else if base != nil && fp.gf.op == goMessage {
+			sub = fp.gf.mt.New()
 		} else if list != nil {
 			sub = list.NewElement().Message()
 		} else if fp.list {
@@ -523,11 +533,30 @@ func (dc *decoder) single(fp *fieldPlan, start xml.StartElement, m protoreflect.
 			return protoreflect.ValueOfBytes(data), nil
 		}
 	}
-	v, err := parseValue(fp, text, m)
+	v, err := parseValue(fp, text, m, base)
 	if err != nil {
 		return protoreflect.Value{}, dc.fail(err)
 	}
 	return v, nil
+}
+
+// put sets fp to v in m, directly in its Go struct at base when fp is written so.
+func put(fp *fieldPlan, m protoreflect.Message, base unsafe.Pointer, v protoreflect.Value) {
+	if base != nil && fp.gf.op != goNone {
+		fp.gf.set(base, v)
+		return
+	}
+	m.Set(fp.fd, v)
+}
+
+// add appends v to fp's list: to list, or, when list is nil, directly to the slice in the Go
+// struct at base.
+func add(fp *fieldPlan, list protoreflect.List, base unsafe.Pointer, v protoreflect.Value) {
+	if list == nil {
+		fp.gf.set(base, v)
+		return
+	}
+	list.Append(v)
 }
 
 // readText collects the character data of the current element up to its end tag. An element
@@ -741,8 +770,9 @@ func syntaxError(err error) error {
 }
 
 // parseValue parses the XSD lexical form of a non-message value. m is the message holding the
-// field, used to make new well-known-type values.
-func parseValue(fp *fieldPlan, text string, m protoreflect.Message) (protoreflect.Value, error) {
+// field, used to make new well-known-type values; base is the address of its Go struct when fp
+// is written into it directly, else nil.
+func parseValue(fp *fieldPlan, text string, m protoreflect.Message, base unsafe.Pointer) (protoreflect.Value, error) {
 	if fp.xsd != nil {
 		// Whitespace around the value means nothing to XSD (whiteSpace collapse); the rest is
 		// kept as the backend wrote it.
@@ -767,7 +797,7 @@ func parseValue(fp *fieldPlan, text string, m protoreflect.Message) (protoreflec
 			}
 			return protoreflect.Value{}, adviseString(fp, err, keeps)
 		}
-		return secondsNanos(fp, newWKT(fp, m), secs, nanos), nil
+		return secondsNanos(fp, newWKT(fp, m, base), secs, nanos, base != nil), nil
 	case kindDuration:
 		secs, nanos, err := ParseDuration(text)
 		if err != nil {
@@ -776,14 +806,18 @@ func parseValue(fp *fieldPlan, text string, m protoreflect.Message) (protoreflec
 		if t := trimXMLSpace(text); fp.dayTime && !checkDayTimeDuration(t) {
 			return protoreflect.Value{}, fmt.Errorf("%q is not an xsd:dayTimeDuration", t)
 		}
-		return secondsNanos(fp, newWKT(fp, m), secs, nanos), nil
+		return secondsNanos(fp, newWKT(fp, m, base), secs, nanos, base != nil), nil
 	case kindWrapper:
 		v, err := scalarValue(fp, fp.valueFD.Kind(), text)
 		if err != nil {
 			return protoreflect.Value{}, err
 		}
-		msg := newWKT(fp, m)
-		msg.Set(fp.valueFD, v)
+		msg := newWKT(fp, m, base)
+		if base != nil && fp.gf.wkt != nil {
+			fp.gf.wkt[0].set(messagePointer(msg), v)
+		} else {
+			msg.Set(fp.valueFD, v)
+		}
 		return protoreflect.ValueOfMessage(msg), nil
 	}
 	return scalarValue(fp, fp.fd.Kind(), text)
@@ -825,8 +859,14 @@ func adviseString(fp *fieldPlan, err error, xsdType string) error {
 }
 
 // secondsNanos sets the seconds and nanos of msg, a Timestamp or Duration of fp, and returns
-// it as a value.
-func secondsNanos(fp *fieldPlan, msg protoreflect.Message, secs int64, nanos int32) protoreflect.Value {
+// it as a value. direct says msg is of fp's generated type, whose fields are written directly.
+func secondsNanos(fp *fieldPlan, msg protoreflect.Message, secs int64, nanos int32, direct bool) protoreflect.Value {
+	if direct && fp.gf.wkt != nil {
+		p := messagePointer(msg)
+		fp.gf.wkt[0].set(p, protoreflect.ValueOfInt64(secs))
+		fp.gf.wkt[1].set(p, protoreflect.ValueOfInt32(nanos))
+		return protoreflect.ValueOfMessage(msg)
+	}
 	secsFD, nanosFD := fp.secondsFD, fp.nanosFD
 	if msg.Descriptor() != fp.fd.Message() { // another copy of the well-known type's descriptor
 		fields := msg.Descriptor().Fields()
@@ -837,7 +877,12 @@ func secondsNanos(fp *fieldPlan, msg protoreflect.Message, secs int64, nanos int
 	return protoreflect.ValueOfMessage(msg)
 }
 
-func newWKT(fp *fieldPlan, m protoreflect.Message) protoreflect.Message {
+// newWKT makes a new value of fp, a well-known type, for m, whose Go struct is at base when fp
+// is written into it directly.
+func newWKT(fp *fieldPlan, m protoreflect.Message, base unsafe.Pointer) protoreflect.Message {
+	if base != nil && fp.gf.wkt != nil {
+		return fp.gf.mt.New()
+	}
 	if fp.mapOf != nil { // the value of a map entry: m holds the map, not the entry's value field
 		return m.Mutable(fp.mapOf.fd).Map().NewValue().Message()
 	}

@@ -3,6 +3,8 @@ package xmlcodec
 import (
 	"errors"
 	"io"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // SkipAll reads every token of s as a decode does, without boxing them as Token does: the
@@ -15,4 +17,24 @@ func SkipAll(s *Scanner) error {
 			return err
 		}
 	}
+}
+
+// DirectFields names the fields of md that decoding writes into its generated Go struct
+// directly (see gostruct.go), attributes and text included.
+func DirectFields(md protoreflect.MessageDescriptor) ([]string, error) {
+	p, err := For(md)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	planned := append(p.attrs[:len(p.attrs):len(p.attrs)], p.fields...)
+	if p.text != nil {
+		planned = append(planned, p.text)
+	}
+	for _, fp := range planned {
+		if fp.gf.op != goNone {
+			names = append(names, string(fp.fd.Name()))
+		}
+	}
+	return names, nil
 }

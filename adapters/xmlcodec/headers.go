@@ -46,7 +46,7 @@ func (h *Headers) Decode(d Tokens, start xml.StartElement) (bool, error) {
 	h.dc.source(d)
 	h.dc.path = append(h.dc.path[:0], start.Name.Local)
 	h.seen[fp.index] = true
-	return true, h.dc.field(fp, start, h.m, 1)
+	return true, h.dc.field(fp, start, h.m, h.p.goBase(h.m), 1)
 }
 
 // Done fails for the first header field without presence whose block the reply did not

@@ -11,6 +11,7 @@ package xmlcodec
 import (
 	"cmp"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -65,6 +66,10 @@ type Plan struct {
 	// typ is the XSD type the message was made from (XmlMessage.type), written as xsi:type
 	// under SOAP encoding.
 	typ xmlName
+
+	// goType is the pointer type of the message's generated Go struct, whose fields the
+	// decoder writes directly (see gostruct.go); nil for run-time messages.
+	goType reflect.Type
 
 	// spaces are the namespaces of the fields' elements and attributes, declared once on the
 	// message's element rather than on each child.
@@ -126,6 +131,10 @@ type fieldPlan struct {
 	mapKey, mapValue *fieldPlan
 	// For a map's value: the map field, whose Map makes new message values.
 	mapOf *fieldPlan
+
+	// gf writes the field of the plan's generated Go struct directly; its op is goNone when
+	// it is written through protoreflect.
+	gf goField
 }
 
 // plans caches complete plans by descriptor, not by full name: a contract loaded at run time
@@ -255,7 +264,40 @@ func build(md protoreflect.MessageDescriptor, building map[protoreflect.MessageD
 	if p.text != nil && (len(p.fields) > 0 || p.anyField != nil) {
 		return nil, fmt.Errorf("xmlcodec: message %s has both text content and child elements", md.FullName())
 	}
+	p.planGoStruct()
 	return p, nil
+}
+
+// planGoStruct finds, for a message with a generated Go struct, how to write each field the
+// decoder sets into it directly.
+func (p *Plan) planGoStruct() {
+	gs := goStructOf(p.desc)
+	if gs == nil {
+		return
+	}
+	p.goType = gs.ptr
+	planned := append(p.attrs[:len(p.attrs):len(p.attrs)], p.fields...)
+	if p.text != nil {
+		planned = append(planned, p.text)
+	}
+	for _, fp := range planned {
+		if fp.kind == kindMap {
+			continue
+		}
+		fp.gf = gs.field(fp.fd)
+		if fp.gf.op != goMessage {
+			continue
+		}
+		switch fp.kind {
+		case kindTimestamp, kindDuration:
+			fp.gf.wkt = goWKTFields(fp.gf.mt, 1, 2)
+		case kindWrapper:
+			fp.gf.wkt = goWKTFields(fp.gf.mt, 1)
+		}
+		if fp.kind != kindMessage && fp.gf.wkt == nil {
+			fp.gf = goField{} // a well-known type not written directly: all through protoreflect
+		}
+	}
 }
 
 // withoutPresence reports whether a single field cannot tell "not sent" from its zero value:
