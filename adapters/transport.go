@@ -23,6 +23,9 @@ type Transport struct {
 	backend  Backend
 	endpoint *url.URL // parsed once; nil when the endpoint is unusable (see Err)
 	client   *http.Client
+	// rt is the default client's round tripper, called directly (see send); nil for a client
+	// given to NewTransport.
+	rt       http.RoundTripper
 	creds    *Credentials
 	credsErr error // why the backend's credentials could not be resolved; every call fails
 	urlErr   error // why the endpoint cannot be called over HTTP
@@ -40,6 +43,7 @@ type Transport struct {
 // why and every call fails without reaching the backend.
 func NewTransport(b Backend, client *http.Client) *Transport {
 	creds, credsErr := b.Credentials()
+	var rt http.RoundTripper
 	if client == nil {
 		client = &http.Client{
 			Transport: traced(&http.Transport{
@@ -54,8 +58,9 @@ func NewTransport(b Backend, client *http.Client) *Transport {
 			}),
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
+		rt = client.Transport
 	}
-	t := &Transport{backend: b.WithDefaults(), client: client, creds: creds, credsErr: credsErr}
+	t := &Transport{backend: b.WithDefaults(), client: client, rt: rt, creds: creds, credsErr: credsErr}
 	t.endpoint, t.urlErr = httpEndpoint(b)
 	return t
 }
@@ -306,7 +311,20 @@ func (t *Transport) send(ctx context.Context, r *Request) (*http.Response, error
 	if err := t.creds.apply(req); err != nil {
 		return nil, err
 	}
-	resp, err := t.client.Do(req)
+	var resp *http.Response
+	if t.rt != nil {
+		// The default client follows no redirect and has no timeout and no cookie jar, so of
+		// what Client.Do adds it needs only the Authorization of an endpoint's user:password;
+		// the rest (a copy of the headers per call for redirects, their bookkeeping) is work
+		// and garbage on every call for nothing.
+		if u := req.URL.User; u != nil && req.Header.Get("Authorization") == "" {
+			pw, _ := u.Password()
+			req.SetBasicAuth(u.Username(), pw)
+		}
+		resp, err = t.rt.RoundTrip(req)
+	} else {
+		resp, err = t.client.Do(req)
+	}
 	if err != nil {
 		return nil, t.transportError(ctx, err)
 	}

@@ -2,6 +2,7 @@ package adapters_test
 
 import (
 	"context"
+	"encoding/base64"
 	"io"
 	"net"
 	"net/http"
@@ -116,6 +117,37 @@ func TestTransportSendsRequest(t *testing.T) {
 	}
 	if s.header.Get("Soapaction") != `"a"` {
 		t.Errorf("SOAPAction = %q", s.header.Get("Soapaction"))
+	}
+}
+
+// TestTransportEndpointUserinfo: an endpoint's user:password is sent as Basic authorization,
+// as net/http's Client sends it, unless the call has an Authorization of its own; the
+// transport calls its round tripper directly.
+func TestTransportEndpointUserinfo(t *testing.T) {
+	t.Parallel()
+	got := make(chan string, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("Authorization")
+		_, _ = io.WriteString(w, "<reply/>")
+	}))
+	t.Cleanup(srv.Close)
+	u, err := url.Parse(srv.URL + "/svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword("alice", "s3cret:x")
+	tr := adapters.NewTransport(adapters.Backend{Name: "calc", Endpoint: u.String()}, nil)
+	if _, err := tr.Post(context.Background(), nil, []byte("<req/>")); err != nil {
+		t.Fatal(err)
+	}
+	if a, want := <-got, "Basic "+base64.StdEncoding.EncodeToString([]byte("alice:s3cret:x")); a != want {
+		t.Errorf("Authorization = %q, want %q", a, want)
+	}
+	if _, err := tr.Post(context.Background(), http.Header{"Authorization": {"Bearer t"}}, []byte("<req/>")); err != nil {
+		t.Fatal(err)
+	}
+	if a := <-got; a != "Bearer t" {
+		t.Errorf("Authorization = %q, want the call's own Bearer t", a)
 	}
 }
 

@@ -309,7 +309,9 @@ func (op *Operation) decodeReply(backend string, redact *adapters.Redactor, faul
 		}
 		headers = op.out.HeadersWith(resp, hopts)
 	}
-	ob, md, err := op.openReply(backend, redact, faults, skipped, reply.StatusCode, reply.Header, xmlcodec.NewScanner(body), readHeaders(headers, wss))
+	sc := xmlcodec.NewScanner(body)
+	defer sc.Release() // resp and the errors hold copies: strings and cloned bytes
+	ob, md, err := op.openReply(backend, redact, faults, skipped, reply.StatusCode, reply.Header, sc, readHeaders(headers, wss))
 	if err != nil {
 		if cerr != nil && reply.StatusCode >= 200 && reply.StatusCode < 300 {
 			return charsetErr(md)

@@ -1,6 +1,8 @@
 package xmlcodec_test
 
 import (
+	"fmt"
+
 	"slices"
 	"testing"
 
@@ -56,5 +58,39 @@ func TestDirectFields(t *testing.T) {
 	}
 	if !proto.Equal(got, want) || want.GetItem().GetName() != "Drill" || len(want.GetItem().GetTags()) != 1 {
 		t.Fatalf("dynamic %v, generated %v", got, want)
+	}
+}
+
+// TestReleasedScannersLeaveResults decodes replies one after another, each with a scanner
+// from the pool that is released as soon as its decode ends, and checks afterwards that no
+// message changed: what a message holds (entity-decoded text, attribute values, CDATA) must
+// be its own, not the released scanner's buffers.
+func TestReleasedScannersLeaveResults(t *testing.T) {
+	p, err := xmlcodec.For((&testingv1.Everything{}).ProtoReflect().Descriptor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := func(i int) []byte {
+		return fmt.Appendf(nil, `<r id="id-%d&amp;&#x41;"><text>t%d &lt;&amp;&gt; &#233;</text><note><![CDATA[n%d<>]]></note>`+
+			`<child id="c%d"><text>x%d&#10;y</text></child><color-list>RED</color-list></r>`, i, i, i, i, i)
+	}
+	const n = 50
+	got := make([]*testingv1.Everything, n)
+	for i := range n {
+		sc := xmlcodec.NewScanner(reply(i))
+		got[i] = &testingv1.Everything{}
+		if err := decodeFirst(p, sc, got[i], xmlcodec.DecodeOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		sc.Release()
+	}
+	for i := range n {
+		want := &testingv1.Everything{}
+		if err := decodeWith(reply(i), want, xmlcodec.DecodeOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if !proto.Equal(got[i], want) || got[i].GetText() != fmt.Sprintf("t%d <&> é", i) {
+			t.Fatalf("reply %d: decoded with a released scanner %v, want %v", i, got[i], want)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
@@ -80,9 +81,36 @@ type nsBinding struct{ prefix, uri string }
 type rawAttr struct{ prefix, local, value string }
 
 // NewScanner returns a scanner of the document data, which it reads in place: data must not
-// change while the scanner is in use.
+// change while the scanner is in use. Release hands the scanner back for another document.
 func NewScanner(data []byte) *Scanner {
-	return newScanner(&Scanner{buf: data})
+	s := scanners.Get().(*Scanner)
+	s.buf = data
+	return newScanner(s)
+}
+
+// scanners are released in-place scanners, cleared but for their decoded-text buffer and
+// their table of attribute values (strings, which nothing can change), so a reply of the
+// usual size is scanned without allocating a scanner of 1.5 KB.
+var scanners = sync.Pool{New: func() any { return new(Scanner) }}
+
+// maxPooledScannerText bounds the decoded-text buffer a released scanner keeps.
+const maxPooledScannerText = 4 << 10
+
+// Release hands s, made by NewScanner, back for a later NewScanner. Neither s nor anything
+// it returned that is not a copy (the data of a CharData, Comment or Directive token; a
+// StartElement's attributes) may be used afterwards. Strings it returned (names, attribute
+// values) and InnerXML's bytes stay valid. Release of a scanner made by NewScannerReader does
+// nothing.
+func (s *Scanner) Release() {
+	if s.r != nil {
+		return
+	}
+	text, values := s.text[:0], s.values
+	if cap(text) > maxPooledScannerText {
+		text = nil
+	}
+	*s = Scanner{text: text, values: values}
+	scanners.Put(s)
 }
 
 // NewScannerReader returns a scanner that reads the document from r as it goes, holding no
