@@ -82,3 +82,21 @@ func TestFitIsExact(t *testing.T) {
 		})
 	}
 }
+
+// TestTakeIdempotencyKey: the key is taken however its name is written, escapes included,
+// and arguments without it are passed on unread.
+func TestTakeIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ in, rest, key string }{
+		{`{"a":1}`, `{"a":1}`, ""},
+		{`{"a":1,"idempotency_key":"k-1"}`, `{"a":1}`, "k-1"},
+		{`{"idempotency\u005fkey":"k-2","a":1}`, `{"a":1}`, "k-2"},
+		{`{"a":"\u0041","idempotency_key":null}`, `{"a":"\u0041"}`, ""},
+		{`not json`, `not json`, ""},
+	} {
+		rest, key, st := takeIdempotencyKey(json.RawMessage(tt.in))
+		if st != nil || string(rest) != tt.rest || key != tt.key {
+			t.Errorf("%s: got %s, %q, %v; want %s, %q", tt.in, rest, key, st, tt.rest, tt.key)
+		}
+	}
+}
