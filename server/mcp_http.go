@@ -81,7 +81,7 @@ func (h *mcpGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.next.ServeHTTP(w, r)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.s.opts.maxBody))
+	body, err := readBody(http.MaxBytesReader(w, r.Body, h.s.opts.maxBody), r.ContentLength)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
