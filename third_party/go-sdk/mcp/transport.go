@@ -5,6 +5,7 @@
 package mcp
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -737,6 +738,13 @@ func (t *ioConn) Read(ctx context.Context) (jsonrpc.Message, error) {
 // readBatch reads batch data, which may be either a single JSON-RPC message,
 // or an array of JSON-RPC messages.
 func readBatch(data []byte) (msgs []jsonrpc.Message, isBatch bool, _ error) {
+	// agentbridge (PATCHES.md, patch 5): only an array (or null, which reads as an empty one)
+	// can be a batch. Anything else is one message, read without first failing to read it as
+	// an array, which cost an error quoting the input on every message.
+	if first := bytes.TrimLeft(data, " \t\r\n"); len(first) == 0 || (first[0] != '[' && first[0] != 'n') {
+		msg, err := jsonrpc2.DecodeMessage(data)
+		return []jsonrpc.Message{msg}, false, err
+	}
 	// Try to read an array of messages first.
 	var rawBatch []json.RawMessage
 	if err := internaljson.Unmarshal(data, &rawBatch); err == nil {
