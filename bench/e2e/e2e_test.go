@@ -353,7 +353,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	e := startBench(b)
 	ctx := context.Background()
 	for _, op := range []string{opAdd, opList} {
-		for _, bridge := range []string{bridgeDirect, bridgeHandwritten, bridgeREST, bridgeConnect, bridgeGRPC, bridgeRESTAudit} {
+		for _, bridge := range []string{bridgeDirect, bridgeHandwritten, bridgeREST, bridgeConnect, bridgeGRPC, bridgeRESTAudit, bridgeMCP} {
 			b.Run("op="+op+"/bridge="+bridge, func(b *testing.B) {
 				c := e.client(bridge)
 				first, err := c.call(ctx, op, false) // warm the connection; learn the answer's size

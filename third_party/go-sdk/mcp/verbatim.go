@@ -11,9 +11,21 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"unicode/utf8"
 
 	"github.com/modelcontextprotocol/go-sdk/internal/jsonrpc2"
 )
+
+// A result this file writes is valid JSON with no line break by construction (each part is
+// checked, or written here), so the response that carries it need not check it again.
+func init() {
+	jsonrpc2.TrustedMarshal = func(obj any) ([]byte, bool) {
+		if x, ok := obj.(*CallToolResult); ok && x != nil {
+			return x.marshalVerbatim()
+		}
+		return nil, false
+	}
+}
 
 // marshalVerbatim writes the usual result of a tool call (no _meta, no input requests, no
 // request state, no result type) with the same bytes as json.Marshal of CallToolResult's wire
@@ -31,7 +43,28 @@ func (x *CallToolResult) marshalVerbatim() ([]byte, bool) {
 	if len(x.Meta) > 0 || x.InputRequests != nil || x.RequestState != "" || x.resultType != "" {
 		return nil, false
 	}
-	buf := make([]byte, 0, 256)
+	var sdata []byte // the structured content's JSON, marshaled first to size the buffer
+	if sc := x.StructuredContent; sc != nil {
+		var err error
+		if m, ok := sc.(json.Marshaler); ok {
+			if isNilPointer(sc) {
+				return nil, false
+			}
+			sdata, err = m.MarshalJSON()
+		} else {
+			sdata, err = json.Marshal(sc)
+		}
+		if err != nil {
+			return nil, false
+		}
+	}
+	size := 64 + len(sdata) + len(sdata)/16
+	for _, c := range x.Content {
+		if tc, ok := c.(*TextContent); ok && tc != nil {
+			size += 32 + len(tc.Text) + len(tc.Text)/8
+		}
+	}
+	buf := make([]byte, 0, size)
 	buf = append(buf, `{"content":`...)
 	if x.Content == nil {
 		buf = append(buf, "null"...)
@@ -41,12 +74,19 @@ func (x *CallToolResult) marshalVerbatim() ([]byte, bool) {
 			if c == nil || isNilPointer(c) {
 				return nil, false
 			}
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			if tc, ok := c.(*TextContent); ok && len(tc.Meta) == 0 && tc.Annotations == nil {
+				// As TextContent.MarshalJSON writes it, in one pass rather than three (marshal,
+				// check, copy).
+				buf = append(buf, `{"type":"text","text":`...)
+				buf = append(appendString(buf, tc.Text), '}')
+				continue
+			}
 			data, err := c.MarshalJSON()
 			if err != nil {
 				return nil, false
-			}
-			if i > 0 {
-				buf = append(buf, ',')
 			}
 			var ok bool
 			if buf, ok = appendVerbatim(buf, data); !ok {
@@ -55,23 +95,10 @@ func (x *CallToolResult) marshalVerbatim() ([]byte, bool) {
 		}
 		buf = append(buf, ']')
 	}
-	if sc := x.StructuredContent; sc != nil {
-		var data []byte
-		var err error
-		if m, ok := sc.(json.Marshaler); ok {
-			if isNilPointer(sc) {
-				return nil, false
-			}
-			data, err = m.MarshalJSON()
-		} else {
-			data, err = json.Marshal(sc)
-		}
-		if err != nil {
-			return nil, false
-		}
+	if x.StructuredContent != nil {
 		buf = append(buf, `,"structuredContent":`...)
 		var ok bool
-		if buf, ok = appendVerbatim(buf, data); !ok {
+		if buf, ok = appendVerbatim(buf, sdata); !ok {
 			return nil, false
 		}
 	}
@@ -121,4 +148,67 @@ func appendVerbatim(buf, data []byte) ([]byte, bool) {
 		}
 	}
 	return append(buf, data[start:]...), true
+}
+
+// stringPlain marks the ASCII bytes json.Marshal writes as they are inside a string: all but
+// the control characters, '"', '\\' and the HTML characters <, > and &.
+var stringPlain = func() (t [utf8.RuneSelf]bool) {
+	for c := ' '; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+// appendString appends s as a JSON string with json.Marshal's escaping: '"' and '\\' escaped,
+// \b \f \n \r \t by their short escapes and the other control characters, <, > and & as \u00XX,
+// each byte of invalid UTF-8 as \ufffd, and U+2028 and U+2029 as \u2028 and \u2029.
+func appendString(buf []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	buf = append(buf, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if stringPlain[c] {
+				i++
+				continue
+			}
+			buf = append(buf, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				buf = append(buf, '\\', c)
+			case '\b':
+				buf = append(buf, '\\', 'b')
+			case '\f':
+				buf = append(buf, '\\', 'f')
+			case '\n':
+				buf = append(buf, '\\', 'n')
+			case '\r':
+				buf = append(buf, '\\', 'r')
+			case '\t':
+				buf = append(buf, '\\', 't')
+			default:
+				buf = append(buf, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, '\\', 'u', '2', '0', '2', hex[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '"')
 }

@@ -10,8 +10,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/internal/jsonrpc2"
 )
 
 // releaseMarshal is CallToolResult.MarshalJSON as the release has it.
@@ -67,6 +71,9 @@ func TestMarshalVerbatimAsRelease(t *testing.T) {
 		{Content: []Content{&TextContent{Text: "t"}}, RequestState: "s"},
 		{Content: []Content{&TextContent{Text: "t"}}, resultType: resultTypeComplete},
 		{Content: []Content{&ImageContent{Data: []byte{1, 2, 3}, MIMEType: "image/png"}}},
+		{Content: []Content{&TextContent{Text: "ctl \x00\x01\b\f\n\r\t\x1f\x7f q\" b\\ <>& \u2028\u2029 \ufffd é 😀 bad \xff\xc3 end"}}},
+		{Content: []Content{&TextContent{Text: ""}, &TextContent{Text: "x", Annotations: &Annotations{Priority: 1}}, &ImageContent{Data: []byte{9}}}},
+		{Content: []Content{&TextContent{Text: strings.Repeat("<long \u2028 é \"text\">", 2000)}}, StructuredContent: json.RawMessage(item)},
 	}
 	for i, x := range results {
 		got, gotErr := x.MarshalJSON()
@@ -89,8 +96,48 @@ func TestMarshalVerbatimAsRelease(t *testing.T) {
 			t.Errorf("%d:\n got %s\nwant %s", i, got, want)
 		}
 	}
-	// The fast path is taken for the usual result.
+	// The fast path is taken for the usual result, and vouched for to jsonrpc2.
 	if _, ok := results[2].marshalVerbatim(); !ok {
 		t.Error("a text and structured result was marshaled the long way")
 	}
+	if data, ok := jsonrpc2.TrustedMarshal(results[2]); !ok || !bytes.Equal(data, resultJSON(t, results[2])) {
+		t.Errorf("TrustedMarshal of a tool result: %s, %v", data, ok)
+	}
+}
+
+// TestAppendStringAsMarshal: appendString writes every string as json.Marshal does, on strings
+// of bytes drawn mostly from the ones that are escaped, and every one-byte and some two-byte
+// strings.
+func TestAppendStringAsMarshal(t *testing.T) {
+	check := func(s string) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendString(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("%q:\n got %s\nwant %s", s, got, want)
+		}
+	}
+	for b := range 256 {
+		check(string([]byte{byte(b)}))
+		check("a" + string([]byte{byte(b), 0x80}) + "z")
+	}
+	alphabet := []string{"a", " ", "\"", "\\", "<", ">", "&", "\n", "\x00", "\x1f", "\x7f", "é", "\u2028", "\u2029", "\ufffd", "😀", "\xe2", "\x80", "\xa8", "\xff", "\xc3", "\xed\xa0\x80"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		var sb strings.Builder
+		for range rng.IntN(24) {
+			sb.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		check(sb.String())
+	}
+}
+
+func resultJSON(t *testing.T, x *CallToolResult) []byte {
+	t.Helper()
+	data, err := x.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

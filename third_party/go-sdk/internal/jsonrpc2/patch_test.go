@@ -198,6 +198,17 @@ func TestVerbatimAsBefore(t *testing.T) {
 	} else if _, ok := encodeVerbatimResult(r); !ok {
 		t.Error("a result NewResponse made was compacted again")
 	}
+	// A result its package vouches for (TrustedMarshal) is written as that package writes it.
+	defer func(old func(any) ([]byte, bool)) { TrustedMarshal = old }(TrustedMarshal)
+	TrustedMarshal = func(obj any) ([]byte, bool) {
+		if m, ok := obj.(*marshaler); ok && m.out == "trusted" {
+			return []byte(`{"trusted":true}`), true
+		}
+		return nil, false
+	}
+	if r, _ := NewResponse(Int64ID(4), &marshaler{out: "trusted"}, nil); string(r.Result) != `{"trusted":true}` {
+		t.Errorf("trusted result: %s", r.Result)
+	}
 	// An error response is not the fast path's.
 	withErr, _ := NewResponse(Int64ID(2), nil, &WireError{Code: -32601, Message: "no"})
 	if got, _ := EncodeMessage(withErr); string(got) != `{"jsonrpc":"2.0","id":2,"error":{"code":-32601,"message":"no"}}` {

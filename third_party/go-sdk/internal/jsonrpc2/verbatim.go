@@ -33,10 +33,20 @@ func Verbatim(data []byte) bool {
 	return len(data) > 0 && bytes.IndexByte(data, '\n') < 0 && bytes.IndexByte(data, '\r') < 0 && segjson.Valid(data)
 }
 
+// TrustedMarshal, when set, returns the JSON of a result its package writes itself, when that
+// package can vouch that it is what the result's MarshalJSON returns, valid, and free of line
+// breaks; false otherwise. Package mcp sets it (for tool results) in an init function.
+var TrustedMarshal func(obj any) ([]byte, bool)
+
 // marshalVerbatim returns the output of obj's MarshalJSON when obj is a json.Marshaler (not a
 // nil pointer, which encoding/json writes as null without calling it) and the output can be
 // written as it is. Otherwise it reports false, and the caller marshals obj the usual way.
 func marshalVerbatim(obj any) (json.RawMessage, bool) {
+	if TrustedMarshal != nil {
+		if data, ok := TrustedMarshal(obj); ok {
+			return data, true
+		}
+	}
 	m, ok := obj.(json.Marshaler)
 	if !ok {
 		return nil, false
