@@ -81,6 +81,7 @@ type mcpTool struct {
 	tool       *mcp.Tool
 	method     *method
 	input      *jsonschema.Resolved
+	quick      *quickSchema                           // the same check for the usual arguments (see quickSchema); nil if none
 	advertised map[toolschema.Profile]json.RawMessage // inputSchema in each profile but exact
 	geminiOut  json.RawMessage                        // outputSchema for gemini and portable sessions
 	wrapInput  bool
@@ -149,6 +150,10 @@ func (s *Server) buildTools(g *generation) ([]*mcpTool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("server: input schema of %s: %w", m.desc.FullName(), err)
 		}
+		var decoded any
+		if err := json.Unmarshal(checkJSON, &decoded); err != nil {
+			return nil, fmt.Errorf("server: input schema of %s: %w", m.desc.FullName(), err)
+		}
 		advertised, err := advertisedInputs(in)
 		if err != nil {
 			return nil, fmt.Errorf("server: input schema of %s: %w", m.desc.FullName(), err)
@@ -168,6 +173,7 @@ func (s *Server) buildTools(g *generation) ([]*mcpTool, error) {
 			},
 			method:     m,
 			input:      resolved,
+			quick:      compileQuick(decoded),
 			advertised: advertised,
 			geminiOut:  geminiOut,
 			wrapInput:  toolschema.Wrapped(m.desc.Input()),
@@ -306,8 +312,10 @@ func (s *Server) toolHandler(name string) mcp.ToolHandler {
 			// teaches one spelling, has no null for it, so it checks what protojson will read.
 			dropAbsentNulls(t.method.desc.Input(), instance)
 		}
-		if err := t.input.Validate(instance); err != nil {
-			return toolError(s.argumentError(t, args, err)), nil
+		if t.quick == nil || !t.quick.valid(instance) {
+			if err := t.input.Validate(instance); err != nil {
+				return toolError(s.argumentError(t, args, err)), nil
+			}
 		}
 		args = t.unwrap(args)
 		msg := t.method.newInput()

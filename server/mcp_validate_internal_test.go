@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"github.com/google/jsonschema-go/jsonschema"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
-	_ "github.com/agentbridge/agentbridge/gen/agentbridge/demo/v1"
-	_ "github.com/agentbridge/agentbridge/gen/agentbridge/testing/v1"
+	demov1 "github.com/agentbridge/agentbridge/gen/agentbridge/demo/v1"
+	testingv1 "github.com/agentbridge/agentbridge/gen/agentbridge/testing/v1"
 	"github.com/agentbridge/agentbridge/server/toolschema"
 )
 
@@ -134,5 +135,143 @@ func randomValue(rng *rand.Rand, depth int) any {
 			return 7.0
 		}
 		return map[string]any{"value": randomValue(rng, depth-1), "seconds": strs[rng.IntN(len(strs))]}
+	}
+}
+
+// TestQuickSchemaNeverLaxer: the quick check never calls valid what jsonschema-go refuses, on
+// random arguments to the input schemas (as the tool handler checks them: typed anyOfs merged)
+// of every message of the demo and test protos; and it does answer for the usual tools, so the
+// comparison is not empty.
+func TestQuickSchemaNeverLaxer(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	schemas, compiled, quickValid, checked := 0, 0, 0, 0
+	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		if !strings.HasPrefix(string(fd.Package()), "agentbridge.") {
+			return true
+		}
+		msgs := fd.Messages()
+		for i := range msgs.Len() {
+			md := msgs.Get(i)
+			in, err := toolschema.Input(md, toolschema.Options{})
+			if err != nil {
+				continue
+			}
+			schemas++
+			checkJSON, _ := json.Marshal(mergeTypedAnyOf(in))
+			var decoded any
+			if err := json.Unmarshal(checkJSON, &decoded); err != nil {
+				t.Fatal(err)
+			}
+			quick := compileQuick(decoded)
+			if quick == nil {
+				continue
+			}
+			compiled++
+			resolved := mustResolve(t, mergeTypedAnyOf(in))
+			props, _ := in["properties"].(map[string]any)
+			names := make([]string, 0, len(props))
+			for name := range props {
+				names = append(names, name)
+			}
+			for range 300 {
+				args := map[string]any{}
+				if len(names) > 0 && rng.IntN(2) == 0 {
+					args[names[rng.IntN(len(names))]] = randomValue(rng, 2)
+				} else {
+					for _, name := range names {
+						if rng.IntN(3) > 0 {
+							args[name] = randomValue(rng, 2)
+						}
+					}
+				}
+				if rng.IntN(20) == 0 {
+					args["notAField"] = 1
+				}
+				data, _ := json.Marshal(args)
+				var instance any
+				if err := json.Unmarshal(data, &instance); err != nil {
+					t.Fatal(err)
+				}
+				checked++
+				if !quick.valid(instance) {
+					continue
+				}
+				quickValid++
+				if err := resolved.Validate(instance); err != nil {
+					t.Fatalf("%s: %s: the quick check says valid, jsonschema-go %v", md.FullName(), data, err)
+				}
+			}
+		}
+		return true
+	})
+	t.Logf("%d input schemas, %d compiled; %d of %d argument sets called valid by the quick check", schemas, compiled, quickValid, checked)
+	if compiled < schemas/3 || quickValid < checked/20 {
+		t.Fatalf("the quick check covers too little to be compared: %d of %d schemas, %d of %d arguments", compiled, schemas, quickValid, checked)
+	}
+	for _, m := range []proto.Message{&testingv1.AddRequest{}, &demov1.GetItemRequest{}, &demov1.ReserveItemRequest{}} {
+		in, err := toolschema.Input(m.ProtoReflect().Descriptor(), toolschema.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkJSON, _ := json.Marshal(mergeTypedAnyOf(in))
+		var decoded any
+		_ = json.Unmarshal(checkJSON, &decoded)
+		if compileQuick(decoded) == nil {
+			t.Errorf("%s: the quick check does not compile its input schema", m.ProtoReflect().Descriptor().FullName())
+		}
+	}
+}
+
+// TestQuickSchemaKeywords: on schemas of one keyword each, the quick check gives jsonschema-go's
+// verdict on values at and around every bound, of every JSON type; keywords it does not handle
+// compile to nil.
+func TestQuickSchemaKeywords(t *testing.T) {
+	schemas := []string{
+		`{"type":"integer"}`, `{"type":"number"}`, `{"type":["integer","string"]}`, `{"type":"string"}`,
+		`{"type":"boolean"}`, `{"type":"null"}`, `{"type":"array"}`, `{"type":"object"}`,
+		`{"minimum":-2147483648,"maximum":2147483647}`, `{"exclusiveMinimum":0}`, `{"exclusiveMaximum":1.5}`,
+		`{"minLength":2,"maxLength":3}`, `{"pattern":"^-?[0-9]+$"}`, `{"pattern":"é"}`,
+		`{"items":{"type":"integer","minimum":0}}`,
+		`{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"],"additionalProperties":false}`,
+		`{"properties":{"a":{"type":"string"}}}`, `{"description":"d","format":"date-time","title":"t"}`,
+	}
+	values := []string{`null`, `true`, `false`, `0`, `-0`, `1`, `-1`, `1.5`, `1.4999999999999998`, `2.0`,
+		`2147483647`, `2147483648`, `-2147483648`, `-2147483649`, `1e300`, `""`, `"a"`, `"ab"`, `"abc"`,
+		`"abcd"`, `"éé"`, `"ééé"`, `"12"`, `"-12"`, `"1.5"`, `[]`, `[0]`, `[-1]`, `[1.5]`, `["x"]`, `{}`,
+		`{"a":1}`, `{"a":"1"}`, `{"a":1,"b":2}`, `{"b":2}`, `{"a":1.5}`}
+	for _, sj := range schemas {
+		var decoded any
+		if err := json.Unmarshal([]byte(sj), &decoded); err != nil {
+			t.Fatal(err)
+		}
+		quick := compileQuick(decoded)
+		if quick == nil {
+			t.Fatalf("%s does not compile", sj)
+		}
+		var js jsonschema.Schema
+		if err := json.Unmarshal([]byte(sj), &js); err != nil {
+			t.Fatal(err)
+		}
+		resolved, err := js.Resolve(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, vj := range values {
+			var v any
+			if err := json.Unmarshal([]byte(vj), &v); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := quick.valid(v), resolved.Validate(v) == nil; got != want {
+				t.Errorf("schema %s, value %s: quick check %v, jsonschema-go %v", sj, vj, got, want)
+			}
+		}
+	}
+	for _, sj := range []string{`{"anyOf":[{"type":"string"}]}`, `{"enum":["A"]}`, `{"$ref":"#/$defs/x"}`, `{"minItems":1}`,
+		`{"additionalProperties":{"type":"string"}}`, `{"not":{}}`, `{"type":"nothing"}`, `{"pattern":"("}`, `{"const":1}`} {
+		var decoded any
+		_ = json.Unmarshal([]byte(sj), &decoded)
+		if compileQuick(decoded) != nil {
+			t.Errorf("%s compiled; the quick check does not handle it", sj)
+		}
 	}
 }
