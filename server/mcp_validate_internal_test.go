@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,67 +25,81 @@ import (
 func TestMergeTypedAnyOfSameVerdicts(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	merged, schemas, valid, checked := 0, 0, 0, 0
+	forInputSchemas(func(md protoreflect.MessageDescriptor, in map[string]any) {
+		schemas++
+		orig := mustResolve(t, in)
+		check := mustResolve(t, mergeTypedAnyOf(in))
+		origJSON, _ := json.Marshal(in)
+		checkJSON, _ := json.Marshal(mergeTypedAnyOf(in))
+		if string(origJSON) != string(checkJSON) {
+			merged++
+		}
+		for range 200 {
+			data, instance := randomArgs(t, rng, in)
+			errOrig, errCheck := orig.Validate(instance), check.Validate(instance)
+			checked++
+			if errOrig == nil {
+				valid++
+			}
+			if (errOrig == nil) != (errCheck == nil) {
+				t.Fatalf("%s: %s: the tool's schema says %v, the merged one %v", md.FullName(), data, errOrig, errCheck)
+			}
+		}
+	})
+	if schemas == 0 || merged == 0 || valid < checked/10 || valid > checked*9/10 {
+		t.Fatalf("%d schemas, %d with an anyOf merged, %d of %d arguments valid: the test checks too little", schemas, merged, valid, checked)
+	}
+	t.Logf("%d input schemas, %d with anyOfs merged; %d of %d arguments valid", schemas, merged, valid, checked)
+}
+
+// forInputSchemas calls f with the input schema of every message in agentbridge's demo and
+// test protos that a tool can take.
+func forInputSchemas(f func(md protoreflect.MessageDescriptor, in map[string]any)) {
 	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
 		if !strings.HasPrefix(string(fd.Package()), "agentbridge.") {
 			return true
 		}
 		msgs := fd.Messages()
 		for i := range msgs.Len() {
-			md := msgs.Get(i)
-			in, err := toolschema.Input(md, toolschema.Options{})
-			if err != nil {
-				continue // not a message a tool takes
-			}
-			schemas++
-			orig := mustResolve(t, in)
-			check := mustResolve(t, mergeTypedAnyOf(in))
-			origJSON, _ := json.Marshal(in)
-			checkJSON, _ := json.Marshal(mergeTypedAnyOf(in))
-			if string(origJSON) != string(checkJSON) {
-				merged++
-			}
-			props, _ := in["properties"].(map[string]any)
-			names := make([]string, 0, len(props))
-			for name := range props {
-				names = append(names, name)
-			}
-			for range 200 {
-				args := map[string]any{}
-				if len(names) > 0 && rng.IntN(2) == 0 {
-					// One property: most such arguments are valid, so acceptance is checked too.
-					args[names[rng.IntN(len(names))]] = randomValue(rng, 2)
-				} else {
-					for _, name := range names {
-						if rng.IntN(3) > 0 {
-							args[name] = randomValue(rng, 2)
-						}
-					}
-				}
-				if rng.IntN(20) == 0 {
-					args["notAField"] = 1
-				}
-				// Through JSON, as the tool handler checks them.
-				data, _ := json.Marshal(args)
-				var instance any
-				if err := json.Unmarshal(data, &instance); err != nil {
-					t.Fatal(err)
-				}
-				errOrig, errCheck := orig.Validate(instance), check.Validate(instance)
-				checked++
-				if errOrig == nil {
-					valid++
-				}
-				if (errOrig == nil) != (errCheck == nil) {
-					t.Fatalf("%s: %s: the tool's schema says %v, the merged one %v", md.FullName(), data, errOrig, errCheck)
-				}
+			if in, err := toolschema.Input(msgs.Get(i), toolschema.Options{}); err == nil {
+				f(msgs.Get(i), in)
 			}
 		}
 		return true
 	})
-	if schemas == 0 || merged == 0 || valid < checked/10 || valid > checked*9/10 {
-		t.Fatalf("%d schemas, %d with an anyOf merged, %d of %d arguments valid: the test checks too little", schemas, merged, valid, checked)
+}
+
+// randomArgs makes random arguments for a tool with input schema in: half the time one of its
+// properties (most such arguments are valid, so acceptance is checked too), else each property
+// with a chance of 2 in 3, and now and then a property it does not have. It returns them as
+// JSON and decoded from it, as the tool handler checks them.
+func randomArgs(t *testing.T, rng *rand.Rand, in map[string]any) ([]byte, any) {
+	t.Helper()
+	props, _ := in["properties"].(map[string]any)
+	names := make([]string, 0, len(props))
+	for name := range props {
+		names = append(names, name)
 	}
-	t.Logf("%d input schemas, %d with anyOfs merged; %d of %d arguments valid", schemas, merged, valid, checked)
+	slices.Sort(names) // the same arguments from the same seed
+	args := map[string]any{}
+	if len(names) > 0 && rng.IntN(2) == 0 {
+		args[names[rng.IntN(len(names))]] = randomValue(rng, 2)
+	} else {
+		for _, name := range names {
+			if rng.IntN(3) > 0 {
+				args[name] = randomValue(rng, 2)
+			}
+		}
+	}
+	if rng.IntN(20) == 0 {
+		args["notAField"] = 1
+	}
+	data, _ := json.Marshal(args)
+	var instance any
+	if err := json.Unmarshal(data, &instance); err != nil {
+		t.Fatal(err)
+	}
+	return data, instance
 }
 
 func mustResolve(t *testing.T, schema any) *jsonschema.Resolved {
@@ -145,64 +160,30 @@ func randomValue(rng *rand.Rand, depth int) any {
 func TestQuickSchemaNeverLaxer(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 5))
 	schemas, compiled, quickValid, checked := 0, 0, 0, 0
-	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
-		if !strings.HasPrefix(string(fd.Package()), "agentbridge.") {
-			return true
+	forInputSchemas(func(md protoreflect.MessageDescriptor, in map[string]any) {
+		schemas++
+		checkJSON, _ := json.Marshal(mergeTypedAnyOf(in))
+		var decoded any
+		if err := json.Unmarshal(checkJSON, &decoded); err != nil {
+			t.Fatal(err)
 		}
-		msgs := fd.Messages()
-		for i := range msgs.Len() {
-			md := msgs.Get(i)
-			in, err := toolschema.Input(md, toolschema.Options{})
-			if err != nil {
+		quick := compileQuick(decoded)
+		if quick == nil {
+			return
+		}
+		compiled++
+		resolved := mustResolve(t, mergeTypedAnyOf(in))
+		for range 300 {
+			data, instance := randomArgs(t, rng, in)
+			checked++
+			if !quick.valid(instance) {
 				continue
 			}
-			schemas++
-			checkJSON, _ := json.Marshal(mergeTypedAnyOf(in))
-			var decoded any
-			if err := json.Unmarshal(checkJSON, &decoded); err != nil {
-				t.Fatal(err)
-			}
-			quick := compileQuick(decoded)
-			if quick == nil {
-				continue
-			}
-			compiled++
-			resolved := mustResolve(t, mergeTypedAnyOf(in))
-			props, _ := in["properties"].(map[string]any)
-			names := make([]string, 0, len(props))
-			for name := range props {
-				names = append(names, name)
-			}
-			for range 300 {
-				args := map[string]any{}
-				if len(names) > 0 && rng.IntN(2) == 0 {
-					args[names[rng.IntN(len(names))]] = randomValue(rng, 2)
-				} else {
-					for _, name := range names {
-						if rng.IntN(3) > 0 {
-							args[name] = randomValue(rng, 2)
-						}
-					}
-				}
-				if rng.IntN(20) == 0 {
-					args["notAField"] = 1
-				}
-				data, _ := json.Marshal(args)
-				var instance any
-				if err := json.Unmarshal(data, &instance); err != nil {
-					t.Fatal(err)
-				}
-				checked++
-				if !quick.valid(instance) {
-					continue
-				}
-				quickValid++
-				if err := resolved.Validate(instance); err != nil {
-					t.Fatalf("%s: %s: the quick check says valid, jsonschema-go %v", md.FullName(), data, err)
-				}
+			quickValid++
+			if err := resolved.Validate(instance); err != nil {
+				t.Fatalf("%s: %s: the quick check says valid, jsonschema-go %v", md.FullName(), data, err)
 			}
 		}
-		return true
 	})
 	t.Logf("%d input schemas, %d compiled; %d of %d argument sets called valid by the quick check", schemas, compiled, quickValid, checked)
 	if compiled < schemas/3 || quickValid < checked/20 {
