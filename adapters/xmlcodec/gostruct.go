@@ -1,6 +1,7 @@
 package xmlcodec
 
 import (
+	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
@@ -324,6 +325,8 @@ func (f *goField) set(base unsafe.Pointer, v protoreflect.Value) {
 			*(*float64)(p) = v.Float()
 		case goMessage:
 			*(*unsafe.Pointer)(p) = messagePointer(v.Message())
+		default:
+			f.unreachable()
 		}
 	case goPointer:
 		switch f.op {
@@ -354,6 +357,8 @@ func (f *goField) set(base unsafe.Pointer, v protoreflect.Value) {
 		case goFloat64:
 			x := v.Float()
 			*(**float64)(p) = &x
+		default: // bytes and messages have no pointer shape (goFieldAt)
+			f.unreachable()
 		}
 	case goOneof:
 		w := reflect.New(f.wrapper) // the member's wrapper, which the oneof's interface holds
@@ -394,6 +399,16 @@ func (f *goField) set(base unsafe.Pointer, v protoreflect.Value) {
 		case goMessage:
 			l := (*[]unsafe.Pointer)(p) // []*M: a slice of pointers either way
 			*l = append(*l, messagePointer(v.Message()))
+		default:
+			f.unreachable()
 		}
+	default:
+		f.unreachable()
 	}
+}
+
+// unreachable stops a write goFieldAt never plans: skipping it would lose the value without a
+// word.
+func (f *goField) unreachable() {
+	panic(fmt.Sprintf("xmlcodec: no direct write for Go type %d in shape %d", f.op, f.shape))
 }
