@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"google.golang.org/grpc/codes"
@@ -528,8 +529,10 @@ func (r *resultShape) tooLarge(resultBytes int) *status.Status {
 }
 
 // jsonResult is a tool result of JSON, repeated as text, with a note in words when it was cut.
+// The text shares data's bytes, which nothing writes after this: every caller passes JSON just
+// written for this result, which the SDK only reads.
 func jsonResult(data json.RawMessage, hint string) *mcp.CallToolResult {
-	content := []mcp.Content{&mcp.TextContent{Text: string(data)}}
+	content := []mcp.Content{&mcp.TextContent{Text: unsafe.String(unsafe.SliceData(data), len(data))}}
 	if hint != "" {
 		content = append(content, &mcp.TextContent{Text: hint})
 	}

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/modelcontextprotocol/go-sdk/internal/jsonrpc2"
@@ -58,10 +59,13 @@ func (x *CallToolResult) marshalVerbatim() ([]byte, bool) {
 			return nil, false
 		}
 	}
+	// The buffer is sized so that it is not grown: a text's quotes and backslashes take two
+	// bytes each (counting them costs a small part of a copy; a text of JSON has many), and the
+	// other escapes, rare, get a little room.
 	size := 64 + len(sdata) + len(sdata)/16
 	for _, c := range x.Content {
 		if tc, ok := c.(*TextContent); ok && tc != nil {
-			size += 32 + len(tc.Text) + len(tc.Text)/8
+			size += 64 + len(tc.Text) + strings.Count(tc.Text, `"`) + strings.Count(tc.Text, `\`) + len(tc.Text)/64
 		}
 	}
 	buf := make([]byte, 0, size)

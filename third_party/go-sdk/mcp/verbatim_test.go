@@ -141,3 +141,39 @@ func resultJSON(t *testing.T, x *CallToolResult) []byte {
 	}
 	return data
 }
+
+// TestMarshalVerbatimOneBuffer checks that a tool result of JSON, as text and as structured
+// content, is written into one buffer that is not grown: the sizing counts the quotes and
+// backslashes of the text, which take two bytes each.
+func TestMarshalVerbatimOneBuffer(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"orders":[`)
+	for i := range 200 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{"orderId":"O-`)
+		b.WriteString(strings.Repeat("7", i%9+1))
+		b.WriteString(`","customer":"C \"quoted\" \\ name","status":"OPEN","total":12.5}`)
+	}
+	b.WriteString(`]}`)
+	data := json.RawMessage(b.String())
+	x := &CallToolResult{Content: []Content{&TextContent{Text: string(data)}}, StructuredContent: data}
+	want, err := releaseMarshal(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	allocs := testing.AllocsPerRun(10, func() {
+		var ok bool
+		if got, ok = x.marshalVerbatim(); !ok {
+			t.Fatal("not written verbatim")
+		}
+	})
+	if !bytes.Equal(got, want) {
+		t.Errorf("got %.200s\nwant %.200s", got, want)
+	}
+	if allocs != 1 {
+		t.Errorf("%v allocations, want 1: the buffer was grown", allocs)
+	}
+}

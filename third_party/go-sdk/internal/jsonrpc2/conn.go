@@ -721,7 +721,11 @@ func (c *Connection) processResult(from any, req *incomingRequest, result any, e
 			delete(s.incomingByID, req.ID)
 		})
 		if respErr == nil {
+			// agentbridge patch (third_party/go-sdk/PATCHES.md): the result NewResponse wrote
+			// is not checked again while it is written (verbatim.go).
+			writing.Store(response, struct{}{})
 			writeErr := c.write(notDone{req.ctx}, response)
+			writing.Delete(response)
 			if err == nil {
 				err = writeErr
 			}

@@ -8,8 +8,10 @@ package jsonrpc2
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"reflect"
 	"runtime"
 	"strconv"
@@ -213,5 +215,102 @@ func TestVerbatimAsBefore(t *testing.T) {
 	withErr, _ := NewResponse(Int64ID(2), nil, &WireError{Code: -32601, Message: "no"})
 	if got, _ := EncodeMessage(withErr); string(got) != `{"jsonrpc":"2.0","id":2,"error":{"code":-32601,"message":"no"}}` {
 		t.Errorf("error response: %s", got)
+	}
+}
+
+// chanReader gives a connection the messages sent on it, and io.EOF once it is closed.
+type chanReader chan Message
+
+func (r chanReader) Read(ctx context.Context) (Message, error) {
+	select {
+	case m, ok := <-r:
+		if !ok {
+			return nil, io.EOF
+		}
+		return m, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+type writerFunc func(context.Context, Message) error
+
+func (f writerFunc) Write(ctx context.Context, m Message) error { return f(ctx, m) }
+
+type nopCloser struct{}
+
+func (nopCloser) Close() error { return nil }
+
+// TestWritingSkipsSecondCheck checks that a call's response is marked while the connection
+// writes it, and only then: it is encoded as before, and once the calls are answered no mark is
+// left. A marked result is not checked again, so EncodeMessage writes it as it is.
+func TestWritingSkipsSecondCheck(t *testing.T) {
+	results := map[string]any{
+		"compact":  &marshaler{out: `{"a":[1,"<b>"]}`},
+		"indented": &marshaler{out: "{\n  \"indented\": true\n}"},
+		"value":    map[string]any{"s": "x<y>&z\u2028", "n": []int{1, 2}},
+		"string":   "a \"quoted\" string",
+	}
+	in := make(chanReader)
+	written := make(chan []byte)
+	c := NewConnection(t.Context(), ConnectionConfig{
+		Reader: in,
+		Writer: writerFunc(func(_ context.Context, m Message) error {
+			r, ok := m.(*Response)
+			if _, marked := writing.Load(m); !ok || !marked {
+				t.Errorf("%#v written without its mark", m)
+			}
+			data, err := EncodeMessage(r)
+			if err != nil {
+				t.Error(err)
+			}
+			written <- data
+			return nil
+		}),
+		Closer: nopCloser{},
+		Bind: func(*Connection) Handler {
+			return HandlerFunc(func(_ context.Context, req *Request) (any, error) { return results[req.Method], nil })
+		},
+	})
+	for method, result := range results {
+		call, err := NewCall(Int64ID(7), method, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in <- call
+		got := <-written
+		r, err := NewResponse(Int64ID(7), result, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wire := wireCombined{VersionTag: wireVersion}
+		r.marshal(&wire)
+		want, err := jsonMarshal(&wire)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s:\n got %s\nwant %s", method, got, want)
+		}
+	}
+	close(in)
+	if err := c.Wait(); err != nil && !errors.Is(err, io.EOF) {
+		t.Errorf("Wait: %v", err)
+	}
+	writing.Range(func(k, _ any) bool {
+		t.Errorf("%#v still marked after it was written", k)
+		return true
+	})
+
+	// The mark is what skips the check: a marked result is written as it is, an unmarked one
+	// is checked (and this one, invalid, fails as before).
+	r := &Response{ID: Int64ID(1), Result: json.RawMessage(`{"a":1`)}
+	if _, err := EncodeMessage(r); err == nil {
+		t.Error("an invalid result set by hand was encoded")
+	}
+	writing.Store(r, struct{}{})
+	defer writing.Delete(r)
+	if got, err := EncodeMessage(r); err != nil || string(got) != `{"jsonrpc":"2.0","id":1,"result":{"a":1}` {
+		t.Errorf("marked: %s %v", got, err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"strconv"
+	"sync"
 
 	segjson "github.com/segmentio/encoding/json"
 )
@@ -61,11 +62,22 @@ func marshalVerbatim(obj any) (json.RawMessage, bool) {
 	return data, true
 }
 
+// writing holds the responses processResult is writing, from NewResponse to the return of the
+// connection's write. NewResponse writes a result that can be written as it is: the output of
+// marshalVerbatim, checked, or of encoding/json, which is compact and escapes line breaks. So
+// EncodeMessage, which the transports call while writing, need not check it a second time: for
+// a tool's result of tens of KB, as much as a copy of it costs. A response made or changed
+// anywhere else is not in the set, and is checked.
+var writing sync.Map // *Response → struct{}
+
 // encodeVerbatimResult encodes a successful response whose result can be written as it is,
 // with the same bytes as EncodeMessage: {"jsonrpc":"2.0","id":ID,"result":RESULT}, "id" left
 // out when the ID is not set. Otherwise it reports false.
 func encodeVerbatimResult(r *Response) ([]byte, bool) {
-	if r.Error != nil || !Verbatim(r.Result) {
+	if r.Error != nil || len(r.Result) == 0 {
+		return nil, false
+	}
+	if _, ok := writing.Load(r); !ok && !Verbatim(r.Result) {
 		return nil, false
 	}
 	data := make([]byte, 0, len(r.Result)+48)
