@@ -42,27 +42,68 @@ func (e Event) Empty() bool {
 
 // writeEvent writes the event to w, and flushes.
 func writeEvent(w http.ResponseWriter, evt Event) (int, error) {
-	var b bytes.Buffer
+	// agentbridge patch (third_party/go-sdk/PATCHES.md): the event is written from a pooled
+	// buffer of its size. w.Write does not keep the bytes (io.Writer's contract), so the
+	// buffer is free again once it returns; a response of tens of KB allocated its size once
+	// more per event before.
+	size := len("data: \n\n") + len(evt.Data)
 	if evt.Name != "" {
-		fmt.Fprintf(&b, "event: %s\n", evt.Name)
+		size += len("event: \n") + len(evt.Name)
 	}
 	if evt.ID != "" {
-		fmt.Fprintf(&b, "id: %s\n", evt.ID)
+		size += len("id: \n") + len(evt.ID)
 	}
 	if evt.Retry != "" {
-		fmt.Fprintf(&b, "retry: %s\n", evt.Retry)
+		size += len("retry: \n") + len(evt.Retry)
 	}
-	// Write the payload directly into a pre-grown buffer to avoid the extra
-	// copy from string(evt.Data) and repeated buffer regrowths.
-	b.Grow(len("data: \n\n") + len(evt.Data))
-	b.WriteString("data: ")
-	b.Write(evt.Data)
-	b.WriteString("\n\n")
-	n, err := w.Write(b.Bytes())
+	bp := getEventBuffer(size)
+	b := *bp
+	if evt.Name != "" {
+		b = append(append(append(b, "event: "...), evt.Name...), '\n')
+	}
+	if evt.ID != "" {
+		b = append(append(append(b, "id: "...), evt.ID...), '\n')
+	}
+	if evt.Retry != "" {
+		b = append(append(append(b, "retry: "...), evt.Retry...), '\n')
+	}
+	b = append(append(append(b, "data: "...), evt.Data...), "\n\n"...)
+	n, err := w.Write(b)
+	*bp = b
+	putEventBuffer(bp)
 	rc := http.NewResponseController(w)
 	// Ignore returned error as flushing is best-effort.
 	_ = rc.Flush()
 	return n, err
+}
+
+// maxPooledEvent is the largest event buffer kept for reuse; larger events get a buffer of
+// their own, so that one large event does not keep its memory for good.
+const maxPooledEvent = 1 << 20
+
+// eventBuffers holds buffers writeEvent has written from.
+var eventBuffers sync.Pool // *[]byte
+
+// getEventBuffer returns an empty buffer with room for size bytes.
+func getEventBuffer(size int) *[]byte {
+	if size <= maxPooledEvent {
+		if bp, ok := eventBuffers.Get().(*[]byte); ok {
+			if cap(*bp) >= size {
+				*bp = (*bp)[:0]
+				return bp
+			}
+			// Too small for this event: dropped, and replaced by the larger one below.
+		}
+	}
+	b := make([]byte, 0, size)
+	return &b
+}
+
+// putEventBuffer keeps bp for reuse unless it is larger than maxPooledEvent.
+func putEventBuffer(bp *[]byte) {
+	if cap(*bp) <= maxPooledEvent {
+		eventBuffers.Put(bp)
+	}
 }
 
 // DefaultMaxEventSize is the default maximum number of bytes buffered while
