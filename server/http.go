@@ -14,7 +14,7 @@ func (s *Server) newHTTPHandler(g *generation) (http.Handler, error) {
 	mux := http.NewServeMux()
 	s.registerConnect(mux, g)
 	methods, names := g.sortedMethods()
-	doc, err := buildOpenAPI(methods, names, func(name protoreflect.FullName) string { return g.describe(s.comments, name) }, !s.opts.idempotency.Disabled)
+	doc, err := buildOpenAPI(methods, names, func(name protoreflect.FullName) string { return g.describe(name) }, !s.opts.idempotency.Disabled)
 	if err != nil {
 		return nil, err
 	}

@@ -99,7 +99,7 @@ func (s *Server) buildTools(g *generation) ([]*mcpTool, error) {
 	sort.Strings(procs)
 	names := toolNames(g.methods, procs, g.mcpOpts.ToolNameBudget)
 	seen := map[string]string{}
-	describe := func(name protoreflect.FullName) string { return g.describe(s.comments, name) }
+	describe := func(name protoreflect.FullName) string { return g.describe(name) }
 	opts := toolschema.Options{Describe: describe}
 	tools := make([]*mcpTool, 0, len(procs))
 	for _, p := range procs {

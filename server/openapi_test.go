@@ -63,11 +63,11 @@ func newOpenAPIFixture(t *testing.T, describe func(protoreflect.FullName) string
 		t.Fatal(err)
 	}
 	f.doc = decodeJSON(t, f.raw)
-	s := &Server{comments: commentsFunc(describe)}
+	s := &Server{}
 	// The tools' result options (the fields argument, the _truncated note) are MCP's own; off
 	// here, the tools' schemas are the messages' as the OpenAPI document has them.
 	noFields := false
-	tools, err := s.buildTools(&generation{methods: f.methods, files: new(protoregistry.Files), mcpOpts: MCPOptions{Results: ResultOptions{FieldsArgument: &noFields}}})
+	tools, err := s.buildTools(&generation{methods: f.methods, files: new(protoregistry.Files), comments: commentsFunc(describe), mcpOpts: MCPOptions{Results: ResultOptions{FieldsArgument: &noFields}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,11 +93,10 @@ type Server struct {
 		sync.Mutex
 		seen map[string]struct{}
 	}
-	comments Comments // of agentbridge's own protos, whose linked descriptors carry none
-	grpc     *grpc.Server
-	health   *health.Server
-	http     http.Handler
-	ready    atomic.Bool
+	grpc   *grpc.Server
+	health *health.Server
+	http   http.Handler
+	ready  atomic.Bool
 
 	gen      atomic.Pointer[generation]   // what new calls are served by
 	reloadMu sync.Mutex                   // one Reload at a time
@@ -134,6 +133,7 @@ type generation struct {
 	toolByName map[string]*mcpTool
 	toolsets   map[string]Toolset // "" selects every tool
 	mcpOpts    MCPOptions
+	comments   Comments // of agentbridge's own protos, while g is built (newGeneration)
 	http       http.Handler
 
 	openapi   []byte         // the OpenAPI document /openapi.json serves
@@ -220,9 +220,6 @@ func New(services []Service, opts ...Option) (*Server, error) {
 	}
 	s.interceptors = interceptors
 	s.chain = chainUnary(interceptors)
-	if s.comments, err = EmbeddedComments(); err != nil {
-		return nil, err
-	}
 	s.grpc, s.health = s.newGRPCServer()
 	g, err := s.newGeneration(context.Background(), services, o.mcp)
 	if err != nil {
@@ -256,6 +253,15 @@ func (s *Server) Reload(services []Service, mcpOpts MCPOptions) error {
 // newGeneration builds everything the services need on every surface, without serving it.
 func (s *Server) newGeneration(ctx context.Context, services []Service, mcpOpts MCPOptions) (*generation, error) {
 	g := &generation{services: services, guards: collectGuards(services), closers: collectClosers(services), methods: map[string]*method{}, files: new(protoregistry.Files), mcpOpts: mcpOpts}
+	// The comments of agentbridge's own protos describe tools and OpenAPI operations, which are
+	// built here and only here. Read for each build and let go after, rather than kept: they
+	// were about a quarter of the heap a serving program keeps live, which the garbage
+	// collector marks on every cycle.
+	var err error
+	if g.comments, err = EmbeddedComments(); err != nil {
+		return nil, err
+	}
+	defer func() { g.comments = nil }()
 	for _, svc := range services {
 		if svc.Desc == nil {
 			return nil, errors.New("server: a service has no descriptor")
@@ -308,7 +314,6 @@ func (s *Server) newGeneration(ctx context.Context, services []Service, mcpOpts 
 	g.json = newJSONEncoder(g.types)
 	g.jsonIn = jsonplan.NewDecoder(jsonUnmarshal)
 	g.wire = wireplan.New()
-	var err error
 	if g.tools, err = s.buildTools(g); err != nil {
 		return nil, err
 	}
@@ -369,14 +374,15 @@ func registerFile(files *protoregistry.Files, fd protoreflect.FileDescriptor) er
 }
 
 // describe returns the leading comment of a served element: from the source info its file
-// carries (contracts loaded at run time), else from agentbridge's embedded comments.
-func (g *generation) describe(comments Comments, name protoreflect.FullName) string {
+// carries (contracts loaded at run time), else from agentbridge's embedded comments. It is
+// called while g is built (newGeneration), the only time g holds those.
+func (g *generation) describe(name protoreflect.FullName) string {
 	if d, err := g.files.FindDescriptorByName(name); err == nil {
 		if loc := d.ParentFile().SourceLocations().ByDescriptor(d); loc.LeadingComments != "" {
 			return cleanComment(loc.LeadingComments)
 		}
 	}
-	return comments.Describe(name)
+	return g.comments.Describe(name)
 }
 
 // Handler returns the HTTP surface: Connect, gRPC and gRPC-Web, REST/JSON, MCP (/mcp),
