@@ -254,8 +254,8 @@ func (s *Server) Reload(services []Service, mcpOpts MCPOptions) error {
 func (s *Server) newGeneration(ctx context.Context, services []Service, mcpOpts MCPOptions) (*generation, error) {
 	g := &generation{services: services, guards: collectGuards(services), closers: collectClosers(services), methods: map[string]*method{}, files: new(protoregistry.Files), mcpOpts: mcpOpts}
 	// The comments of agentbridge's own protos describe tools and OpenAPI operations, which are
-	// built here and only here. Read for each build and let go after, rather than kept: they
-	// were about a quarter of the heap a serving program keeps live, which the garbage
+	// built here and only here. Read for each build and let go after, rather than kept: kept,
+	// they held about 140 KB of the 2.9 MB a serving program keeps live, which the garbage
 	// collector marks on every cycle.
 	var err error
 	if g.comments, err = EmbeddedComments(); err != nil {
