@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -20,9 +21,9 @@ import (
 // A result this file writes is valid JSON with no line break by construction (each part is
 // checked, or written here), so the response that carries it need not check it again.
 func init() {
-	jsonrpc2.TrustedMarshal = func(obj any) ([]byte, bool) {
+	jsonrpc2.TrustedAppend = func(dst []byte, obj any) ([]byte, bool) {
 		if x, ok := obj.(*CallToolResult); ok && x != nil {
-			return x.marshalVerbatim()
+			return x.appendVerbatim(dst)
 		}
 		return nil, false
 	}
@@ -40,7 +41,11 @@ func init() {
 // the escaping json.Marshal applies: <, > and & and U+2028, U+2029, which valid JSON can only
 // hold inside strings, as \u escapes. JSON with spaces or tabs between tokens, which
 // compacting would remove, is copied with them: the same value.
-func (x *CallToolResult) marshalVerbatim() ([]byte, bool) {
+func (x *CallToolResult) marshalVerbatim() ([]byte, bool) { return x.appendVerbatim(nil) }
+
+// appendVerbatim is marshalVerbatim appending to dst, which it grows once, to the result's
+// size. It reports false, with nothing to use, where marshalVerbatim does.
+func (x *CallToolResult) appendVerbatim(dst []byte) ([]byte, bool) {
 	if len(x.Meta) > 0 || x.InputRequests != nil || x.RequestState != "" || x.resultType != "" {
 		return nil, false
 	}
@@ -68,7 +73,7 @@ func (x *CallToolResult) marshalVerbatim() ([]byte, bool) {
 			size += 64 + len(tc.Text) + strings.Count(tc.Text, `"`) + strings.Count(tc.Text, `\`) + len(tc.Text)/64
 		}
 	}
-	buf := make([]byte, 0, size)
+	buf := slices.Grow(dst, size)
 	buf = append(buf, `{"content":`...)
 	if x.Content == nil {
 		buf = append(buf, "null"...)

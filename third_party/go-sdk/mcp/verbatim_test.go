@@ -100,8 +100,12 @@ func TestMarshalVerbatimAsRelease(t *testing.T) {
 	if _, ok := results[2].marshalVerbatim(); !ok {
 		t.Error("a text and structured result was marshaled the long way")
 	}
-	if data, ok := jsonrpc2.TrustedMarshal(results[2]); !ok || !bytes.Equal(data, resultJSON(t, results[2])) {
-		t.Errorf("TrustedMarshal of a tool result: %s, %v", data, ok)
+	if data, ok := jsonrpc2.TrustedAppend(nil, results[2]); !ok || !bytes.Equal(data, resultJSON(t, results[2])) {
+		t.Errorf("TrustedAppend of a tool result: %s, %v", data, ok)
+	}
+	prefix := []byte(`{"jsonrpc":"2.0","id":1,"result":`)
+	if data, ok := jsonrpc2.TrustedAppend(prefix[:len(prefix):len(prefix)], results[2]); !ok || !bytes.Equal(data, append(prefix, resultJSON(t, results[2])...)) {
+		t.Errorf("TrustedAppend of a tool result after a prefix: %s, %v", data, ok)
 	}
 }
 
@@ -173,7 +177,7 @@ func TestMarshalVerbatimOneBuffer(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("got %.200s\nwant %.200s", got, want)
 	}
-	if allocs != 1 {
+	if allocs != 1 && !raceEnabled() {
 		t.Errorf("%v allocations, want 1: the buffer was grown", allocs)
 	}
 }

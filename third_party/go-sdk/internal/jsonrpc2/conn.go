@@ -712,7 +712,20 @@ func (c *Connection) processResult(from any, req *incomingRequest, result any, e
 			err = c.internalErrorf("%#v returned a nil result and nil error for a %q Request that requires a Response", from, req.Method)
 		}
 
-		response, respErr := NewResponse(req.ID, result, err)
+		// agentbridge patch (third_party/go-sdk/PATCHES.md): a result its package vouches for
+		// is written once, in its message (verbatim.go).
+		var (
+			response *Response
+			encoded  []byte
+			respErr  error
+			trusted  bool
+		)
+		if err == nil {
+			response, encoded, trusted = newTrustedResponse(req.ID, result)
+		}
+		if !trusted {
+			response, respErr = NewResponse(req.ID, result, err)
+		}
 
 		// The caller could theoretically reuse the request's ID as soon as we've
 		// sent the response, so ensure that it is removed from the incoming map
@@ -721,9 +734,9 @@ func (c *Connection) processResult(from any, req *incomingRequest, result any, e
 			delete(s.incomingByID, req.ID)
 		})
 		if respErr == nil {
-			// agentbridge patch (third_party/go-sdk/PATCHES.md): the result NewResponse wrote
-			// is not checked again while it is written (verbatim.go).
-			writing.Store(response, struct{}{})
+			// agentbridge patch (third_party/go-sdk/PATCHES.md): the result made above is not
+			// checked or copied again while it is written (verbatim.go).
+			writing.Store(response, encoded)
 			writeErr := c.write(notDone{req.ctx}, response)
 			writing.Delete(response)
 			if err == nil {

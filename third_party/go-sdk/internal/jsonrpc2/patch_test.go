@@ -200,14 +200,9 @@ func TestVerbatimAsBefore(t *testing.T) {
 	} else if _, ok := encodeVerbatimResult(r); !ok {
 		t.Error("a result NewResponse made was compacted again")
 	}
-	// A result its package vouches for (TrustedMarshal) is written as that package writes it.
-	defer func(old func(any) ([]byte, bool)) { TrustedMarshal = old }(TrustedMarshal)
-	TrustedMarshal = func(obj any) ([]byte, bool) {
-		if m, ok := obj.(*marshaler); ok && m.out == "trusted" {
-			return []byte(`{"trusted":true}`), true
-		}
-		return nil, false
-	}
+	// A result its package vouches for (TrustedAppend) is written as that package writes it.
+	defer func(old func([]byte, any) ([]byte, bool)) { TrustedAppend = old }(TrustedAppend)
+	TrustedAppend = trustedForTest
 	if r, _ := NewResponse(Int64ID(4), &marshaler{out: "trusted"}, nil); string(r.Result) != `{"trusted":true}` {
 		t.Errorf("trusted result: %s", r.Result)
 	}
@@ -216,6 +211,14 @@ func TestVerbatimAsBefore(t *testing.T) {
 	if got, _ := EncodeMessage(withErr); string(got) != `{"jsonrpc":"2.0","id":2,"error":{"code":-32601,"message":"no"}}` {
 		t.Errorf("error response: %s", got)
 	}
+}
+
+// trustedForTest is a TrustedAppend that vouches for a *marshaler whose output is "trusted".
+func trustedForTest(dst []byte, obj any) ([]byte, bool) {
+	if m, ok := obj.(*marshaler); ok && m.out == "trusted" {
+		return append(dst, `{"trusted":true}`...), true
+	}
+	return nil, false
 }
 
 // chanReader gives a connection the messages sent on it, and io.EOF once it is closed.
@@ -245,14 +248,14 @@ func (nopCloser) Close() error { return nil }
 // writes it, and only then: it is encoded as before, and once the calls are answered no mark is
 // left. A marked result is not checked again, so EncodeMessage writes it as it is.
 func TestWritingSkipsSecondCheck(t *testing.T) {
-	results := map[string]any{
+	byMethod := map[string]any{
 		"compact":  &marshaler{out: `{"a":[1,"<b>"]}`},
 		"indented": &marshaler{out: "{\n  \"indented\": true\n}"},
 		"value":    map[string]any{"s": "x<y>&z\u2028", "n": []int{1, 2}},
 		"string":   "a \"quoted\" string",
 	}
 	in := make(chanReader)
-	written := make(chan []byte)
+	written, results := make(chan []byte), make(chan json.RawMessage, 1)
 	c := NewConnection(t.Context(), ConnectionConfig{
 		Reader: in,
 		Writer: writerFunc(func(_ context.Context, m Message) error {
@@ -263,24 +266,37 @@ func TestWritingSkipsSecondCheck(t *testing.T) {
 			if err != nil {
 				t.Error(err)
 			}
+			if r, ok := m.(*Response); ok {
+				results <- r.Result
+			}
 			written <- data
 			return nil
 		}),
 		Closer: nopCloser{},
 		Bind: func(*Connection) Handler {
-			return HandlerFunc(func(_ context.Context, req *Request) (any, error) { return results[req.Method], nil })
+			return HandlerFunc(func(_ context.Context, req *Request) (any, error) { return byMethod[req.Method], nil })
 		},
 	})
-	for method, result := range results {
-		call, err := NewCall(Int64ID(7), method, nil)
+	defer func(old func([]byte, any) ([]byte, bool)) { TrustedAppend = old }(TrustedAppend)
+	TrustedAppend = trustedForTest
+	byMethod["vouched"] = &marshaler{out: "trusted"}
+	ids := []ID{Int64ID(7), Int64ID(-1 << 62), StringID(""), StringID(`a"b<c>\u00e9 é`)}
+	n := 0
+	for method, result := range byMethod {
+		id := ids[n%len(ids)]
+		n++
+		call, err := NewCall(id, method, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		in <- call
-		got := <-written
-		r, err := NewResponse(Int64ID(7), result, nil)
+		gotResult, got := <-results, <-written
+		r, err := NewResponse(id, result, nil)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if !bytes.Equal(gotResult, r.Result) {
+			t.Errorf("%s: the response's result is %s, want %s", method, gotResult, r.Result)
 		}
 		wire := wireCombined{VersionTag: wireVersion}
 		r.marshal(&wire)
@@ -289,7 +305,7 @@ func TestWritingSkipsSecondCheck(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("%s:\n got %s\nwant %s", method, got, want)
+			t.Errorf("%s, id %v:\n got %s\nwant %s", method, id, got, want)
 		}
 	}
 	close(in)
