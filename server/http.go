@@ -3,8 +3,6 @@ package server
 import (
 	"net/http"
 	"sort"
-
-	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // newHTTPHandler routes the HTTP listener for generation g: each method's Connect/gRPC/gRPC-Web
@@ -14,7 +12,7 @@ func (s *Server) newHTTPHandler(g *generation) (http.Handler, error) {
 	mux := http.NewServeMux()
 	s.registerConnect(mux, g)
 	methods, names := g.sortedMethods()
-	doc, err := buildOpenAPI(methods, names, func(name protoreflect.FullName) string { return g.describe(name) }, !s.opts.idempotency.Disabled)
+	doc, err := buildOpenAPI(methods, names, g.describe, !s.opts.idempotency.Disabled)
 	if err != nil {
 		return nil, err
 	}

@@ -99,8 +99,7 @@ func (s *Server) buildTools(g *generation) ([]*mcpTool, error) {
 	sort.Strings(procs)
 	names := toolNames(g.methods, procs, g.mcpOpts.ToolNameBudget)
 	seen := map[string]string{}
-	describe := func(name protoreflect.FullName) string { return g.describe(name) }
-	opts := toolschema.Options{Describe: describe}
+	opts := toolschema.Options{Describe: g.describe}
 	tools := make([]*mcpTool, 0, len(procs))
 	for _, p := range procs {
 		m := g.methods[p]
@@ -166,7 +165,7 @@ func (s *Server) buildTools(g *generation) ([]*mcpTool, error) {
 			tool: &mcp.Tool{
 				Name:         name,
 				Title:        string(m.desc.FullName()),
-				Description:  describe(m.desc.FullName()),
+				Description:  g.describe(m.desc.FullName()),
 				InputSchema:  json.RawMessage(inJSON),
 				OutputSchema: json.RawMessage(outJSON),
 				Annotations:  annotations(m.desc),
